@@ -1,0 +1,8 @@
+// Placeholder until issue 5 lands.
+import { HaSyncError } from '../errors.js';
+import type { CliContext } from './context.js';
+
+// eslint-disable-next-line @typescript-eslint/require-await
+export async function runCommand(_argv: string[], _ctx: CliContext): Promise<number> {
+  throw new HaSyncError('INTERNAL', 'run is not implemented yet');
+}
