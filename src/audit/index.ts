@@ -1,35 +1,48 @@
-// Public surface of the audit module. Placeholder implementation until issue 3 lands: a no-op
-// audit so the reconciler can run. Issue 3 replaces openAudit / openAuditReader.
+// Public surface of the audit module: the writer side (`openAudit`, used by the reconciler and the
+// live applier), the read side (`openAuditReader`, used by the dashboard), retention (`pruneAudit`,
+// used by `ha-sync prune`) and DSN helpers (flag validation without a connection).
 import type { Logger } from '../log.js';
-import type { Audit, AuditReader, IterationHeader, RunRecorder } from './types.js';
+import type { Clock } from '../clock.js';
+import { openStore } from './open.js';
+import type { AuditReader } from './types.js';
 
 export type * from './types.js';
+export { parseDsn, describeTarget, type MysqlTarget } from './dsn.js';
+export { sqlitePath } from './open.js';
+export { openAudit } from './audit.js';
+export { pruneAudit, type PruneOptions, type PruneReport } from './prune.js';
 
 export interface AuditOptions {
-  /** MySQL DSN; undefined selects the embedded SQLite file in logDir. */
+  /** MySQL DSN; undefined (or '') selects the embedded SQLite file `<logDir>/ha-sync.sqlite`. */
   dsn: string | undefined;
   logDir: string;
   log: Logger;
+  /** Default systemClock. Opslog times, staleness and retention use it. */
+  clock?: Clock;
+  /** MySQL connect timeout, ms. Default 3000: a down database must not stall a run. */
+  connectTimeoutMs?: number;
+  /**
+   * An opslog without an end line is flushed as an interrupted run only when it is not this
+   * process's open run and its writer is gone or silent (no write, no heartbeat) this long.
+   * Milliseconds; default 60000.
+   */
+  staleAfterMs?: number;
 }
 
-// eslint-disable-next-line @typescript-eslint/require-await
-export async function openAudit(_opts: AuditOptions): Promise<Audit> {
+/**
+ * The dashboard's read-only view. Never creates MySQL tables (the dashboard's account may be
+ * read-only): before the first run wrote any, the lists are empty. The SQLite file is created
+ * with its schema when missing so a fresh laptop dashboard starts.
+ */
+export async function openAuditReader(opts: AuditOptions): Promise<AuditReader> {
+  const store = openStore({ dsn: opts.dsn, logDir: opts.logDir, connectTimeoutMs: opts.connectTimeoutMs });
+  if (store.kind === 'sqlite') await store.ensureSchema();
   return {
-    kind: 'none',
-    flushPending: () => Promise.resolve({ flushed: 0, waiting: 0, corrupt: 0 }),
-    beginRun: (h: IterationHeader): Promise<RunRecorder> =>
-      Promise.resolve({
-        runId: h.runId,
-        record: () => Promise.resolve(),
-        finish: () => Promise.resolve({ iterationId: null, flushed: false }),
-      }),
-    lastDryRun: () => Promise.resolve(null),
-    cleanOldOpslogs: () => Promise.resolve(0),
-    close: () => Promise.resolve(),
+    kind: store.kind,
+    ping: () => store.ping(),
+    pairs: () => store.pairs(),
+    iterations: (q) => store.iterations(q),
+    operations: (id, limit) => store.operations(id, limit),
+    close: () => store.close(),
   };
-}
-
-// eslint-disable-next-line @typescript-eslint/require-await
-export async function openAuditReader(_opts: AuditOptions): Promise<AuditReader> {
-  throw new Error('audit reader not implemented yet');
 }

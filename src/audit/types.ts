@@ -69,9 +69,19 @@ export interface DryRunKey {
   sizeBefore: number | null;
 }
 
+export interface LastDryRunResult {
+  startedAt: Date;
+  ops: DryRunKey[];
+  /** The dry-run's `sync_iterations.id`. */
+  iterationId?: number;
+}
+
 export interface FlushReport {
+  /** Opslogs now in the store (including ones found already flushed, then deleted). */
   flushed: number;
+  /** Opslogs left for later: store unreachable, or a writer still at work. */
   waiting: number;
+  /** Corrupt lines skipped, plus files set aside for lacking a valid header. */
   corrupt: number;
 }
 
@@ -83,8 +93,11 @@ export interface Audit {
   flushPending(): Promise<FlushReport>;
   /** Opens the opslog of a new run and (when the store is up) inserts its 'running' row. */
   beginRun(header: IterationHeader): Promise<RunRecorder>;
-  /** The last successful dry-run of (pair, direction) and its op keys; null when none. */
-  lastDryRun(pair: string, direction: string): Promise<{ startedAt: Date; ops: DryRunKey[] } | null>;
+  /**
+   * The last successful dry-run of (pair, direction) and its op keys; null when none, and null
+   * (with a logged warning) when the store is unreachable: without proof it is current, run it.
+   */
+  lastDryRun(pair: string, direction: string): Promise<LastDryRunResult | null>;
   /** Deletes opslogs older than `days` days; returns how many. */
   cleanOldOpslogs(days: number): Promise<number>;
   close(): Promise<void>;

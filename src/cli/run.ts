@@ -1,8 +1,168 @@
-// Placeholder until issue 5 lands.
-import { HaSyncError } from '../errors.js';
+// `ha-sync run`: live two-way sync of two folders on one machine with nothing else installed. One
+// process holds both pollers, the in-process bus, the applier, the lock file and the SQLite audit.
+// It first makes both sides equal (newest wins, both ways, nothing deleted), then follows changes
+// until SIGINT / SIGTERM, finishing in-flight operations before it exits 0.
+import { mkdirSync } from 'node:fs';
+import { homedir } from 'node:os';
+import { join } from 'node:path';
+import { Applier, equalize, fsOpsAdapter } from '../applier/index.js';
+import { openAudit } from '../audit/index.js';
+import { MemoryBus } from '../bus/index.js';
+import { systemClock } from '../clock.js';
+import {
+  auditFlags,
+  flagHelp,
+  intFlag,
+  lockFlags,
+  pairFlag,
+  parseFlags,
+  resolveAuditConfig,
+  resolveLockConfig,
+  type AuditConfig,
+  type FlagSpecs,
+  type LockConfig,
+} from '../config/index.js';
+import { EXIT, errorMessage, usage } from '../errors.js';
+import { holderIdentity, openLock } from '../lock/index.js';
+import { createLogger } from '../log.js';
+import { DEFAULT_WATCHER_OPTIONS, RootWatcher } from '../watcher/index.js';
+import { APPLY_LOCK_TTL_SECONDS, checkRoots, resolveLiveOptions, sideFlags, type LiveOptions } from './apply.js';
 import type { CliContext } from './context.js';
 
-// eslint-disable-next-line @typescript-eslint/require-await
-export async function runCommand(_argv: string[], _ctx: CliContext): Promise<number> {
-  throw new HaSyncError('INTERNAL', 'run is not implemented yet');
+export const runFlags = {
+  pair: { type: 'string', valueName: 'name', default: 'local', help: 'Pair name: names the lock file and the audit rows' },
+  ...sideFlags,
+  'poll-interval': {
+    type: 'string',
+    valueName: 'ms',
+    default: '500',
+    help: 'How often the watchers re-check directories',
+  },
+  ...auditFlags,
+  'log-dir': {
+    ...auditFlags['log-dir'],
+    default: '~/.local/state/ha-sync',
+    help: 'Directory for the lock file, opslogs and the SQLite audit ($XDG_STATE_HOME/ha-sync when set)',
+  },
+  ...lockFlags,
+  lock: { ...lockFlags.lock, default: 'file', help: 'Lock backend: file (default here) or lease' },
+  'lock-ttl': { ...lockFlags['lock-ttl'], default: String(APPLY_LOCK_TTL_SECONDS) },
+} as const satisfies FlagSpecs;
+
+export interface RunConfig extends LiveOptions {
+  readonly help: boolean;
+  readonly pair: string;
+  readonly pollIntervalMs: number;
+  readonly audit: AuditConfig;
+  readonly lock: LockConfig;
+}
+
+/** The default state directory: $XDG_STATE_HOME/ha-sync, else ~/.local/state/ha-sync. */
+export function defaultStateDir(env: NodeJS.ProcessEnv): string {
+  if (env.XDG_STATE_HOME) return join(env.XDG_STATE_HOME, 'ha-sync');
+  const home = env.HOME || homedir();
+  return join(home, '.local', 'state', 'ha-sync');
+}
+
+/** Validates run's flags without touching the filesystem. */
+export function parseRunArgs(argv: string[], env: NodeJS.ProcessEnv): RunConfig {
+  const { values, given } = parseFlags(argv, runFlags, { env });
+  if (values.help) return Object.freeze({ help: true } as RunConfig);
+  let logDir = values['log-dir'];
+  if (!given.has('log-dir')) logDir = defaultStateDir(env);
+  else if (logDir?.startsWith('~/')) logDir = join(env.HOME || homedir(), logDir.slice(2));
+  return Object.freeze({
+    help: false,
+    pair: pairFlag('pair', values.pair),
+    ...resolveLiveOptions(values),
+    pollIntervalMs: intFlag('poll-interval', values['poll-interval'], 50, 60_000, 500),
+    audit: resolveAuditConfig({ ...values, 'log-dir': logDir }),
+    lock: resolveLockConfig(values),
+  });
+}
+
+export async function runCommand(argv: string[], ctx: CliContext): Promise<number> {
+  const cfg = parseRunArgs(argv, ctx.env);
+  if (cfg.help) {
+    ctx.stdout.write(
+      'Usage: ha-sync run --a <label>=<path> --b <label>=<path> [flags]\n\n' +
+        'Live two-way sync of two folders in one process: first makes both sides equal (newest wins,\n' +
+        'both ways, nothing deleted), then follows changes until Ctrl-C.\n\n' +
+        flagHelp(runFlags) +
+        '\n',
+    );
+    return EXIT.OK;
+  }
+  const { a, b } = checkRoots(cfg.a, cfg.b);
+  try {
+    mkdirSync(cfg.audit.logDir, { recursive: true });
+  } catch (err) {
+    throw usage(`--log-dir: cannot create '${cfg.audit.logDir}' (${errorMessage(err)})`);
+  }
+  const log = createLogger({ verbose: cfg.verbose });
+  const clock = systemClock;
+  const signal = ctx.signal;
+  log.info({ a: `${a.label}=${a.root}`, b: `${b.label}=${b.root}`, state: cfg.audit.logDir }, `ha-sync run: syncing ${a.root} <-> ${b.root}`);
+
+  const audit = await openAudit({ dsn: cfg.audit.dbDsn, logDir: cfg.audit.logDir, log, clock });
+  const bus = new MemoryBus({ kind: 'memory', clock });
+  const watchAbort = new AbortController();
+  const stopWatchers = (): void => watchAbort.abort();
+  signal.addEventListener('abort', stopWatchers, { once: true });
+  try {
+    await audit.flushPending();
+    await audit.cleanOldOpslogs(cfg.audit.logRetainDays);
+    const lock = await openLock({ ...cfg.lock, pair: cfg.pair, logDir: cfg.audit.logDir, clock, log, env: ctx.env });
+    const applier = new Applier(
+      {
+        pair: cfg.pair,
+        a,
+        b,
+        deleteMissing: cfg.deleteMissing,
+        mtimeThresholdMs: cfg.mtimeThresholdMs,
+        workers: cfg.workers,
+        windowMs: cfg.windowMs,
+        idleReleaseMs: cfg.idleReleaseMs,
+        holder: holderIdentity(`run-${process.pid}`, ctx.env),
+      },
+      { bus, lock, audit, fs: fsOpsAdapter(), clock, log },
+    );
+
+    // Watchers first: their index is taken before the first pass, so a change made while the
+    // sides are being equalised is still seen (and an echo of our own copies is absorbed).
+    const wopts = { ...DEFAULT_WATCHER_OPTIONS, pollIntervalMs: cfg.pollIntervalMs, hotMs: Math.max(3000, cfg.pollIntervalMs * 3) };
+    const watchers = [a, b].map((s) => new RootWatcher({ pair: cfg.pair, side: s.label, root: s.root }, wopts, { bus, clock, logger: log }));
+    log.info('scanning both sides');
+    await Promise.all(watchers.map((w) => w.start(watchAbort.signal)));
+    if (signal.aborted) return EXIT.OK;
+    const watching = Promise.all(watchers.map((w) => w.run(watchAbort.signal)));
+
+    log.info('making both sides equal (newest wins, both ways, nothing deleted)');
+    const started = clock.now();
+    const report = await equalize(applier, { clock, log }, signal);
+    const copied = applier.stats.applied;
+    log.info(
+      { ...report, applied: copied, seconds: Math.round((clock.now() - started) / 100) / 10 },
+      `both sides equal: ${report.entries} entries compared, ${copied} copied` +
+        (report.failed ? `, ${report.failed} not yet (retried live)` : '') +
+        (report.ambiguous ? `, ${report.ambiguous} left alone (same mtime, different size)` : ''),
+    );
+
+    if (!signal.aborted) {
+      log.info(`following changes live${cfg.deleteMissing ? ' (deletes propagate)' : ' (deletes do not propagate: --delete-missing)'}; Ctrl-C to stop`);
+    }
+    await applier.run(signal);
+    stopWatchers();
+    await watching;
+    log.info({ ...applier.stats }, 'stopped cleanly');
+    return EXIT.OK;
+  } catch (err) {
+    log.error(`run failed: ${errorMessage(err)}`);
+    return EXIT.FAILED;
+  } finally {
+    stopWatchers();
+    signal.removeEventListener('abort', stopWatchers);
+    await bus.close().catch(() => undefined);
+    await audit.close().catch(() => undefined);
+  }
 }

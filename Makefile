@@ -1,0 +1,36 @@
+# ha-sync: build, test, image and manifests. The seed's targets plus `manifests` and `test`.
+#
+#   make build                                         compile TypeScript to dist/
+#   make test                                          type check, lint, the whole suite
+#   make manifests                                     regenerate k8s/generated/ from k8s/pairs.yaml
+#   make docker-build IMAGE=192.168.2.100:5000/ha-sync:0.1.0
+#   make docker-push  IMAGE=192.168.2.100:5000/ha-sync:0.1.0
+#   make deploy                                        kubectl apply -k k8s/
+
+VERSION := $(shell node -p "require('./package.json').version")
+IMAGE ?= 192.168.2.100:5000/ha-sync:$(VERSION)
+DOCKER ?= docker
+KUBECTL ?= kubectl
+
+.PHONY: build test manifests manifests-check docker-build docker-push deploy
+
+build:
+	npm run build
+
+test:
+	npm test
+
+manifests:
+	npm run manifests
+
+manifests-check:
+	node scripts/gen-k8s.mjs --check
+
+docker-build:
+	$(DOCKER) build --pull -t $(IMAGE) .
+
+docker-push:
+	$(DOCKER) push $(IMAGE)
+
+deploy: manifests-check
+	$(KUBECTL) apply -k k8s/

@@ -1,0 +1,143 @@
+// Reconcile benchmark, side by side with rsync in the same run. Prints each ratio and peak RSS.
+//   1. initial copy into an empty dest (100k small files + a few files of hundreds of MB) vs rsync -a
+//      (target <= 1.2x)
+//   2. no-op over two identical 100k-file trees vs rsync -a --dry-run (target <= 1.0x)
+//   3. peak RSS of a no-op over 1M files (target <= 300 MB)
+//   4. no-op over a network filesystem (netfs: sshfs, 1 ms RTT), 3k files per tree, vs rsync
+//      --dry-run (target >= 3x faster)
+// Env: BENCH_SCALE (default 1) scales file counts and big-file sizes; BENCH_SKIP=rss,netfs,copy,noop
+// skips parts; BENCH_DIR (default /tmp/ha-sync-bench) is where trees are built (removed after).
+import { execFileSync, spawnSync } from 'node:child_process';
+import * as fs from 'node:fs';
+import { join } from 'node:path';
+
+const SCALE = Number(process.env.BENCH_SCALE ?? '1');
+const SKIP = new Set((process.env.BENCH_SKIP ?? '').split(',').filter(Boolean));
+const BASE = process.env.BENCH_DIR ?? '/tmp/ha-sync-bench';
+const BIN = join(process.cwd(), 'dist', 'bin', 'ha-sync.js');
+const NETFS = '/work/shared/tools/netfs';
+const results = [];
+
+fs.rmSync(BASE, { recursive: true, force: true });
+fs.mkdirSync(BASE, { recursive: true });
+
+/** Builds `n` small files across nested directories (100 per directory, 10 per parent). */
+function smallTree(root, n, content = 'x'.repeat(100)) {
+  const mtime = new Date('2026-01-01T00:00:00Z');
+  for (let i = 0; i < n; i++) {
+    const dir = join(root, `a${Math.floor(i / 1000) % 100}`, `b${Math.floor(i / 100) % 10}`, `c${Math.floor(i / 100000)}`);
+    if (i % 100 === 0) fs.mkdirSync(dir, { recursive: true });
+    const p = join(dir, `file-${i}.txt`);
+    fs.writeFileSync(p, content);
+    fs.utimesSync(p, mtime, mtime);
+  }
+}
+
+function bigFiles(root, count, mb) {
+  fs.mkdirSync(join(root, 'big'), { recursive: true });
+  const chunk = Buffer.alloc(1 << 20);
+  for (let f = 0; f < count; f++) {
+    const fd = fs.openSync(join(root, 'big', `big-${f}.bin`), 'w');
+    for (let i = 0; i < mb; i++) {
+      chunk.fill((f * 31 + i) & 0xff);
+      fs.writeSync(fd, chunk);
+    }
+    fs.closeSync(fd);
+  }
+}
+
+/** Runs a command under /usr/bin/time; returns seconds and peak RSS (MB). */
+function timed(cmd, args) {
+  const r = spawnSync('/usr/bin/time', ['-f', '%e %M', cmd, ...args], { encoding: 'utf8', maxBuffer: 1 << 28 });
+  const last = r.stderr.trim().split('\n').pop() ?? '';
+  const [secs, kb] = last.split(' ').map(Number);
+  if (r.status !== 0) {
+    console.error(r.stdout.slice(-2000), r.stderr.slice(-2000));
+    throw new Error(`${cmd} ${args.join(' ')} exited ${r.status}`);
+  }
+  return { secs, rssMb: kb / 1024 };
+}
+
+function hasync(src, dest, extra = []) {
+  const logDir = join(BASE, 'logs');
+  fs.mkdirSync(logDir, { recursive: true });
+  return timed(process.execPath, [BIN, `--src=${src}`, `--dest=${dest}`, '--pair=bench', `--log-dir=${logDir}`, '--lock=file', ...extra]);
+}
+
+function report(name, ours, theirs, target, better) {
+  const ratio = ours.secs / theirs.secs;
+  const ok = better === 'lower' ? ratio <= target : theirs.secs / ours.secs >= target;
+  const line = `${name}: ha-sync ${ours.secs.toFixed(2)} s (RSS ${ours.rssMb.toFixed(0)} MB) vs rsync ${theirs.secs.toFixed(2)} s (RSS ${theirs.rssMb.toFixed(0)} MB): ${
+    better === 'lower' ? `ratio ${ratio.toFixed(2)}x (target <= ${target}x)` : `${(theirs.secs / ours.secs).toFixed(2)}x faster (target >= ${target}x)`
+  } ${ok ? 'OK' : 'MISSED'}`;
+  console.log(line);
+  results.push({ name, ok, line });
+}
+
+const N = Math.round(100_000 * SCALE);
+const src = join(BASE, 'src');
+const destOurs = join(BASE, 'dest-ours');
+const destRsync = join(BASE, 'dest-rsync');
+
+if (!SKIP.has('copy') || !SKIP.has('noop')) {
+  let t = Date.now();
+  smallTree(src, N);
+  const bigMb = Math.max(8, Math.round(300 * SCALE));
+  bigFiles(src, 3, bigMb);
+  console.log(`built src: ${N} small files + 3 x ${bigMb} MB in ${((Date.now() - t) / 1000).toFixed(1)} s`);
+  fs.mkdirSync(destOurs);
+  fs.mkdirSync(destRsync);
+  execFileSync('sync');
+  // Initial copy: rsync first, then ours (both read a warm source).
+  const r1 = timed('rsync', ['-a', `${src}/`, `${destRsync}/`]);
+  const o1 = hasync(src, destOurs, ['--workers=8']);
+  if (!SKIP.has('copy')) report(`initial copy (${N} files + 3 x ${bigMb} MB)`, o1, r1, 1.2, 'lower');
+  const r2 = timed('rsync', ['-a', '--dry-run', `${src}/`, `${destRsync}/`]);
+  const o2 = hasync(src, destOurs);
+  const o3 = hasync(src, destOurs);
+  if (!SKIP.has('noop')) report(`no-op (${N} files)`, o2.secs < o3.secs ? o2 : o3, r2, 1.0, 'lower');
+  t = Date.now();
+  fs.rmSync(destRsync, { recursive: true, force: true });
+  fs.rmSync(destOurs, { recursive: true, force: true });
+  fs.rmSync(src, { recursive: true, force: true });
+}
+
+if (!SKIP.has('rss')) {
+  const M = Math.round(1_000_000 * SCALE);
+  const rs = join(BASE, 'rss-src');
+  const rd = join(BASE, 'rss-dest');
+  const t = Date.now();
+  smallTree(rs, M, 'y');
+  execFileSync('cp', ['-a', rs, rd]);
+  console.log(`built 2 x ${M} files in ${((Date.now() - t) / 1000).toFixed(1)} s`);
+  const o = hasync(rs, rd);
+  const line = `no-op over ${M} files: ${o.secs.toFixed(2)} s, peak RSS ${o.rssMb.toFixed(0)} MB (target <= 300 MB) ${o.rssMb <= 300 ? 'OK' : 'MISSED'}`;
+  console.log(line);
+  results.push({ name: 'rss', ok: o.rssMb <= 300, line });
+  fs.rmSync(rs, { recursive: true, force: true });
+  fs.rmSync(rd, { recursive: true, force: true });
+}
+
+if (!SKIP.has('netfs')) {
+  const K = 3000;
+  const s1 = join(BASE, 'net-server-src');
+  const s2 = join(BASE, 'net-server-dest');
+  const m1 = join(BASE, 'net-src');
+  const m2 = join(BASE, 'net-dest');
+  smallTree(s1, K);
+  execFileSync('cp', ['-a', s1, s2]);
+  try {
+    execFileSync(NETFS, ['up', s1, m1, '1'], { stdio: 'inherit' });
+    execFileSync(NETFS, ['up', s2, m2, '1'], { stdio: 'inherit' });
+    const r = timed('rsync', ['-a', '--dry-run', `${m1}/`, `${m2}/`]);
+    const o = hasync(m1, m2);
+    report(`no-op over netfs (${K} files per tree, 1 ms RTT)`, o, r, 3, 'higher');
+  } finally {
+    spawnSync(NETFS, ['down', m1], { stdio: 'inherit' });
+    spawnSync(NETFS, ['down', m2], { stdio: 'inherit' });
+  }
+}
+
+fs.rmSync(BASE, { recursive: true, force: true });
+console.log('\nsummary:');
+for (const r of results) console.log(`  ${r.ok ? 'OK    ' : 'MISSED'} ${r.line}`);

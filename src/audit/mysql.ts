@@ -1,0 +1,497 @@
+// AuditStore on MySQL 8 / MariaDB 10.11 (mysql2). Every statement that carries data from outside
+// (pair names, paths, error text) goes through server-side prepared statements (`execute`), so a
+// hostile value is a value whatever the server's sql_mode; only integers we produced ourselves
+// (LIMIT, id lists) are written into SQL text. Times are written and read as UTC DATETIME(3) text
+// (`dateStrings`, `timezone: 'Z'`, session time_zone '+00:00').
+//
+// Invariant: no error leaving this module contains the password. Driver errors are re-thrown as
+// HaSyncError('AUDIT_UNAVAILABLE') with a scrubbed one-line message and no `cause`.
+import mysql from 'mysql2/promise';
+import type { Pool, PoolConnection, ResultSetHeader, RowDataPacket } from 'mysql2/promise';
+import { HaSyncError, errorMessage } from '../errors.js';
+import { describeTarget, scrubber, type MysqlTarget } from './dsn.js';
+import {
+  ITERATION_COLUMNS,
+  LIMITS,
+  OPERATION_COLUMNS,
+  cut,
+  fromDbTime,
+  mapIteration,
+  mapOperation,
+  toDbTime,
+  type DbRow,
+} from './rows.js';
+import { EXTRA_INDEXES, MYSQL_TABLES } from './schema.js';
+import {
+  DEFAULT_OPERATIONS_LIMIT,
+  clampLimit,
+  type AuditStore,
+  type FlushResult,
+  type FlushRun,
+  type LastDryRun,
+  type PruneResult,
+} from './store.js';
+import type { IterationQuery, IterationRow, OperationRow, OpRecord, PairSummary } from './types.js';
+
+export interface MysqlStoreOptions {
+  /** TCP connect timeout, ms. Default 3000: a down database must not stall a run. */
+  connectTimeoutMs?: number;
+  /** Timeout of one statement, ms. Default 60000 (a 100k-row batch insert takes well under that). */
+  queryTimeoutMs?: number;
+  /** Pool size. Default 4. */
+  connectionLimit?: number;
+}
+
+/** Values bound to a prepared statement. */
+type Param = string | number | null;
+
+const ER_DUP_ENTRY = 1062;
+const ER_NO_SUCH_TABLE = 1146;
+const ER_DUP_KEYNAME = 1061;
+const ER_KEY_DOES_NOT_EXIST = 1176;
+
+/** Rows per multi-row INSERT, and a byte budget well under the default 16 MB max_allowed_packet. */
+const INSERT_ROWS = 2000;
+const INSERT_BYTES = 4 * 1024 * 1024;
+
+const OP_INSERT_COLUMNS =
+  '(iteration_id, dry_run, operation, filepath, size_before, size_after, md5_before, md5_after, started_at, ended_at, status, error_message)';
+const OP_PLACEHOLDERS = '(?,?,?,?,?,?,?,?,?,?,?,?)';
+
+export class MysqlStore implements AuditStore {
+  readonly kind = 'mysql' as const;
+  readonly where: string;
+  private readonly pool: Pool;
+  private readonly scrub: (m: string) => string;
+  private readonly queryTimeoutMs: number;
+  private useHints = true;
+
+  constructor(target: MysqlTarget, opts: MysqlStoreOptions = {}) {
+    this.where = describeTarget(target);
+    this.scrub = scrubber(target.password);
+    this.queryTimeoutMs = opts.queryTimeoutMs ?? 60_000;
+    this.pool = mysql.createPool({
+      host: target.host,
+      port: target.port,
+      ...(target.socketPath ? { socketPath: target.socketPath } : {}),
+      user: target.user,
+      password: target.password,
+      database: target.database,
+      ...(target.tls ? { ssl: { rejectUnauthorized: target.tls === 'verify' } } : {}),
+      connectTimeout: opts.connectTimeoutMs ?? 3000,
+      connectionLimit: opts.connectionLimit ?? 4,
+      maxIdle: 1,
+      idleTimeout: 30_000,
+      waitForConnections: true,
+      queueLimit: 0,
+      timezone: 'Z',
+      dateStrings: true,
+      supportBigNumbers: true,
+      bigNumberStrings: false,
+      charset: 'UTF8MB4_BIN',
+      multipleStatements: false,
+    });
+    // Each new connection gets a UTC session before any statement of ours (the connection's
+    // command queue is FIFO, and this listener runs before the connection is handed out).
+    this.pool.on('connection', (conn) => {
+      (conn as unknown as { query(sql: string, cb: (err: unknown) => void): void }).query(
+        "SET time_zone = '+00:00'",
+        () => undefined,
+      );
+    });
+  }
+
+  private fail(what: string, err: unknown): HaSyncError {
+    if (err instanceof HaSyncError) return err;
+    return new HaSyncError(
+      'AUDIT_UNAVAILABLE',
+      this.scrub(`audit store ${this.where}: ${what}: ${errorMessage(err)}`),
+    );
+  }
+
+  private async run<T>(what: string, fn: () => Promise<T>): Promise<T> {
+    try {
+      return await fn();
+    } catch (err) {
+      throw this.fail(what, err);
+    }
+  }
+
+  private async rows(sql: string, params: Param[] = [], conn?: PoolConnection): Promise<DbRow[]> {
+    const [rows] = await (conn ?? this.pool).execute<RowDataPacket[]>(
+      { sql, timeout: this.queryTimeoutMs },
+      params,
+    );
+    return rows;
+  }
+
+  private async write(sql: string, params: Param[] = [], conn?: PoolConnection): Promise<ResultSetHeader> {
+    const [res] = await (conn ?? this.pool).execute<ResultSetHeader>(
+      { sql, timeout: this.queryTimeoutMs },
+      params,
+    );
+    return res;
+  }
+
+  /**
+   * An index hint for the per-(pair, direction) "latest" lookups. MariaDB's optimizer otherwise
+   * prefers an index_merge of the seed's single-column indexes plus a filesort over all of a
+   * pair's rows; with the hint it reads one row backwards from the composite index. A database
+   * whose schema someone else created (without ha-sync's indexes) gets no hints.
+   */
+  private hint(index: string): string {
+    return this.useHints ? `FORCE INDEX (${index})` : '';
+  }
+
+  /** Reader queries treat a schema nobody created yet (a read-only dashboard first) as empty. */
+  private async readRows(what: string, sql: () => string, params: Param[] = []): Promise<DbRow[]> {
+    try {
+      return await this.rows(sql(), params);
+    } catch (err) {
+      const errno = (err as { errno?: number }).errno;
+      if (errno === ER_NO_SUCH_TABLE) return [];
+      if (errno === ER_KEY_DOES_NOT_EXIST && this.useHints) {
+        this.useHints = false;
+        return this.readRows(what, sql, params);
+      }
+      throw this.fail(what, err);
+    }
+  }
+
+  async ensureSchema(): Promise<void> {
+    await this.run('create tables', async () => {
+      for (const ddl of MYSQL_TABLES) await this.pool.query({ sql: ddl, timeout: this.queryTimeoutMs });
+      const have = await this.rows(
+        'SELECT DISTINCT INDEX_NAME AS name FROM information_schema.STATISTICS WHERE TABLE_SCHEMA = DATABASE() AND TABLE_NAME = ?',
+        ['sync_iterations'],
+      );
+      const names = new Set(have.map((r) => String(r.name)));
+      for (const [table, name, cols] of EXTRA_INDEXES) {
+        if (names.has(name)) continue;
+        try {
+          await this.pool.query({
+            sql: `ALTER TABLE ${table} ADD INDEX ${name} (${cols})`,
+            timeout: this.queryTimeoutMs,
+          });
+        } catch (err) {
+          // Two writers creating the schema at once: the other one won, which is fine.
+          if ((err as { errno?: number }).errno !== ER_DUP_KEYNAME) throw err;
+        }
+      }
+    });
+  }
+
+  async ping(): Promise<void> {
+    await this.run('ping', () => this.rows('SELECT 1'));
+  }
+
+  async insertRunning(h: FlushRun['header']): Promise<number> {
+    return this.run('insert running iteration', async () => {
+      const res = await this.write(
+        "INSERT INTO sync_iterations (sync_pair, direction, src, dest, started_at, status, dry_run) VALUES (?, ?, ?, ?, ?, 'running', ?)",
+        [
+          cut(h.pair, LIMITS.pair),
+          cut(h.direction, LIMITS.direction),
+          cut(h.src, LIMITS.src),
+          cut(h.dest, LIMITS.dest),
+          toDbTime(h.startedAtMs),
+          h.dryRun ? 1 : 0,
+        ],
+      );
+      return res.insertId;
+    });
+  }
+
+  async flush(run: FlushRun, ops: AsyncIterable<readonly OpRecord[]>, nowMs: number): Promise<FlushResult> {
+    let conn: PoolConnection;
+    try {
+      conn = await this.pool.getConnection();
+    } catch (err) {
+      throw this.fail('connect', err);
+    }
+    try {
+      await conn.beginTransaction();
+      try {
+        // The marker first: a concurrent flush of the same run waits on this key until we commit
+        // (then sees a duplicate and writes nothing) or roll back (then it does the work).
+        try {
+          await this.write(
+            'INSERT INTO sync_flushes (run_id, iteration_id, flushed_at) VALUES (?, NULL, ?)',
+            [run.header.runId, toDbTime(nowMs)],
+            conn,
+          );
+        } catch (err) {
+          if ((err as { errno?: number }).errno !== ER_DUP_ENTRY) throw err;
+          await conn.rollback();
+          const prev = await this.rows(
+            'SELECT iteration_id FROM sync_flushes WHERE run_id = ?',
+            [run.header.runId],
+            conn,
+          );
+          return { iterationId: Number(prev[0]?.iteration_id ?? 0), duplicate: true, operations: 0 };
+        }
+        const h = run.header;
+        const e = run.end;
+        let id: number | null = null;
+        if (run.iterationId !== null) {
+          // Update the 'running' row only if it is still the one this run inserted.
+          const found = await this.rows(
+            'SELECT id FROM sync_iterations WHERE id = ? AND sync_pair = ? AND direction = ? AND started_at = ? FOR UPDATE',
+            [
+              run.iterationId,
+              cut(h.pair, LIMITS.pair),
+              cut(h.direction, LIMITS.direction),
+              toDbTime(h.startedAtMs),
+            ],
+            conn,
+          );
+          if (found.length === 1) id = run.iterationId;
+        }
+        const outcome = [
+          toDbTime(e.endedAtMs),
+          e.status,
+          e.counts.created,
+          e.counts.updated,
+          e.counts.deleted,
+          e.counts.skipped,
+          e.counts.failed,
+          e.counts.bytesTransferred,
+          cut(e.errorMessage, LIMITS.iterationError),
+        ];
+        if (id !== null) {
+          await this.write(
+            'UPDATE sync_iterations SET ended_at = ?, status = ?, files_created = ?, files_updated = ?, files_deleted = ?, files_skipped = ?, files_failed = ?, total_bytes_transferred = ?, error_message = ? WHERE id = ?',
+            [...outcome, id],
+            conn,
+          );
+        } else {
+          const res = await this.write(
+            'INSERT INTO sync_iterations (sync_pair, direction, src, dest, started_at, dry_run, ended_at, status, files_created, files_updated, files_deleted, files_skipped, files_failed, total_bytes_transferred, error_message) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)',
+            [
+              cut(h.pair, LIMITS.pair),
+              cut(h.direction, LIMITS.direction),
+              cut(h.src, LIMITS.src),
+              cut(h.dest, LIMITS.dest),
+              toDbTime(h.startedAtMs),
+              h.dryRun ? 1 : 0,
+              ...outcome,
+            ],
+            conn,
+          );
+          id = res.insertId;
+        }
+        // Every operation row references the iteration row this transaction just wrote or locked,
+        // so the per-row foreign key lookup proves nothing; skipping it makes big flushes faster.
+        await conn.query('SET SESSION foreign_key_checks = 0');
+        let inserted: number;
+        try {
+          inserted = await this.insertOps(conn, id, h.dryRun, ops);
+        } finally {
+          await conn.query('SET SESSION foreign_key_checks = 1');
+        }
+        await this.write('UPDATE sync_flushes SET iteration_id = ? WHERE run_id = ?', [id, h.runId], conn);
+        await conn.commit();
+        return { iterationId: id, duplicate: false, operations: inserted };
+      } catch (err) {
+        await conn.rollback().catch(() => undefined);
+        throw err;
+      }
+    } catch (err) {
+      throw this.fail('flush', err);
+    } finally {
+      conn.release();
+    }
+  }
+
+  private async insertOps(
+    conn: PoolConnection,
+    iterationId: number,
+    dryRun: boolean,
+    ops: AsyncIterable<readonly OpRecord[]>,
+  ): Promise<number> {
+    let params: Param[] = [];
+    let rows = 0;
+    let bytes = 0;
+    let total = 0;
+    const send = async (): Promise<void> => {
+      if (rows === 0) return;
+      const sql = `INSERT INTO sync_operations ${OP_INSERT_COLUMNS} VALUES ${Array(rows).fill(OP_PLACEHOLDERS).join(',')}`;
+      // Prepared statements are cached per connection by text: full batches share one.
+      await this.write(sql, params, conn);
+      total += rows;
+      params = [];
+      rows = 0;
+      bytes = 0;
+    };
+    const dry = dryRun ? 1 : 0;
+    // Read ahead: the next batch is parsed from the opslog while the server runs the insert.
+    const it = ops[Symbol.asyncIterator]();
+    let next = it.next();
+    for (;;) {
+      const r = await next;
+      if (r.done) break;
+      next = it.next();
+      // A read error surfaces when awaited above; do not let it go unhandled meanwhile.
+      next.catch(() => undefined);
+      const batch = r.value;
+      for (const op of batch) {
+        const filepath = cut(op.filepath, LIMITS.filepath)!;
+        const err = cut(op.errorMessage, LIMITS.opError);
+        params.push(
+          iterationId,
+          dry,
+          op.operation,
+          filepath,
+          op.sizeBefore,
+          op.sizeAfter,
+          cut(op.md5Before, LIMITS.md5),
+          cut(op.md5After, LIMITS.md5),
+          toDbTime(op.startedAtMs),
+          op.endedAtMs === null ? null : toDbTime(op.endedAtMs),
+          op.status,
+          err,
+        );
+        rows++;
+        bytes += 200 + filepath.length * 4 + (err?.length ?? 0) * 4;
+        if (rows >= INSERT_ROWS || bytes >= INSERT_BYTES) await send();
+      }
+    }
+    await send();
+    return total;
+  }
+
+  async lastDryRun(pair: string, direction: string): Promise<LastDryRun | null> {
+    return this.run('last dry-run', async () => {
+      const it = await this.rows(
+        `SELECT id, started_at FROM sync_iterations ${this.hint('idx_pair_dir_dry_status_started')} WHERE sync_pair = ? AND direction = ? AND dry_run = 1 AND status = 'success' ORDER BY started_at DESC, id DESC LIMIT 1`,
+        [pair, direction],
+      );
+      const row = it[0];
+      if (!row) return null;
+      const ops = await this.rows(
+        'SELECT filepath, operation, size_before FROM sync_operations WHERE iteration_id = ? ORDER BY id',
+        [Number(row.id)],
+      );
+      return {
+        iterationId: Number(row.id),
+        startedAt: new Date(fromDbTime(row.started_at)),
+        ops: ops.map((o) => ({
+          filepath: String(o.filepath),
+          operation: String(o.operation) as LastDryRun['ops'][number]['operation'],
+          sizeBefore: o.size_before === null ? null : Number(o.size_before),
+        })),
+      };
+    });
+  }
+
+  async pairs(): Promise<PairSummary[]> {
+    const keys = await this.readRows(
+      'pairs',
+      () => 'SELECT DISTINCT sync_pair, direction FROM sync_iterations ORDER BY sync_pair, direction',
+    );
+    const out: PairSummary[] = [];
+    for (const k of keys) {
+      const p = [String(k.sync_pair), String(k.direction)];
+      // Three index lookups (idx_pair_dir_dry_started / idx_pair_dir_dry_status_started), one round trip.
+      const rows = await this.readRows(
+        'pair summary',
+        () => `(SELECT 'real' AS kind, ${ITERATION_COLUMNS} FROM sync_iterations ${this.hint('idx_pair_dir_dry_started')} WHERE sync_pair = ? AND direction = ? AND dry_run = 0 ORDER BY started_at DESC, id DESC LIMIT 1)
+         UNION ALL
+         (SELECT 'success' AS kind, ${ITERATION_COLUMNS} FROM sync_iterations ${this.hint('idx_pair_dir_dry_status_started')} WHERE sync_pair = ? AND direction = ? AND dry_run = 0 AND status = 'success' ORDER BY started_at DESC, id DESC LIMIT 1)
+         UNION ALL
+         (SELECT 'dry' AS kind, ${ITERATION_COLUMNS} FROM sync_iterations ${this.hint('idx_pair_dir_dry_started')} WHERE sync_pair = ? AND direction = ? AND dry_run = 1 ORDER BY started_at DESC, id DESC LIMIT 1)`,
+        [...p, ...p, ...p],
+      );
+      const pick = (kind: string): IterationRow | null => {
+        const r = rows.find((x) => x.kind === kind);
+        return r ? mapIteration(r) : null;
+      };
+      out.push({
+        pair: String(k.sync_pair),
+        direction: String(k.direction),
+        lastReal: pick('real'),
+        lastRealSuccess: pick('success'),
+        lastDryRun: pick('dry'),
+      });
+    }
+    return out;
+  }
+
+  async iterations(q: IterationQuery): Promise<IterationRow[]> {
+    const where: string[] = [];
+    const params: Param[] = [];
+    if (q.pair !== undefined) {
+      where.push('sync_pair = ?');
+      params.push(q.pair);
+    }
+    if (q.since !== undefined) {
+      where.push('started_at >= ?');
+      params.push(toDbTime(q.since.getTime()));
+    }
+    if (q.dryRun !== undefined) {
+      where.push('dry_run = ?');
+      params.push(q.dryRun ? 1 : 0);
+    }
+    const limit = clampLimit(q.limit, 20);
+    const rows = await this.readRows(
+      'iterations',
+      () =>
+        `SELECT ${ITERATION_COLUMNS} FROM sync_iterations${where.length ? ` WHERE ${where.join(' AND ')}` : ''} ORDER BY started_at DESC, id DESC LIMIT ${limit}`,
+      params,
+    );
+    return rows.map(mapIteration);
+  }
+
+  async operations(iterationId: number, limit?: number): Promise<OperationRow[]> {
+    const n = clampLimit(limit, DEFAULT_OPERATIONS_LIMIT);
+    const rows = await this.readRows(
+      'operations',
+      () => `SELECT ${OPERATION_COLUMNS} FROM sync_operations WHERE iteration_id = ? ORDER BY id LIMIT ${n}`,
+      [iterationId],
+    );
+    return rows.map(mapOperation);
+  }
+
+  async prune(cutoffMs: number, batchSize: number): Promise<PruneResult> {
+    const batch = Math.max(1, Math.trunc(batchSize));
+    const cutoff = toDbTime(cutoffMs);
+    const res: PruneResult = { operations: 0, iterations: 0, flushes: 0 };
+    return this.run('prune', async () => {
+      // Oldest iterations first, a few hundred at a time (idx_started); their operations by
+      // iteration id (idx_iteration), each DELETE its own short autocommit transaction.
+      for (;;) {
+        const ids = (
+          await this.rows(
+            `SELECT id FROM sync_iterations WHERE started_at < ? ORDER BY started_at, id LIMIT ${Math.min(batch, 500)}`,
+            [cutoff],
+          )
+        ).map((r) => Number(r.id));
+        if (ids.length === 0) break;
+        const list = ids.join(',');
+        for (;;) {
+          const [r] = await this.pool.query<ResultSetHeader>({
+            sql: `DELETE FROM sync_operations WHERE iteration_id IN (${list}) LIMIT ${batch}`,
+            timeout: this.queryTimeoutMs,
+          });
+          res.operations += r.affectedRows;
+          if (r.affectedRows < batch) break;
+        }
+        const [r] = await this.pool.query<ResultSetHeader>({
+          sql: `DELETE FROM sync_iterations WHERE id IN (${list})`,
+          timeout: this.queryTimeoutMs,
+        });
+        res.iterations += r.affectedRows;
+      }
+      for (;;) {
+        const r = await this.write(`DELETE FROM sync_flushes WHERE flushed_at < ? LIMIT ${batch}`, [cutoff]);
+        res.flushes += r.affectedRows;
+        if (r.affectedRows < batch) break;
+      }
+      return res;
+    });
+  }
+
+  async close(): Promise<void> {
+    await this.pool.end().catch(() => undefined);
+  }
+}

@@ -1,0 +1,119 @@
+// The audit schema, for MySQL/MariaDB and for the embedded SQLite file. The two `sync_*` tables are
+// the seed's, column for column (types, enums, defaults, indexes, foreign key); ha-sync only adds:
+//   - indexes its queries need (dashboard summary per pair+direction, last dry-run lookup, the
+//     iteration list per pair), so no dashboard or idempotency query scans the tables;
+//   - `sync_flushes`: one marker row per flushed opslog (run id), written in the same transaction
+//     as the rows it stands for, so an opslog is flushed exactly once even when the process dies
+//     between the commit and the deletion of the file.
+// Statements are idempotent (IF NOT EXISTS / checked before adding) and never drop anything.
+
+export const MYSQL_TABLES: readonly string[] = [
+  `CREATE TABLE IF NOT EXISTS sync_iterations (
+  id BIGINT AUTO_INCREMENT PRIMARY KEY,
+  sync_pair VARCHAR(255) NOT NULL,
+  direction VARCHAR(64) NOT NULL,
+  src VARCHAR(512) NOT NULL,
+  dest VARCHAR(512) NOT NULL,
+  started_at DATETIME(3) NOT NULL,
+  ended_at DATETIME(3),
+  status ENUM('running','success','partial_failure','failed') NOT NULL DEFAULT 'running',
+  dry_run TINYINT(1) NOT NULL DEFAULT 0,
+  files_created INT DEFAULT 0,
+  files_updated INT DEFAULT 0,
+  files_deleted INT DEFAULT 0,
+  files_skipped INT DEFAULT 0,
+  files_failed INT DEFAULT 0,
+  total_bytes_transferred BIGINT DEFAULT 0,
+  error_message TEXT,
+  INDEX idx_pair (sync_pair),
+  INDEX idx_started (started_at),
+  INDEX idx_dry_run (dry_run)
+) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_bin`,
+  `CREATE TABLE IF NOT EXISTS sync_operations (
+  id BIGINT AUTO_INCREMENT PRIMARY KEY,
+  iteration_id BIGINT NOT NULL,
+  dry_run TINYINT(1) NOT NULL DEFAULT 0,
+  operation ENUM('create','update','delete') NOT NULL,
+  filepath VARCHAR(4096) NOT NULL,
+  size_before BIGINT,
+  size_after BIGINT,
+  md5_before VARCHAR(32),
+  md5_after VARCHAR(32),
+  started_at DATETIME(3) NOT NULL,
+  ended_at DATETIME(3),
+  status ENUM('success','fail') NOT NULL,
+  error_message VARCHAR(4096),
+  INDEX idx_iteration (iteration_id),
+  CONSTRAINT fk_iteration FOREIGN KEY (iteration_id) REFERENCES sync_iterations(id)
+) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_bin`,
+  `CREATE TABLE IF NOT EXISTS sync_flushes (
+  run_id VARCHAR(128) NOT NULL PRIMARY KEY,
+  iteration_id BIGINT,
+  flushed_at DATETIME(3) NOT NULL,
+  INDEX idx_flushed (flushed_at)
+) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_bin`,
+];
+
+/** Indexes ha-sync adds to the seed's tables: [table, name, columns]. */
+export const EXTRA_INDEXES: readonly (readonly [string, string, string])[] = [
+  // pairs(): lastReal / lastDryRun per (pair, direction); DISTINCT (pair, direction) by loose scan.
+  ['sync_iterations', 'idx_pair_dir_dry_started', 'sync_pair, direction, dry_run, started_at'],
+  // lastDryRun() (seed query: status = 'success') and pairs(): lastRealSuccess.
+  ['sync_iterations', 'idx_pair_dir_dry_status_started', 'sync_pair, direction, dry_run, status, started_at'],
+  // iterations({pair}) newest first.
+  ['sync_iterations', 'idx_pair_started', 'sync_pair, started_at'],
+];
+
+/**
+ * SQLite: the same tables and columns. Enums become CHECK constraints, DATETIME(3) is TEXT in the
+ * same 'YYYY-MM-DD HH:MM:SS.mmm' UTC form MySQL returns (so it sorts and maps identically).
+ */
+export const SQLITE_SCHEMA = `
+CREATE TABLE IF NOT EXISTS sync_iterations (
+  id INTEGER PRIMARY KEY AUTOINCREMENT,
+  sync_pair VARCHAR(255) NOT NULL,
+  direction VARCHAR(64) NOT NULL,
+  src VARCHAR(512) NOT NULL,
+  dest VARCHAR(512) NOT NULL,
+  started_at TEXT NOT NULL,
+  ended_at TEXT,
+  status TEXT NOT NULL DEFAULT 'running' CHECK (status IN ('running','success','partial_failure','failed')),
+  dry_run INTEGER NOT NULL DEFAULT 0 CHECK (dry_run IN (0, 1)),
+  files_created INTEGER DEFAULT 0,
+  files_updated INTEGER DEFAULT 0,
+  files_deleted INTEGER DEFAULT 0,
+  files_skipped INTEGER DEFAULT 0,
+  files_failed INTEGER DEFAULT 0,
+  total_bytes_transferred INTEGER DEFAULT 0,
+  error_message TEXT
+);
+CREATE INDEX IF NOT EXISTS idx_pair ON sync_iterations (sync_pair);
+CREATE INDEX IF NOT EXISTS idx_started ON sync_iterations (started_at);
+CREATE INDEX IF NOT EXISTS idx_dry_run ON sync_iterations (dry_run);
+CREATE INDEX IF NOT EXISTS idx_pair_dir_dry_started ON sync_iterations (sync_pair, direction, dry_run, started_at);
+CREATE INDEX IF NOT EXISTS idx_pair_dir_dry_status_started ON sync_iterations (sync_pair, direction, dry_run, status, started_at);
+CREATE INDEX IF NOT EXISTS idx_pair_started ON sync_iterations (sync_pair, started_at);
+CREATE TABLE IF NOT EXISTS sync_operations (
+  id INTEGER PRIMARY KEY AUTOINCREMENT,
+  iteration_id INTEGER NOT NULL,
+  dry_run INTEGER NOT NULL DEFAULT 0 CHECK (dry_run IN (0, 1)),
+  operation TEXT NOT NULL CHECK (operation IN ('create','update','delete')),
+  filepath VARCHAR(4096) NOT NULL,
+  size_before INTEGER,
+  size_after INTEGER,
+  md5_before VARCHAR(32),
+  md5_after VARCHAR(32),
+  started_at TEXT NOT NULL,
+  ended_at TEXT,
+  status TEXT NOT NULL CHECK (status IN ('success','fail')),
+  error_message VARCHAR(4096),
+  CONSTRAINT fk_iteration FOREIGN KEY (iteration_id) REFERENCES sync_iterations(id)
+);
+CREATE INDEX IF NOT EXISTS idx_iteration ON sync_operations (iteration_id);
+CREATE TABLE IF NOT EXISTS sync_flushes (
+  run_id TEXT NOT NULL PRIMARY KEY,
+  iteration_id INTEGER,
+  flushed_at TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS idx_flushed ON sync_flushes (flushed_at);
+`;

@@ -1,0 +1,348 @@
+// AuditStore on an embedded SQLite file (better-sqlite3 12, WAL), the default without a DSN so a
+// laptop run keeps its history and the dashboard can show it. Same tables, same semantics as the
+// MySQL store; all values go through bound parameters.
+//
+// better-sqlite3 is synchronous: every transaction runs without yielding (a flush reads its opslog
+// first), so no connection in this process ever waits on a lock held across an await; other
+// processes wait on the file lock (busy timeout) and never see a half flush.
+import Database from 'better-sqlite3';
+import { HaSyncError, errorMessage } from '../errors.js';
+import {
+  ITERATION_COLUMNS,
+  LIMITS,
+  OPERATION_COLUMNS,
+  cut,
+  fromDbTime,
+  mapIteration,
+  mapOperation,
+  toDbTime,
+  type DbRow,
+} from './rows.js';
+import { SQLITE_SCHEMA } from './schema.js';
+import {
+  DEFAULT_OPERATIONS_LIMIT,
+  clampLimit,
+  type AuditStore,
+  type FlushResult,
+  type FlushRun,
+  type LastDryRun,
+  type PruneResult,
+} from './store.js';
+import type { IterationQuery, IterationRow, OperationRow, OpRecord, PairSummary } from './types.js';
+
+export const SQLITE_FILE = 'ha-sync.sqlite';
+
+export interface SqliteStoreOptions {
+  /** How long to wait for another process's write lock, ms. Default 5000. */
+  busyTimeoutMs?: number;
+}
+
+export class SqliteStore implements AuditStore {
+  readonly kind = 'sqlite' as const;
+  readonly where: string;
+  private handle: Database.Database | null = null;
+
+  /**
+   * Opens lazily, on first use: a file that cannot be opened (permissions, a full disk, another
+   * thing at its path) behaves like an unreachable database, so the run goes on with its opslog.
+   */
+  constructor(
+    private readonly file: string,
+    private readonly opts: SqliteStoreOptions = {},
+  ) {
+    this.where = `sqlite:${file}`;
+  }
+
+  /** The open handle; throws a plain error that the callers wrap as AUDIT_UNAVAILABLE. */
+  private get db(): Database.Database {
+    if (this.handle) return this.handle;
+    const db = new Database(this.file, { timeout: this.opts.busyTimeoutMs ?? 5000 });
+    try {
+      db.pragma('journal_mode = WAL');
+      db.pragma('foreign_keys = ON');
+    } catch (err) {
+      db.close();
+      throw err;
+    }
+    this.handle = db;
+    return db;
+  }
+
+  private fail(what: string, err: unknown): HaSyncError {
+    if (err instanceof HaSyncError) return err;
+    return new HaSyncError('AUDIT_UNAVAILABLE', `audit store ${this.where}: ${what}: ${errorMessage(err)}`);
+  }
+
+  private run<T>(what: string, fn: () => T): Promise<T> {
+    try {
+      return Promise.resolve(fn());
+    } catch (err) {
+      return Promise.reject(this.fail(what, err));
+    }
+  }
+
+  private all(sql: string, params: unknown[] = []): DbRow[] {
+    return this.db.prepare(sql).all(...params) as DbRow[];
+  }
+
+  ensureSchema(): Promise<void> {
+    return this.run('create tables', () => {
+      this.db.exec(SQLITE_SCHEMA);
+    });
+  }
+
+  ping(): Promise<void> {
+    return this.run('ping', () => {
+      this.db.prepare('SELECT 1').get();
+    });
+  }
+
+  insertRunning(h: FlushRun['header']): Promise<number> {
+    return this.run('insert running iteration', () => {
+      const r = this.db
+        .prepare(
+          "INSERT INTO sync_iterations (sync_pair, direction, src, dest, started_at, status, dry_run) VALUES (?, ?, ?, ?, ?, 'running', ?)",
+        )
+        .run(
+          cut(h.pair, LIMITS.pair),
+          cut(h.direction, LIMITS.direction),
+          cut(h.src, LIMITS.src),
+          cut(h.dest, LIMITS.dest),
+          toDbTime(h.startedAtMs),
+          h.dryRun ? 1 : 0,
+        );
+      return Number(r.lastInsertRowid);
+    });
+  }
+
+  async flush(run: FlushRun, ops: AsyncIterable<readonly OpRecord[]>, nowMs: number): Promise<FlushResult> {
+    const h = run.header;
+    const e = run.end;
+    // Read the opslog first, then write in one synchronous IMMEDIATE transaction. Holding the
+    // write lock across awaits would let another connection in this process spin in its (event
+    // loop blocking) busy handler while we can never finish.
+    const all: OpRecord[] = [];
+    try {
+      for await (const batch of ops) for (const op of batch) all.push(op);
+    } catch (err) {
+      throw err instanceof HaSyncError
+        ? err
+        : new HaSyncError('OPSLOG_CORRUPT', `cannot read opslog: ${errorMessage(err)}`);
+    }
+    try {
+      const db = this.db;
+      const tx = db.transaction((): FlushResult => {
+        const prev = db.prepare('SELECT iteration_id FROM sync_flushes WHERE run_id = ?').get(h.runId) as
+          DbRow | undefined;
+        if (prev) return { iterationId: Number(prev.iteration_id ?? 0), duplicate: true, operations: 0 };
+        db.prepare('INSERT INTO sync_flushes (run_id, iteration_id, flushed_at) VALUES (?, NULL, ?)').run(
+          h.runId,
+          toDbTime(nowMs),
+        );
+        let id: number | null = null;
+        if (run.iterationId !== null) {
+          const found = db
+            .prepare(
+              'SELECT id FROM sync_iterations WHERE id = ? AND sync_pair = ? AND direction = ? AND started_at = ?',
+            )
+            .get(
+              run.iterationId,
+              cut(h.pair, LIMITS.pair),
+              cut(h.direction, LIMITS.direction),
+              toDbTime(h.startedAtMs),
+            );
+          if (found) id = run.iterationId;
+        }
+        const outcome = [
+          toDbTime(e.endedAtMs),
+          e.status,
+          e.counts.created,
+          e.counts.updated,
+          e.counts.deleted,
+          e.counts.skipped,
+          e.counts.failed,
+          e.counts.bytesTransferred,
+          cut(e.errorMessage, LIMITS.iterationError),
+        ];
+        if (id !== null) {
+          db.prepare(
+            'UPDATE sync_iterations SET ended_at = ?, status = ?, files_created = ?, files_updated = ?, files_deleted = ?, files_skipped = ?, files_failed = ?, total_bytes_transferred = ?, error_message = ? WHERE id = ?',
+          ).run(...outcome, id);
+        } else {
+          const r = db
+            .prepare(
+              'INSERT INTO sync_iterations (sync_pair, direction, src, dest, started_at, dry_run, ended_at, status, files_created, files_updated, files_deleted, files_skipped, files_failed, total_bytes_transferred, error_message) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)',
+            )
+            .run(
+              cut(h.pair, LIMITS.pair),
+              cut(h.direction, LIMITS.direction),
+              cut(h.src, LIMITS.src),
+              cut(h.dest, LIMITS.dest),
+              toDbTime(h.startedAtMs),
+              h.dryRun ? 1 : 0,
+              ...outcome,
+            );
+          id = Number(r.lastInsertRowid);
+        }
+        const insert = db.prepare(
+          'INSERT INTO sync_operations (iteration_id, dry_run, operation, filepath, size_before, size_after, md5_before, md5_after, started_at, ended_at, status, error_message) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)',
+        );
+        const dry = h.dryRun ? 1 : 0;
+        for (const op of all) {
+          insert.run(
+            id,
+            dry,
+            op.operation,
+            cut(op.filepath, LIMITS.filepath),
+            op.sizeBefore,
+            op.sizeAfter,
+            cut(op.md5Before, LIMITS.md5),
+            cut(op.md5After, LIMITS.md5),
+            toDbTime(op.startedAtMs),
+            op.endedAtMs === null ? null : toDbTime(op.endedAtMs),
+            op.status,
+            cut(op.errorMessage, LIMITS.opError),
+          );
+        }
+        db.prepare('UPDATE sync_flushes SET iteration_id = ? WHERE run_id = ?').run(id, h.runId);
+        return { iterationId: id, duplicate: false, operations: all.length };
+      });
+      // IMMEDIATE takes the write lock first: a concurrent flush waits, then finds the marker.
+      return tx.immediate();
+    } catch (err) {
+      throw this.fail('flush', err);
+    }
+  }
+
+  lastDryRun(pair: string, direction: string): Promise<LastDryRun | null> {
+    return this.run('last dry-run', () => {
+      const row = this.all(
+        "SELECT id, started_at FROM sync_iterations WHERE sync_pair = ? AND direction = ? AND dry_run = 1 AND status = 'success' ORDER BY started_at DESC, id DESC LIMIT 1",
+        [pair, direction],
+      )[0];
+      if (!row) return null;
+      const ops = this.all(
+        'SELECT filepath, operation, size_before FROM sync_operations WHERE iteration_id = ? ORDER BY id',
+        [row.id],
+      );
+      return {
+        iterationId: Number(row.id),
+        startedAt: new Date(fromDbTime(row.started_at)),
+        ops: ops.map((o) => ({
+          filepath: String(o.filepath),
+          operation: String(o.operation) as LastDryRun['ops'][number]['operation'],
+          sizeBefore: o.size_before === null ? null : Number(o.size_before),
+        })),
+      };
+    });
+  }
+
+  pairs(): Promise<PairSummary[]> {
+    return this.run('pairs', () => {
+      const keys = this.all(
+        'SELECT DISTINCT sync_pair, direction FROM sync_iterations ORDER BY sync_pair, direction',
+      );
+      const one = (sql: string, p: unknown[]): IterationRow | null => {
+        const r = this.all(sql, p)[0];
+        return r ? mapIteration(r) : null;
+      };
+      const base = `SELECT ${ITERATION_COLUMNS} FROM sync_iterations WHERE sync_pair = ? AND direction = ?`;
+      const order = 'ORDER BY started_at DESC, id DESC LIMIT 1';
+      return keys.map((k) => {
+        const p = [k.sync_pair, k.direction];
+        return {
+          pair: String(k.sync_pair),
+          direction: String(k.direction),
+          lastReal: one(`${base} AND dry_run = 0 ${order}`, p),
+          lastRealSuccess: one(`${base} AND dry_run = 0 AND status = 'success' ${order}`, p),
+          lastDryRun: one(`${base} AND dry_run = 1 ${order}`, p),
+        };
+      });
+    });
+  }
+
+  iterations(q: IterationQuery): Promise<IterationRow[]> {
+    return this.run('iterations', () => {
+      const where: string[] = [];
+      const params: unknown[] = [];
+      if (q.pair !== undefined) {
+        where.push('sync_pair = ?');
+        params.push(q.pair);
+      }
+      if (q.since !== undefined) {
+        where.push('started_at >= ?');
+        params.push(toDbTime(q.since.getTime()));
+      }
+      if (q.dryRun !== undefined) {
+        where.push('dry_run = ?');
+        params.push(q.dryRun ? 1 : 0);
+      }
+      params.push(clampLimit(q.limit, 20));
+      return this.all(
+        `SELECT ${ITERATION_COLUMNS} FROM sync_iterations${where.length ? ` WHERE ${where.join(' AND ')}` : ''} ORDER BY started_at DESC, id DESC LIMIT ?`,
+        params,
+      ).map(mapIteration);
+    });
+  }
+
+  operations(iterationId: number, limit?: number): Promise<OperationRow[]> {
+    return this.run('operations', () =>
+      this.all(
+        `SELECT ${OPERATION_COLUMNS} FROM sync_operations WHERE iteration_id = ? ORDER BY id LIMIT ?`,
+        [iterationId, clampLimit(limit, DEFAULT_OPERATIONS_LIMIT)],
+      ).map(mapOperation),
+    );
+  }
+
+  async prune(cutoffMs: number, batchSize: number): Promise<PruneResult> {
+    const batch = Math.max(1, Math.trunc(batchSize));
+    const cutoff = toDbTime(cutoffMs);
+    const res: PruneResult = { operations: 0, iterations: 0, flushes: 0 };
+    try {
+      const pickIds = this.db.prepare(
+        'SELECT id FROM sync_iterations WHERE started_at < ? ORDER BY started_at, id LIMIT ?',
+      );
+      const delOps = this.db.prepare(
+        'DELETE FROM sync_operations WHERE id IN (SELECT id FROM sync_operations WHERE iteration_id IN (SELECT value FROM json_each(?)) LIMIT ?)',
+      );
+      const delIts = this.db.prepare(
+        'DELETE FROM sync_iterations WHERE id IN (SELECT value FROM json_each(?))',
+      );
+      const delFlushes = this.db.prepare(
+        'DELETE FROM sync_flushes WHERE run_id IN (SELECT run_id FROM sync_flushes WHERE flushed_at < ? LIMIT ?)',
+      );
+      // Each statement is its own short transaction; yield between them so the event loop (and
+      // other processes waiting on the file lock) get their turn.
+      for (;;) {
+        const ids = (pickIds.all(cutoff, Math.min(batch, 500)) as DbRow[]).map((r) => Number(r.id));
+        if (ids.length === 0) break;
+        const list = JSON.stringify(ids);
+        for (;;) {
+          const n = delOps.run(list, batch).changes;
+          res.operations += n;
+          await new Promise((r) => setImmediate(r));
+          if (n < batch) break;
+        }
+        res.iterations += delIts.run(list).changes;
+      }
+      for (;;) {
+        const n = delFlushes.run(cutoff, batch).changes;
+        res.flushes += n;
+        if (n < batch) break;
+      }
+      return res;
+    } catch (err) {
+      throw this.fail('prune', err);
+    }
+  }
+
+  close(): Promise<void> {
+    try {
+      this.handle?.close();
+      this.handle = null;
+    } catch {
+      // Closing twice or after a failed open: nothing to release.
+    }
+    return Promise.resolve();
+  }
+}

@@ -1,0 +1,18 @@
+// Public surface of the filesystem effects: scanning a directory, single-path copy / touch /
+// delete with check-before-write, MD5, path safety and filesystem detection.
+//
+// Stable signatures (the live applier builds on them):
+//   copyEntry(srcRoot, destRoot, relPath, { src: Expected, dest: Expected | null }, { io? }) -> OpResult
+//   touchEntry(srcRoot, destRoot, relPath, { src: Expected, dest: Expected }, { io? }) -> OpResult
+//   deleteEntry(root, relPath, expected: Expected, { io? }) -> OpResult
+//   OpResult = { ok: true, bytes } | { ok: false, code: 'CHANGED_UNDER_US' | 'UNSAFE_PATH' | 'IO', reason }
+export type { Io } from './io.js';
+export { syncIo, asyncIo } from './io.js';
+export type { DirScan, ScanIssue } from './scan.js';
+export { scanDir, decodeName, showBytes, entryFromStats, kindOf, Limiter } from './scan.js';
+export { isTempName, tempName, unsafeRelPath, unsafeParents, splitRel, TEMP_RE } from './paths.js';
+export type { OpResult, OpOptions, FailCode } from './ops.js';
+export { copyEntry, touchEntry, deleteEntry, md5File, removeTemp, mismatch } from './ops.js';
+export { fsTypeOf, isNetworkFs, parseMountinfo } from './mounts.js';
+export type { Scanner } from './scanner.js';
+export { directScanner, workerScanner } from './scanner.js';

@@ -1,0 +1,463 @@
+// The reconcile engine: walks src and dest one directory at a time, plans each directory with the
+// pure core, and carries the plan out. Memory stays flat as the tree grows: only the stack of
+// directories still to visit and the deletes (held back until the guards have spoken) are kept.
+//
+// Order of a run, and why:
+// 1. Walk. Directories are created as they are met (their contents need them); copies, updates
+//    and touches go to a pool of `workers`. Deletes are only collected.
+// 2. Guards: an empty source with a non-empty dest, or more than --max-delete percent of dest's
+//    files, fail the run before anything is deleted (an unmounted export looks like an empty
+//    folder). --force overrides. The source root is re-checked (same device) before deleting.
+// 3. Deletes, deepest first (a directory is removed only once empty).
+// 4. Type changes (a dir replaced by a file or the reverse, --delete-missing only): once dest's
+//    entry is gone, that path is reconciled again.
+// A stop (SIGTERM, lease lost) ends the walk at once: in-flight copies finish, nothing new starts,
+// no deletes happen.
+import type { Stats } from 'node:fs';
+import type { OpRecord, IterationCounts } from '../audit/index.js';
+import type { Clock } from '../clock.js';
+import type { Descend, DescendMode, Entry, Op, OpKind, PlanOptions, Problem } from '../core/index.js';
+import { auditOperation, deleteGuard, joinPath, planDir } from '../core/index.js';
+import type { Io, OpResult, Scanner } from '../fsops/index.js';
+import { Limiter, directScanner, copyEntry, deleteEntry, md5File, removeTemp, scanDir, splitRel, touchEntry } from '../fsops/index.js';
+import { errorMessage } from '../errors.js';
+import type { Logger } from '../log.js';
+
+/** What a finished operation looks like to the printer (dry-run) and the progress bar. */
+export interface OpEvent {
+  /** The plan's word: create/update/touch/delete, or 'fail' for an entry that could not be planned. */
+  readonly kind: OpKind | 'fail';
+  readonly path: string;
+  /** The entry kind it concerns. */
+  readonly entryKind: Entry['kind'];
+  /** Bytes the op moves (create/update of a file), or the size removed (delete). */
+  readonly size: number;
+  readonly record: OpRecord;
+}
+
+export interface EngineOptions {
+  readonly srcRoot: string;
+  readonly destRoot: string;
+  readonly plan: PlanOptions;
+  readonly workers: number;
+  readonly dryRun: boolean;
+  readonly maxDeletePercent: number;
+  readonly force: boolean;
+  readonly srcIo: Io;
+  readonly destIo: Io;
+  /** Io for single-path operations (async when either side is a network filesystem). */
+  readonly opIo: Io;
+  /** Directories scanned at once (1 on local disks; more on network filesystems). */
+  readonly dirConcurrency: number;
+  /** Metadata calls in flight per network tree. */
+  readonly statConcurrency: number;
+  /** Where dest listings come from (default: scanned on this thread with destIo). */
+  readonly destScanner?: Scanner;
+  readonly signal: AbortSignal;
+  readonly clock: Clock;
+  readonly log: Logger;
+  /** Called once per finished operation (success or failure), in completion order. */
+  readonly onOp: (ev: OpEvent) => void | Promise<void>;
+  /** Called as the plan grows (for the progress bar): files and bytes newly planned. */
+  readonly onPlanned?: (files: number, bytes: number) => void;
+}
+
+export interface EngineResult {
+  readonly counts: IterationCounts;
+  /** Why the run failed as a whole (guard, tree vanished, stop), or null. */
+  readonly failure: string | null;
+  readonly tempsRemoved: number;
+}
+
+const EMPTY: Entry[] = [];
+
+interface SideScan {
+  entries: Entry[];
+  error?: unknown;
+}
+
+class Pool {
+  private readonly inflight = new Set<Promise<void>>();
+  constructor(private readonly size: number) {}
+  async submit(task: () => Promise<void>): Promise<void> {
+    while (this.inflight.size >= this.size) await Promise.race(this.inflight);
+    const p: Promise<void> = task().finally(() => this.inflight.delete(p));
+    this.inflight.add(p);
+  }
+  async drain(): Promise<void> {
+    while (this.inflight.size > 0) await Promise.race(this.inflight);
+  }
+}
+
+function expectedOf(e: Entry): { kind: Entry['kind']; size: number; mtimeMs: number } {
+  return { kind: e.kind, size: e.size, mtimeMs: e.mtimeMs };
+}
+
+export async function runEngine(o: EngineOptions): Promise<EngineResult> {
+  const counts: IterationCounts = { created: 0, updated: 0, deleted: 0, skipped: 0, failed: 0, bytesTransferred: 0 };
+  const pool = new Pool(Math.max(1, o.workers));
+  const srcLimiter = new Limiter(o.statConcurrency);
+  const destLimiter = new Limiter(o.statConcurrency);
+  const srcScanner = directScanner(o.srcIo, srcLimiter);
+  const destScanner = o.destScanner ?? directScanner(o.destIo, destLimiter);
+  const deletes: Op[] = [];
+  const replaces: string[] = [];
+  let destEntries = 0;
+  let destFiles = 0;
+  let fileDeletes = 0;
+  let srcEmpty = false;
+  let tempsRemoved = 0;
+  let failure: string | null = null;
+  const stopped = (): string | null => {
+    if (failure) return failure;
+    if (o.signal.aborted) failure = errorMessage(o.signal.reason) || 'terminated';
+    return failure;
+  };
+
+  const emit = async (
+    kind: OpEvent['kind'],
+    path: string,
+    src: Entry | undefined,
+    dest: Entry | undefined,
+    startedAtMs: number,
+    result: OpResult | null,
+    md5?: { before: string; after: string },
+  ): Promise<void> => {
+    const operation = kind === 'fail' ? (dest ? 'update' : 'create') : auditOperation(kind);
+    const ok = result === null || result.ok;
+    const record: OpRecord = {
+      operation,
+      filepath: path,
+      sizeBefore: dest && dest.kind !== 'dir' ? dest.size : null,
+      sizeAfter: operation === 'delete' ? null : src && src.kind !== 'dir' ? src.size : null,
+      md5Before: md5?.before ?? null,
+      md5After: md5?.after ?? null,
+      startedAtMs,
+      endedAtMs: o.clock.now(),
+      status: ok ? 'success' : 'fail',
+      errorMessage: result && !result.ok ? result.reason : null,
+    };
+    if (!ok) counts.failed++;
+    else if (kind === 'create') counts.created++;
+    else if (kind === 'update' || kind === 'touch') counts.updated++;
+    else if (kind === 'delete') counts.deleted++;
+    const moved = ok && (kind === 'create' || kind === 'update') && src?.kind === 'file' ? src.size : 0;
+    counts.bytesTransferred += o.dryRun ? 0 : moved;
+    if (!ok) {
+      o.log.warn({ op: operation, path, reason: record.errorMessage }, 'operation failed');
+    } else {
+      o.log.debug({ op: kind, path, size: kind === 'delete' ? (dest?.size ?? 0) : (src?.size ?? 0) }, kind);
+    }
+    await o.onOp({
+      kind: ok ? kind : 'fail',
+      path,
+      entryKind: (src ?? dest)?.kind ?? 'file',
+      size: kind === 'delete' ? (dest?.size ?? 0) : (src?.size ?? 0),
+      record,
+    });
+  };
+
+  const problem = async (p: Problem): Promise<void> => {
+    if (p.fails) {
+      await emit('fail', p.path, p.src, p.dest, o.clock.now(), { ok: false, code: 'CHANGED_UNDER_US', reason: p.message });
+    } else {
+      counts.skipped++;
+      o.log.warn({ path: p.path, side: p.side, kind: p.kind }, p.message);
+    }
+  };
+
+  /** Carries out one copy-like op (not mkdir, not delete). */
+  const execute = async (op: Op): Promise<void> => {
+    const started = o.clock.now();
+    const src = op.src!;
+    if (o.dryRun) {
+      if (op.kind === 'hash') {
+        const md5 = await hashBoth(op);
+        if (!md5.ok) return emit('update', op.path, src, op.dest, started, md5.result);
+        return emit(md5.before === md5.after ? 'touch' : 'update', op.path, src, op.dest, started, null, md5);
+      }
+      return emit(op.kind, op.path, src, op.dest, started, null);
+    }
+    if (op.kind === 'hash') {
+      const md5 = await hashBoth(op);
+      if (!md5.ok) return emit('update', op.path, src, op.dest, started, md5.result);
+      if (md5.before === md5.after) {
+        const r = await touchEntry(o.srcRoot, o.destRoot, op.path, { src: expectedOf(src), dest: expectedOf(op.dest!) }, { io: o.opIo });
+        return emit('touch', op.path, src, op.dest, started, r, md5);
+      }
+      const r = await copyEntry(o.srcRoot, o.destRoot, op.path, { src: expectedOf(src), dest: expectedOf(op.dest!) }, { io: o.opIo });
+      return emit('update', op.path, src, op.dest, started, r, md5);
+    }
+    const r = await copyEntry(
+      o.srcRoot,
+      o.destRoot,
+      op.path,
+      { src: expectedOf(src), dest: op.dest ? expectedOf(op.dest) : null },
+      { io: o.opIo },
+    );
+    return emit(op.kind, op.path, src, op.dest, started, r);
+  };
+
+  const hashBoth = async (
+    op: Op,
+  ): Promise<{ ok: true; before: string; after: string } | { ok: false; result: OpResult }> => {
+    try {
+      const [after, before] = await Promise.all([
+        md5File(`${o.srcRoot}/${op.path}`),
+        md5File(`${o.destRoot}/${op.path}`),
+      ]);
+      return { ok: true, before, after };
+    } catch (err) {
+      return { ok: false, result: { ok: false, code: 'IO', reason: `cannot hash: ${errorMessage(err)}` } };
+    }
+  };
+
+  const scanSide = async (side: 'src' | 'dest', rel: string, again = false): Promise<SideScan> => {
+    const root = side === 'src' ? o.srcRoot : o.destRoot;
+    const io = side === 'src' ? o.srcIo : o.destIo;
+    const abs = rel === '' ? root : `${root}/${rel}`;
+    try {
+      const scan = again
+        ? await scanDir(abs, io, side === 'src' ? srcLimiter : destLimiter)
+        : await (side === 'src' ? srcScanner : destScanner).scan(abs);
+      for (const issue of again ? [] : scan.issues) {
+        await problem({
+          kind: issue.kind,
+          path: joinPath(rel, issue.name),
+          side,
+          message: `${side}: ${issue.message}`,
+          fails: issue.kind === 'unreadable',
+        });
+      }
+      // Stale temp files go when their directory is first scanned: our own copies into it start
+      // only after that (a second look, for a type change, must not touch in-flight temps).
+      if (side === 'dest' && scan.temps.length > 0 && !o.dryRun && !again) {
+        for (const t of scan.temps) {
+          if (await removeTemp(`${abs}/${t}`, io)) tempsRemoved++;
+        }
+        o.log.info({ dir: rel || '.', count: scan.temps.length }, 'removed stale temp files');
+      }
+      if (side === 'src' && rel === '') srcEmpty = scan.entries.length === 0 && scan.issues.length === 0;
+      return { entries: scan.entries };
+    } catch (err) {
+      return { entries: EMPTY, error: err };
+    }
+  };
+
+  /** Visits one directory (optionally only one name in it: a re-reconcile after a type change). */
+  const visit = async (d: Descend, only?: string): Promise<Descend[]> => {
+    if (stopped()) return [];
+    const needSrc = d.mode !== 'dest-only';
+    const needDest = d.mode !== 'src-only';
+    const none: SideScan = { entries: EMPTY };
+    const [s, t] = await Promise.all([
+      needSrc ? scanSide('src', d.path, only !== undefined) : none,
+      needDest ? scanSide('dest', d.path, only !== undefined) : none,
+    ]);
+    for (const [side, r] of [
+      ['src', s],
+      ['dest', t],
+    ] as const) {
+      if (r.error === undefined) continue;
+      const code = (r.error as NodeJS.ErrnoException).code;
+      if (d.path === '') {
+        failure = `${side} tree unavailable: ${errorMessage(r.error)}`;
+        return [];
+      }
+      if (code === 'ENOENT' || code === 'ENOTDIR') {
+        o.log.warn({ path: d.path, side }, `${side} directory vanished during the run; skipped`);
+        return [];
+      }
+      await problem({
+        kind: 'unreadable',
+        path: d.path,
+        side,
+        message: `cannot read ${side} directory: ${errorMessage(r.error)}`,
+        fails: true,
+      });
+      return [];
+    }
+    let srcEntries = s.entries;
+    let destEntriesHere = t.entries;
+    if (only !== undefined) {
+      srcEntries = srcEntries.filter((e) => e.name === only);
+      destEntriesHere = destEntriesHere.filter((e) => e.name === only);
+    } else if (needDest) {
+      destEntries += destEntriesHere.length;
+      for (const e of destEntriesHere) if (e.kind !== 'dir') destFiles++;
+    }
+    if (d.path === '' && only === undefined) {
+      const g = o.plan.deleteMissing
+        ? deleteGuard({ srcEmpty, destEntries, destFiles: 0, fileDeletes: 0, maxDeletePercent: 100, force: o.force })
+        : null;
+      if (g) {
+        failure = g;
+        return [];
+      }
+    }
+    const planOpts = only !== undefined ? { ...o.plan, deleteMissing: false } : o.plan;
+    const plan = planDir(d.path, srcEntries, destEntriesHere, planOpts, d.mode);
+    for (const p of plan.problems) await problem(p);
+    const next: Descend[] = [];
+    let plannedFiles = 0;
+    let plannedBytes = 0;
+    for (const op of plan.ops) {
+      if (stopped()) return [];
+      if (op.kind === 'delete') {
+        deletes.push(op);
+        if (op.dest!.kind !== 'dir') fileDeletes++;
+        continue;
+      }
+      if (op.src?.kind === 'dir') {
+        // Directories are created now: what is below them needs them.
+        const started = o.clock.now();
+        const r = o.dryRun
+          ? null
+          : await copyEntry(o.srcRoot, o.destRoot, op.path, { src: expectedOf(op.src), dest: null }, { io: o.opIo });
+        await emit('create', op.path, op.src, undefined, started, r);
+        if (r && !r.ok) {
+          const i = plan.descend.findIndex((x) => x.path === op.path);
+          if (i >= 0) plan.descend.splice(i, 1);
+        }
+        continue;
+      }
+      plannedFiles++;
+      plannedBytes += op.kind === 'create' || op.kind === 'update' ? (op.src?.size ?? 0) : 0;
+      await pool.submit(() => execute(op));
+    }
+    if (plannedFiles > 0) o.onPlanned?.(plannedFiles, plannedBytes);
+    replaces.push(...plan.replace);
+    next.push(...plan.descend);
+    return next;
+  };
+
+  const prefetch = (d: Descend): void => {
+    if (d.mode !== 'src-only') destScanner.prefetch(d.path === '' ? o.destRoot : `${o.destRoot}/${d.path}`);
+  };
+  await walk([{ path: '', mode: 'both' }], visit, o.dirConcurrency, undefined, prefetch);
+  await pool.drain();
+
+  if (!stopped() && deletes.length > 0) {
+    const g = deleteGuard({
+      srcEmpty,
+      destEntries,
+      destFiles,
+      fileDeletes,
+      maxDeletePercent: o.maxDeletePercent,
+      force: o.force,
+    });
+    if (g) failure = g;
+  }
+  if (!stopped() && deletes.length > 0 && !o.dryRun) {
+    // The source must still be the tree we walked (an export unmounted mid-run shows an empty
+    // directory of another device): compare its root again before deleting anything.
+    const st = (await o.srcIo.lstat(o.srcRoot)) as Stats | null;
+    if (!st || !st.isDirectory()) failure = 'source tree vanished during the run; refusing to delete';
+  }
+  const replaced = new Set<string>();
+  if (!stopped()) {
+    // Deepest first: the walk met every directory before its contents, so reversing the
+    // collection order deletes contents before their directory. Files run in parallel; a
+    // directory waits for everything before it.
+    for (let i = deletes.length - 1; i >= 0; i--) {
+      if (stopped()) break;
+      const op = deletes[i]!;
+      const dest = op.dest!;
+      const run = async (): Promise<void> => {
+        const started = o.clock.now();
+        const r = o.dryRun ? null : await deleteEntry(o.destRoot, op.path, expectedOf(dest), { io: o.opIo });
+        if (r === null || r.ok) replaced.add(op.path);
+        await emit('delete', op.path, undefined, dest, started, r);
+      };
+      if (dest.kind === 'dir') {
+        await pool.drain();
+        await run();
+      } else {
+        await pool.submit(run);
+      }
+    }
+    await pool.drain();
+  }
+  if (!stopped() && replaces.length > 0) {
+    const again = replaces.filter((p) => replaced.has(p));
+    for (const path of again) {
+      const { parent, name } = splitRel(path);
+      await walk([{ path: parent, mode: o.dryRun ? 'src-only' : 'both' }], visit, o.dirConcurrency, name);
+    }
+    await pool.drain();
+  }
+  await pool.drain();
+  return { counts, failure: stopped(), tempsRemoved };
+}
+
+/** Directories listed ahead of the walk by a prefetching scanner. */
+const PREFETCH_AHEAD = 48;
+
+/**
+ * Walk with up to `concurrency` directories in flight. `only` restricts the first
+ * directory to one name (then the walk continues normally below it).
+ */
+async function walk(
+  start: Descend[],
+  visit: (d: Descend, only?: string) => Promise<Descend[]>,
+  concurrency: number,
+  only?: string,
+  prefetch?: (d: Descend) => void,
+): Promise<void> {
+  const stack: { d: Descend; only?: string }[] = start.map((d) => ({ d, ...(only !== undefined ? { only } : {}) }));
+  const push = (ds: Descend[]): void => {
+    for (let i = ds.length - 1; i >= 0; i--) stack.push({ d: ds[i]! });
+  };
+  if (concurrency <= 1) {
+    // Breadth first, so a prefetching scanner can read ahead in exactly the order we consume.
+    let queue: { d: Descend; only?: string }[] = stack;
+    let head = 0;
+    let hinted = 0;
+    let last = Date.now();
+    while (head < queue.length) {
+      const item = queue[head++]!;
+      const next = await visit(item.d, item.only);
+      for (const d of next) queue.push({ d });
+      if (prefetch) {
+        for (hinted = Math.max(hinted, head); hinted < queue.length && hinted < head + PREFETCH_AHEAD; hinted++) {
+          prefetch(queue[hinted]!.d);
+        }
+      }
+      if (head > 4096 && head * 2 > queue.length) {
+        queue = queue.slice(head);
+        hinted -= head;
+        head = 0;
+      }
+      // Synchronous local calls never leave the event loop on their own: let signals, the lock's
+      // renewal and the progress bar in every few milliseconds.
+      if (Date.now() - last > 20) {
+        await new Promise((r) => setImmediate(r));
+        last = Date.now();
+      }
+    }
+    return;
+  }
+  let active = 0;
+  let error: unknown = null;
+  await new Promise<void>((resolve) => {
+    const pump = (): void => {
+      while (active < concurrency && stack.length > 0 && error === null) {
+        const item = stack.pop()!;
+        active++;
+        void visit(item.d, item.only)
+          .then(push, (err: unknown) => {
+            error = err;
+          })
+          .finally(() => {
+            active--;
+            pump();
+          });
+      }
+      if (active === 0 && (stack.length === 0 || error !== null)) resolve();
+    };
+    pump();
+  });
+  if (error !== null) throw error instanceof Error ? error : new Error(String(error));
+}
+
+export type { DescendMode };

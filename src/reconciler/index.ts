@@ -1,0 +1,9 @@
+// Public surface of the reconciler: one run that makes --dest current with --src.
+export type { ReconcileConfig } from './config.js';
+export { RECONCILE_DEFAULTS } from './config.js';
+export type { ReconcileDeps, ReconcileResult, RunOutcome } from './run.js';
+export { runReconcile, newRunId } from './run.js';
+export type { OpEvent, EngineOptions, EngineResult } from './engine.js';
+export { runEngine } from './engine.js';
+export { quotePath, planLine, summaryLine, formatBytes } from './print.js';
+export { Progress } from './progress.js';

@@ -1,0 +1,66 @@
+// A progress bar on stderr for runs in a terminal: files and bytes done of what is planned so far
+// (the plan grows while the walk goes on), rate and ETA. Drawn at most every 200 ms; off when
+// stderr is not a TTY, so Kubernetes logs never see it.
+import type { Clock } from '../clock.js';
+import { formatBytes } from './print.js';
+
+export class Progress {
+  private filesDone = 0;
+  private filesPlanned = 0;
+  private bytesDone = 0;
+  private bytesPlanned = 0;
+  private readonly startMs: number;
+  private timer: NodeJS.Timeout | null = null;
+  private drawn = false;
+
+  constructor(
+    private readonly out: NodeJS.WritableStream & { isTTY?: boolean; columns?: number },
+    private readonly clock: Clock,
+  ) {
+    this.startMs = clock.now();
+    this.timer = setInterval(() => this.draw(), 200);
+    this.timer.unref();
+  }
+
+  planned(files: number, bytes: number): void {
+    this.filesPlanned += files;
+    this.bytesPlanned += bytes;
+  }
+
+  done(bytes: number): void {
+    this.filesDone++;
+    this.bytesDone += bytes;
+  }
+
+  /** The line as drawn (exported for tests). */
+  line(): string {
+    const secs = Math.max(0.001, (this.clock.now() - this.startMs) / 1000);
+    const rate = this.bytesDone / secs;
+    const left = this.bytesPlanned - this.bytesDone;
+    const eta = rate > 0 && left > 0 ? fmtDuration(left / rate) : '--';
+    return (
+      `${this.filesDone}/${this.filesPlanned} files  ${formatBytes(this.bytesDone)}/${formatBytes(this.bytesPlanned)}` +
+      `  ${formatBytes(Math.round(rate))}/s  ETA ${eta}`
+    );
+  }
+
+  private draw(): void {
+    const width = (this.out.columns ?? 80) - 1;
+    this.out.write(`\r${this.line().slice(0, width).padEnd(width)}`);
+    this.drawn = true;
+  }
+
+  stop(): void {
+    if (this.timer) clearInterval(this.timer);
+    this.timer = null;
+    if (this.drawn) this.out.write(`\r${' '.repeat((this.out.columns ?? 80) - 1)}\r`);
+  }
+}
+
+function fmtDuration(s: number): string {
+  const t = Math.round(s);
+  const h = Math.floor(t / 3600);
+  const m = Math.floor((t % 3600) / 60);
+  const sec = t % 60;
+  return h > 0 ? `${h}h${String(m).padStart(2, '0')}m` : `${m}m${String(sec).padStart(2, '0')}s`;
+}

@@ -1,0 +1,352 @@
+// One reconcile run, start to end: audit, lock, walk + plan + apply (engine), outcome.
+//
+//   flushPending -> acquire lock -> [dry-run: plan; same as the last dry-run? print and stop]
+//   -> beginRun -> record every op -> finish(status) -> cleanOldOpslogs -> release
+//
+// The audit store being down never stops a sync (the opslog keeps the records). The lock is
+// released on every path. Status: success (exit 0), partial_failure (some files failed, exit 3),
+// failed (aborted: a guard, a tree vanished, terminated, lease lost; exit 1).
+import { randomBytes } from 'node:crypto';
+import { statSync } from 'node:fs';
+import type { Audit, DryRunKey, IterationCounts, OpRecord, RunRecorder } from '../audit/index.js';
+import { openAudit as defaultOpenAudit } from '../audit/index.js';
+import type { Clock } from '../clock.js';
+import { systemClock } from '../clock.js';
+import { EXIT, errorMessage, isHaSyncError } from '../errors.js';
+import { asyncIo, fsTypeOf, isNetworkFs, syncIo, workerScanner } from '../fsops/index.js';
+import type { Lock, LockHandle } from '../lock/index.js';
+import { holderIdentity, openLock as defaultOpenLock } from '../lock/index.js';
+import type { Logger } from '../log.js';
+import type { ReconcileConfig } from './config.js';
+import type { OpEvent } from './engine.js';
+import { runEngine } from './engine.js';
+import { addToSummary, emptySummary, planLine, summaryLine } from './print.js';
+import { Progress } from './progress.js';
+
+export interface ReconcileDeps {
+  log: Logger;
+  clock?: Clock;
+  /** Aborts the run (SIGTERM / SIGINT). */
+  signal?: AbortSignal;
+  env?: NodeJS.ProcessEnv;
+  /** Where the dry-run plan is printed. Default process.stdout. */
+  stdout?: NodeJS.WritableStream;
+  /** Where the progress bar is drawn (only when it is a TTY). Default process.stderr. */
+  stderr?: NodeJS.WritableStream & { isTTY?: boolean; columns?: number };
+  openAudit?: typeof defaultOpenAudit;
+  openLock?: typeof defaultOpenLock;
+  /** Filesystem call style: 'auto' (by filesystem type), 'sync' or 'async'. Default 'auto'. */
+  io?: 'auto' | 'sync' | 'async';
+}
+
+export type RunOutcome = 'success' | 'partial_failure' | 'failed' | 'lock_held' | 'dry_run_current';
+
+export interface ReconcileResult {
+  readonly exitCode: number;
+  readonly outcome: RunOutcome;
+  readonly runId: string;
+  readonly counts: IterationCounts;
+  readonly errorMessage: string | null;
+}
+
+/** A unique, sortable run id: `20261126T231500123Z-<8 hex>`. */
+export function newRunId(nowMs: number): string {
+  const iso = new Date(nowMs).toISOString(); // 2026-11-26T23:15:00.123Z
+  const compact = iso.replace(/[-:]/g, '').replace('.', '');
+  return `${compact}-${randomBytes(4).toString('hex')}`;
+}
+
+const ZERO: IterationCounts = { created: 0, updated: 0, deleted: 0, skipped: 0, failed: 0, bytesTransferred: 0 };
+
+function sameKeys(a: DryRunKey[], b: DryRunKey[]): boolean {
+  if (a.length !== b.length) return false;
+  const key = (k: DryRunKey): string => `${k.operation}\0${k.sizeBefore ?? ''}\0${k.filepath}`;
+  const set = new Map<string, number>();
+  for (const k of a) set.set(key(k), (set.get(key(k)) ?? 0) + 1);
+  for (const k of b) {
+    const n = set.get(key(k));
+    if (!n) return false;
+    set.set(key(k), n - 1);
+  }
+  return true;
+}
+
+/** A stand-in audit when the real one cannot even be opened: the sync still runs. */
+function nullAudit(): Audit {
+  return {
+    kind: 'none',
+    flushPending: () => Promise.resolve({ flushed: 0, waiting: 0, corrupt: 0 }),
+    beginRun: (h) =>
+      Promise.resolve({
+        runId: h.runId,
+        record: () => Promise.resolve(),
+        finish: () => Promise.resolve({ iterationId: null, flushed: false }),
+      }),
+    lastDryRun: () => Promise.resolve(null),
+    cleanOldOpslogs: () => Promise.resolve(0),
+    close: () => Promise.resolve(),
+  };
+}
+
+export async function runReconcile(config: ReconcileConfig, deps: ReconcileDeps): Promise<ReconcileResult> {
+  const log = deps.log;
+  const clock = deps.clock ?? systemClock;
+  const env = deps.env ?? process.env;
+  const signal = deps.signal ?? new AbortController().signal;
+  const stdout = deps.stdout ?? process.stdout;
+  const stderr = deps.stderr ?? process.stderr;
+  const startedAtMs = clock.now();
+  const runId = newRunId(startedAtMs);
+  const done = (outcome: RunOutcome, counts: IterationCounts, msg: string | null): ReconcileResult => ({
+    exitCode:
+      outcome === 'failed' ? EXIT.FAILED : outcome === 'partial_failure' ? EXIT.PARTIAL : EXIT.OK,
+    outcome,
+    runId,
+    counts,
+    errorMessage: msg,
+  });
+
+  let audit: Audit;
+  try {
+    audit = await (deps.openAudit ?? defaultOpenAudit)({
+      dsn: config.audit.dbDsn,
+      logDir: config.audit.logDir,
+      log,
+      clock,
+    });
+  } catch (err) {
+    log.error({ err: errorMessage(err) }, 'audit store unavailable; syncing without it');
+    audit = nullAudit();
+  }
+  try {
+    try {
+      const f = await audit.flushPending();
+      if (f.flushed || f.waiting || f.corrupt) log.info(f, 'flushed pending opslogs');
+    } catch (err) {
+      log.warn({ err: errorMessage(err) }, 'could not flush pending opslogs; will retry next run');
+    }
+
+    let lock: Lock;
+    let handle: LockHandle;
+    try {
+      lock = await (deps.openLock ?? defaultOpenLock)({
+        ...config.lock,
+        pair: config.pair,
+        logDir: config.audit.logDir,
+        clock,
+        log,
+        env,
+      });
+      handle = await lock.acquire({
+        holder: holderIdentity(runId, env),
+        waitSeconds: config.lock.lockWaitSeconds,
+        signal,
+      });
+    } catch (err) {
+      if (isHaSyncError(err, 'LOCK_HELD')) {
+        log.info({ pair: config.pair }, err.message);
+        return done('lock_held', ZERO, null);
+      }
+      log.error({ err: errorMessage(err) }, 'could not acquire the lock');
+      return done('failed', ZERO, errorMessage(err));
+    }
+    try {
+      return await locked(config, deps, { audit, handle, runId, clock, signal, stdout, stderr, startedAtMs, done });
+    } finally {
+      await handle.release();
+    }
+  } finally {
+    try {
+      await audit.close();
+    } catch {
+      // Closing a broken store connection must not change the run's outcome.
+    }
+  }
+}
+
+async function locked(
+  config: ReconcileConfig,
+  deps: ReconcileDeps,
+  r: {
+    audit: Audit;
+    handle: LockHandle;
+    runId: string;
+    clock: Clock;
+    signal: AbortSignal;
+    stdout: NodeJS.WritableStream;
+    stderr: NodeJS.WritableStream & { isTTY?: boolean; columns?: number };
+    startedAtMs: number;
+    done: (o: RunOutcome, c: IterationCounts, m: string | null) => ReconcileResult;
+  },
+): Promise<ReconcileResult> {
+  const { log } = deps;
+  const { audit, clock } = r;
+  const stop = AbortSignal.any([r.signal, r.handle.lost]);
+  const srcFs = fsTypeOf(config.src);
+  const destFs = fsTypeOf(config.dest);
+  const mode = deps.io ?? 'auto';
+  const netSrc = mode === 'async' || (mode === 'auto' && isNetworkFs(srcFs));
+  const netDest = mode === 'async' || (mode === 'auto' && isNetworkFs(destFs));
+  log.info(
+    {
+      runId: r.runId,
+      pair: config.pair,
+      direction: config.direction,
+      src: config.src,
+      dest: config.dest,
+      dryRun: config.dryRun,
+      deleteMissing: config.deleteMissing,
+      srcFs,
+      destFs,
+    },
+    config.dryRun ? 'dry run started' : 'reconcile started',
+  );
+
+  // The trees must be directories now (they were when the flags were checked; a volume may go).
+  for (const [name, p] of [
+    ['src', config.src],
+    ['dest', config.dest],
+  ] as const) {
+    let ok = false;
+    try {
+      ok = statSync(p).isDirectory(); // the roots themselves may be symlinks (mount paths)
+    } catch {
+      ok = false;
+    }
+    if (!ok) {
+      const msg = `${name} tree unavailable: '${p}' is not a directory`;
+      log.error(msg);
+      return r.done('failed', ZERO, msg);
+    }
+  }
+
+  const header = {
+    runId: r.runId,
+    pair: config.pair,
+    direction: config.direction,
+    src: config.src,
+    dest: config.dest,
+    startedAtMs: r.startedAtMs,
+    dryRun: config.dryRun,
+  };
+  let recorder: RunRecorder | null = null;
+  const begin = async (): Promise<RunRecorder | null> => {
+    try {
+      return await audit.beginRun(header);
+    } catch (err) {
+      log.warn({ err: errorMessage(err) }, 'audit unavailable: this run is not recorded');
+      return null;
+    }
+  };
+  let recordFailed = false;
+  const record = async (op: OpRecord): Promise<void> => {
+    if (!recorder) return;
+    try {
+      await recorder.record(op);
+    } catch (err) {
+      if (!recordFailed) log.warn({ err: errorMessage(err) }, 'could not write the opslog; continuing');
+      recordFailed = true;
+    }
+  };
+
+  const planned: OpEvent[] = [];
+  const summary = emptySummary();
+  const progress = !config.dryRun && r.stderr.isTTY === true ? new Progress(r.stderr, clock) : null;
+  if (!config.dryRun) recorder = await begin();
+
+  // Local dest: list it on a second thread while this one lists src and plans.
+  const destScanner = netDest ? null : workerScanner(64);
+  let result;
+  try {
+    result = await runEngine({
+      ...(destScanner ? { destScanner } : {}),
+      srcRoot: config.src,
+      destRoot: config.dest,
+      plan: { mtimeThresholdMs: config.mtimeThresholdSeconds * 1000, deleteMissing: config.deleteMissing },
+      workers: config.workers,
+      dryRun: config.dryRun,
+      maxDeletePercent: config.maxDeletePercent,
+      force: config.force,
+      srcIo: netSrc ? asyncIo : syncIo,
+      destIo: netDest ? asyncIo : syncIo,
+      opIo: netSrc || netDest ? asyncIo : syncIo,
+      dirConcurrency: netSrc || netDest ? 16 : 1,
+      statConcurrency: 64,
+      signal: stop,
+      clock,
+      log,
+      onPlanned: (files, bytes) => progress?.planned(files, bytes),
+      onOp: async (ev) => {
+        if (config.dryRun) {
+          planned.push(ev);
+          addToSummary(summary, ev);
+          return;
+        }
+        progress?.done(ev.kind === 'create' || ev.kind === 'update' ? ev.size : 0);
+        await record(ev.record);
+      },
+    });
+  } finally {
+    progress?.stop();
+    await destScanner?.close();
+  }
+
+  let failure = result.failure;
+  if (failure && stop.aborted) {
+    failure = isHaSyncError(stop.reason, 'LOCK_LOST') ? `lease lost: ${errorMessage(stop.reason)}` : `terminated: ${errorMessage(stop.reason)}`;
+  }
+
+  if (config.dryRun) {
+    const keys: DryRunKey[] = planned.map((e) => ({
+      filepath: e.record.filepath,
+      operation: e.record.operation,
+      sizeBefore: e.record.sizeBefore,
+    }));
+    if (!failure) {
+      let last = null;
+      try {
+        last = await audit.lastDryRun(config.pair, config.direction);
+      } catch (err) {
+        log.warn({ err: errorMessage(err) }, 'could not read the last dry-run');
+      }
+      if (last && sameKeys(last.ops, keys)) {
+        r.stdout.write(`Dry-run already current as of ${last.startedAt.toISOString()}. Nothing has changed.\n`);
+        return r.done('dry_run_current', result.counts, null);
+      }
+    }
+    planned.sort((a, b) => (a.path < b.path ? -1 : a.path > b.path ? 1 : 0));
+    for (const ev of planned) r.stdout.write(planLine(ev) + '\n');
+    r.stdout.write(summaryLine(summary) + '\n');
+    if (failure) r.stdout.write(`A real run would fail: ${failure}\n`);
+    recorder = await begin();
+    // Dry-run ops are recorded as what would happen (status success); failures stay failures.
+    for (const ev of planned) await record(ev.record);
+  }
+
+  const status = failure ? 'failed' : result.counts.failed > 0 ? 'partial_failure' : 'success';
+  const errorMsg = failure ?? (result.counts.failed > 0 ? `${result.counts.failed} operation(s) failed` : null);
+  if (recorder) {
+    try {
+      const f = await recorder.finish({ endedAtMs: clock.now(), status, counts: result.counts, errorMessage: errorMsg });
+      if (!f.flushed) log.warn('audit store not reached: the opslog stays for the next run');
+    } catch (err) {
+      log.warn({ err: errorMessage(err) }, 'could not finish the audit record; the opslog stays');
+    }
+  }
+  try {
+    await audit.cleanOldOpslogs(config.audit.logRetainDays);
+  } catch (err) {
+    log.warn({ err: errorMessage(err) }, 'could not clean old opslogs');
+  }
+  const line = {
+    runId: r.runId,
+    status,
+    ...result.counts,
+    tempsRemoved: result.tempsRemoved,
+    durationMs: clock.now() - r.startedAtMs,
+  };
+  if (status === 'failed') log.error({ ...line, err: failure }, `reconcile failed: ${failure}`);
+  else if (status === 'partial_failure') log.warn(line, 'reconcile finished with failures');
+  else log.info(line, config.dryRun ? 'dry run finished' : 'reconcile finished');
+  return r.done(status, result.counts, errorMsg);
+}

@@ -1,0 +1,400 @@
+// The dashboard's browser script, served as /assets/app.js. Vanilla JS, no build step, no library.
+//
+// Invariant: data from the store (pair names, file paths, error messages) reaches the DOM only as
+// text nodes (createTextNode / textContent) or as values of a fixed set of attributes; this script
+// never assigns innerHTML, outerHTML or insertAdjacentHTML, and never sets an event-handler or style
+// attribute, so a file named `<img src=x onerror=alert(1)>.jpg` is shown as exactly that text.
+// The CSP (script-src 'self', no 'unsafe-inline') is the second line of defence.
+//
+// Kept as a string (String.raw, so backslashes stay as written): the script must not contain a
+// backtick or a dollar sign followed by a brace.
+
+export const PAGE_SCRIPT = String.raw`'use strict';
+(function () {
+  var REFRESH_MS = 10000;
+  var DAY_MS = 24 * 3600 * 1000;
+  var SVGNS = 'http://www.w3.org/2000/svg';
+  var ATTRS = ['tabindex', 'role', 'colspan', 'scope', 'datetime', 'aria-label', 'aria-selected', 'data-id', 'type'];
+
+  var state = {
+    offsetMs: 0,            // server clock minus browser clock
+    kind: 'all',            // activity filter: all | real | dry
+    pair: '',               // activity filter: pair name or ''
+    selected: null,         // the iteration row whose operations are shown
+    selectedOps: null,
+    lastOk: 0,
+    busy: false,
+    again: false,
+  };
+
+  // ---- DOM helpers: text only ----
+  function add(el, kids) {
+    if (!Array.isArray(kids)) kids = [kids];
+    for (var i = 0; i < kids.length; i++) {
+      var c = kids[i];
+      if (c === null || c === undefined || c === false) continue;
+      if (Array.isArray(c)) { add(el, c); continue; }
+      el.appendChild(typeof c === 'object' ? c : document.createTextNode(String(c)));
+    }
+    return el;
+  }
+  function h(tag, props) {
+    var el = document.createElement(tag);
+    setProps(el, props);
+    return add(el, Array.prototype.slice.call(arguments, 2));
+  }
+  function s(tag, props) {
+    var el = document.createElementNS(SVGNS, tag);
+    if (props) Object.keys(props).forEach(function (k) { el.setAttribute(k, String(props[k])); });
+    return add(el, Array.prototype.slice.call(arguments, 2));
+  }
+  function setProps(el, props) {
+    if (!props) return;
+    Object.keys(props).forEach(function (k) {
+      var v = props[k];
+      if (v === null || v === undefined || v === false) return;
+      if (k === 'class') el.className = v;
+      else if (k === 'title') el.title = String(v);
+      else if (k === 'onclick') el.addEventListener('click', v);
+      else if (k === 'onkey') el.addEventListener('keydown', v);
+      else if (ATTRS.indexOf(k) >= 0) el.setAttribute(k, String(v));
+      else throw new Error('attribute not allowed: ' + k);
+    });
+  }
+  function byId(id) { return document.getElementById(id); }
+
+  // ---- formatting ----
+  function now() { return Date.now() + state.offsetMs; }
+  function span(ms) {
+    var sec = Math.max(0, Math.round(ms / 1000));
+    if (sec < 60) return sec + ' s';
+    var min = Math.floor(sec / 60);
+    if (min < 60) return min + ' min';
+    var hr = Math.floor(min / 60);
+    if (hr < 48) return hr + ' h' + (min % 60 ? ' ' + (min % 60) + ' min' : '');
+    return Math.floor(hr / 24) + ' d' + (hr % 24 ? ' ' + (hr % 24) + ' h' : '');
+  }
+  function ago(iso) {
+    var ms = now() - Date.parse(iso);
+    return ms < 5000 ? 'just now' : span(ms) + ' ago';
+  }
+  function clock(iso) {
+    var d = new Date(iso);
+    var sameDay = new Date(now()).toDateString() === d.toDateString();
+    var t = d.toLocaleTimeString(undefined, { hour: '2-digit', minute: '2-digit', second: '2-digit' });
+    return sameDay ? t : d.toLocaleDateString(undefined, { month: 'short', day: 'numeric' }) + ' ' + t;
+  }
+  function bytes(n) {
+    if (n === null || n === undefined) return '';
+    var units = ['B', 'KiB', 'MiB', 'GiB', 'TiB', 'PiB'];
+    var i = 0; var v = n;
+    while (v >= 1024 && i < units.length - 1) { v /= 1024; i++; }
+    return (i === 0 ? String(v) : v.toFixed(v < 10 ? 2 : v < 100 ? 1 : 0)) + ' ' + units[i];
+  }
+  function count(n) { return Number(n).toLocaleString(); }
+  function moved(it) { return it.filesCreated + it.filesUpdated + it.filesDeleted; }
+  var STATUS_TEXT = { success: 'success', partial_failure: 'partial failure', failed: 'failed', running: 'running' };
+  function statusBadge(status) { return h('span', { class: 'badge ' + status }, STATUS_TEXT[status] || status); }
+  function kindBadge(dry) {
+    return dry ? h('span', { class: 'kind dry', title: 'Dry run: nothing was copied or deleted' }, 'DRY RUN')
+      : h('span', { class: 'kind real', title: 'Real sync: files were copied and deleted' }, 'REAL');
+  }
+  function when(iso) {
+    return h('span', { class: 'when', title: new Date(iso).toString() }, clock(iso), h('span', { class: 'age' }, ago(iso)));
+  }
+  function numCell(n, failed) {
+    return h('td', { class: 'num' + (n === 0 ? ' zero' : failed ? ' fails' : '') }, count(n));
+  }
+
+  // ---- data ----
+  function getJSON(url) {
+    return fetch(url, { headers: { accept: 'application/json' }, cache: 'no-store' }).then(function (r) {
+      return r.json().catch(function () { return null; }).then(function (body) {
+        if (!r.ok) throw new Error(body && body.message ? body.message : 'HTTP ' + r.status);
+        return body;
+      });
+    });
+  }
+  function q(params) {
+    return Object.keys(params).filter(function (k) { return params[k] !== '' && params[k] !== undefined; })
+      .map(function (k) { return encodeURIComponent(k) + '=' + encodeURIComponent(params[k]); }).join('&');
+  }
+
+  function refresh() {
+    // One refresh at a time; a filter change during one runs another right after it.
+    if (state.busy) { state.again = true; return Promise.resolve(); }
+    state.busy = true;
+    state.again = false;
+    var activity = { limit: 50, pair: state.pair, dry_run: state.kind === 'real' ? '0' : state.kind === 'dry' ? '1' : '' };
+    return Promise.all([getJSON('api/pairs'), getJSON('api/iterations?' + q(activity))])
+      .then(function (res) {
+        var pairs = res[0]; var its = res[1];
+        state.offsetMs = Date.parse(pairs.generatedAt) - Date.now();
+        var names = unique(pairs.pairs.map(function (p) { return p.pair; }));
+        var since = new Date(now() - DAY_MS).toISOString();
+        return Promise.all(names.map(function (name) {
+          return getJSON('api/iterations?' + q({ pair: name, dry_run: '0', limit: 500, since: since }))
+            .then(function (r) { return r.iterations; });
+        })).then(function (charts) {
+          var byPair = {};
+          names.forEach(function (n, i) { byPair[n] = charts[i]; });
+          renderOverall(pairs.pairs);
+          renderCards(pairs.pairs, byPair);
+          renderPairFilter(names);
+          renderActivity(its.iterations);
+          state.lastOk = Date.now();
+          byId('banner').hidden = true;
+          byId('pulse').className = 'pulse live';
+          byId('updated').textContent = 'updated ' + new Date().toLocaleTimeString();
+          if (state.selected && state.selected.status === 'running') return loadOps(state.selected.id, false);
+        });
+      })
+      .catch(function (err) {
+        var b = byId('banner');
+        b.textContent = 'Cannot load the dashboard data: ' + (err && err.message ? err.message : String(err)) +
+          (state.lastOk ? ' (showing what was loaded at ' + new Date(state.lastOk).toLocaleTimeString() + ')' : '');
+        b.hidden = false;
+        byId('pulse').className = 'pulse down';
+      })
+      .then(function () {
+        state.busy = false;
+        if (state.again) return refresh();
+      });
+  }
+  function unique(xs) { return xs.filter(function (x, i) { return xs.indexOf(x) === i; }); }
+
+  // ---- header ----
+  function renderOverall(views) {
+    var el = byId('overall');
+    var failed = views.filter(function (v) { return v.health === 'failed'; }).length;
+    var stale = views.filter(function (v) { return v.health === 'stale'; }).length;
+    var names = unique(views.map(function (v) { return v.pair; }));
+    if (views.length === 0) { el.textContent = 'No syncs recorded yet'; el.className = 'overall warn'; return; }
+    if (failed || stale) {
+      var parts = [];
+      if (failed) parts.push(failed + ' failing');
+      if (stale) parts.push(stale + ' stale');
+      el.textContent = parts.join(', ') + ' of ' + views.length + ' directions';
+      el.className = 'overall ' + (failed ? 'bad' : 'warn');
+    } else {
+      el.textContent = 'All ' + names.length + (names.length === 1 ? ' pair' : ' pairs') + ' in sync';
+      el.className = 'overall ok';
+    }
+    byId('pairs-hint').textContent = names.length + (names.length === 1 ? ' pair, ' : ' pairs, ') + views.length + ' directions';
+  }
+
+  // ---- cards ----
+  var RANK = { failed: 0, stale: 1, running: 2, ok: 3 };
+  var HEALTH_TEXT = { failed: 'failing', stale: 'stale', running: 'syncing', ok: 'in sync' };
+  function renderCards(views, charts) {
+    var cards = byId('cards');
+    if (views.length === 0) {
+      cards.replaceChildren(h('p', { class: 'empty' }, 'No sync has been recorded yet. Cards appear after the first run of a pair.'));
+      return;
+    }
+    var groups = {};
+    var order = [];
+    views.forEach(function (v) {
+      if (!groups[v.pair]) { groups[v.pair] = []; order.push(v.pair); }
+      groups[v.pair].push(v);
+    });
+    cards.replaceChildren.apply(cards, order.map(function (name) {
+      var dirs = groups[name];
+      var worst = dirs.reduce(function (w, v) { return RANK[v.health] < RANK[w] ? v.health : w; }, 'ok');
+      var dirNames = dirs.map(function (v) { return v.direction; });
+      return h('article', { class: 'card h-' + worst, 'data-id': name, 'aria-label': 'pair ' + name },
+        h('div', { class: 'card-head' }, h('h3', null, name), h('span', { class: 'badge ' + (worst === 'failed' ? 'failed' : worst === 'ok' ? 'ok' : worst) }, HEALTH_TEXT[worst])),
+        dirs.map(function (v, i) { return direction(v, i); }),
+        chart(charts[name] || [], dirNames));
+    }));
+  }
+  function direction(v, i) {
+    var staleNote = null;
+    if (v.stale) {
+      staleNote = h('div', { class: 'stale-note' }, v.secondsSinceSuccess === null
+        ? 'Never synced for real: no successful real sync recorded'
+        : 'Stale: no successful real sync for ' + span(v.secondsSinceSuccess * 1000) + ' (expected within ' + span(v.staleAfterSeconds * 1000) + ')');
+    }
+    var err = v.lastReal && v.lastReal.errorMessage ? h('div', { class: 'err-note' }, v.lastReal.errorMessage) : null;
+    return h('div', { class: 'dir' },
+      h('div', { class: 'dir-head' }, h('span', { class: 'swatch d' + (i % 2) }), v.direction),
+      h('div', { class: 'mini-wrap' }, h('table', { class: 'mini' },
+        h('thead', null, h('tr', null, h('th', null, ''), h('th', null, 'Status'), h('th', null, 'When'),
+          h('th', { class: 'num' }, 'Created'), h('th', { class: 'num' }, 'Updated'), h('th', { class: 'num' }, 'Deleted'),
+          h('th', { class: 'num' }, 'Failed'), h('th', { class: 'num' }, 'Bytes'))),
+        h('tbody', null, miniRow('Real sync', v.lastReal, false), miniRow('Dry run', v.lastDryRun, true)))),
+      staleNote, err);
+  }
+  function miniRow(label, it, dry) {
+    if (!it) {
+      return h('tr', { class: dry ? 'dry' : '' }, h('th', { scope: 'row' }, label),
+        h('td', { colspan: 7 }, h('span', { class: 'badge none' }, 'none yet')));
+    }
+    return h('tr', { class: dry ? 'dry' : '' }, h('th', { scope: 'row' }, label),
+      h('td', null, statusBadge(it.status)),
+      h('td', { title: new Date(it.startedAt).toString() }, ago(it.endedAt || it.startedAt)),
+      numCell(it.filesCreated), numCell(it.filesUpdated), numCell(it.filesDeleted), numCell(it.filesFailed, true),
+      h('td', { class: 'num' }, bytes(it.totalBytesTransferred)));
+  }
+
+  // ---- chart: files (top) and bytes (bottom) per real iteration over the last 24 h ----
+  function chart(rows, dirNames) {
+    var W = 600, H = 112, L = 6, R = 6, TOP = 12, BAND = 36, GAP = 18;
+    var t1 = now(), t0 = t1 - DAY_MS;
+    var x = function (ms) { return L + ((ms - t0) / DAY_MS) * (W - L - R); };
+    var maxFiles = 1, maxBytes = 1;
+    rows.forEach(function (r) { maxFiles = Math.max(maxFiles, moved(r) + r.filesFailed); maxBytes = Math.max(maxBytes, r.totalBytesTransferred); });
+    var svg = s('svg', { viewBox: '0 0 ' + W + ' ' + H, role: 'img', 'aria-label': 'files and bytes moved per real sync over the last 24 hours' });
+    var filesBase = TOP + BAND, bytesBase = TOP + BAND + GAP + BAND;
+    add(svg, [
+      s('text', { x: L, y: 9, class: 'lab' }, 'files  (max ' + count(maxFiles === 1 && rows.length === 0 ? 0 : maxFiles) + ')'),
+      s('text', { x: L, y: filesBase + 13, class: 'lab' }, 'bytes  (max ' + bytes(rows.length ? maxBytes : 0) + ')'),
+      s('line', { x1: L, x2: W - R, y1: filesBase + 0.5, y2: filesBase + 0.5, class: 'base' }),
+      s('line', { x1: L, x2: W - R, y1: bytesBase + 0.5, y2: bytesBase + 0.5, class: 'base' }),
+      s('text', { x: L, y: H - 2, class: 'ax' }, '24 h ago'),
+      s('text', { x: W / 2, y: H - 2, class: 'ax', 'text-anchor': 'middle' }, '12 h ago'),
+      s('text', { x: W - R, y: H - 2, class: 'ax', 'text-anchor': 'end' }, 'now'),
+    ]);
+    if (rows.length === 0) {
+      add(svg, s('text', { x: W / 2, y: TOP + BAND - 4, class: 'nodata', 'text-anchor': 'middle' }, 'no real syncs in the last 24 hours'));
+    }
+    rows.forEach(function (r) {
+      var t = Date.parse(r.startedAt);
+      if (t < t0) return;
+      // The two directions sit side by side, so runs at the same time do not hide each other.
+      var di = Math.max(0, dirNames.indexOf(r.direction)) % 2;
+      var cx = Math.min(W - R - 3, Math.max(L, x(t) + (di === 0 ? -3 : 0)));
+      var d = 'd' + di;
+      var tip = r.direction + ' at ' + clock(r.startedAt) + ': ' + count(moved(r)) + ' files moved, ' +
+        count(r.filesFailed) + ' failed, ' + bytes(r.totalBytesTransferred) + ' (' + (STATUS_TEXT[r.status] || r.status) + ')';
+      var fh = moved(r) ? Math.max(1.5, (moved(r) / maxFiles) * BAND) : 0;
+      var ffh = r.filesFailed ? Math.max(1.5, (r.filesFailed / maxFiles) * BAND) : 0;
+      var bh = r.totalBytesTransferred ? Math.max(1.5, (r.totalBytesTransferred / maxBytes) * BAND) : 0;
+      if (fh) add(svg, s('rect', { x: cx, y: filesBase - fh, width: 3, height: fh, class: d }, s('title', null, tip)));
+      if (ffh) add(svg, s('rect', { x: cx, y: filesBase - fh - ffh, width: 3, height: ffh, class: 'fail' }, s('title', null, tip)));
+      if (bh) add(svg, s('rect', { x: cx, y: bytesBase - bh, width: 3, height: bh, class: d }, s('title', null, tip)));
+      if (!fh && !ffh && !bh) add(svg, s('rect', { x: cx, y: filesBase - 1.5, width: 3, height: 1.5, class: d, opacity: 0.5 }, s('title', null, tip)));
+    });
+    var legend = h('div', { class: 'legend' },
+      dirNames.map(function (n, i) { return h('span', null, h('span', { class: 'swatch d' + (i % 2) }), n); }),
+      h('span', null, h('span', { class: 'swatch fail' }), 'failed files'),
+      h('span', null, count(rows.length) + (rows.length === 1 ? ' real sync' : ' real syncs') + ' in 24 h'));
+    return h('div', { class: 'chart' }, svg, legend);
+  }
+
+  // ---- activity ----
+  function renderPairFilter(names) {
+    var sel = byId('pair-filter');
+    var have = Array.prototype.map.call(sel.options, function (o) { return o.value; }).slice(1);
+    if (have.join('\n') === names.join('\n')) return;
+    var keep = state.pair;
+    sel.replaceChildren(h('option', null, 'all pairs'));
+    sel.options[0].value = '';
+    names.forEach(function (n) { var o = h('option', null, n); o.value = n; sel.appendChild(o); });
+    sel.value = names.indexOf(keep) >= 0 ? keep : '';
+  }
+  function renderActivity(rows) {
+    var body = byId('activity-body');
+    if (rows.length === 0) {
+      body.replaceChildren(h('tr', null, h('td', { colspan: 12, class: 'empty' }, 'No iterations match.')));
+      return;
+    }
+    body.replaceChildren.apply(body, rows.map(function (it) {
+      var bad = it.status === 'failed' || it.status === 'partial_failure' || it.filesFailed > 0;
+      var cls = (it.dryRun ? 'dry' : 'real') + (bad ? ' bad' : '') + (state.selected && state.selected.id === it.id ? ' sel' : '');
+      var open = function () { select(it); };
+      return h('tr', {
+        class: cls, tabindex: 0, 'data-id': it.id, 'aria-selected': state.selected && state.selected.id === it.id ? 'true' : 'false',
+        title: 'Show the files of iteration #' + it.id, onclick: open,
+        onkey: function (e) { if (e.key === 'Enter' || e.key === ' ') { e.preventDefault(); open(); } },
+      },
+        h('td', null, when(it.startedAt)),
+        h('td', { class: 'who' }, it.syncPair),
+        h('td', { class: 'who' }, it.direction),
+        h('td', null, kindBadge(it.dryRun)),
+        h('td', null, statusBadge(it.status)),
+        h('td', { class: 'num' }, it.endedAt ? span(Date.parse(it.endedAt) - Date.parse(it.startedAt)) : ''),
+        numCell(it.filesCreated), numCell(it.filesUpdated), numCell(it.filesDeleted), numCell(it.filesFailed, true),
+        h('td', { class: 'num' }, bytes(it.totalBytesTransferred)),
+        h('td', { class: 'msg' }, it.errorMessage || ''));
+    }));
+  }
+
+  // ---- operations of one iteration ----
+  function select(it) {
+    state.selected = it;
+    Array.prototype.forEach.call(byId('activity-body').children, function (tr) {
+      var on = tr.getAttribute('data-id') === String(it.id);
+      tr.classList.toggle('sel', on);
+      tr.setAttribute('aria-selected', on ? 'true' : 'false');
+    });
+    return loadOps(it.id, true);
+  }
+  function loadOps(id, scroll) {
+    var panel = byId('ops');
+    panel.hidden = false;
+    if (scroll) {
+      byId('ops-body').replaceChildren(h('tr', null, h('td', { colspan: 7, class: 'empty' }, 'Loading…')));
+      renderOpsSummary(state.selected, null);
+      panel.scrollIntoView({ block: 'start', behavior: 'smooth' });
+    }
+    return getJSON('api/operations?' + q({ iteration_id: id, limit: 500 })).then(function (r) {
+      if (!state.selected || state.selected.id !== id) return;
+      renderOps(r.operations);
+      renderOpsSummary(state.selected, r.operations);
+    }).catch(function (err) {
+      byId('ops-body').replaceChildren(h('tr', { class: 'bad' }, h('td', { colspan: 7, class: 'msg' }, 'Cannot load operations: ' + err.message)));
+    });
+  }
+  function renderOpsSummary(it, ops) {
+    var fails = ops ? ops.filter(function (o) { return o.status === 'fail'; }).length : 0;
+    byId('ops-summary').replaceChildren(
+      h('strong', null, 'Iteration #' + it.id), h('span', null, it.syncPair + ' · ' + it.direction), kindBadge(it.dryRun), statusBadge(it.status),
+      when(it.startedAt),
+      ops ? h('span', null, count(ops.length) + (ops.length === 500 ? '+ operations (first 500 shown)' : ops.length === 1 ? ' operation' : ' operations')) : null,
+      fails ? h('span', { class: 'fails' }, count(fails) + ' failed') : null,
+      it.errorMessage ? h('span', { class: 'err-inline' }, 'Message: ' + it.errorMessage) : null);
+  }
+  function renderOps(ops) {
+    var body = byId('ops-body');
+    if (ops.length === 0) {
+      body.replaceChildren(h('tr', null, h('td', { colspan: 7, class: 'empty' }, 'No file operations in this iteration: nothing needed to change.')));
+      return;
+    }
+    // Failures first: they are what the owner came to see.
+    var sorted = ops.slice().sort(function (a, b) { return (a.status === 'fail' ? 0 : 1) - (b.status === 'fail' ? 0 : 1); });
+    body.replaceChildren.apply(body, sorted.map(function (o) {
+      var bad = o.status === 'fail';
+      return h('tr', { class: bad ? 'bad' : '' },
+        h('td', null, h('span', { class: 'badge ' + (bad ? 'failed' : 'success') }, bad ? 'failed' : 'ok')),
+        h('td', null, h('span', { class: 'op ' + o.operation }, o.operation)),
+        h('td', { class: 'path' }, o.filepath),
+        h('td', { class: 'num' }, bytes(o.sizeBefore)),
+        h('td', { class: 'num' }, bytes(o.sizeAfter)),
+        h('td', null, when(o.startedAt)),
+        h('td', { class: 'msg' }, o.errorMessage || ''));
+    }));
+  }
+
+  // ---- wiring ----
+  function init() {
+    Array.prototype.forEach.call(document.querySelectorAll('.seg button'), function (b) {
+      b.addEventListener('click', function () {
+        state.kind = b.getAttribute('data-kind');
+        Array.prototype.forEach.call(document.querySelectorAll('.seg button'), function (o) { o.classList.toggle('on', o === b); });
+        void refresh();
+      });
+    });
+    byId('pair-filter').addEventListener('change', function (e) { state.pair = e.target.value; void refresh(); });
+    byId('ops-close').addEventListener('click', function () {
+      state.selected = null;
+      byId('ops').hidden = true;
+      Array.prototype.forEach.call(byId('activity-body').children, function (tr) { tr.classList.remove('sel'); });
+    });
+    void refresh();
+    setInterval(function () { void refresh(); }, REFRESH_MS);
+  }
+  if (document.readyState === 'loading') document.addEventListener('DOMContentLoaded', init);
+  else init();
+})();
+`;

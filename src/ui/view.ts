@@ -1,0 +1,85 @@
+// What the dashboard shows, computed from the audit store's rows: pure functions of rows and a
+// time, so the rules (when is a pair stale, how old is a sync) are tested with plain arrays and
+// shared by the JSON API, the page and /metrics.
+import type { IterationRow, PairSummary } from '../audit/index.js';
+
+/** How often each pair is expected to sync, for the staleness rule. */
+export interface Schedule {
+  /** Minutes between two real syncs of a pair when it has no entry in `perPairMinutes`. */
+  readonly defaultMinutes: number;
+  /** Per-pair overrides (pair name to minutes). */
+  readonly perPairMinutes: Readonly<Record<string, number>>;
+}
+
+/**
+ * The health of one (pair, direction), worst first:
+ * - `failed`: the last real sync failed or partly failed (some file did not make it);
+ * - `stale`: no successful real sync for more than twice the schedule (including never);
+ * - `running`: a real sync is in progress and the last success is recent;
+ * - `ok`: the last real sync succeeded recently.
+ */
+export type Health = 'failed' | 'stale' | 'running' | 'ok';
+
+export interface PairView {
+  pair: string;
+  direction: string;
+  health: Health;
+  /** True when no real sync succeeded within `staleAfterSeconds` (also when none ever did). */
+  stale: boolean;
+  /** Twice the pair's schedule, in seconds. */
+  staleAfterSeconds: number;
+  /** Seconds since the last successful real sync ended; null when there never was one. */
+  secondsSinceSuccess: number | null;
+  lastReal: IterationRow | null;
+  lastRealSuccess: IterationRow | null;
+  lastDryRun: IterationRow | null;
+}
+
+export function scheduleMinutesOf(schedule: Schedule, pair: string): number {
+  return schedule.perPairMinutes[pair] ?? schedule.defaultMinutes;
+}
+
+/**
+ * When an iteration's outcome was known: its end, or its start while it has none (a run that
+ * crashed before finishing keeps ended_at NULL).
+ */
+export function settledAtMs(row: IterationRow): number {
+  return Date.parse(row.endedAt ?? row.startedAt);
+}
+
+export function pairView(s: PairSummary, schedule: Schedule, nowMs: number): PairView {
+  const staleAfterSeconds = 2 * 60 * scheduleMinutesOf(schedule, s.pair);
+  const secondsSinceSuccess =
+    s.lastRealSuccess === null
+      ? null
+      : Math.max(0, Math.floor((nowMs - settledAtMs(s.lastRealSuccess)) / 1000));
+  const stale = secondsSinceSuccess === null || secondsSinceSuccess > staleAfterSeconds;
+  let health: Health;
+  const last = s.lastReal?.status;
+  if (last === 'failed' || last === 'partial_failure') health = 'failed';
+  else if (stale) health = 'stale';
+  else if (last === 'running') health = 'running';
+  else health = 'ok';
+  return {
+    pair: s.pair,
+    direction: s.direction,
+    health,
+    stale,
+    staleAfterSeconds,
+    secondsSinceSuccess,
+    lastReal: s.lastReal,
+    lastRealSuccess: s.lastRealSuccess,
+    lastDryRun: s.lastDryRun,
+  };
+}
+
+/** Views sorted by pair, then direction, so cards and metrics keep a stable order. */
+export function pairViews(summaries: readonly PairSummary[], schedule: Schedule, nowMs: number): PairView[] {
+  return summaries
+    .map((s) => pairView(s, schedule, nowMs))
+    .sort((a, b) => cmp(a.pair, b.pair) || cmp(a.direction, b.direction));
+}
+
+function cmp(a: string, b: string): number {
+  return a < b ? -1 : a > b ? 1 : 0;
+}

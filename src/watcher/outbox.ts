@@ -1,0 +1,84 @@
+// The outbox: change events waiting to be published, coalesced per path (the latest wins), with
+// a bound on memory. While NATS is unreachable the watcher keeps polling and the outbox absorbs
+// the changes; when it grows past `maxEvents`, the directory holding the most waiting events is
+// collapsed into a "rescan" marker: its events are dropped and, once the bus is back, the watcher
+// re-announces that directory's current entries as upserts (see Poller.flushRescans). Deletes
+// dropped that way are counted and logged; the reconciler converges them. Pure data structure:
+// no I/O, no clock.
+import type { ChangeEvent } from '../bus/index.js';
+
+export function parentDir(path: string): string {
+  const i = path.lastIndexOf('/');
+  return i < 0 ? '' : path.slice(0, i);
+}
+
+export class Outbox {
+  private readonly events = new Map<string, ChangeEvent>();
+  /** Directories (relative, '' = root) whose entries must be re-announced. */
+  readonly rescanDirs = new Set<string>();
+  /** Delete events dropped by collapsing, since the last `takeDroppedDeletes`. */
+  private droppedDeletes = 0;
+
+  constructor(readonly maxEvents: number) {}
+
+  get size(): number {
+    return this.events.size;
+  }
+
+  /** Adds an event; an older waiting event for the same path is replaced (and the path moves last). */
+  put(ev: ChangeEvent): void {
+    this.events.delete(ev.path);
+    this.events.set(ev.path, ev);
+    if (this.events.size > this.maxEvents) this.collapse();
+  }
+
+  /** Puts back an event whose publish failed, unless a newer one for its path is already waiting. */
+  putBack(ev: ChangeEvent): void {
+    if (this.events.has(ev.path)) return;
+    this.events.set(ev.path, ev);
+    if (this.events.size > this.maxEvents) this.collapse();
+  }
+
+  /** Removes and returns up to `n` events, oldest first (at most one per path). */
+  take(n: number): ChangeEvent[] {
+    const out: ChangeEvent[] = [];
+    for (const [k, ev] of this.events) {
+      if (out.length >= n) break;
+      this.events.delete(k);
+      out.push(ev);
+    }
+    return out;
+  }
+
+  takeDroppedDeletes(): number {
+    const d = this.droppedDeletes;
+    this.droppedDeletes = 0;
+    return d;
+  }
+
+  /** Drops the events of the busiest directories until the outbox is at 90% of its bound. */
+  private collapse(): void {
+    const target = Math.floor(this.maxEvents * 0.9);
+    while (this.events.size > target) {
+      const counts = new Map<string, number>();
+      for (const p of this.events.keys()) {
+        const d = parentDir(p);
+        counts.set(d, (counts.get(d) ?? 0) + 1);
+      }
+      let best = '';
+      let bestN = -1;
+      for (const [d, c] of counts) {
+        if (c > bestN) {
+          best = d;
+          bestN = c;
+        }
+      }
+      for (const [p, ev] of this.events) {
+        if (parentDir(p) !== best) continue;
+        if (ev.type === 'delete') this.droppedDeletes++;
+        this.events.delete(p);
+      }
+      this.rescanDirs.add(best);
+    }
+  }
+}

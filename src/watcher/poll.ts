@@ -1,0 +1,512 @@
+// The poller: watches one root on a filesystem that sends no change notifications (NFS, sshfs).
+//
+// Invariants:
+// - Nothing is published from a look at the filesystem unless the root was healthy both before
+//   and after that look (same device, readable, not suddenly empty). A pass computes diffs
+//   against the index without touching it; only a pass that ends on a healthy root commits them
+//   (updates the index and emits events). So a mount that vanishes mid-pass yields no deletes.
+// - An I/O error other than "not there" (ENOENT/ENOTDIR) never counts as a deletion: the
+//   directory's diff is dropped and retried on a later pass.
+// - Every filesystem call is bounded by a timeout; after a timeout the pass stops issuing calls.
+//
+// How changes are found, per tick (default every second):
+// 1. every known directory is lstat'ed; a directory whose mtime moved (entries added, removed or
+//    renamed) is re-listed and its new names stat'ed; it stays "hot" (re-listed every tick) for a
+//    few seconds, which covers one-second mtime granularity and attribute caching;
+// 2. a sweep re-lists directories in turn and lstats their entries within a budget of calls per
+//    second, catching in-place content changes (which move no directory mtime).
+import type { Stats } from 'node:fs';
+import { join } from 'node:path';
+import type { ChangeEvent, ChangeKind, ChangeType } from '../bus/index.js';
+import type { Clock } from '../clock.js';
+import { errorMessage } from '../errors.js';
+import type { Logger } from '../log.js';
+import { FsIo, FsTimeoutError, errCode, isGone } from './fsio.js';
+import {
+  type DirNode,
+  type FileMeta,
+  type Node,
+  ScanError,
+  announceable,
+  isTempName,
+  joinRel,
+  metaOf,
+  sameMeta,
+  scanDir,
+  walk,
+  walkPostOrder,
+} from './tree.js';
+
+export interface PollOptions {
+  pair: string;
+  side: string;
+  /** Absolute root path. */
+  root: string;
+  /** Tick period in ms: directories are re-stat'ed this often. Default 1000. */
+  pollIntervalMs: number;
+  /** Budget of sweep calls (lstat / readdir) per second. Default 5000. */
+  sweepRate: number;
+  /** Timeout of one filesystem call in ms. Default 5000. */
+  statTimeoutMs: number;
+  /** Filesystem calls in flight at once. Default 4. */
+  statConcurrency: number;
+  /** How long a directory whose mtime moved is re-listed every tick, in ms. Default 3000. */
+  hotMs: number;
+  clock: Clock;
+  logger: Logger;
+  /** Receives committed change events (the outbox). */
+  emit: (ev: ChangeEvent) => void;
+}
+
+export type Health = { ok: true } | { ok: false; reason: string };
+
+interface Change {
+  name: string;
+  before: Node | undefined;
+  /** The new state: metadata, a freshly scanned subtree, or null when the entry is gone. */
+  after: FileMeta | DirNode | null;
+}
+
+interface Diff {
+  dir: DirNode;
+  mtimeMs: number;
+  changes: Change[];
+}
+
+export class Poller {
+  private rootNode: DirNode | null = null;
+  private rootDev = -1;
+  private readonly dirs = new Map<string, DirNode>();
+  readonly io: FsIo;
+  private unhealthy: string | null = null;
+  private probing = false;
+  private sweepQueue: string[] = [];
+  private readonly prioritySweep = new Set<string>();
+  private sweepDebt = 0;
+  private lastTickAt = 0;
+  private readonly warnedNames = new Set<string>();
+  /** Counters for logs and the benchmark. */
+  readonly stats = { ticks: 0, committed: 0, aborted: 0, events: 0 };
+
+  constructor(readonly opts: PollOptions) {
+    this.io = new FsIo(opts.statConcurrency, opts.statTimeoutMs);
+  }
+
+  get healthy(): boolean {
+    return this.unhealthy === null && this.rootNode !== null;
+  }
+
+  get index(): DirNode | null {
+    return this.rootNode;
+  }
+
+  get dirCount(): number {
+    return this.dirs.size;
+  }
+
+  /**
+   * Scans the root into the index (publishing nothing). Waits, logging once, while the root is
+   * missing or unreadable. With `announce`, emits an upsert for every entry (--initial-sync).
+   */
+  async start(signal: AbortSignal, announce = false): Promise<void> {
+    let logged = false;
+    while (!signal.aborted) {
+      try {
+        const st = await this.io.lstat(this.opts.root);
+        if (!st.isDirectory()) throw new ScanError('.', 'ENOTDIR');
+        const node = await scanDir(this.io, this.opts.root, '', st, {
+          onUnannounceable: (r) => this.warnName(r),
+        });
+        this.rootDev = st.dev;
+        this.install(node);
+        if (logged) this.opts.logger.info(this.ctx(), 'root is available; watching');
+        if (announce) for (const [rel, n] of walk(node)) this.emit('upsert', rel, n);
+        this.lastTickAt = this.opts.clock.now();
+        return;
+      } catch (err) {
+        if (!logged) {
+          this.opts.logger.warn(
+            { ...this.ctx(), err: errorMessage(err) },
+            'root is not available; waiting for it (nothing is published meanwhile)',
+          );
+          logged = true;
+        }
+        try {
+          await this.opts.clock.sleep(this.opts.pollIntervalMs, signal);
+        } catch {
+          return;
+        }
+      }
+    }
+  }
+
+  /** Runs ticks until `signal` aborts. */
+  async run(signal: AbortSignal): Promise<void> {
+    while (!signal.aborted) {
+      const began = this.opts.clock.now();
+      await this.tick();
+      const spent = this.opts.clock.now() - began;
+      try {
+        await this.opts.clock.sleep(Math.max(50, this.opts.pollIntervalMs - spent), signal);
+      } catch {
+        return;
+      }
+    }
+  }
+
+  /** One poll: probe, dir pass, sweep, probe, commit. Exposed for tests. */
+  async tick(): Promise<void> {
+    if (!this.rootNode) return;
+    this.stats.ticks++;
+    const now = this.opts.clock.now();
+    const elapsed = Math.min(10_000, Math.max(0, now - (this.lastTickAt || now)));
+    this.lastTickAt = now;
+    if (this.unhealthy !== null) {
+      const h = await this.probeOnce();
+      if (!h.ok) return;
+      this.setHealth(h);
+    }
+    const pass = { aborted: false, timeouts: 0, errors: 0 };
+    const diffs: Diff[] = [];
+    const touched = new Set<string>();
+    const sweepSoon: string[] = [];
+
+    // 1. Directory pass: lstat every known directory, re-list the ones whose mtime moved.
+    const dirList = [...this.dirs.values()];
+    await this.forEachLimited(dirList, pass, async (dir) => {
+      const st = await this.guard(pass, () => this.io.lstat(this.abs(dir.rel)));
+      if (st === null || !st.isDirectory()) return; // gone or replaced: its parent's listing says so
+      if (st.mtimeMs === dir.mtimeMs && dir.hotUntil <= now) return;
+      const small = dir.entries.size <= 256;
+      const diff = await this.relist(dir, st, small, pass);
+      if (diff) {
+        diffs.push(diff);
+        touched.add(dir.rel);
+        if (!small) sweepSoon.push(dir.rel); // its other entries are stat'ed by the next sweep
+      }
+    });
+
+    // 2. Sweep: re-list and lstat directories in turn, within the call budget.
+    if (!pass.aborted) {
+      this.sweepDebt = Math.min(
+        this.sweepDebt + (this.opts.sweepRate * elapsed) / 1000,
+        this.opts.sweepRate * 2,
+      );
+      const picked: DirNode[] = [];
+      // At most one visit per directory per tick (the budget may allow more on a small tree).
+      for (let visits = this.dirs.size; this.sweepDebt > 0 && visits > 0; visits--) {
+        const rel = this.nextSweepDir();
+        if (rel === undefined) break;
+        const dir = this.dirs.get(rel);
+        if (!dir || touched.has(rel)) continue;
+        picked.push(dir);
+        touched.add(rel);
+        this.sweepDebt -= dir.entries.size + 2;
+      }
+      await this.forEachLimited(picked, pass, async (dir) => {
+        const st = await this.guard(pass, () => this.io.lstat(this.abs(dir.rel)));
+        if (st === null || !st.isDirectory()) return;
+        const diff = await this.relist(dir, st, true, pass);
+        if (diff) diffs.push(diff);
+      });
+    }
+
+    for (const rel of sweepSoon) this.prioritySweep.add(rel);
+
+    // 3. Probe again, then commit: a pass that ends on an unhealthy root publishes nothing.
+    const h = await this.probeOnce();
+    if (!h.ok) {
+      this.stats.aborted++;
+      this.setHealth(h);
+      return;
+    }
+    if (pass.aborted) {
+      this.stats.aborted++;
+      return;
+    }
+    this.commit(diffs);
+  }
+
+  private nextSweepDir(): string | undefined {
+    const first = this.prioritySweep.values().next();
+    if (!first.done) {
+      this.prioritySweep.delete(first.value);
+      return first.value;
+    }
+    if (this.sweepQueue.length === 0) {
+      this.sweepQueue = [...this.dirs.keys()].reverse();
+      if (this.sweepQueue.length === 0) return undefined;
+    }
+    return this.sweepQueue.pop();
+  }
+
+  /**
+   * Lists `dir` and compares with the index. Stats new names, names that were directories, and
+   * with `statAll` every name. Returns null when nothing changed or the listing failed.
+   */
+  private async relist(
+    dir: DirNode,
+    st: Stats,
+    statAll: boolean,
+    pass: { aborted: boolean; timeouts: number; errors: number },
+  ): Promise<Diff | null> {
+    const abs = this.abs(dir.rel);
+    const names = await this.guard(pass, () => this.io.readdir(abs));
+    if (names === null) return null;
+    const present = new Set<string>();
+    const changes: Change[] = [];
+    let failed = false;
+    await Promise.all(
+      names.map(async (name) => {
+        if (!announceable(dir.rel, name)) {
+          if (!isTempName(name)) this.warnName(joinRel(dir.rel, name));
+          return;
+        }
+        const before = dir.entries.get(name);
+        if (before && !statAll && before.kind !== 'dir') {
+          present.add(name);
+          return;
+        }
+        if (pass.aborted || failed) return;
+        let cst: Stats;
+        try {
+          cst = await this.io.lstat(join(abs, name));
+        } catch (err) {
+          if (isGone(err)) return; // removed since the listing: absent
+          this.noteError(pass, err, joinRel(dir.rel, name));
+          failed = true;
+          return;
+        }
+        const m = metaOf(cst);
+        if (m === null) return;
+        present.add(name);
+        if (m === 'dir') {
+          if (before?.kind === 'dir') return; // its own pass handles its contents
+          try {
+            const sub = await scanDir(this.io, this.opts.root, joinRel(dir.rel, name), cst, {
+              onUnannounceable: (r) => this.warnName(r),
+              aborted: () => pass.aborted,
+            });
+            changes.push({ name, before, after: sub });
+          } catch (err) {
+            this.noteError(pass, err, joinRel(dir.rel, name));
+            failed = true;
+          }
+          return;
+        }
+        if (!before || before.kind === 'dir' || !sameMeta(before, m))
+          changes.push({ name, before, after: m });
+      }),
+    );
+    if (failed || pass.aborted) return null;
+    for (const [name, before] of dir.entries) {
+      if (!present.has(name)) changes.push({ name, before, after: null });
+    }
+    if (changes.length === 0 && st.mtimeMs === dir.mtimeMs) return null;
+    return { dir, mtimeMs: st.mtimeMs, changes };
+  }
+
+  /** Applies diffs to the index and emits their events. */
+  private commit(diffs: Diff[]): void {
+    const now = this.opts.clock.now();
+    const root = this.rootNode!;
+    const rootDiff = diffs.find((d) => d.dir === root);
+    if (rootDiff && root.entries.size > 0) {
+      const removed = rootDiff.changes.filter((c) => c.after === null).length;
+      const added = rootDiff.changes.filter((c) => c.before === undefined).length;
+      if (removed === root.entries.size && added === 0) {
+        this.setHealth({ ok: false, reason: 'root is suddenly empty' });
+        return;
+      }
+    }
+    this.stats.committed++;
+    for (const diff of diffs) {
+      const dir = diff.dir;
+      if (this.dirs.get(dir.rel) !== dir) continue; // removed by an earlier diff of this commit
+      if (diff.mtimeMs !== dir.mtimeMs) dir.hotUntil = now + this.opts.hotMs;
+      dir.mtimeMs = diff.mtimeMs;
+      for (const c of diff.changes) {
+        const rel = joinRel(dir.rel, c.name);
+        const before = dir.entries.get(c.name);
+        const kindChanged =
+          before !== undefined && c.after !== null && (before.kind === 'dir') !== (c.after.kind === 'dir');
+        if (before && (c.after === null || kindChanged)) this.removeSubtree(dir, c.name, before);
+        if (c.after === null) continue;
+        if (c.after.kind === 'dir') {
+          dir.entries.set(c.name, c.after);
+          this.addSubtree(c.after);
+          this.emit('upsert', rel, c.after);
+          for (const [r, n] of walk(c.after)) this.emit('upsert', r, n);
+        } else {
+          const prev = before && before.kind !== 'dir' && !kindChanged ? before : undefined;
+          dir.entries.set(c.name, c.after);
+          this.emit('upsert', rel, c.after, prev);
+        }
+      }
+    }
+  }
+
+  private removeSubtree(parent: DirNode, name: string, node: Node): void {
+    const rel = joinRel(parent.rel, name);
+    if (node.kind === 'dir') {
+      for (const [r, n] of walkPostOrder(node)) {
+        if (n.kind === 'dir') this.dirs.delete(n.rel);
+        this.emit('delete', r, n);
+      }
+      this.dirs.delete(node.rel);
+    }
+    this.emit('delete', rel, node);
+    parent.entries.delete(name);
+  }
+
+  private addSubtree(node: DirNode): void {
+    this.dirs.set(node.rel, node);
+    for (const [, n] of walk(node)) if (n.kind === 'dir') this.dirs.set(n.rel, n);
+  }
+
+  private install(node: DirNode): void {
+    this.rootNode = node;
+    this.dirs.clear();
+    this.addSubtree(node);
+  }
+
+  private emit(type: ChangeType, path: string, n: Node, prev?: FileMeta): void {
+    const kind: ChangeKind = n.kind;
+    const ev: ChangeEvent = {
+      v: 1,
+      pair: this.opts.pair,
+      side: this.opts.side,
+      type,
+      kind,
+      path,
+      size: n.kind === 'dir' ? 0 : n.size,
+      mtimeMs: n.mtimeMs,
+      ...(prev ? { prev: { size: prev.size, mtimeMs: prev.mtimeMs } } : {}),
+      observedAt: this.opts.clock.now(),
+    };
+    this.stats.events++;
+    this.opts.emit(ev);
+  }
+
+  /** Upserts for the current entries of `rel` (not recursive); used after outbox overflow. */
+  reannounce(rel: string): void {
+    const dir = this.dirs.get(rel);
+    if (!dir) return;
+    for (const [name, n] of dir.entries) this.emit('upsert', joinRel(rel, name), n);
+  }
+
+  /**
+   * Is the root still the one we indexed? Same device, a readable directory, and not empty when
+   * the index says it holds entries. At most one probe is in flight: a hung probe is not repeated.
+   */
+  private async probeOnce(): Promise<Health> {
+    if (this.probing) return { ok: false, reason: 'the previous probe of the root has not returned' };
+    this.probing = true;
+    try {
+      const st = await this.io.lstat(this.opts.root);
+      if (!st.isDirectory()) return { ok: false, reason: 'root is not a directory' };
+      if (st.dev !== this.rootDev) {
+        return {
+          ok: false,
+          reason: `root is on another device (${st.dev}, was ${this.rootDev}): unmounted or remounted; restart the watcher if it was remounted on purpose`,
+        };
+      }
+      const names = await this.io.readdir(this.opts.root);
+      if (names.length === 0 && (this.rootNode?.entries.size ?? 0) > 0) {
+        return { ok: false, reason: 'root is suddenly empty' };
+      }
+      return { ok: true };
+    } catch (err) {
+      return { ok: false, reason: `cannot read root: ${errCode(err)}` };
+    } finally {
+      this.probing = false;
+    }
+  }
+
+  private setHealth(h: Health): void {
+    if (h.ok) {
+      if (this.unhealthy !== null) {
+        this.opts.logger.info(
+          this.ctx(),
+          'root is back; resuming (changes made meanwhile are published now)',
+        );
+      }
+      this.unhealthy = null;
+      return;
+    }
+    if (this.unhealthy === null) {
+      this.opts.logger.warn(
+        { ...this.ctx(), reason: h.reason },
+        'root looks unmounted; publishing nothing until it is back',
+      );
+    }
+    this.unhealthy = h.reason;
+  }
+
+  /** Runs `f`; null when the entry is gone; records other errors on the pass. */
+  private async guard<T>(
+    pass: { aborted: boolean; timeouts: number; errors: number },
+    f: () => Promise<T>,
+  ): Promise<T | null> {
+    if (pass.aborted) return null;
+    try {
+      return await f();
+    } catch (err) {
+      if (isGone(err)) return null;
+      this.noteError(pass, err);
+      return null;
+    }
+  }
+
+  private noteError(
+    pass: { aborted: boolean; timeouts: number; errors: number },
+    err: unknown,
+    rel?: string,
+  ): void {
+    pass.errors++;
+    const code = err instanceof ScanError ? err.code : errCode(err);
+    if (
+      err instanceof FsTimeoutError ||
+      code === 'ETIMEDOUT' ||
+      code === 'ENOTCONN' ||
+      code === 'EIO' ||
+      code === 'ESTALE' ||
+      code === 'EABORTED'
+    ) {
+      // The filesystem is unwell: stop calling it; the probe decides what comes next.
+      pass.timeouts++;
+      pass.aborted = true;
+    }
+    if (pass.errors <= 3)
+      this.opts.logger.debug({ ...this.ctx(), path: rel, err: errorMessage(err) }, 'poll error');
+  }
+
+  private async forEachLimited<T>(
+    items: T[],
+    pass: { aborted: boolean },
+    f: (t: T) => Promise<void>,
+  ): Promise<void> {
+    let i = 0;
+    const worker = async (): Promise<void> => {
+      while (!pass.aborted && i < items.length) await f(items[i++]!);
+    };
+    await Promise.all(Array.from({ length: Math.min(items.length, this.opts.statConcurrency * 2) }, worker));
+  }
+
+  private warnName(rel: string): void {
+    if (this.warnedNames.size > 1000 || this.warnedNames.has(rel)) return;
+    this.warnedNames.add(rel);
+    this.opts.logger.warn(
+      { ...this.ctx(), path: JSON.stringify(rel) },
+      'name cannot be carried by an event (backslash or control character); skipped',
+    );
+  }
+
+  private abs(rel: string): string {
+    return rel === '' ? this.opts.root : join(this.opts.root, rel);
+  }
+
+  private ctx(): { pair: string; side: string; root: string } {
+    return { pair: this.opts.pair, side: this.opts.side, root: this.opts.root };
+  }
+}

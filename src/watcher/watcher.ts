@@ -1,0 +1,208 @@
+// One watched root: a poller (or native watcher) feeding the outbox, and a publisher draining the
+// outbox to the bus. The two run independently: polling never waits for NATS, and while NATS is
+// unreachable the outbox coalesces what changed (bounded) and publishes it once NATS is back.
+import type { ChangeEvent, EventBus } from '../bus/index.js';
+import type { Clock } from '../clock.js';
+import { errorMessage, isHaSyncError } from '../errors.js';
+import type { Logger } from '../log.js';
+import { NativeWatcher } from './native.js';
+import { Outbox } from './outbox.js';
+import { Poller } from './poll.js';
+
+export interface WatchRoot {
+  pair: string;
+  side: string;
+  /** Absolute path of the root. */
+  root: string;
+}
+
+export interface WatcherOptions {
+  /** 'poll' (default; NFS-safe) or 'native' (chokidar, local disks). */
+  mode: 'poll' | 'native';
+  /** Poller tick in ms. Default 1000. */
+  pollIntervalMs: number;
+  /** Sweep budget, filesystem calls per second. Default 5000. */
+  sweepRate: number;
+  /** Timeout of one filesystem call, ms. Default 5000. */
+  statTimeoutMs: number;
+  /** Filesystem calls in flight per root. Default 4. */
+  statConcurrency: number;
+  /** Re-list a changed directory every tick for this long, ms. Default 3000. */
+  hotMs: number;
+  /** Events kept per root while NATS is away before directories collapse to a rescan. Default 50000. */
+  maxPending: number;
+  /** Announce every existing entry at start (default false: the reconciler owns the backlog). */
+  initialSync: boolean;
+  /** Events published at once. Default 64. */
+  publishBatch: number;
+}
+
+export const DEFAULT_WATCHER_OPTIONS: Readonly<WatcherOptions> = Object.freeze({
+  mode: 'poll',
+  pollIntervalMs: 1000,
+  sweepRate: 5000,
+  statTimeoutMs: 5000,
+  statConcurrency: 4,
+  hotMs: 3000,
+  maxPending: 50_000,
+  initialSync: false,
+  publishBatch: 64,
+});
+
+export interface WatcherDeps {
+  bus: EventBus;
+  clock: Clock;
+  logger: Logger;
+}
+
+/** A running watcher of one root. */
+export class RootWatcher {
+  readonly outbox: Outbox;
+  readonly source: Poller | NativeWatcher;
+  private kick: (() => void) | null = null;
+  private busDown = false;
+  /** Events handed to the bus successfully. */
+  published = 0;
+
+  constructor(
+    readonly root: WatchRoot,
+    readonly opts: WatcherOptions,
+    private readonly deps: WatcherDeps,
+  ) {
+    this.outbox = new Outbox(opts.maxPending);
+    const emit = (ev: ChangeEvent): void => {
+      this.outbox.put(ev);
+      this.kick?.();
+    };
+    const log = deps.logger.child({ pair: root.pair, side: root.side });
+    this.source =
+      opts.mode === 'native'
+        ? new NativeWatcher({
+            ...root,
+            batchMs: 200,
+            statTimeoutMs: opts.statTimeoutMs,
+            clock: deps.clock,
+            logger: log,
+            emit,
+          })
+        : new Poller({
+            ...root,
+            pollIntervalMs: opts.pollIntervalMs,
+            sweepRate: opts.sweepRate,
+            statTimeoutMs: opts.statTimeoutMs,
+            statConcurrency: opts.statConcurrency,
+            hotMs: opts.hotMs,
+            clock: deps.clock,
+            logger: log,
+            emit,
+          });
+  }
+
+  /** Initial scan (publishes nothing unless initialSync). Resolves once the index is built. */
+  async start(signal: AbortSignal): Promise<void> {
+    await this.source.start(signal, this.opts.initialSync);
+  }
+
+  /** Polls and publishes until `signal` aborts. Call after `start`. */
+  async run(signal: AbortSignal): Promise<void> {
+    await Promise.all([this.source.run(signal), this.publishLoop(signal)]);
+  }
+
+  private async publishLoop(signal: AbortSignal): Promise<void> {
+    const log = this.deps.logger;
+    let backoff = 250;
+    signal.addEventListener('abort', () => this.kick?.(), { once: true });
+    while (!signal.aborted) {
+      if (this.outbox.size === 0 && this.outbox.rescanDirs.size > 0) {
+        const dirs = [...this.outbox.rescanDirs];
+        this.outbox.rescanDirs.clear();
+        const dropped = this.outbox.takeDroppedDeletes();
+        log.warn(
+          { pair: this.root.pair, side: this.root.side, dirs: dirs.length, droppedDeletes: dropped },
+          'outbox overflowed while NATS was away; re-announcing the collapsed directories (dropped deletes are left to the reconciler)',
+        );
+        for (const d of dirs) this.source.reannounce(d);
+      }
+      if (this.outbox.size === 0) {
+        await new Promise<void>((resolve) => (this.kick = resolve));
+        this.kick = null;
+        continue;
+      }
+      const batch = this.outbox.take(this.opts.publishBatch);
+      const results = await Promise.allSettled(batch.map((ev) => this.deps.bus.publish(ev)));
+      let failed = 0;
+      results.forEach((r, i) => {
+        const ev = batch[i]!;
+        if (r.status === 'fulfilled') {
+          this.published++;
+          return;
+        }
+        if (isHaSyncError(r.reason, 'INVALID_INPUT')) {
+          log.warn(
+            { path: JSON.stringify(ev.path), err: errorMessage(r.reason) },
+            'event dropped: not publishable',
+          );
+          return;
+        }
+        failed++;
+        this.outbox.putBack(ev);
+      });
+      if (failed > 0) {
+        if (!this.busDown) {
+          log.warn(
+            {
+              pair: this.root.pair,
+              side: this.root.side,
+              waiting: this.outbox.size,
+              err: errorMessage(
+                (results.find((r) => r.status === 'rejected') as PromiseRejectedResult).reason,
+              ),
+            },
+            'cannot publish; keeping changes until NATS is back',
+          );
+          this.busDown = true;
+        }
+        try {
+          await this.deps.clock.sleep(backoff, signal);
+        } catch {
+          return;
+        }
+        backoff = Math.min(5000, backoff * 2);
+      } else {
+        if (this.busDown) {
+          log.info(
+            { pair: this.root.pair, side: this.root.side, waiting: this.outbox.size },
+            'publishing again',
+          );
+          this.busDown = false;
+        }
+        backoff = 250;
+      }
+    }
+  }
+}
+
+/**
+ * Watches every root until `signal` aborts (one process can serve all pairs of one server). A
+ * root that is not available at start is waited for without holding up the others.
+ */
+export async function runWatchers(
+  roots: readonly WatchRoot[],
+  opts: WatcherOptions,
+  deps: WatcherDeps,
+  signal: AbortSignal,
+): Promise<RootWatcher[]> {
+  const watchers = roots.map((r) => new RootWatcher(r, opts, deps));
+  await Promise.all(
+    watchers.map(async (w) => {
+      await w.start(signal);
+      if (signal.aborted) return;
+      deps.logger.info(
+        { pair: w.root.pair, side: w.root.side, root: w.root.root, mode: opts.mode },
+        'watching',
+      );
+      await w.run(signal);
+    }),
+  );
+  return watchers;
+}

@@ -1,0 +1,75 @@
+// Shared helpers for the applier / live / run tests: temp roots, events built from real stats,
+// polling for a condition (no fixed sleeps).
+import { existsSync, lstatSync, mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import type { ChangeEvent } from '../src/bus/index.js';
+
+export function tempRoots(prefix: string): {
+  base: string;
+  a: string;
+  b: string;
+  logs: string;
+  cleanup: () => void;
+} {
+  const base = mkdtempSync(join(tmpdir(), `ha-sync-${prefix}-`));
+  const a = join(base, 'a');
+  const b = join(base, 'b');
+  const logs = join(base, 'logs');
+  for (const d of [a, b, logs]) mkdirSync(d, { recursive: true });
+  return { base, a, b, logs, cleanup: () => rmSync(base, { recursive: true, force: true }) };
+}
+
+/** An event as a watcher would publish it for `path` under `root` (upsert from the disk, or a delete). */
+export function eventFor(
+  pair: string,
+  side: string,
+  root: string,
+  path: string,
+  type: 'upsert' | 'delete' = 'upsert',
+  last?: { size: number; mtimeMs: number; kind?: ChangeEvent['kind'] },
+): ChangeEvent {
+  if (type === 'delete') {
+    return {
+      v: 1,
+      pair,
+      side,
+      type,
+      kind: last?.kind ?? 'file',
+      path,
+      size: last?.size ?? 0,
+      mtimeMs: last?.mtimeMs ?? 0,
+      observedAt: Date.now(),
+    };
+  }
+  const st = lstatSync(join(root, path));
+  const kind = st.isDirectory() ? 'dir' : st.isSymbolicLink() ? 'symlink' : 'file';
+  return {
+    v: 1,
+    pair,
+    side,
+    type,
+    kind,
+    path,
+    size: kind === 'dir' ? 0 : st.size,
+    mtimeMs: st.mtimeMs,
+    observedAt: Date.now(),
+  };
+}
+
+/** Polls `cond` every 25 ms until true; throws with `what` after `timeoutMs`. */
+export async function until(
+  what: string,
+  cond: () => boolean | Promise<boolean>,
+  timeoutMs = 15_000,
+): Promise<void> {
+  const end = Date.now() + timeoutMs;
+  for (;;) {
+    if (await cond()) return;
+    if (Date.now() > end) throw new Error(`timed out waiting for: ${what}`);
+    await new Promise((r) => setTimeout(r, 25));
+  }
+}
+
+export const read = (p: string): string | null => (existsSync(p) ? readFileSync(p, 'utf8') : null);
+export const mtimeOf = (p: string): number => lstatSync(p).mtimeMs;

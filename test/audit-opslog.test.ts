@@ -1,0 +1,122 @@
+// Opslog files on their own: names, line validation, concurrent appends, reading back (twice, and
+// after an unlink), a line cut short by a crash.
+import { appendFileSync, readFileSync, unlinkSync } from 'node:fs';
+import { describe, expect, it } from 'vitest';
+import { OpslogFile, OpslogWriter, fileToken, opslogName, parseLine } from '../src/audit/opslog.js';
+import { end, header, op, tempDir } from './audit.helpers.js';
+
+describe('opslog names', () => {
+  it('are opslog-<pair>-<direction>-<RFC3339 with ms, file-name safe>.jsonl', () => {
+    expect(opslogName('media', 'dell-to-hp', Date.UTC(2026, 10, 26, 23, 24, 2, 7))).toBe(
+      'opslog-media-dell-to-hp-2026-11-26T23-24-02.007Z.jsonl',
+    );
+  });
+  it('never carry a path separator or control character', () => {
+    expect(fileToken('../../etc/passwd')).toBe('.._.._etc_passwd');
+    expect(fileToken("a'; DROP\n\\x")).toBe('a___DROP__x');
+    expect(fileToken('')).toBe('_');
+    expect(fileToken('x'.repeat(100))).toHaveLength(60);
+  });
+});
+
+describe('parseLine', () => {
+  const ok = { type: 'op', ...op(1) };
+  it.each([
+    ['not json', 'nope'],
+    ['an array', '[1]'],
+    ['null', 'null'],
+    ['unknown type', '{"type":"weird"}'],
+    ['bad operation', JSON.stringify({ ...ok, operation: 'move' })],
+    ['empty path', JSON.stringify({ ...ok, filepath: '' })],
+    ['negative size', JSON.stringify({ ...ok, sizeAfter: -1 })],
+    ['fractional size', JSON.stringify({ ...ok, sizeAfter: 1.5 })],
+    ['string time', JSON.stringify({ ...ok, startedAtMs: '2026' })],
+    ['bad status', JSON.stringify({ ...ok, status: 'ok' })],
+    ['header without runId', JSON.stringify({ v: 1, type: 'header', ...header(), runId: '' })],
+    ['header of another version', JSON.stringify({ ...header(), v: 2, type: 'header' })],
+    ['end with bad status', JSON.stringify({ type: 'end', ...end(), status: 'running' })],
+    ['end without counts', JSON.stringify({ type: 'end', ...end(), counts: null })],
+    ['iteration 0', '{"type":"iteration","iterationId":0}'],
+  ])('rejects %s', (_n, line) => {
+    expect(parseLine(line).type).toBe('corrupt');
+  });
+  it('accepts the lines the writer writes (missing optional fields read as null)', () => {
+    expect(parseLine(JSON.stringify(ok))).toEqual({ type: 'op', op: op(1) });
+    const { md5Before: _m, errorMessage: _e, ...sparse } = ok;
+    expect(parseLine(JSON.stringify(sparse))).toEqual({ type: 'op', op: op(1) });
+    expect(parseLine('{"type":"iteration","iterationId":7}')).toEqual({ type: 'iteration', iterationId: 7 });
+  });
+});
+
+describe('OpslogWriter and OpslogFile', () => {
+  it('keeps every concurrent append intact and reads them back twice, even after an unlink', async () => {
+    const t = tempDir();
+    try {
+      const h = header();
+      const w = await OpslogWriter.create(t.dir, h, { pid: 1, host: 'h' });
+      // Same start time: the second file gets the next free millisecond, never the same file.
+      const w2 = await OpslogWriter.create(t.dir, h, { pid: 1, host: 'h' });
+      expect(w2.path).not.toBe(w.path);
+      await w2.close();
+      await Promise.all(
+        Array.from({ length: 500 }, (_, i) =>
+          w.append({ type: 'op', ...op(i, { filepath: `p/${i}/${'x'.repeat(i)}` }) }),
+        ),
+      );
+      await w.append({ type: 'end', ...end() });
+      await w.close();
+      await expect(w.append({ type: 'op' })).rejects.toMatchObject({ code: 'INTERNAL' });
+
+      const f = (await OpslogFile.open(w.path))!;
+      try {
+        unlinkSync(w.path);
+        const s = await f.summarize();
+        expect(s).toMatchObject({ ops: 500, corrupt: 0, end: end(), iterationId: null });
+        expect(s.header).toMatchObject({ ...h, pid: 1, host: 'h' });
+        const got: string[] = [];
+        for await (const b of f.opBatches(s.ops, 64)) {
+          expect(b.length).toBeLessThanOrEqual(64);
+          got.push(...b.map((o) => o.filepath));
+        }
+        expect(got).toHaveLength(500);
+        expect(new Set(got).size).toBe(500);
+      } finally {
+        await f.close();
+      }
+      expect(await OpslogFile.open(w.path)).toBeNull();
+    } finally {
+      t.remove();
+    }
+  });
+
+  it('counts a line cut short by a crash as corrupt and keeps the ops before it', async () => {
+    const t = tempDir();
+    try {
+      const w = await OpslogWriter.create(t.dir, header(), { pid: 1, host: 'h' });
+      await w.append({ type: 'iteration', iterationId: 12 });
+      await w.append({ type: 'op', ...op(1) });
+      await w.append({ type: 'op', ...op(2, { status: 'fail' }) });
+      await w.close();
+      appendFileSync(w.path, '{"type":"op","operation":"cre');
+      const f = (await OpslogFile.open(w.path))!;
+      try {
+        const s = await f.summarize();
+        expect(s).toMatchObject({ ops: 2, corrupt: 1, firstCorruptLine: 5, end: null, iterationId: 12 });
+        expect(s.counts).toEqual({
+          created: 1,
+          updated: 0,
+          deleted: 0,
+          skipped: 0,
+          failed: 1,
+          bytesTransferred: 1001,
+        });
+        expect(s.lastOpMs).toBe(op(2).endedAtMs);
+      } finally {
+        await f.close();
+      }
+      expect(readFileSync(w.path, 'utf8').split('\n')[0]).toMatch(/^\{"v":1,"type":"header"/);
+    } finally {
+      t.remove();
+    }
+  });
+});

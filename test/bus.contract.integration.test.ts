@@ -1,0 +1,220 @@
+// One contract, two buses: the in-process MemoryBus must behave like the JetStream bus (durable
+// per-pair queue, ack / nak / term, duplicates dropped, pending, watch without consuming).
+import { randomBytes } from 'node:crypto';
+import { afterAll, describe, expect, it } from 'vitest';
+import { connect } from '@nats-io/transport-node';
+import {
+  openBus,
+  type ChangeEvent,
+  type Delivery,
+  type Disposition,
+  type EventBus,
+  type NatsBus,
+} from '../src/bus/index.js';
+
+const suffix = randomBytes(4).toString('hex');
+const opened: EventBus[] = [];
+const natsStreams: NatsBus[] = [];
+
+async function makeNats(): Promise<EventBus> {
+  const bus = await openBus({
+    kind: 'nats',
+    stream: `HASYNC_TEST_BUS_${suffix}`,
+    subjectPrefix: `hasynctest${suffix}`,
+    ackWaitMs: 5000,
+  });
+  await bus.ready();
+  opened.push(bus);
+  natsStreams.push(bus);
+  return bus;
+}
+
+async function makeMemory(): Promise<EventBus> {
+  const bus = await openBus({ kind: 'memory' });
+  opened.push(bus);
+  return bus;
+}
+
+afterAll(async () => {
+  for (const b of natsStreams) await b.deleteStream().catch(() => undefined);
+  for (const b of opened) await b.close();
+});
+
+let n = 0;
+function ev(over: Partial<ChangeEvent> = {}): ChangeEvent {
+  n++;
+  return {
+    v: 1,
+    pair: 'p' + suffix,
+    side: 'dell',
+    type: 'upsert',
+    kind: 'file',
+    path: `dir/f${n}.txt`,
+    size: n,
+    mtimeMs: 1_700_000_000_000 + n,
+    observedAt: Date.now(),
+    ...over,
+  };
+}
+
+/** Runs consume until `until` says stop (or 15 s pass); returns every delivery seen. */
+async function consumeUntil(
+  bus: EventBus,
+  pair: string,
+  decide: (d: Delivery, all: Delivery[]) => Disposition,
+  until: (all: Delivery[]) => boolean,
+): Promise<Delivery[]> {
+  const all: Delivery[] = [];
+  const ac = new AbortController();
+  const timer = setTimeout(() => ac.abort(), 15_000);
+  await bus.consume(
+    pair,
+    // eslint-disable-next-line @typescript-eslint/require-await
+    async (d) => {
+      all.push(d);
+      const disp = decide(d, all);
+      if (until(all)) setImmediate(() => ac.abort());
+      return disp;
+    },
+    { signal: ac.signal, batch: 8 },
+  );
+  clearTimeout(timer);
+  return all;
+}
+
+async function eventually(f: () => Promise<boolean>): Promise<void> {
+  for (let i = 0; i < 150; i++) {
+    if (await f()) return;
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  throw new Error('condition not reached');
+}
+
+describe.each([
+  ['memory', makeMemory],
+  ['nats', makeNats],
+])('EventBus contract: %s', (_name, make) => {
+  it('delivers a published event once and acks it', async () => {
+    const bus = await make();
+    const pair = `a${suffix}`;
+    const e = ev({ pair });
+    await bus.publish(e);
+    await eventually(async () => (await bus.pending(pair)) === 1);
+    const got = await consumeUntil(
+      bus,
+      pair,
+      () => ({ action: 'ack' }),
+      (all) => all.length >= 1,
+    );
+    expect(got).toHaveLength(1);
+    expect(got[0]!.event).toEqual(e);
+    expect(got[0]!.deliveryCount).toBe(1);
+    expect(got[0]!.subject.endsWith(`.${pair}.dell.events`)).toBe(true);
+    await eventually(async () => (await bus.pending(pair)) === 0);
+  });
+
+  it('redelivers after nak with a growing delivery count, and drops after term', async () => {
+    const bus = await make();
+    const pair = `b${suffix}`;
+    await bus.publish(ev({ pair, path: 'nak-me' }));
+    await bus.publish(ev({ pair, path: 'term-me' }));
+    const got = await consumeUntil(
+      bus,
+      pair,
+      (d) => {
+        if (d.event?.path === 'term-me') return { action: 'term', reason: 'test' };
+        return d.deliveryCount < 2 ? { action: 'nak', delayMs: 50 } : { action: 'ack' };
+      },
+      (all) => all.filter((d) => d.event?.path === 'nak-me').length >= 2,
+    );
+    const naks = got.filter((d) => d.event?.path === 'nak-me');
+    expect(naks.map((d) => d.deliveryCount)).toEqual([1, 2]);
+    expect(got.filter((d) => d.event?.path === 'term-me')).toHaveLength(1);
+    await eventually(async () => (await bus.pending(pair)) === 0);
+  });
+
+  it('drops a duplicate publish of the same change', async () => {
+    const bus = await make();
+    const pair = `c${suffix}`;
+    const e = ev({ pair });
+    await bus.publish(e);
+    await bus.publish({ ...e, observedAt: e.observedAt + 5 });
+    await bus.publish({ ...e, size: e.size + 1 });
+    await eventually(async () => (await bus.pending(pair)) === 2);
+  });
+
+  it('keeps events durably until a consumer comes, per pair', async () => {
+    const bus = await make();
+    const p1 = `d${suffix}`;
+    const p2 = `e${suffix}`;
+    await bus.publish(ev({ pair: p1, side: 'dell' }));
+    await bus.publish(ev({ pair: p1, side: 'hp' }));
+    await bus.publish(ev({ pair: p2 }));
+    await eventually(async () => (await bus.pending(p1)) === 2 && (await bus.pending(p2)) === 1);
+    const got = await consumeUntil(
+      bus,
+      p1,
+      () => ({ action: 'ack' }),
+      (all) => all.length >= 2,
+    );
+    expect(new Set(got.map((d) => d.event?.side))).toEqual(new Set(['dell', 'hp']));
+    expect(await bus.pending(p2)).toBe(1);
+  });
+
+  it('refuses to publish an invalid event', async () => {
+    const bus = await make();
+    await expect(bus.publish(ev({ path: '../../x' }))).rejects.toMatchObject({ code: 'INVALID_INPUT' });
+    await expect(bus.publish(ev({ path: '/etc/passwd' }))).rejects.toMatchObject({ code: 'INVALID_INPUT' });
+  });
+
+  it('watch sees live events, filtered, without consuming them', async () => {
+    const bus = await make();
+    const pair = `f${suffix}`;
+    const seen: Delivery[] = [];
+    const ac = new AbortController();
+    const watching = bus.watch({ pair, side: 'hp' }, (d) => seen.push(d), ac.signal);
+    // The watch consumer starts asynchronously; publish until it has seen something.
+    await eventually(async () => {
+      await bus.publish(ev({ pair, side: 'hp' }));
+      await bus.publish(ev({ pair, side: 'dell' }));
+      return seen.length > 0;
+    });
+    ac.abort();
+    await watching;
+    expect(seen.every((d) => d.event?.side === 'hp' && d.event.pair === pair)).toBe(true);
+    expect(await bus.pending(pair)).toBeGreaterThanOrEqual(2);
+  });
+});
+
+describe('NATS bus: hostile bytes on the wire', () => {
+  it('delivers invalid messages as errors (never as events) so the applier can term them', async () => {
+    const bus = (await makeNats()) as NatsBus;
+    const pair = `g${suffix}`;
+    await bus.pending(pair); // creates the durable consumer
+    const nc = await connect({ servers: '127.0.0.1:4222' });
+    const js = (await import('@nats-io/jetstream')).jetstream(nc);
+    const subj = bus.subject(pair, 'dell');
+    const good = ev({ pair });
+    await js.publish(subj, 'not json');
+    await js.publish(subj, JSON.stringify({ ...good, path: '../../x' }));
+    await js.publish(subj, JSON.stringify({ ...good, path: 'a\u0000b' }));
+    await js.publish(subj, JSON.stringify({ ...good, v: 2 }));
+    await js.publish(subj, JSON.stringify({ ...good, side: 'hp' })); // body disagrees with subject
+    await nc.close();
+    const got = await consumeUntil(
+      bus,
+      pair,
+      (d) => (d.event ? { action: 'ack' } : { action: 'term', reason: d.error ?? '' }),
+      (all) => all.length >= 5,
+    );
+    expect(got.map((d) => d.event)).toEqual([null, null, null, null, null]);
+    expect(got.map((d) => d.error)).toEqual([
+      'event is not JSON',
+      "path contains a '..' segment",
+      'path contains NUL',
+      'unsupported event version 2 (expected 1)',
+      expect.stringContaining('arrived on subject'),
+    ]);
+    await eventually(async () => (await bus.pending(pair)) === 0);
+  });
+});

@@ -1,0 +1,169 @@
+// The reconcile command as a process: `node dist/bin/ha-sync.js` (run `npm run build` first).
+// Usage errors and exit codes, the seed's CronJob args, and kill -9 during a large copy.
+import { spawn, spawnSync } from 'node:child_process';
+import * as fs from 'node:fs';
+import { join } from 'node:path';
+import { afterAll, afterEach, describe, expect, it } from 'vitest';
+import { parseReconcileArgs } from '../src/cli/reconcile.js';
+import { isTempName } from '../src/fsops/index.js';
+import { put, snapshot, tempRoot } from './reconcile.helpers.js';
+
+const BIN = join(import.meta.dirname, '..', 'dist', 'bin', 'ha-sync.js');
+const env = (): NodeJS.ProcessEnv => {
+  const e = { ...process.env };
+  delete e.KUBECONFIG;
+  delete e.HA_SYNC_DB_DSN;
+  return e;
+};
+const roots: string[] = [];
+afterEach(() => {
+  for (const r of roots.splice(0)) fs.rmSync(r, { recursive: true, force: true });
+});
+function dirs(): ReturnType<typeof tempRoot> {
+  const d = tempRoot('ha-cli-');
+  roots.push(d.root);
+  return d;
+}
+function cli(args: string[]): { code: number | null; stdout: string; stderr: string } {
+  const r = spawnSync(process.execPath, [BIN, ...args], { encoding: 'utf8', env: env() });
+  return { code: r.status, stdout: r.stdout, stderr: r.stderr };
+}
+
+describe('parseReconcileArgs (pure)', () => {
+  it("accepts the seed's CronJob args verbatim, with the seed's defaults", () => {
+    const c = parseReconcileArgs(
+      [
+        '--src=/mnt/dell/media',
+        '--dest=/mnt/hp/media',
+        '--pair=media',
+        '--direction=dell-to-hp',
+        '--db-dsn=user:pw@tcp(mysql.infrastructure:3306)/general_db',
+        '--log-dir=/var/log/ha-sync',
+      ],
+      {},
+    );
+    expect(c).toMatchObject({
+      src: '/mnt/dell/media',
+      dest: '/mnt/hp/media',
+      pair: 'media',
+      direction: 'dell-to-hp',
+      audit: { dbDsn: 'user:pw@tcp(mysql.infrastructure:3306)/general_db', logDir: '/var/log/ha-sync', logRetainDays: 10 },
+      lock: { lockTtlSeconds: 3600 },
+      mtimeThresholdSeconds: 2,
+      deleteMissing: false,
+      workers: 4,
+      dryRun: false,
+      verbose: false,
+      maxDeletePercent: 50,
+      force: false,
+    });
+    expect(Object.isFrozen(c)).toBe(true);
+  });
+  it('reads HA_SYNC_DB_DSN and Go-style booleans', () => {
+    const c = parseReconcileArgs(
+      ['--src', '/a', '--dest', '/b', '--pair', 'p', '--delete-missing=true', '--dry-run', '--max-delete', '10'],
+      { HA_SYNC_DB_DSN: 'mysql://u@h/db' },
+    );
+    expect(c).toMatchObject({ deleteMissing: true, dryRun: true, maxDeletePercent: 10, audit: { dbDsn: 'mysql://u@h/db' } });
+  });
+});
+
+describe('usage errors: one line naming the flag, exit 2, nothing touched', () => {
+  const d = tempRoot('ha-cli-usage-');
+  afterAll(() => fs.rmSync(d.root, { recursive: true, force: true }));
+  put(d.src, 'a', 'a');
+  fs.writeFileSync(join(d.root, 'afile'), 'x');
+  fs.mkdirSync(join(d.src, 'inner'));
+  const ok = [`--src=${d.src}`, `--dest=${d.dest}`, '--pair=t', `--log-dir=${d.logDir}`, '--lock=file'];
+  const without = (flag: string): string[] => ok.filter((a) => !a.startsWith(`--${flag}=`));
+  it.each([
+    ['missing --src', without('src'), /--src is required/],
+    ['missing --dest', without('dest'), /--dest is required/],
+    ['missing --pair', without('pair'), /--pair is required/],
+    ['--workers 0', [...ok, '--workers', '0'], /--workers: expected an integer from 1 to 256, got '0'/],
+    ['--mtime-threshold abc', [...ok, '--mtime-threshold', 'abc'], /--mtime-threshold: expected a number/],
+    ['--max-delete 150', [...ok, '--max-delete=150'], /--max-delete: expected a number from 0 to 100/],
+    ['unknown flag', [...ok, '--frobnicate'], /unknown flag --frobnicate/],
+    ['bad pair name', [...without('pair'), '--pair=Media_1'], /--pair: expected lowercase/],
+    ['src does not exist', [...without('src'), `--src=${d.root}/nope`], /--src: source directory .* does not exist/],
+    ['dest is a file', [...without('dest'), `--dest=${d.root}/afile`], /--dest: .* is not a directory/],
+    ['src equal to dest', [...without('dest'), `--dest=${d.src}`], /--src and --dest are the same directory/],
+    ['dest inside src', [...without('dest'), `--dest=${d.src}/inner`], /--dest .* is inside --src/],
+    ['bad boolean', [...ok, '--delete-missing=maybe'], /--delete-missing: expected true or false/],
+  ])('%s', (_name, args, re) => {
+    const r = cli(args);
+    expect(r.code).toBe(2);
+    expect(r.stderr).toMatch(re);
+    expect(r.stderr.trim().split('\n')).toHaveLength(1);
+    expect(r.stderr).not.toMatch(/\bat .*\.js:\d+/); // no stack trace
+    expect(fs.readdirSync(d.dest)).toEqual([]);
+  });
+});
+
+describe('the command', () => {
+  it('--help documents every flag and the exit codes', () => {
+    const r = cli(['reconcile', '--help']);
+    expect(r.code).toBe(0);
+    for (const f of ['--src', '--dest', '--pair', '--direction', '--db-dsn', '--lock-ttl', '--log-dir', '--log-retain-days', '--mtime-threshold', '--delete-missing', '--workers', '--dry-run', '--verbose', '--max-delete', '--force']) {
+      expect(r.stdout).toContain(f);
+    }
+    expect(r.stdout).toMatch(/Exit codes: 0 success/);
+    expect(r.stdout).toMatch(/3 partial failure/);
+  });
+
+  it('`ha-sync reconcile` and bare `ha-sync` both run; exit codes 0, 3 and 1', () => {
+    const d = dirs();
+    put(d.src, 'a', 'a');
+    const base = [`--src=${d.src}`, `--dest=${d.dest}`, '--pair=t', `--log-dir=${d.logDir}`, '--lock=file'];
+    expect(cli(['reconcile', ...base]).code).toBe(0);
+    expect(snapshot(d.dest)).toEqual(['a file:a']);
+    put(d.src, 'b', 'b');
+    const bare = cli(base);
+    expect(bare.code).toBe(0);
+    expect(bare.stdout).toMatch(/"msg":"reconcile finished"/);
+    put(d.src, 'c', 'file');
+    put(d.dest, 'c/x', 'dir');
+    expect(cli(base).code).toBe(3);
+    fs.rmSync(d.src, { recursive: true });
+    fs.mkdirSync(d.src);
+    const guarded = cli([...base, '--delete-missing', '--max-delete=100']);
+    expect(guarded.code).toBe(1);
+    expect(guarded.stdout).toMatch(/source is empty/);
+    expect(snapshot(d.dest)).toHaveLength(4);
+  });
+
+  it('kill -9 during a large copy leaves no partial file under a real name; the next run cleans up and completes', async () => {
+    const d = dirs();
+    const chunk = Buffer.alloc(8 << 20, 7);
+    const fd = fs.openSync(join(d.src, 'big.bin'), 'w');
+    for (let i = 0; i < 64; i++) {
+      chunk[0] = i;
+      fs.writeSync(fd, chunk);
+    }
+    fs.closeSync(fd);
+    const size = fs.statSync(join(d.src, 'big.bin')).size;
+    const args = [BIN, `--src=${d.src}`, `--dest=${d.dest}`, '--pair=t', `--log-dir=${d.logDir}`, '--lock=file'];
+    const child = spawn(process.execPath, args, { env: env(), stdio: 'ignore' });
+    const exited = new Promise((r) => child.on('exit', r));
+    let sawTemp = false;
+    for (let i = 0; i < 200_000 && child.exitCode === null; i++) {
+      if (fs.readdirSync(d.dest).some(isTempName)) {
+        child.kill('SIGKILL');
+        sawTemp = true;
+        break;
+      }
+      await new Promise((r) => setImmediate(r));
+    }
+    await exited;
+    expect(sawTemp).toBe(true);
+    const big = join(d.dest, 'big.bin');
+    if (fs.existsSync(big)) expect(fs.statSync(big).size).toBe(size); // renamed complete, never partial
+    expect(fs.readdirSync(d.dest).filter(isTempName).length).toBeLessThanOrEqual(1);
+    // The killed run's lock file names a dead process: the next run takes it over.
+    const again = cli(args.slice(1));
+    expect(again.code).toBe(0);
+    expect(fs.readdirSync(d.dest)).toEqual(['big.bin']);
+    expect(fs.statSync(big).size).toBe(size);
+    expect(Math.abs(fs.statSync(big).mtimeMs - fs.statSync(join(d.src, 'big.bin')).mtimeMs)).toBeLessThan(1);
+  });
+});

@@ -1,0 +1,428 @@
+// The reconcile run on real temp directories, driven through runReconcile (no process spawn).
+import * as fs from 'node:fs';
+import { join } from 'node:path';
+import { afterEach, describe, expect, it } from 'vitest';
+import type { Lock } from '../src/lock/index.js';
+import { HaSyncError } from '../src/errors.js';
+import type { ReconcileConfig } from '../src/reconciler/index.js';
+import { newRunId, runReconcile, quotePath, Progress } from '../src/reconciler/index.js';
+import { ManualClock } from '../src/clock.js';
+import { isTempName, tempName } from '../src/fsops/index.js';
+import type { MemoryAudit } from './reconcile.helpers.js';
+import { captureLogger, config, freeLock, heldLock, memoryAudit, put, sink, snapshot, tempRoot } from './reconcile.helpers.js';
+
+const roots: string[] = [];
+afterEach(() => {
+  for (const r of roots.splice(0)) fs.rmSync(r, { recursive: true, force: true });
+});
+function dirs(): ReturnType<typeof tempRoot> {
+  const d = tempRoot();
+  roots.push(d.root);
+  return d;
+}
+
+async function run(
+  d: ReturnType<typeof tempRoot>,
+  over: Partial<ReconcileConfig> = {},
+  o: { audit?: MemoryAudit; lock?: Lock; signal?: AbortSignal; io?: 'sync' | 'async' } = {},
+) {
+  const audit = o.audit ?? memoryAudit();
+  const cap = captureLogger(true);
+  const stdout = sink();
+  const r = await runReconcile(config(d, over), {
+    log: cap.log,
+    openAudit: () => Promise.resolve(audit),
+    openLock: () => Promise.resolve(o.lock ?? freeLock()),
+    stdout,
+    stderr: sink(),
+    env: {},
+    ...(o.signal ? { signal: o.signal } : {}),
+    ...(o.io ? { io: o.io } : {}),
+  });
+  return { r, audit, stdout: stdout.text(), logs: cap.lines(), ops: audit.runs.at(-1)?.ops ?? [] };
+}
+
+const OLD = 1_600_000_000;
+const NEW = 1_700_000_000;
+
+describe.each(['sync', 'async'] as const)('reconcile (%s io)', (io) => {
+  it('copies a tree: files, empty dirs, symlinks, modes and mtimes; skips fifos with a warning', async () => {
+    const d = dirs();
+    put(d.src, 'a.txt', 'alpha', OLD);
+    put(d.src, 'sub/deep/b.txt', 'beta');
+    fs.chmodSync(join(d.src, 'a.txt'), 0o600);
+    fs.mkdirSync(join(d.src, 'empty'));
+    fs.symlinkSync('../a.txt', join(d.src, 'sub', 'ln'));
+    fs.symlinkSync('/does/not/exist', join(d.src, 'dangling'));
+    fs.writeFileSync(join(d.src, tempName()), 'a temp file of a writer into src: never synced');
+    const { execFileSync } = await import('node:child_process');
+    execFileSync('mkfifo', [join(d.src, 'fifo')]);
+    const { r, ops, logs } = await run(d, {}, { io });
+    expect(r.exitCode).toBe(0);
+    expect(r.outcome).toBe('success');
+    expect(snapshot(d.dest)).toEqual([
+      'a.txt file:alpha',
+      'dangling -> /does/not/exist',
+      'empty dir',
+      'sub dir',
+      'sub/deep dir',
+      'sub/deep/b.txt file:beta',
+      'sub/ln -> ../a.txt',
+    ]);
+    const st = fs.statSync(join(d.dest, 'a.txt'));
+    expect(st.mode & 0o777).toBe(0o600);
+    expect(st.mtimeMs).toBe(OLD * 1000);
+    expect(r.counts).toMatchObject({ created: 7, failed: 0, skipped: 1, bytesTransferred: 9 });
+    expect(ops.find((o) => o.filepath === 'a.txt')).toMatchObject({
+      operation: 'create',
+      sizeBefore: null,
+      sizeAfter: 5,
+      status: 'success',
+    });
+    expect(logs.some((l) => l.path === 'fifo' && l.level === 40)).toBe(true);
+    expect(logs.filter((l) => l.level === 20).length).toBe(7); // --verbose: one line per op
+
+    const again = await run(d, {}, { io });
+    expect(again.r.counts).toMatchObject({ created: 0, updated: 0, deleted: 0, failed: 0 });
+    expect(again.ops).toEqual([]);
+  });
+
+  it('updates when src is newer, leaves dest when dest is newer', async () => {
+    const d = dirs();
+    put(d.src, 'newer-in-src', 'src version', NEW);
+    put(d.dest, 'newer-in-src', 'old', OLD);
+    put(d.src, 'newer-in-dest', 'src', OLD);
+    put(d.dest, 'newer-in-dest', 'dest edit', NEW);
+    const { r, ops } = await run(d, {}, { io });
+    expect(r.counts).toMatchObject({ updated: 1, failed: 0 });
+    expect(snapshot(d.dest)).toEqual(['newer-in-dest file:dest edit', 'newer-in-src file:src version']);
+    expect(ops).toEqual([
+      expect.objectContaining({ operation: 'update', filepath: 'newer-in-src', sizeBefore: 3, sizeAfter: 11 }),
+    ]);
+  });
+
+  it('same size, mtimes apart: MD5; equal contents only get the mtime, different ones are copied', async () => {
+    const d = dirs();
+    put(d.src, 'same', 'abc', NEW);
+    put(d.dest, 'same', 'abc', OLD);
+    put(d.src, 'diff', 'xyz', NEW);
+    put(d.dest, 'diff', 'abc', OLD);
+    const { r, ops } = await run(d, {}, { io });
+    expect(r.counts).toMatchObject({ updated: 2, bytesTransferred: 3 });
+    expect(fs.statSync(join(d.dest, 'same')).mtimeMs).toBe(NEW * 1000);
+    expect(fs.readFileSync(join(d.dest, 'diff'), 'utf8')).toBe('xyz');
+    const same = ops.find((o) => o.filepath === 'same')!;
+    expect(same.md5Before).toBe(same.md5After);
+    expect(same.md5Before).toMatch(/^[0-9a-f]{32}$/);
+    const diff = ops.find((o) => o.filepath === 'diff')!;
+    expect(diff.md5Before).not.toBe(diff.md5After);
+    expect((await run(d, {}, { io })).ops).toEqual([]); // no hashing again
+  });
+});
+
+describe('delete-missing', () => {
+  it('without it, dest-only entries stay', async () => {
+    const d = dirs();
+    put(d.src, 'keep', 'k');
+    put(d.dest, 'keep', 'k');
+    put(d.dest, 'extra/x', 'x');
+    const { r } = await run(d);
+    expect(r.exitCode).toBe(0);
+    expect(snapshot(d.dest)).toContain('extra/x file:x');
+  });
+
+  it('with it, deletes files, symlinks (not their targets) and directories once empty', async () => {
+    const d = dirs();
+    for (const n of ['a', 'b', 'c', 'd']) {
+      put(d.src, n, n);
+      put(d.dest, n, n);
+    }
+    put(d.dest, 'gone/deeper/x', 'x');
+    fs.writeFileSync(join(d.root, 'target'), 't');
+    fs.symlinkSync(join(d.root, 'target'), join(d.dest, 'ln'));
+    const { r, ops } = await run(d, { deleteMissing: true });
+    expect(r.exitCode).toBe(0);
+    expect(snapshot(d.dest)).toEqual(['a file:a', 'b file:b', 'c file:c', 'd file:d']);
+    expect(fs.existsSync(join(d.root, 'target'))).toBe(true);
+    expect(ops.map((o) => `${o.operation} ${o.filepath}`).sort()).toEqual([
+      'delete gone',
+      'delete gone/deeper',
+      'delete gone/deeper/x',
+      'delete ln',
+    ]);
+    expect(r.counts.deleted).toBe(4);
+  });
+});
+
+describe('guards', () => {
+  it('empty src with a non-empty dest fails before deleting anything, whatever --max-delete says', async () => {
+    const d = dirs();
+    put(d.dest, 'precious/1', '1');
+    put(d.dest, 'precious/2', '2');
+    const before = snapshot(d.dest);
+    const { r, audit } = await run(d, { deleteMissing: true, maxDeletePercent: 100 });
+    expect(r.exitCode).toBe(1);
+    expect(r.outcome).toBe('failed');
+    expect(r.errorMessage).toMatch(/source is empty/);
+    expect(audit.runs[0]!.end).toMatchObject({ status: 'failed' });
+    expect(snapshot(d.dest)).toEqual(before);
+  });
+
+  it('--force overrides the empty-source guard', async () => {
+    const d = dirs();
+    put(d.dest, 'x', '1');
+    const { r } = await run(d, { deleteMissing: true, force: true });
+    expect(r.exitCode).toBe(0);
+    expect(snapshot(d.dest)).toEqual([]);
+  });
+
+  it('more than --max-delete percent of dest files fails before deleting anything; less passes', async () => {
+    const d = dirs();
+    for (let i = 0; i < 10; i++) put(d.dest, `f${i}`, 'x');
+    for (let i = 0; i < 4; i++) put(d.src, `f${i}`, 'x');
+    const before = snapshot(d.dest);
+    const { r } = await run(d, { deleteMissing: true });
+    expect(r.exitCode).toBe(1);
+    expect(r.errorMessage).toMatch(/would delete 6 of 10 .*--max-delete 50%/);
+    expect(snapshot(d.dest)).toEqual(before);
+    const ok = await run(d, { deleteMissing: true, maxDeletePercent: 60 });
+    expect(ok.r.exitCode).toBe(0);
+    expect(snapshot(d.dest)).toHaveLength(4);
+  });
+});
+
+describe('directory versus file', () => {
+  it('without --delete-missing nothing is destroyed: the entry fails with a reason (exit 3)', async () => {
+    const d = dirs();
+    put(d.src, 'x', 'file in src');
+    put(d.dest, 'x/inner', 'dir in dest');
+    fs.mkdirSync(join(d.src, 'y'));
+    put(d.src, 'y/z', 'z');
+    put(d.dest, 'y', 'file in dest');
+    put(d.src, 'ok', 'fine');
+    const { r, ops } = await run(d);
+    expect(r.exitCode).toBe(3);
+    expect(r.outcome).toBe('partial_failure');
+    expect(snapshot(d.dest)).toEqual(['ok file:fine', 'x dir', 'x/inner file:dir in dest', 'y file:file in dest']);
+    const failed = ops.filter((o) => o.status === 'fail');
+    expect(failed.map((o) => o.filepath).sort()).toEqual(['x', 'y']);
+    expect(failed[0]!.errorMessage).toMatch(/--delete-missing/);
+  });
+
+  it('with --delete-missing the dest entry is replaced (both ways)', async () => {
+    const d = dirs();
+    put(d.src, 'x', 'file in src');
+    put(d.dest, 'x/inner', 'dir in dest');
+    put(d.src, 'y/z', 'z');
+    put(d.dest, 'y', 'file in dest');
+    put(d.src, 'k', 'k');
+    put(d.dest, 'k', 'k');
+    const { r, ops } = await run(d, { deleteMissing: true, maxDeletePercent: 100 });
+    expect(ops.filter((o) => o.status === 'fail')).toEqual([]);
+    expect(r.exitCode).toBe(0);
+    expect(snapshot(d.dest)).toEqual(['k file:k', 'x file:file in src', 'y dir', 'y/z file:z']);
+  });
+});
+
+describe('symlinks', () => {
+  it('a symlinked directory in dest never carries a write outside --dest', async () => {
+    const d = dirs();
+    const outside = join(d.root, 'outside');
+    fs.mkdirSync(outside);
+    put(d.src, 'd/f', 'payload');
+    fs.symlinkSync(outside, join(d.dest, 'd'));
+    const r1 = await run(d);
+    expect(r1.r.exitCode).toBe(3);
+    expect(fs.readdirSync(outside)).toEqual([]);
+    const r2 = await run(d, { deleteMissing: true, maxDeletePercent: 100 });
+    expect(r2.r.exitCode).toBe(0);
+    expect(fs.readdirSync(outside)).toEqual([]);
+    expect(snapshot(d.dest)).toEqual(['d dir', 'd/f file:payload']);
+  });
+
+  it('a symlinked directory in src is copied as a symlink, not followed', async () => {
+    const d = dirs();
+    fs.mkdirSync(join(d.root, 'elsewhere'));
+    put(d.root, 'elsewhere/secret', 's');
+    fs.symlinkSync(join(d.root, 'elsewhere'), join(d.src, 'd'));
+    await run(d);
+    expect(snapshot(d.dest)).toEqual([`d -> ${join(d.root, 'elsewhere')}`]);
+  });
+});
+
+describe('names', () => {
+  it('copies hostile names exactly; reports and skips names that are not UTF-8', async () => {
+    const d = dirs();
+    const names = [
+      'with space',
+      'new\nline',
+      'tab\there',
+      `quote"s'`,
+      '-rf',
+      '--delete-missing',
+      'caf\u00e9',
+      'cafe\u0301',
+      'x'.repeat(255),
+      '\u00e9'.repeat(127), // 254 bytes of UTF-8
+      ' leading and trailing ',
+    ];
+    for (const n of names) put(d.src, n, n);
+    const deep = Array.from({ length: 40 }, (_, i) => `level${i}`).join('/');
+    put(d.src, `${deep}/bottom`, 'deep');
+    fs.writeFileSync(Buffer.from(`${d.src}/latin1-\xe9.txt`, 'latin1'), 'x');
+    const { r, logs } = await run(d);
+    expect(r.exitCode).toBe(0);
+    for (const n of names) expect(fs.readFileSync(join(d.dest, n), 'utf8')).toBe(n);
+    expect(fs.readFileSync(join(d.dest, deep, 'bottom'), 'utf8')).toBe('deep');
+    expect(fs.readdirSync(d.dest).filter((n) => n.startsWith('caf'))).toHaveLength(2);
+    expect(fs.readdirSync(d.dest, { encoding: 'buffer' }).some((b) => b.includes(0xe9))).toBe(false);
+    expect(logs.some((l) => String(l.msg).includes('not valid UTF-8'))).toBe(true);
+    expect(r.counts.skipped).toBe(1);
+  });
+});
+
+describe('temp files and changes during the run', () => {
+  it('removes stale temp files in dest and never copies or counts them', async () => {
+    const d = dirs();
+    put(d.dest, `sub/${tempName()}`, 'partial');
+    put(d.dest, tempName(), 'partial');
+    put(d.src, 'sub/a', 'a');
+    const { r, logs } = await run(d);
+    expect(r.exitCode).toBe(0);
+    expect(snapshot(d.dest)).toEqual(['sub dir', 'sub/a file:a']);
+    expect(logs.some((l) => l.msg === 'removed stale temp files')).toBe(true);
+  });
+
+  it('a dest file changed after the plan is not clobbered (recorded as failed, exit 3)', async () => {
+    const d = dirs();
+    put(d.src, 'a', 'new a', NEW);
+    put(d.dest, 'a', 'old a', OLD);
+    put(d.src, 'b', 'new b!', NEW);
+    put(d.dest, 'b', 'old b', OLD);
+    const audit = memoryAudit();
+    const inner = audit.beginRun.bind(audit);
+    audit.beginRun = async (h) => {
+      const rec = await inner(h);
+      return {
+        ...rec,
+        record: async (op) => {
+          // After the first op finishes, someone edits the other file in dest.
+          if (op.filepath === 'a') fs.writeFileSync(join(d.dest, 'b'), 'user edit in dest');
+          await rec.record(op);
+        },
+      };
+    };
+    const { r, ops } = await run(d, { workers: 1 }, { audit });
+    expect(r.exitCode).toBe(3);
+    expect(fs.readFileSync(join(d.dest, 'b'), 'utf8')).toBe('user edit in dest');
+    expect(ops.find((o) => o.filepath === 'b')).toMatchObject({ status: 'fail' });
+    expect(ops.find((o) => o.filepath === 'b')!.errorMessage).toMatch(/destination changed/);
+    expect(fs.readdirSync(d.dest).filter(isTempName)).toEqual([]);
+  });
+});
+
+describe('dry run', () => {
+  it('prints one line per op and a summary, changes nothing, records dry-run ops; a repeat is "already current"', async () => {
+    const d = dirs();
+    put(d.src, 'new\nfile', '12345');
+    put(d.src, 'dir/x', 'x');
+    put(d.dest, 'old', 'o');
+    put(d.dest, 'keep', 'k');
+    put(d.src, 'keep', 'k');
+    const before = snapshot(d.dest);
+    const audit = memoryAudit();
+    const first = await run(d, { dryRun: true, deleteMissing: true }, { audit });
+    expect(first.r.exitCode).toBe(0);
+    expect(snapshot(d.dest)).toEqual(before);
+    const lines = first.stdout.trim().split('\n');
+    expect(lines).toEqual([
+      'create  dir  dir',
+      'create  dir/x  1',
+      'create  "new\\nfile"  5',
+      'delete  old  1',
+      expect.stringMatching(/^Dry run: 3 to create, 0 to update, 0 mtime-only, 1 to delete, 0 failing/),
+    ]);
+    expect(audit.runs[0]!.header.dryRun).toBe(true);
+    expect(audit.runs[0]!.ops.map((o) => o.status)).toEqual(['success', 'success', 'success', 'success']);
+    const second = await run(d, { dryRun: true, deleteMissing: true }, { audit });
+    expect(second.stdout).toMatch(/^Dry-run already current as of \d{4}-.*Z\. Nothing has changed\.\n$/);
+    expect(audit.runs).toHaveLength(1);
+    put(d.src, 'another', 'a');
+    const third = await run(d, { dryRun: true, deleteMissing: true }, { audit });
+    expect(third.stdout).toContain('create  another  1');
+    expect(audit.runs).toHaveLength(2);
+  });
+});
+
+describe('lock and stop', () => {
+  it('a held lock: one line, exit 0, nothing touched', async () => {
+    const d = dirs();
+    put(d.src, 'a', 'a');
+    const { r, logs, audit } = await run(d, {}, { lock: heldLock() });
+    expect(r.exitCode).toBe(0);
+    expect(r.outcome).toBe('lock_held');
+    expect(snapshot(d.dest)).toEqual([]);
+    expect(audit.runs).toEqual([]);
+    expect(logs.some((l) => String(l.msg).includes('held by pod-x/run-1'))).toBe(true);
+  });
+
+  it('terminated: no new operations, status failed, exit 1, lock released', async () => {
+    const d = dirs();
+    for (let i = 0; i < 20; i++) put(d.src, `f${i}`, 'x');
+    const ac = new AbortController();
+    ac.abort(new HaSyncError('TERMINATED', 'terminated by SIGTERM'));
+    const lock = freeLock();
+    const { r, audit } = await run(d, {}, { signal: ac.signal, lock });
+    expect(r.exitCode).toBe(1);
+    expect(r.errorMessage).toMatch(/^terminated/);
+    expect(audit.runs[0]!.end).toMatchObject({ status: 'failed' });
+    expect(snapshot(d.dest)).toEqual([]);
+    expect(lock.released).toBe(1);
+  });
+
+  it('lease lost mid-run: stops starting operations, no deletes, exit 1', async () => {
+    const d = dirs();
+    for (let i = 0; i < 30; i++) put(d.src, `f${String(i).padStart(2, '0')}`, 'x');
+    put(d.dest, 'extra', 'e');
+    const lost = new AbortController();
+    const audit = memoryAudit();
+    const inner = audit.beginRun.bind(audit);
+    audit.beginRun = async (h) => {
+      const rec = await inner(h);
+      return {
+        ...rec,
+        record: async (op) => {
+          lost.abort(new HaSyncError('LOCK_LOST', 'lease taken by other/run'));
+          await rec.record(op);
+        },
+      };
+    };
+    const { r } = await run(d, { workers: 1, deleteMissing: true, force: true }, { audit, lock: freeLock(lost.signal) });
+    expect(r.exitCode).toBe(1);
+    expect(r.errorMessage).toMatch(/^lease lost/);
+    expect(fs.existsSync(join(d.dest, 'extra'))).toBe(true);
+    expect(fs.readdirSync(d.dest).length).toBeLessThan(10);
+  });
+});
+
+describe('small pieces', () => {
+  it('run ids are unique and sortable', () => {
+    const a = newRunId(Date.UTC(2026, 10, 26, 23, 15, 0, 123));
+    expect(a).toMatch(/^20261126T231500123Z-[0-9a-f]{8}$/);
+    expect(newRunId(Date.UTC(2026, 10, 26, 23, 15, 0, 124)) > a).toBe(true);
+  });
+  it('quotes paths with control characters', () => {
+    expect(quotePath('plain name')).toBe('plain name');
+    expect(quotePath('a\nb')).toBe('"a\\nb"');
+    expect(quotePath('tab\t')).toBe('"tab\\t"');
+  });
+  it('progress line shows files, bytes, rate and ETA', () => {
+    const clock = new ManualClock(0);
+    const p = new Progress(sink(), clock);
+    p.planned(10, 10 * 1024 * 1024);
+    p.done(5 * 1024 * 1024);
+    void clock.advance(5000);
+    expect(p.line()).toBe('1/10 files  5.0 MiB/10.0 MiB  1.0 MiB/s  ETA 0m05s');
+    p.stop();
+  });
+});

@@ -1,0 +1,143 @@
+// Seeds an audit store for the dashboard's tests through the audit module's own writing API
+// (openAudit → beginRun → record → finish), so the dashboard is tested against rows exactly as a
+// reconciler or applier leaves them.
+import { randomUUID } from 'node:crypto';
+import type { Audit, IterationEnd, OpRecord, OperationKind } from '../src/audit/index.js';
+
+export const HOSTILE_NAME = '<img src=x onerror=alert(1)>.jpg';
+
+export interface SeedRun {
+  pair: string;
+  direction: string;
+  dryRun?: boolean;
+  startedAtMs: number;
+  /** Default 30 s after the start. */
+  durationMs?: number;
+  status: IterationEnd['status'];
+  errorMessage?: string | null;
+  ops?: SeedOp[];
+}
+
+export interface SeedOp {
+  operation: OperationKind;
+  filepath: string;
+  size?: number;
+  fail?: string;
+}
+
+/** Writes one finished run and returns its iteration id (throws when it did not reach the store). */
+export async function seedRun(audit: Audit, run: SeedRun): Promise<number> {
+  const dryRun = run.dryRun ?? false;
+  const rec = await audit.beginRun({
+    runId: randomUUID(),
+    pair: run.pair,
+    direction: run.direction,
+    src: `/mnt/${run.direction.split('-')[0] ?? 'a'}/${run.pair}`,
+    dest: `/mnt/${run.direction.split('-').pop() ?? 'b'}/${run.pair}`,
+    startedAtMs: run.startedAtMs,
+    dryRun,
+  });
+  const counts = { created: 0, updated: 0, deleted: 0, skipped: 0, failed: 0, bytesTransferred: 0 };
+  let t = run.startedAtMs;
+  for (const o of run.ops ?? []) {
+    t += 10;
+    const op: OpRecord = {
+      operation: o.operation,
+      filepath: o.filepath,
+      sizeBefore: o.operation === 'create' ? null : (o.size ?? 100),
+      sizeAfter: o.operation === 'delete' ? null : (o.size ?? 100),
+      md5Before: null,
+      md5After: null,
+      startedAtMs: t,
+      endedAtMs: t + 5,
+      status: o.fail ? 'fail' : 'success',
+      errorMessage: o.fail ?? null,
+    };
+    await rec.record(op);
+    if (o.fail) counts.failed++;
+    else {
+      if (o.operation === 'create') counts.created++;
+      else if (o.operation === 'update') counts.updated++;
+      else counts.deleted++;
+      if (!dryRun && o.operation !== 'delete') counts.bytesTransferred += o.size ?? 100;
+    }
+  }
+  const res = await rec.finish({
+    endedAtMs: run.startedAtMs + (run.durationMs ?? 30_000),
+    status: run.status,
+    counts,
+    errorMessage: run.errorMessage ?? null,
+  });
+  if (!res.flushed || res.iterationId === null)
+    throw new Error(`seed run of ${run.pair} did not reach the store`);
+  return res.iterationId;
+}
+
+const MIN = 60_000;
+
+/**
+ * A small, varied history ending at `nowMs`: photos is healthy (real and dry-run, both directions),
+ * media's last real sync partly failed (with the hostile file name), games never synced for real.
+ */
+export async function seedHistory(audit: Audit, nowMs: number): Promise<Record<string, number>> {
+  const ids: Record<string, number> = {};
+  for (let i = 6; i >= 1; i--) {
+    await seedRun(audit, {
+      pair: 'photos',
+      direction: 'dell-to-hp',
+      startedAtMs: nowMs - i * 15 * MIN,
+      status: 'success',
+      ops: [
+        { operation: 'create', filepath: `2026/trip/img_${i}01.jpg`, size: 2_500_000 * i },
+        { operation: 'update', filepath: `2026/trip/img_${i}02.jpg`, size: 1_200_000 },
+      ],
+    });
+  }
+  ids.photosReal = await seedRun(audit, {
+    pair: 'photos',
+    direction: 'hp-to-dell',
+    startedAtMs: nowMs - 10 * MIN,
+    status: 'success',
+    ops: [{ operation: 'delete', filepath: 'old/thumbs.db', size: 4096 }],
+  });
+  ids.photosDry = await seedRun(audit, {
+    pair: 'photos',
+    direction: 'dell-to-hp',
+    dryRun: true,
+    startedAtMs: nowMs - 5 * MIN,
+    status: 'success',
+    ops: [{ operation: 'create', filepath: '2026/trip/img_999.jpg', size: 3_000_000 }],
+  });
+  ids.mediaOk = await seedRun(audit, {
+    pair: 'media',
+    direction: 'dell-to-hp',
+    startedAtMs: nowMs - 50 * MIN,
+    status: 'success',
+    ops: [{ operation: 'create', filepath: 'films/a.mkv', size: 700_000_000 }],
+  });
+  ids.mediaPartial = await seedRun(audit, {
+    pair: 'media',
+    direction: 'dell-to-hp',
+    startedAtMs: nowMs - 8 * MIN,
+    status: 'partial_failure',
+    errorMessage: '1 file failed',
+    ops: [
+      { operation: 'create', filepath: 'music/ok.flac', size: 30_000_000 },
+      {
+        operation: 'create',
+        filepath: `pictures/${HOSTILE_NAME}`,
+        size: 1234,
+        fail: 'EACCES: permission denied',
+      },
+    ],
+  });
+  ids.gamesDry = await seedRun(audit, {
+    pair: 'games',
+    direction: 'hp-to-dell',
+    dryRun: true,
+    startedAtMs: nowMs - 3 * MIN,
+    status: 'success',
+    ops: [{ operation: 'create', filepath: 'saves/slot1.sav', size: 512 }],
+  });
+  return ids;
+}

@@ -1,0 +1,176 @@
+// The real page in a real browser: Debian's chromium driven by playwright-core, against the
+// dashboard on 127.0.0.1 reading a seeded SQLite audit. Checks the cards and tables, that a hostile
+// file name renders as text and runs nothing, that the page refreshes by itself, and that the page
+// breaks no CSP rule; saves test-results/dashboard.png.
+import { existsSync } from 'node:fs';
+import { mkdir, mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import type { FastifyInstance } from 'fastify';
+import { chromium, type Browser } from 'playwright-core';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { openAudit, openAuditReader, type Audit, type AuditReader } from '../src/audit/index.js';
+import { systemClock } from '../src/clock.js';
+import { createLogger } from '../src/log.js';
+import { buildApp } from '../src/ui/index.js';
+import { HOSTILE_NAME, seedHistory, seedRun } from './ui-seed.js';
+
+const CHROMIUM = '/usr/bin/chromium';
+const haveChromium = existsSync(CHROMIUM);
+if (!haveChromium) {
+  console.warn(
+    `ui.browser.test: skipped: ${CHROMIUM} is missing (apt-get install -y chromium; .ci/run installs it)`,
+  );
+}
+
+const HOUR = 3600_000;
+
+describe.skipIf(!haveChromium)('the dashboard in chromium', () => {
+  const log = createLogger({ silent: true });
+  let dir: string;
+  let audit: Audit;
+  let reader: AuditReader;
+  let app: FastifyInstance;
+  let browser: Browser;
+  let base: string;
+  let ids: Record<string, number>;
+
+  beforeAll(async () => {
+    dir = await mkdtemp(join(tmpdir(), 'ha-sync-ui-browser-'));
+    audit = await openAudit({ dsn: undefined, logDir: dir, log });
+    const now = Date.now();
+    // A day of hourly real syncs in both directions of photos and media, so the charts have bars.
+    for (let h = 23; h >= 2; h--) {
+      await seedRun(audit, {
+        pair: 'photos',
+        direction: 'hp-to-dell',
+        startedAtMs: now - h * HOUR - 20 * 60_000,
+        status: 'success',
+        ops: Array.from({ length: (h * 7) % 5 }, (_, i) => ({
+          operation: 'create' as const,
+          filepath: `camera/${h}/img_${i}.jpg`,
+          size: 1_500_000 + ((h * 13) % 7) * 900_000,
+        })),
+      });
+      await seedRun(audit, {
+        pair: 'media',
+        direction: 'dell-to-hp',
+        startedAtMs: now - h * HOUR,
+        status: h === 9 ? 'partial_failure' : 'success',
+        ops: Array.from({ length: (h * 3) % 4 }, (_, i) => ({
+          operation: i === 2 ? ('update' as const) : ('create' as const),
+          filepath: `series/s${h}/e${i}.mkv`,
+          size: 300_000_000 + h * 10_000_000,
+          ...(h === 9 && i === 0 ? { fail: 'ENOSPC: no space left on device' } : {}),
+        })),
+      });
+    }
+    ids = await seedHistory(audit, now);
+    reader = await openAuditReader({ dsn: undefined, logDir: dir, log });
+    app = buildApp({ reader, clock: systemClock, schedule: { defaultMinutes: 15, perPairMinutes: {} } });
+    base = await app.listen({ host: '127.0.0.1', port: 0 });
+    browser = await chromium.launch({
+      executablePath: CHROMIUM,
+      args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking'],
+    });
+  });
+
+  afterAll(async () => {
+    await browser?.close();
+    await app?.close();
+    await reader?.close();
+    await audit?.close();
+    if (dir) await rm(dir, { recursive: true, force: true });
+  });
+
+  it('shows the pairs and the activity, renders a hostile file name as text, and refreshes', async () => {
+    const context = await browser.newContext({ viewport: { width: 1440, height: 1000 } });
+    const page = await context.newPage();
+    const dialogs: string[] = [];
+    const problems: string[] = [];
+    const requests: string[] = [];
+    page.on('dialog', (d) => {
+      dialogs.push(d.message());
+      void d.dismiss();
+    });
+    page.on('pageerror', (e) => problems.push(`pageerror: ${e.message}`));
+    page.on('console', (m) => {
+      if (m.type() === 'error' || m.type() === 'warning') problems.push(`console ${m.type()}: ${m.text()}`);
+    });
+    page.on('request', (r) => requests.push(r.url()));
+    // A fake clock in the page: the 10-second refresh is run on demand, not waited for.
+    await page.clock.install();
+    await page.goto(base + '/');
+
+    // Cards: one per pair, with the health each should have.
+    await page.locator('.card').nth(2).waitFor();
+    // Time in the page stops here (it flows naturally after install): no refresh runs by itself.
+    await page.clock.pauseAt(Date.now() + 1000);
+    expect(await page.locator('.card').count()).toBe(3);
+    const card = (name: string) => page.locator(`.card[data-id="${name}"]`);
+    await expect.poll(() => card('photos').locator('.card-head').textContent()).toContain('in sync');
+    expect(await card('media').locator('.card-head').textContent()).toContain('failing');
+    expect(await card('media').textContent()).toContain('partial failure');
+    expect(await card('games').locator('.card-head').textContent()).toContain('stale');
+    expect(await card('games').textContent()).toContain('Never synced for real');
+    expect(await card('photos').locator('.mini tbody tr').count()).toBe(4);
+    expect(await card('photos').locator('svg rect').count()).toBeGreaterThan(10);
+    expect(await page.locator('#overall').textContent()).toMatch(/1 failing, 1 stale of 4 directions/);
+
+    // Activity: newest first, dry runs told apart from real syncs.
+    const rows = page.locator('#activity-body tr');
+    expect(await rows.count()).toBe(50);
+    expect(await rows.first().getAttribute('data-id')).toBe(String(ids.gamesDry));
+    expect(await rows.first().locator('.kind').textContent()).toBe('DRY RUN');
+    expect(await page.locator('#activity-body tr.dry').count()).toBe(2);
+    expect(await page.locator(`#activity-body tr[data-id="${ids.mediaPartial}"] .kind`).textContent()).toBe(
+      'REAL',
+    );
+
+    // Filters.
+    await page.locator('.seg button[data-kind="dry"]').click();
+    await expect.poll(() => rows.count()).toBe(2);
+    await page.locator('.seg button[data-kind="all"]').click();
+    await expect.poll(() => rows.count()).toBe(50);
+
+    // Operations of the partly failed run: the hostile name is text, in red, and runs nothing.
+    await page.locator(`#activity-body tr[data-id="${ids.mediaPartial}"]`).click();
+    const bad = page.locator('#ops-body tr.bad');
+    await bad.first().waitFor();
+    expect(await bad.count()).toBe(1);
+    expect(await bad.locator('td.path').textContent()).toBe(`pictures/${HOSTILE_NAME}`);
+    expect(await bad.locator('td.msg').textContent()).toBe('EACCES: permission denied');
+    // Runs in the page; this project's TypeScript has no DOM types, hence the local one.
+    type Win = { getComputedStyle(el: unknown): { color: string } };
+    expect(
+      await bad.locator('td.msg').evaluate((el) => (globalThis as unknown as Win).getComputedStyle(el).color),
+    ).toBe('rgb(198, 40, 40)');
+    expect(await page.locator('#ops img, #cards img, #activity-body img').count()).toBe(0);
+    expect(await page.locator('#ops-summary').textContent()).toContain('1 failed');
+
+    // The page refreshes by itself: a new run appears after the 10-second tick.
+    const newId = await seedRun(audit, {
+      pair: 'ai',
+      direction: 'dell-to-hp',
+      startedAtMs: Date.now() - 1000,
+      durationMs: 500,
+      status: 'success',
+      ops: [{ operation: 'create', filepath: 'models/tiny.bin', size: 42_000 }],
+    });
+    expect(await page.locator(`#activity-body tr[data-id="${newId}"]`).count()).toBe(0);
+    await page.clock.runFor(10_000);
+    await page.locator(`#activity-body tr[data-id="${newId}"]`).waitFor();
+    await page.locator('.card[data-id="ai"]').waitFor();
+    expect(await page.locator('.card').count()).toBe(4);
+
+    await page.locator(`#activity-body tr[data-id="${ids.mediaPartial}"]`).click();
+    await bad.first().waitFor();
+    await mkdir('test-results', { recursive: true });
+    await page.screenshot({ path: 'test-results/dashboard.png', fullPage: true });
+
+    expect(dialogs).toEqual([]);
+    expect(problems).toEqual([]);
+    expect(requests.filter((u) => !u.startsWith(base))).toEqual([]);
+    await context.close();
+  });
+});

@@ -1,0 +1,221 @@
+// The poller on real temp directories, driven tick by tick with a manual clock (no sleeping), and
+// the outbox as plain data.
+import {
+  mkdtempSync,
+  mkdirSync,
+  rmSync,
+  writeFileSync,
+  renameSync,
+  unlinkSync,
+  symlinkSync,
+  utimesSync,
+} from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { Writable } from 'node:stream';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import type { ChangeEvent } from '../src/bus/index.js';
+import { ManualClock } from '../src/clock.js';
+import { createLogger } from '../src/log.js';
+import { Outbox, Poller, scanTree } from '../src/watcher/index.js';
+
+let root: string;
+let events: ChangeEvent[];
+let logs: string[];
+let clock: ManualClock;
+
+function makePoller(): Poller {
+  const sink = new Writable({
+    write(chunk: Buffer, _enc, cb) {
+      logs.push(chunk.toString());
+      cb();
+    },
+  });
+  return new Poller({
+    pair: 'media',
+    side: 'dell',
+    root,
+    pollIntervalMs: 1000,
+    sweepRate: 100_000,
+    statTimeoutMs: 5000,
+    statConcurrency: 4,
+    hotMs: 3000,
+    clock,
+    logger: createLogger({ destination: sink }),
+    emit: (ev) => events.push(ev),
+  });
+}
+
+/** Advances time past the hot window and runs one tick; returns the events it emitted. */
+async function tick(
+  p: Poller,
+  ms = 5000,
+): Promise<{ type: string; kind: string; path: string; size: number; prev?: unknown }[]> {
+  await clock.advance(ms);
+  events = [];
+  await p.tick();
+  return events.map(({ type, kind, path, size, prev }) => ({
+    type,
+    kind,
+    path,
+    size,
+    ...(prev ? { prev } : {}),
+  }));
+}
+
+const sorted = <T extends { path: string; type: string }>(a: T[]): T[] =>
+  [...a].sort((x, y) => (x.path + x.type).localeCompare(y.path + y.type));
+
+beforeEach(() => {
+  root = mkdtempSync(join(tmpdir(), 'hasync-poll-'));
+  mkdirSync(join(root, 'a'));
+  writeFileSync(join(root, 'a', 'one.txt'), '1');
+  writeFileSync(join(root, 'top.txt'), 'top');
+  events = [];
+  logs = [];
+  clock = new ManualClock(Date.now());
+});
+afterEach(() => rmSync(root, { recursive: true, force: true }));
+
+describe('Poller', () => {
+  it('publishes nothing for the initial scan, then sees creates, modifications, renames and deletes', async () => {
+    const p = makePoller();
+    await p.start(new AbortController().signal);
+    expect(events).toEqual([]);
+    expect(await tick(p)).toEqual([]);
+
+    writeFileSync(join(root, 'a', 'two.txt'), '22');
+    expect(await tick(p)).toEqual([{ type: 'upsert', kind: 'file', path: 'a/two.txt', size: 2 }]);
+
+    // In place: no directory mtime moves; the sweep finds it.
+    writeFileSync(join(root, 'a', 'one.txt'), '1111');
+    utimesSync(join(root, 'a', 'one.txt'), new Date(), new Date(Date.now() + 5000));
+    const mod = await tick(p);
+    expect(mod).toEqual([
+      {
+        type: 'upsert',
+        kind: 'file',
+        path: 'a/one.txt',
+        size: 4,
+        prev: expect.objectContaining({ size: 1 }),
+      },
+    ]);
+
+    renameSync(join(root, 'a', 'two.txt'), join(root, 'a', 'deux.txt'));
+    expect(sorted(await tick(p))).toEqual([
+      { type: 'upsert', kind: 'file', path: 'a/deux.txt', size: 2 },
+      { type: 'delete', kind: 'file', path: 'a/two.txt', size: 2 },
+    ]);
+
+    unlinkSync(join(root, 'top.txt'));
+    expect(await tick(p)).toEqual([{ type: 'delete', kind: 'file', path: 'top.txt', size: 3 }]);
+  });
+
+  it('announces a new directory tree parents first and a removed one children first', async () => {
+    const p = makePoller();
+    await p.start(new AbortController().signal);
+    mkdirSync(join(root, 'n', 'm'), { recursive: true });
+    writeFileSync(join(root, 'n', 'm', 'f.txt'), 'ff');
+    symlinkSync('/etc/passwd', join(root, 'n', 'link'));
+    const added = await tick(p);
+    expect(added.map((e) => `${e.type} ${e.kind} ${e.path}`).sort()).toEqual(
+      ['upsert dir n', 'upsert dir n/m', 'upsert file n/m/f.txt', 'upsert symlink n/link'].sort(),
+    );
+    expect(added[0]!.path).toBe('n');
+
+    rmSync(join(root, 'n'), { recursive: true });
+    const removed = await tick(p);
+    expect(removed.map((e) => `${e.type} ${e.path}`)).toContain('delete n');
+    expect(removed.at(-1)!.path).toBe('n');
+    expect(removed.findIndex((e) => e.path === 'n/m/f.txt')).toBeLessThan(
+      removed.findIndex((e) => e.path === 'n/m'),
+    );
+    expect(p.dirCount).toBe(2); // root and a
+  });
+
+  it('never announces ha-sync temp files', async () => {
+    const p = makePoller();
+    await p.start(new AbortController().signal);
+    writeFileSync(join(root, 'a', '.ha-sync-0123456789abcdef.tmp'), 'x');
+    writeFileSync(join(root, '.ha-sync-anything.tmp'), 'x');
+    expect(await tick(p)).toEqual([]);
+    renameSync(join(root, 'a', '.ha-sync-0123456789abcdef.tmp'), join(root, 'a', 'final.txt'));
+    expect(await tick(p)).toEqual([{ type: 'upsert', kind: 'file', path: 'a/final.txt', size: 1 }]);
+  });
+
+  it('publishes no deletes while the root is missing or suddenly empty, and resumes after', async () => {
+    const p = makePoller();
+    await p.start(new AbortController().signal);
+    const aside = root + '.aside';
+    renameSync(root, aside);
+    mkdirSync(root); // an empty mount point: same path, nothing in it
+    expect(await tick(p)).toEqual([]);
+    expect(await tick(p)).toEqual([]);
+    expect(p.healthy).toBe(false);
+    expect(logs.filter((l) => l.includes('root looks unmounted'))).toHaveLength(1);
+
+    rmSync(root, { recursive: true });
+    expect(await tick(p)).toEqual([]);
+    renameSync(aside, root);
+    writeFileSync(join(root, 'a', 'later.txt'), 'L');
+    expect(await tick(p)).toEqual([{ type: 'upsert', kind: 'file', path: 'a/later.txt', size: 1 }]);
+    expect(p.healthy).toBe(true);
+    expect(logs.filter((l) => l.includes('root is back'))).toHaveLength(1);
+  });
+
+  it('re-announces upserts with --initial-sync and scanTree snapshots parents first', async () => {
+    const p = makePoller();
+    await p.start(new AbortController().signal, true);
+    expect(events.map((e) => e.path).sort()).toEqual(['a', 'a/one.txt', 'top.txt']);
+    const snap = await scanTree(root);
+    expect(snap.map((e) => `${e.kind} ${e.path} ${e.size}`).sort()).toEqual([
+      'dir a 0',
+      'file a/one.txt 1',
+      'file top.txt 3',
+    ]);
+    expect(snap.findIndex((e) => e.path === 'a')).toBeLessThan(snap.findIndex((e) => e.path === 'a/one.txt'));
+    await expect(scanTree(join(root, 'nope'))).rejects.toMatchObject({ code: 'TREE_UNAVAILABLE' });
+  });
+});
+
+describe('Outbox', () => {
+  const ev = (path: string, type: 'upsert' | 'delete' = 'upsert', size = 1): ChangeEvent => ({
+    v: 1,
+    pair: 'p',
+    side: 's',
+    type,
+    kind: 'file',
+    path,
+    size,
+    mtimeMs: 1,
+    observedAt: 1,
+  });
+
+  it('coalesces per path (latest wins) and hands out oldest first', () => {
+    const o = new Outbox(100);
+    o.put(ev('a', 'upsert', 1));
+    o.put(ev('b'));
+    o.put(ev('a', 'delete', 2));
+    expect(o.size).toBe(2);
+    expect(o.take(10).map((e) => `${e.path}:${e.type}`)).toEqual(['b:upsert', 'a:delete']);
+  });
+
+  it('does not put back a failed event over a newer one', () => {
+    const o = new Outbox(100);
+    const old = ev('a', 'upsert', 1);
+    o.put(ev('a', 'upsert', 2));
+    o.putBack(old);
+    expect(o.take(10)[0]!.size).toBe(2);
+  });
+
+  it('collapses the busiest directory into a rescan when over its bound', () => {
+    const o = new Outbox(10);
+    for (let i = 0; i < 8; i++) o.put(ev(`big/f${i}`, i === 0 ? 'delete' : 'upsert'));
+    o.put(ev('small/x'));
+    o.put(ev('top'));
+    o.put(ev('big/f9'));
+    expect(o.rescanDirs).toEqual(new Set(['big']));
+    expect(o.take(100).map((e) => e.path)).toEqual(['small/x', 'top']);
+    expect(o.takeDroppedDeletes()).toBe(1);
+  });
+});
