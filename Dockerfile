@@ -12,6 +12,9 @@
 # ---- deps: production node_modules ----------------------------------------------------------
 FROM node:24.21.0-bookworm AS deps
 WORKDIR /app
+# When no prebuilt binary can be fetched, node-gyp builds against this image's own headers
+# instead of downloading them.
+ENV npm_config_nodedir=/usr/local
 COPY package.json package-lock.json ./
 # --ignore-scripts skips our own `prepare` (tsc is a dev dependency); the one install script we
 # allow (package.json allowScripts) runs in the rebuild: a prebuilt binary, else node-gyp.

@@ -25,7 +25,12 @@ fs.mkdirSync(BASE, { recursive: true });
 function smallTree(root, n, content = 'x'.repeat(100)) {
   const mtime = new Date('2026-01-01T00:00:00Z');
   for (let i = 0; i < n; i++) {
-    const dir = join(root, `a${Math.floor(i / 1000) % 100}`, `b${Math.floor(i / 100) % 10}`, `c${Math.floor(i / 100000)}`);
+    const dir = join(
+      root,
+      `a${Math.floor(i / 1000) % 100}`,
+      `b${Math.floor(i / 100) % 10}`,
+      `c${Math.floor(i / 100000)}`,
+    );
     if (i % 100 === 0) fs.mkdirSync(dir, { recursive: true });
     const p = join(dir, `file-${i}.txt`);
     fs.writeFileSync(p, content);
@@ -48,7 +53,10 @@ function bigFiles(root, count, mb) {
 
 /** Runs a command under /usr/bin/time; returns seconds and peak RSS (MB). */
 function timed(cmd, args) {
-  const r = spawnSync('/usr/bin/time', ['-f', '%e %M', cmd, ...args], { encoding: 'utf8', maxBuffer: 1 << 28 });
+  const r = spawnSync('/usr/bin/time', ['-f', '%e %M', cmd, ...args], {
+    encoding: 'utf8',
+    maxBuffer: 1 << 28,
+  });
   const last = r.stderr.trim().split('\n').pop() ?? '';
   const [secs, kb] = last.split(' ').map(Number);
   if (r.status !== 0) {
@@ -61,14 +69,24 @@ function timed(cmd, args) {
 function hasync(src, dest, extra = []) {
   const logDir = join(BASE, 'logs');
   fs.mkdirSync(logDir, { recursive: true });
-  return timed(process.execPath, [BIN, `--src=${src}`, `--dest=${dest}`, '--pair=bench', `--log-dir=${logDir}`, '--lock=file', ...extra]);
+  return timed(process.execPath, [
+    BIN,
+    `--src=${src}`,
+    `--dest=${dest}`,
+    '--pair=bench',
+    `--log-dir=${logDir}`,
+    '--lock=file',
+    ...extra,
+  ]);
 }
 
 function report(name, ours, theirs, target, better) {
   const ratio = ours.secs / theirs.secs;
   const ok = better === 'lower' ? ratio <= target : theirs.secs / ours.secs >= target;
   const line = `${name}: ha-sync ${ours.secs.toFixed(2)} s (RSS ${ours.rssMb.toFixed(0)} MB) vs rsync ${theirs.secs.toFixed(2)} s (RSS ${theirs.rssMb.toFixed(0)} MB): ${
-    better === 'lower' ? `ratio ${ratio.toFixed(2)}x (target <= ${target}x)` : `${(theirs.secs / ours.secs).toFixed(2)}x faster (target >= ${target}x)`
+    better === 'lower'
+      ? `ratio ${ratio.toFixed(2)}x (target <= ${target}x)`
+      : `${(theirs.secs / ours.secs).toFixed(2)}x faster (target >= ${target}x)`
   } ${ok ? 'OK' : 'MISSED'}`;
   console.log(line);
   results.push({ name, ok, line });

@@ -22,8 +22,14 @@ const failed = [];
 for (const f of files) {
   console.log(`\n=== ${f} ===`);
   const t0 = Date.now();
-  const r = spawnSync(process.execPath, ['--expose-gc', join(here, f)], { cwd: root, stdio: 'inherit', env: process.env });
-  console.log(`=== ${f}: ${r.status === 0 ? 'ok' : `FAILED (exit ${r.status ?? r.signal})`} in ${((Date.now() - t0) / 1000).toFixed(1)} s ===`);
+  const r = spawnSync(process.execPath, ['--expose-gc', join(here, f)], {
+    cwd: root,
+    stdio: 'inherit',
+    env: process.env,
+  });
+  console.log(
+    `=== ${f}: ${r.status === 0 ? 'ok' : `FAILED (exit ${r.status ?? r.signal})`} in ${((Date.now() - t0) / 1000).toFixed(1)} s ===`,
+  );
   if (r.status !== 0) failed.push(f);
 }
 if (failed.length) {

@@ -4,7 +4,7 @@
 import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, utimesSync } from 'node:fs';
 import { hostname } from 'node:os';
 import { join } from 'node:path';
-import { spawnSync } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ManualClock } from '../src/clock.js';
 import { MYSQL_TABLES } from '../src/audit/schema.js';
@@ -425,6 +425,39 @@ describe.each([mysqlBackend(), sqliteBackend()])('audit store contract: $name', 
     }
   });
 
+  it('waits for a live writer on this host even when its file is silent, and flushes once it is gone', async () => {
+    const t = tempDir();
+    const child = spawn(process.execPath, ['-e', 'setTimeout(() => {}, 60000)'], { stdio: 'ignore' });
+    try {
+      const clock = new ManualClock(Date.now() + 5 * 60_000);
+      const pair = uniq('alive');
+      writeOpslog(
+        t.dir,
+        'opslog-alive.jsonl',
+        { ...header({ pair }), pid: child.pid!, host: hostname() },
+        [op(1)],
+        null,
+      );
+      await withAudit(
+        t.dir,
+        async (a, r) => {
+          expect(await a.flushPending()).toEqual({ flushed: 0, waiting: 1, corrupt: 0 });
+          const exited = new Promise((res) => child.once('exit', res));
+          child.kill('SIGKILL');
+          await exited;
+          expect(await a.flushPending()).toEqual({ flushed: 1, waiting: 0, corrupt: 0 });
+          expect(await r.iterations({ pair, limit: 5 })).toMatchObject([
+            { status: 'failed', errorMessage: 'interrupted' },
+          ]);
+        },
+        { clock },
+      );
+    } finally {
+      child.kill('SIGKILL');
+      t.remove();
+    }
+  });
+
   it('skips corrupt lines with a warning and sets aside a file without a header', async () => {
     const t = tempDir();
     try {
@@ -605,6 +638,13 @@ describe.each([mysqlBackend(), sqliteBackend()])('audit store contract: $name', 
           code: 'INVALID_INPUT',
         });
         await run.record(op(2));
+        await expect(run.finish({ ...end(), status: 'running' as 'success' })).rejects.toMatchObject({
+          code: 'INVALID_INPUT',
+        });
+        await expect(a.beginRun({ ...header(), runId: '' })).rejects.toMatchObject({ code: 'INVALID_INPUT' });
+        await expect(a.beginRun({ ...header(), startedAtMs: Number.NaN })).rejects.toMatchObject({
+          code: 'INVALID_INPUT',
+        });
         const res = await run.finish(end());
         expect(res.flushed).toBe(true);
         await expect(run.record(op(3))).rejects.toMatchObject({ code: 'INTERNAL' });
@@ -663,6 +703,37 @@ describe('mysql reader on a schema ha-sync did not create', () => {
       expect(pairs[0]!.lastDryRun).toBeNull();
     } finally {
       await r.close();
+      t.remove();
+    }
+  });
+});
+
+describe('mysql store that refuses one opslog', () => {
+  let db: Awaited<ReturnType<typeof createTestDatabase>>;
+  beforeAll(async () => {
+    db = await createTestDatabase();
+    // Tables someone created with a charset that cannot hold every pair name.
+    for (const ddl of MYSQL_TABLES)
+      await db.query(ddl.replace(/CHARSET=utf8mb4 COLLATE=utf8mb4_bin/, 'CHARSET=latin1'));
+  });
+  afterAll(() => db.drop());
+
+  it('keeps the refused file and still flushes the others', async () => {
+    const t = tempDir();
+    const cap = captureLog();
+    try {
+      writeOpslog(t.dir, 'opslog-a.jsonl', header({ pair: 'fish-🐟' }), [op(1)], end());
+      writeOpslog(t.dir, 'opslog-b.jsonl', header({ pair: 'plain' }), [op(1)], end());
+      const a = await openAudit({ dsn: db.dsn, logDir: t.dir, log: cap.log });
+      try {
+        expect(await a.flushPending()).toEqual({ flushed: 1, waiting: 1, corrupt: 0 });
+      } finally {
+        await a.close();
+      }
+      expect(opslogs(t.dir)).toEqual(['opslog-a.jsonl']);
+      expect(cap.text()).toMatch(/rejected this opslog/);
+      expect(await db.query('SELECT sync_pair FROM sync_iterations')).toEqual([{ sync_pair: 'plain' }]);
+    } finally {
       t.remove();
     }
   });

@@ -4,7 +4,13 @@ import type { Entry, PlanOptions } from '../src/core/index.js';
 import { compareEntries, deleteGuard, planDir } from '../src/core/index.js';
 
 const T = 1_700_000_000_000;
-const f = (name: string, size: number, mtimeMs = T): Entry => ({ name, kind: 'file', size, mtimeMs, mode: 0o644 });
+const f = (name: string, size: number, mtimeMs = T): Entry => ({
+  name,
+  kind: 'file',
+  size,
+  mtimeMs,
+  mode: 0o644,
+});
 const d = (name: string, mtimeMs = T): Entry => ({ name, kind: 'dir', size: 0, mtimeMs, mode: 0o755 });
 const l = (name: string, target: string, mtimeMs = T): Entry => ({
   name,
@@ -32,10 +38,32 @@ interface Case {
 }
 
 const cases: Case[] = [
-  { name: 'identical trees', src: [f('a', 1), d('s')], dest: [f('a', 1), d('s')], ops: [], descend: ['s:both'] },
-  { name: 'missing in dest: create', src: [f('a', 3), l('ln', 'a')], dest: [], ops: ['create a', 'create ln'] },
-  { name: 'new dir: create and descend src-only', src: [d('s')], dest: [], ops: ['create s'], descend: ['s:src-only'] },
-  { name: 'src newer, size differs: update', src: [f('a', 5, T + 10_000)], dest: [f('a', 3)], ops: ['update a'] },
+  {
+    name: 'identical trees',
+    src: [f('a', 1), d('s')],
+    dest: [f('a', 1), d('s')],
+    ops: [],
+    descend: ['s:both'],
+  },
+  {
+    name: 'missing in dest: create',
+    src: [f('a', 3), l('ln', 'a')],
+    dest: [],
+    ops: ['create a', 'create ln'],
+  },
+  {
+    name: 'new dir: create and descend src-only',
+    src: [d('s')],
+    dest: [],
+    ops: ['create s'],
+    descend: ['s:src-only'],
+  },
+  {
+    name: 'src newer, size differs: update',
+    src: [f('a', 5, T + 10_000)],
+    dest: [f('a', 3)],
+    ops: ['update a'],
+  },
   { name: 'src newer, same size: hash', src: [f('a', 3, T + 10_000)], dest: [f('a', 3)], ops: ['hash a'] },
   { name: 'dest newer: leave it', src: [f('a', 5)], dest: [f('a', 3, T + 10_000)], ops: [] },
   { name: 'within threshold, same size: equal', src: [f('a', 3, T + 1500)], dest: [f('a', 3)], ops: [] },
@@ -45,7 +73,12 @@ const cases: Case[] = [
     dest: [f('a', 3)],
     ops: ['update a'],
   },
-  { name: 'within threshold, sizes differ, src older: leave', src: [f('a', 4)], dest: [f('a', 3, T + 1000)], ops: [] },
+  {
+    name: 'within threshold, sizes differ, src older: leave',
+    src: [f('a', 4)],
+    dest: [f('a', 3, T + 1000)],
+    ops: [],
+  },
   { name: 'dest-only without --delete-missing: kept', src: [], dest: [f('a', 1), d('s')], ops: [] },
   {
     name: 'dest-only with --delete-missing: delete, descend dest-only',
@@ -86,9 +119,19 @@ const cases: Case[] = [
     ops: ['delete a'],
     replace: ['a'],
   },
-  { name: 'symlink target changed, src newer: update', src: [l('ln', 'b', T + 5000)], dest: [l('ln', 'a')], ops: ['update ln'] },
+  {
+    name: 'symlink target changed, src newer: update',
+    src: [l('ln', 'b', T + 5000)],
+    dest: [l('ln', 'a')],
+    ops: ['update ln'],
+  },
   { name: 'symlink same target: nothing', src: [l('ln', 'a', T + 99_000)], dest: [l('ln', 'a')], ops: [] },
-  { name: 'file replaces symlink when newer', src: [f('x', 1, T + 5000)], dest: [l('x', 'y')], ops: ['update x'] },
+  {
+    name: 'file replaces symlink when newer',
+    src: [f('x', 1, T + 5000)],
+    dest: [l('x', 'y')],
+    ops: ['update x'],
+  },
   {
     name: 'special files are skipped with a warning, never deleted',
     src: [sp('fifo')],
@@ -103,7 +146,13 @@ const cases: Case[] = [
     dest: [f('caf\u00e9', 1)],
     ops: ['create cafe\u0301'],
   },
-  { name: 'src-only mode ignores dest', src: [f('a', 1)], dest: [f('a', 1)], mode: 'src-only', ops: ['create a'] },
+  {
+    name: 'src-only mode ignores dest',
+    src: [f('a', 1)],
+    dest: [f('a', 1)],
+    mode: 'src-only',
+    ops: ['create a'],
+  },
   {
     name: 'dest-only mode deletes everything',
     src: [f('a', 1)],
@@ -148,12 +197,23 @@ describe('compareEntries', () => {
 });
 
 describe('deleteGuard', () => {
-  const base = { srcEmpty: false, destEntries: 10, destFiles: 10, fileDeletes: 0, maxDeletePercent: 50, force: false };
+  const base = {
+    srcEmpty: false,
+    destEntries: 10,
+    destFiles: 10,
+    fileDeletes: 0,
+    maxDeletePercent: 50,
+    force: false,
+  };
   it.each([
     ['no deletes', base, null],
     ['empty source, non-empty dest', { ...base, srcEmpty: true }, /source is empty/],
     ['empty source and dest', { ...base, srcEmpty: true, destEntries: 0, destFiles: 0 }, null],
-    ['empty source even with max-delete 100', { ...base, srcEmpty: true, maxDeletePercent: 100 }, /source is empty/],
+    [
+      'empty source even with max-delete 100',
+      { ...base, srcEmpty: true, maxDeletePercent: 100 },
+      /source is empty/,
+    ],
     ['at the limit', { ...base, fileDeletes: 5 }, null],
     ['over the limit', { ...base, fileDeletes: 6 }, /would delete 6 of 10 .*60\.0%.*--max-delete 50%/],
     ['force overrides max-delete', { ...base, fileDeletes: 10, force: true }, null],

@@ -13,8 +13,10 @@ import {
   isNetworkFs,
   isTempName,
   md5File,
+  pack,
   parseMountinfo,
   scanDir,
+  unpack,
   syncIo,
   tempName,
   touchEntry,
@@ -133,8 +135,12 @@ describe('unsafe paths', () => {
   it('copyEntry and deleteEntry refuse them without touching anything', async () => {
     fs.writeFileSync(join(root, 'victim'), 'x');
     const e: Expected = { kind: 'file', size: 1, mtimeMs: 0 };
-    expect(await copyEntry(src, dest, '../victim', { src: e, dest: null })).toMatchObject({ code: 'UNSAFE_PATH' });
-    expect(await deleteEntry(dest, '../victim', exp(join(root, 'victim')))).toMatchObject({ code: 'UNSAFE_PATH' });
+    expect(await copyEntry(src, dest, '../victim', { src: e, dest: null })).toMatchObject({
+      code: 'UNSAFE_PATH',
+    });
+    expect(await deleteEntry(dest, '../victim', exp(join(root, 'victim')))).toMatchObject({
+      code: 'UNSAFE_PATH',
+    });
     expect(await deleteEntry(dest, join(root, 'victim'), exp(join(root, 'victim')))).toMatchObject({
       code: 'UNSAFE_PATH',
     });
@@ -201,6 +207,15 @@ describe('scanDir', () => {
       expect(s.temps).toHaveLength(1);
       expect(s.issues).toEqual([expect.objectContaining({ kind: 'bad-name', name: 'bad\\xff.txt' })]);
     }
+  });
+  it('listings survive packing for a trip between threads', async () => {
+    fs.writeFileSync(join(src, 'a\nb'), 'x');
+    fs.symlinkSync('t\u00e9', join(src, 'ln'));
+    fs.mkdirSync(join(src, 'd'));
+    const s = await scanDir(src, syncIo);
+    const round = unpack(pack(s));
+    expect(round.entries).toEqual(s.entries);
+    expect(unpack(pack({ entries: [], temps: [], issues: [] })).entries).toEqual([]);
   });
   it('temp names are short and fixed-length', () => {
     const n = tempName();

@@ -19,6 +19,7 @@ import {
   mkdirSync,
   mkdtempSync,
   readFileSync,
+  readdirSync,
   rmSync,
   statSync,
   symlinkSync,
@@ -26,9 +27,8 @@ import {
   writeFileSync,
 } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { createInterface } from 'node:readline';
-import Database from 'better-sqlite3';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ROOT } from './k8s.helpers.js';
 
@@ -180,9 +180,45 @@ describe('Dockerfile', () => {
   });
 });
 
+describe('Makefile', () => {
+  it("has the seed's targets: build, docker-build IMAGE=..., docker-push IMAGE=..., plus manifests and test", (ctx) => {
+    if (spawnSync('make', ['--version']).status !== 0) ctx.skip('make is not installed');
+    const dry = (...args: string[]) => spawnSync('make', ['-n', ...args], { cwd: ROOT, encoding: 'utf8' });
+    expect(dry('build').stdout).toContain('npm run build');
+    expect(dry('test').stdout).toContain('npm test');
+    expect(dry('manifests').stdout).toContain('npm run manifests');
+    expect(dry('docker-build', 'IMAGE=reg:5000/ha-sync:1.2.3').stdout).toMatch(
+      /docker build .*-t reg:5000\/ha-sync:1\.2\.3 \./,
+    );
+    expect(dry('docker-push', 'IMAGE=reg:5000/ha-sync:1.2.3').stdout).toMatch(
+      /docker push reg:5000\/ha-sync:1\.2\.3/,
+    );
+    // The default image is tagged with the package version, never :latest.
+    const version = (JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8')) as { version: string })
+      .version;
+    expect(dry('docker-build').stdout).toContain(`ha-sync:${version}`);
+  });
+});
+
 // ---- the runtime layout, rebuilt ---------------------------------------------------------------
 
-const RUN_AS = process.getuid?.() === 0 ? 10001 : undefined;
+/** True when a user other than the owner may run `file` (every directory on the way searchable). */
+function othersCanRun(file: string): boolean {
+  let p = file;
+  for (;;) {
+    if ((statSync(p).mode & 0o001) === 0) return false;
+    if (p === dirname(p)) return true;
+    p = dirname(p);
+  }
+}
+
+/**
+ * The image runs as uid 10001: so does the layout, when this test runs as root and both the Node
+ * running it and this checkout (the cached node_modules) are reachable by that user (npx's node@24
+ * lives under /root, 0700: then the layout runs as root).
+ */
+const RUN_AS =
+  process.getuid?.() === 0 && othersCanRun(process.execPath) && othersCanRun(ROOT) ? 10001 : undefined;
 let app = '';
 let work = '';
 let skipReason = '';
@@ -203,6 +239,35 @@ function sh(
 
 const NETWORK_RE = /E(NOTFOUND|AI_AGAIN|CONNREFUSED|CONNRESET|TIMEDOUT)|network|getaddrinfo|offline/i;
 
+const CACHE_ROOT = join(ROOT, 'node_modules', '.cache', 'ha-sync-image-test');
+
+/**
+ * A directory with include/node/ for the running Node: its own install when it has headers (the
+ * system Node, the official image), else the matching node-<platform>-<arch> package from the npm
+ * registry (npx node@24 ships no headers, and nodejs.org may be unreachable).
+ */
+function nodeHeaders(): string {
+  const own = dirname(dirname(process.execPath));
+  if (existsSync(join(own, 'include', 'node', 'node.h'))) return own;
+  const version = process.version.slice(1);
+  const dir = join(CACHE_ROOT, `node-headers-${version}`);
+  if (existsSync(join(dir, 'package', 'include', 'node', 'node.h'))) return join(dir, 'package');
+  mkdirSync(dir, { recursive: true });
+  const spec = `node-${process.platform}-${process.arch}@${version}`;
+  const pack = sh('npm', ['pack', spec], dir);
+  const tgz = pack.stdout.trim().split('\n').pop() ?? '';
+  if (pack.status !== 0 || !tgz) {
+    const out = `${pack.stdout}\n${pack.stderr}`;
+    if (NETWORK_RE.test(out))
+      throw Object.assign(new Error(`registry unreachable: npm pack ${spec}`), { skip: true });
+    throw new Error(`npm pack ${spec} failed:\n${out}`);
+  }
+  const tar = sh('tar', ['xzf', tgz, 'package/include'], dir);
+  rmSync(join(dir, tgz), { force: true });
+  if (tar.status !== 0) throw new Error(`tar failed: ${tar.stderr}`);
+  return join(dir, 'package');
+}
+
 /** node_modules as the Dockerfile's deps stage makes it (cached by inputs; see the header). */
 function productionNodeModules(): string {
   const key = createHash('sha256')
@@ -211,16 +276,21 @@ function productionNodeModules(): string {
     .update(PROD_INSTALL + NATIVE_REBUILD + process.version)
     .digest('hex')
     .slice(0, 16);
-  const cache = join(ROOT, 'node_modules', '.cache', 'ha-sync-image-test', key);
+  const cache = join(CACHE_ROOT, key);
   if (existsSync(join(cache, '.complete')) && !process.env.HA_SYNC_IMAGE_TEST_FRESH)
     return join(cache, 'node_modules');
   rmSync(cache, { recursive: true, force: true });
   mkdirSync(cache, { recursive: true });
   cpSync(join(ROOT, 'package.json'), join(cache, 'package.json'));
   cpSync(join(ROOT, 'package-lock.json'), join(cache, 'package-lock.json'));
+  // node-gyp builds against the headers of the Node that runs this test (and will load the addon).
+  const env: NodeJS.ProcessEnv = {
+    PATH: `${dirname(process.execPath)}:${process.env.PATH ?? ''}`,
+    npm_config_nodedir: nodeHeaders(),
+  };
   for (const cmd of [PROD_INSTALL, NATIVE_REBUILD]) {
     const [bin, ...args] = cmd.split(' ');
-    const r = sh(bin!, args, cache);
+    const r = sh(bin!, args, cache, { env });
     if (r.status !== 0) {
       const out = `${r.stdout}\n${r.stderr}`;
       if (NETWORK_RE.test(out))
@@ -280,7 +350,8 @@ afterAll(() => {
 /** The image's environment: PATH with our bin, production mode, no DSN, no kubeconfig. */
 function imageEnv(): NodeJS.ProcessEnv {
   const env: NodeJS.ProcessEnv = {
-    PATH: `${join(app, 'bin')}:${process.env.PATH ?? ''}`,
+    // Our bin first, then the Node running this test (the CLI's `#!/usr/bin/env node` finds it).
+    PATH: `${join(app, 'bin')}:${dirname(process.execPath)}:${process.env.PATH ?? ''}`,
     NODE_ENV: 'production',
     POD_NAME: 'image-test-0',
   };
@@ -311,7 +382,7 @@ describe('the runtime layout (production node_modules + dist/)', () => {
     ).toBe(true);
   });
 
-  it('ha-sync --help and ha-sync-ui --help, as a non-root user, from PATH', (ctx) => {
+  it('ha-sync --help and ha-sync-ui --help from PATH (as uid 10001 when run as root)', (ctx) => {
     if (skipReason) ctx.skip(skipReason);
     const top = runImage('ha-sync', ['--help']);
     expect(top.status, top.stderr).toBe(0);
@@ -351,20 +422,22 @@ describe('the runtime layout (production node_modules + dist/)', () => {
     expect(readFileSync(join(dest, 'a.txt'), 'utf8')).toBe('hello\n');
     expect(statSync(join(dest, 'a.txt')).mtimeMs).toBe(past.getTime());
     expect(readFileSync(join(dest, 'sub dir', 'b.bin')).equals(Buffer.alloc(70_000, 7))).toBe(true);
-    // The audit went to the embedded SQLite file (the native addon loaded in this layout).
-    const db = new Database(join(logs, 'ha-sync.sqlite'), { readonly: true });
-    try {
-      const rows = db.prepare('SELECT status, dry_run, files_created FROM sync_iterations').all() as {
-        status: string;
-        dry_run: number;
-        files_created: number;
-      }[];
-      expect(rows).toHaveLength(1);
-      expect(rows[0]).toMatchObject({ status: 'success', dry_run: 0 });
-      expect(rows[0]!.files_created).toBeGreaterThanOrEqual(2);
-    } finally {
-      db.close();
-    }
+    // The audit went to the embedded SQLite file, read with the layout's own native addon.
+    const q = spawnSync(
+      process.execPath,
+      [
+        '-e',
+        `const D = require('better-sqlite3'); const db = new D(process.argv[1], { readonly: true });
+         process.stdout.write(JSON.stringify(db.prepare('SELECT status, dry_run, files_created FROM sync_iterations').all()));`,
+        join(logs, 'ha-sync.sqlite'),
+      ],
+      { cwd: app, encoding: 'utf8' },
+    );
+    expect(q.status, `${q.stderr}\nlog dir: ${readdirSync(logs).join(', ')}\n${r.stdout}`).toBe(0);
+    const rows = JSON.parse(q.stdout) as { status: string; dry_run: number; files_created: number }[];
+    expect(rows).toHaveLength(1);
+    expect(rows[0]).toMatchObject({ status: 'success', dry_run: 0 });
+    expect(rows[0]!.files_created).toBeGreaterThanOrEqual(2);
     // Once more: nothing left to do, still exit 0.
     const again = runImage('ha-sync', [
       'reconcile',

@@ -208,6 +208,11 @@ describe('generated manifests', () => {
         s.replace(/^logs: .*$/m, 'logs: { server: hp, path: /data/infra/ha-sync-logs, capacity: 10Gi }'),
       /lies inside pair 'infra'/,
     ],
+    [
+      'a pair name too long for a CronJob name',
+      (s: string) => s.replace(/^pairs:\n/m, `pairs:\n  - { name: ${'a'.repeat(40)}, capacity: 1Ti }\n`),
+      /longer than 52 characters/,
+    ],
   ])('refuses %s with one line, writing nothing', (_name, edit, re) => {
     const file = join(tmp, 'bad.yaml');
     writeFileSync(file, edit(readFileSync(join(K8S_DIR, 'pairs.yaml'), 'utf8')));

@@ -47,7 +47,11 @@ describe('parseReconcileArgs (pure)', () => {
       dest: '/mnt/hp/media',
       pair: 'media',
       direction: 'dell-to-hp',
-      audit: { dbDsn: 'user:pw@tcp(mysql.infrastructure:3306)/general_db', logDir: '/var/log/ha-sync', logRetainDays: 10 },
+      audit: {
+        dbDsn: 'user:pw@tcp(mysql.infrastructure:3306)/general_db',
+        logDir: '/var/log/ha-sync',
+        logRetainDays: 10,
+      },
       lock: { lockTtlSeconds: 3600 },
       mtimeThresholdSeconds: 2,
       deleteMissing: false,
@@ -61,10 +65,26 @@ describe('parseReconcileArgs (pure)', () => {
   });
   it('reads HA_SYNC_DB_DSN and Go-style booleans', () => {
     const c = parseReconcileArgs(
-      ['--src', '/a', '--dest', '/b', '--pair', 'p', '--delete-missing=true', '--dry-run', '--max-delete', '10'],
+      [
+        '--src',
+        '/a',
+        '--dest',
+        '/b',
+        '--pair',
+        'p',
+        '--delete-missing=true',
+        '--dry-run',
+        '--max-delete',
+        '10',
+      ],
       { HA_SYNC_DB_DSN: 'mysql://u@h/db' },
     );
-    expect(c).toMatchObject({ deleteMissing: true, dryRun: true, maxDeletePercent: 10, audit: { dbDsn: 'mysql://u@h/db' } });
+    expect(c).toMatchObject({
+      deleteMissing: true,
+      dryRun: true,
+      maxDeletePercent: 10,
+      audit: { dbDsn: 'mysql://u@h/db' },
+    });
   });
 });
 
@@ -85,7 +105,11 @@ describe('usage errors: one line naming the flag, exit 2, nothing touched', () =
     ['--max-delete 150', [...ok, '--max-delete=150'], /--max-delete: expected a number from 0 to 100/],
     ['unknown flag', [...ok, '--frobnicate'], /unknown flag --frobnicate/],
     ['bad pair name', [...without('pair'), '--pair=Media_1'], /--pair: expected lowercase/],
-    ['src does not exist', [...without('src'), `--src=${d.root}/nope`], /--src: source directory .* does not exist/],
+    [
+      'src does not exist',
+      [...without('src'), `--src=${d.root}/nope`],
+      /--src: source directory .* does not exist/,
+    ],
     ['dest is a file', [...without('dest'), `--dest=${d.root}/afile`], /--dest: .* is not a directory/],
     ['src equal to dest', [...without('dest'), `--dest=${d.src}`], /--src and --dest are the same directory/],
     ['dest inside src', [...without('dest'), `--dest=${d.src}/inner`], /--dest .* is inside --src/],
@@ -104,7 +128,23 @@ describe('the command', () => {
   it('--help documents every flag and the exit codes', () => {
     const r = cli(['reconcile', '--help']);
     expect(r.code).toBe(0);
-    for (const f of ['--src', '--dest', '--pair', '--direction', '--db-dsn', '--lock-ttl', '--log-dir', '--log-retain-days', '--mtime-threshold', '--delete-missing', '--workers', '--dry-run', '--verbose', '--max-delete', '--force']) {
+    for (const f of [
+      '--src',
+      '--dest',
+      '--pair',
+      '--direction',
+      '--db-dsn',
+      '--lock-ttl',
+      '--log-dir',
+      '--log-retain-days',
+      '--mtime-threshold',
+      '--delete-missing',
+      '--workers',
+      '--dry-run',
+      '--verbose',
+      '--max-delete',
+      '--force',
+    ]) {
       expect(r.stdout).toContain(f);
     }
     expect(r.stdout).toMatch(/Exit codes: 0 success/);
@@ -132,6 +172,26 @@ describe('the command', () => {
     expect(snapshot(d.dest)).toHaveLength(4);
   });
 
+  it('lists on one thread with HA_SYNC_SCAN_WORKER=0, with the same result as with workers', () => {
+    const d = dirs();
+    for (let i = 0; i < 50; i++) put(d.src, `d${i % 5}/f${i}`, String(i));
+    put(d.dest, 'd1/extra', 'e');
+    const args = [
+      BIN,
+      `--src=${d.src}`,
+      `--dest=${d.dest}`,
+      '--pair=t',
+      `--log-dir=${d.logDir}`,
+      '--lock=file',
+    ];
+    const r = spawnSync(process.execPath, [...args, '--delete-missing', '--max-delete=100'], {
+      encoding: 'utf8',
+      env: { ...env(), HA_SYNC_SCAN_WORKER: '0' },
+    });
+    expect(r.status).toBe(0);
+    expect(snapshot(d.dest)).toEqual(snapshot(d.src));
+  });
+
   it('kill -9 during a large copy leaves no partial file under a real name; the next run cleans up and completes', async () => {
     const d = dirs();
     const chunk = Buffer.alloc(8 << 20, 7);
@@ -142,7 +202,14 @@ describe('the command', () => {
     }
     fs.closeSync(fd);
     const size = fs.statSync(join(d.src, 'big.bin')).size;
-    const args = [BIN, `--src=${d.src}`, `--dest=${d.dest}`, '--pair=t', `--log-dir=${d.logDir}`, '--lock=file'];
+    const args = [
+      BIN,
+      `--src=${d.src}`,
+      `--dest=${d.dest}`,
+      '--pair=t',
+      `--log-dir=${d.logDir}`,
+      '--lock=file',
+    ];
     const child = spawn(process.execPath, args, { env: env(), stdio: 'ignore' });
     const exited = new Promise((r) => child.on('exit', r));
     let sawTemp = false;

@@ -33,7 +33,8 @@ export function snapshot(root: string): string[] {
   const out: string[] = [];
   const walk = (dir: string, rel: string): void => {
     for (const name of fs.readdirSync(dir, { encoding: 'buffer' })) {
-      const n = name.toString('latin1') === name.toString('utf8') ? name.toString('utf8') : name.toString('latin1');
+      const n =
+        name.toString('latin1') === name.toString('utf8') ? name.toString('utf8') : name.toString('latin1');
       const abs = Buffer.concat([Buffer.from(dir + '/'), name]);
       const r = rel ? `${rel}/${n}` : n;
       const st = fs.lstatSync(abs);
@@ -114,18 +115,29 @@ export function heldLock(): Lock {
     kind: 'test',
     name: 'test',
     acquire: () =>
-      Promise.reject(new HaSyncError('LOCK_HELD', 'lock ha-sync-t is held by pod-x/run-1 until 2026-11-27T00:00:00Z')),
+      Promise.reject(
+        new HaSyncError('LOCK_HELD', 'lock ha-sync-t is held by pod-x/run-1 until 2026-11-27T00:00:00Z'),
+      ),
   };
 }
 
-export function config(dirs: { src: string; dest: string; logDir: string }, over: Partial<ReconcileConfig> = {}): ReconcileConfig {
+export function config(
+  dirs: { src: string; dest: string; logDir: string },
+  over: Partial<ReconcileConfig> = {},
+): ReconcileConfig {
   return {
     src: dirs.src,
     dest: dirs.dest,
     pair: 't',
     direction: 'fwd',
     audit: { dbDsn: undefined, logDir: dirs.logDir, logRetainDays: 10 },
-    lock: { lock: 'file', lockTtlSeconds: 3600, lockWaitSeconds: 0, namespace: undefined, kubeconfig: undefined },
+    lock: {
+      lock: 'file',
+      lockTtlSeconds: 3600,
+      lockWaitSeconds: 0,
+      namespace: undefined,
+      kubeconfig: undefined,
+    },
     mtimeThresholdSeconds: 2,
     deleteMissing: false,
     workers: 4,

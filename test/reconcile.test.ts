@@ -9,7 +9,17 @@ import { newRunId, runReconcile, quotePath, Progress } from '../src/reconciler/i
 import { ManualClock } from '../src/clock.js';
 import { isTempName, tempName } from '../src/fsops/index.js';
 import type { MemoryAudit } from './reconcile.helpers.js';
-import { captureLogger, config, freeLock, heldLock, memoryAudit, put, sink, snapshot, tempRoot } from './reconcile.helpers.js';
+import {
+  captureLogger,
+  config,
+  freeLock,
+  heldLock,
+  memoryAudit,
+  put,
+  sink,
+  snapshot,
+  tempRoot,
+} from './reconcile.helpers.js';
 
 const roots: string[] = [];
 afterEach(() => {
@@ -97,7 +107,12 @@ describe.each(['sync', 'async'] as const)('reconcile (%s io)', (io) => {
     expect(r.counts).toMatchObject({ updated: 1, failed: 0 });
     expect(snapshot(d.dest)).toEqual(['newer-in-dest file:dest edit', 'newer-in-src file:src version']);
     expect(ops).toEqual([
-      expect.objectContaining({ operation: 'update', filepath: 'newer-in-src', sizeBefore: 3, sizeAfter: 11 }),
+      expect.objectContaining({
+        operation: 'update',
+        filepath: 'newer-in-src',
+        sizeBefore: 3,
+        sizeAfter: 11,
+      }),
     ]);
   });
 
@@ -203,7 +218,12 @@ describe('directory versus file', () => {
     const { r, ops } = await run(d);
     expect(r.exitCode).toBe(3);
     expect(r.outcome).toBe('partial_failure');
-    expect(snapshot(d.dest)).toEqual(['ok file:fine', 'x dir', 'x/inner file:dir in dest', 'y file:file in dest']);
+    expect(snapshot(d.dest)).toEqual([
+      'ok file:fine',
+      'x dir',
+      'x/inner file:dir in dest',
+      'y file:file in dest',
+    ]);
     const failed = ops.filter((o) => o.status === 'fail');
     expect(failed.map((o) => o.filepath).sort()).toEqual(['x', 'y']);
     expect(failed[0]!.errorMessage).toMatch(/--delete-missing/);
@@ -397,7 +417,11 @@ describe('lock and stop', () => {
         },
       };
     };
-    const { r } = await run(d, { workers: 1, deleteMissing: true, force: true }, { audit, lock: freeLock(lost.signal) });
+    const { r } = await run(
+      d,
+      { workers: 1, deleteMissing: true, force: true },
+      { audit, lock: freeLock(lost.signal) },
+    );
     expect(r.exitCode).toBe(1);
     expect(r.errorMessage).toMatch(/^lease lost/);
     expect(fs.existsSync(join(d.dest, 'extra'))).toBe(true);

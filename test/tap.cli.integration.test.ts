@@ -83,7 +83,7 @@ describe('parseWatchArgs', () => {
     [['--watch', 'Media:dell:/x'], 'pair must be lowercase'],
     [['--watch', 'm:dell:/x', '--watch', 'm:dell:/y'], 'watched twice'],
     [['--watch', 'm:d:/x', '--mode', 'inotify'], "--mode: expected one of poll, native, got 'inotify'"],
-    [['--watch', 'm:d:/x', '--sweep-rate', '0'], '--sweep-rate: expected an integer from 1'],
+    [['--watch', 'm:d:/x', '--sweep-rate=-1'], '--sweep-rate: expected an integer from 0'],
     [['--watch', 'm:d:/x', '--nats-url', 'http://x y'], '--nats-url: expected nats://host:port'],
     [['--watch', 'm:d:/x', '--nats-token', 't', '--nats-user', 'u'], 'exclusive'],
     [['--watch', 'm:d:/x', '--nats-password', 'p'], '--nats-password needs --nats-user'],

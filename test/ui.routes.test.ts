@@ -184,8 +184,10 @@ describe('bad query strings get 400 and one JSON line', () => {
     ['/api/iterations?dry_run=true', /^dry_run: expected 0/],
     [
       '/api/iterations?since=yesterday',
-      "since: expected an ISO 8601 date-time such as 2026-01-31T12:00:00Z, got 'yesterday'",
+      "since: expected an ISO 8601 date-time with a time zone, such as 2026-01-31T12:00:00Z, got 'yesterday'",
     ],
+    ['/api/iterations?since=2026-01-31T12:00:00', /^since: expected an ISO 8601 date-time with a time zone/],
+    ['/api/iterations?since=2026-06-30T23:59:60Z', /^since: expected an ISO 8601 date-time/],
     ['/api/operations', 'iteration_id is required: a positive integer'],
     ['/api/operations?iteration_id=-1', "iteration_id: expected a positive integer, got '-1'"],
     ['/api/operations?iteration_id=0', "iteration_id: expected a positive integer, got '0'"],

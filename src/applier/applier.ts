@@ -239,11 +239,21 @@ export class Applier {
     return this.serialized(ev.path, () => this.apply(ev, d, origin, other));
   }
 
+  /**
+   * True when `ev` reports exactly what this applier just wrote on that side. A directory's echo
+   * is consumed once (it carries no size or mtime of ours); any other event for the path clears
+   * the entry: the side changed in a way we did not cause.
+   */
   private isEcho(ev: ChangeEvent): boolean {
-    const w = this.written.get(`${ev.side}\0${ev.path}`);
-    if (!w || w.type !== ev.type || w.kind !== ev.kind) return false;
-    if (w.kind === 'dir') return true;
-    return w.size === ev.size && Math.abs(w.mtimeMs - ev.mtimeMs) < 1;
+    const key = `${ev.side}\0${ev.path}`;
+    const w = this.written.get(key);
+    if (!w) return false;
+    const hit =
+      w.type === ev.type &&
+      w.kind === ev.kind &&
+      (w.kind === 'dir' || (w.size === ev.size && Math.abs(w.mtimeMs - ev.mtimeMs) < 1));
+    if (!hit || w.kind === 'dir') this.written.delete(key);
+    return hit;
   }
 
   private retry(delayMs: number): Disposition {
@@ -374,6 +384,7 @@ export class Applier {
             md5After: null,
           };
           const r = await fs.copy(from.root, to.root, path, { src: plan.expectSrc, dest: plan.expectDest });
+          await this.recordParents(r.createdDirs, from, to, started);
           this.written.set(`${to.label}\0${path}`, {
             type: 'upsert',
             kind: plan.expectSrc.kind === 'symlink' ? 'symlink' : 'file',
@@ -408,7 +419,8 @@ export class Applier {
             md5Before: null,
             md5After: null,
           };
-          await fs.copy(origin.root, other.root, path, { src: plan.expectSrc, dest: null });
+          const r = await fs.copy(origin.root, other.root, path, { src: plan.expectSrc, dest: null });
+          await this.recordParents(r.createdDirs, origin, other, started);
           this.written.set(`${other.label}\0${path}`, { type: 'upsert', kind: 'dir', size: 0, mtimeMs: 0 });
           await this.windows.record(origin, other, {
             ...rec,
@@ -471,6 +483,25 @@ export class Applier {
     }
     this.stats.applied++;
     return { action: 'ack' };
+  }
+
+  /** Audits the parent directories a copy had to create first (and remembers them as echoes). */
+  private async recordParents(dirs: string[], from: SideRef, to: SideRef, started: number): Promise<void> {
+    for (const dir of dirs) {
+      this.written.set(`${to.label}\0${dir}`, { type: 'upsert', kind: 'dir', size: 0, mtimeMs: 0 });
+      await this.windows.record(from, to, {
+        operation: 'create',
+        filepath: dir,
+        sizeBefore: null,
+        sizeAfter: 0,
+        md5Before: null,
+        md5After: null,
+        startedAtMs: started,
+        endedAtMs: this.deps.clock.now(),
+        status: 'success',
+        errorMessage: null,
+      });
+    }
   }
 
   /** Transient: nak with backoff; unsafe: term; anything else: retry, then term and audit a failure. */

@@ -13,6 +13,8 @@ export interface CopyResult {
   /** What the destination holds now (cached to recognise the echo). */
   size: number;
   mtimeMs: number;
+  /** Parent directories created on the destination first (audited as creates). */
+  createdDirs: string[];
 }
 
 export interface FsOps {
@@ -79,7 +81,8 @@ export function fsOpsAdapter(io: Io = asyncIo): FsOps {
   }
 
   /** Creates dest's missing parent directories as copies of the source's (mode kept). */
-  async function ensureParents(srcRoot: string, destRoot: string, rel: string): Promise<void> {
+  async function ensureParents(srcRoot: string, destRoot: string, rel: string): Promise<string[]> {
+    const created: string[] = [];
     let i = rel.indexOf('/');
     while (i >= 0) {
       const dir = rel.slice(0, i);
@@ -88,7 +91,8 @@ export function fsOpsAdapter(io: Io = asyncIo): FsOps {
         const s = await stat(srcRoot, dir);
         if (s?.kind !== 'dir') throw new HaSyncError('CHANGED_UNDER_US', `source parent '${dir}' is gone`);
         const r = await copyEntry(srcRoot, destRoot, dir, { src: s, dest: null }, { io });
-        if (!r.ok && (await stat(destRoot, dir))?.kind !== 'dir') raise(r);
+        if (r.ok) created.push(dir);
+        else if ((await stat(destRoot, dir))?.kind !== 'dir') raise(r);
       } else if (d.kind !== 'dir') {
         throw new HaSyncError(
           'CHANGED_UNDER_US',
@@ -97,16 +101,18 @@ export function fsOpsAdapter(io: Io = asyncIo): FsOps {
       }
       i = rel.indexOf('/', i + 1);
     }
+    return created;
   }
 
   return {
     stat,
     async copy(srcRoot, destRoot, rel, expect) {
-      await ensureParents(srcRoot, destRoot, rel);
+      const createdDirs = await ensureParents(srcRoot, destRoot, rel);
       const r = await copyEntry(srcRoot, destRoot, rel, { src: expect.src, dest: expect.dest }, { io });
       if (!r.ok) raise(r);
       const after = await stat(destRoot, rel);
       return {
+        createdDirs,
         bytes: r.bytes,
         size: after?.size ?? expect.src.size,
         mtimeMs: after?.mtimeMs ?? expect.src.mtimeMs,

@@ -20,7 +20,16 @@ import { HaSyncError, errorMessage, isHaSyncError } from '../errors.js';
 import type { Logger } from '../log.js';
 import type { AuditOptions } from './index.js';
 import { openStore } from './open.js';
-import { OPSLOG_PENDING_RE, OPSLOG_RE, OpslogFile, OpslogWriter, toOp, type HeaderLine } from './opslog.js';
+import {
+  OPSLOG_PENDING_RE,
+  OPSLOG_RE,
+  OpslogFile,
+  OpslogWriter,
+  toEnd,
+  toHeader,
+  toOp,
+  type HeaderLine,
+} from './opslog.js';
 import type { AuditStore } from './store.js';
 import type {
   Audit,
@@ -61,8 +70,10 @@ export class OpslogAudit implements Audit {
   private readonly host = hostname();
   /** Opslogs of runs open in this instance: never flushed or deleted by flushPending/clean. */
   private readonly open = new Set<string>();
+  /** Heartbeat timers of the open runs (stopped by finish, or by close for runs never finished). */
+  private readonly heartbeats = new Set<NodeJS.Timeout>();
   private schema: Promise<void> | null = null;
-  /** Flushes run one at a time (the SQLite store keeps its transaction open across awaits). */
+  /** Flushes run one at a time: within a process, two flushes never race for the same file. */
   private queue: Promise<unknown> = Promise.resolve();
 
   constructor(
@@ -211,6 +222,19 @@ export class OpslogAudit implements Audit {
         };
       } catch (err) {
         if (isHaSyncError(err, 'AUDIT_UNAVAILABLE')) {
+          // Down, or up but refusing this one file (e.g. a value the table's charset cannot hold)?
+          // Only a down store stops the flushing of the other files.
+          const up = await this.store.ping().then(
+            () => true,
+            () => false,
+          );
+          if (up) {
+            this.log.error(
+              { opslog: path, store: this.store.where, err: err.message },
+              'audit store rejected this opslog; it stays for the next run',
+            );
+            return { kind: 'waiting', corrupt: s.corrupt };
+          }
           this.log.warn(
             { opslog: path, store: this.store.where, err: err.message },
             'audit store unavailable; the opslog stays for the next run',
@@ -228,8 +252,12 @@ export class OpslogAudit implements Audit {
   }
 
   async beginRun(header: IterationHeader): Promise<RunRecorder> {
-    if (typeof header.runId !== 'string' || header.runId === '' || header.runId.length > 128) {
-      throw new HaSyncError('INVALID_INPUT', 'audit: runId must be 1 to 128 characters');
+    // What the opslog cannot read back would be lost: refuse it now, loudly.
+    if (!toHeader({ ...header, v: 1 })) {
+      throw new HaSyncError(
+        'INVALID_INPUT',
+        'audit: invalid run header (runId must be 1 to 128 characters, times epoch ms, dryRun a boolean)',
+      );
     }
     const writer = await OpslogWriter.create(this.opts.logDir, header, { pid: process.pid, host: this.host });
     this.open.add(writer.path);
@@ -238,6 +266,7 @@ export class OpslogAudit implements Audit {
       Math.max(1000, Math.floor(this.staleAfterMs / 3)),
     );
     heartbeat.unref();
+    this.heartbeats.add(heartbeat);
     try {
       await this.ready();
       const id = await this.store.insertRunning(header);
@@ -263,8 +292,12 @@ export class OpslogAudit implements Audit {
       },
       finish: async (end: IterationEnd) => {
         if (finished) throw new HaSyncError('INTERNAL', 'audit: finish() called twice');
+        if (!toEnd({ ...end })) {
+          throw new HaSyncError('INVALID_INPUT', 'audit: invalid run end (status, counts or times)');
+        }
         finished = true;
         clearInterval(heartbeat);
+        this.heartbeats.delete(heartbeat);
         try {
           await writer.append({ type: 'end', ...end });
           await writer.close();
@@ -321,6 +354,10 @@ export class OpslogAudit implements Audit {
   }
 
   async close(): Promise<void> {
+    // A run never finished stays unfinished on disk; once this process is gone (or silent), a
+    // later flushPending records it as interrupted.
+    for (const t of this.heartbeats) clearInterval(t);
+    this.heartbeats.clear();
     await this.queue;
     await this.store.close();
   }

@@ -17,7 +17,7 @@ export interface AuditOptions {
   dsn: string | undefined;
   logDir: string;
   log: Logger;
-  /** Default systemClock. Opslog times, staleness and retention use it. */
+  /** Default systemClock. Staleness of unfinished opslogs, retention and flush times use it. */
   clock?: Clock;
   /** MySQL connect timeout, ms. Default 3000: a down database must not stall a run. */
   connectTimeoutMs?: number;
@@ -30,19 +30,33 @@ export interface AuditOptions {
 }
 
 /**
- * The dashboard's read-only view. Never creates MySQL tables (the dashboard's account may be
- * read-only): before the first run wrote any, the lists are empty. The SQLite file is created
- * with its schema when missing so a fresh laptop dashboard starts.
+ * The dashboard's read-only view. Opening never fails on an unreachable store (`ping` and the
+ * queries report it, as HaSyncError 'AUDIT_UNAVAILABLE'). Never creates MySQL tables (the
+ * dashboard's account may be read-only): before the first run wrote any, the lists are empty.
+ * The SQLite file is created with its schema when missing, so a fresh laptop dashboard starts.
  */
+// eslint-disable-next-line @typescript-eslint/require-await
 export async function openAuditReader(opts: AuditOptions): Promise<AuditReader> {
   const store = openStore({ dsn: opts.dsn, logDir: opts.logDir, connectTimeoutMs: opts.connectTimeoutMs });
-  if (store.kind === 'sqlite') await store.ensureSchema();
+  let schema: Promise<void> | null = null;
+  const ready = (): Promise<void> => {
+    if (store.kind !== 'sqlite') return Promise.resolve();
+    schema ??= store.ensureSchema().catch((err: unknown) => {
+      schema = null;
+      throw err;
+    });
+    return schema;
+  };
+  const afterSchema = async <T>(fn: () => Promise<T>): Promise<T> => {
+    await ready();
+    return fn();
+  };
   return {
     kind: store.kind,
-    ping: () => store.ping(),
-    pairs: () => store.pairs(),
-    iterations: (q) => store.iterations(q),
-    operations: (id, limit) => store.operations(id, limit),
+    ping: () => afterSchema(() => store.ping()),
+    pairs: () => afterSchema(() => store.pairs()),
+    iterations: (q) => afterSchema(() => store.iterations(q)),
+    operations: (id, limit) => afterSchema(() => store.operations(id, limit)),
     close: () => store.close(),
   };
 }

@@ -48,6 +48,14 @@ type Param = string | number | null;
 const ER_DUP_ENTRY = 1062;
 const ER_NO_SUCH_TABLE = 1146;
 const ER_DUP_KEYNAME = 1061;
+
+/**
+ * Statements a run waits on before it starts (ping, the 'running' row, the last dry-run): a
+ * database that accepts connections but hangs must not stall the sync for long.
+ */
+const QUICK_TIMEOUT_MS = 10_000;
+/** Creating an index on a big existing table is a one-time migration; let it finish. */
+const DDL_TIMEOUT_MS = 15 * 60_000;
 const ER_KEY_DOES_NOT_EXIST = 1176;
 
 /** Rows per multi-row INSERT, and a byte budget well under the default 16 MB max_allowed_packet. */
@@ -57,6 +65,7 @@ const INSERT_BYTES = 4 * 1024 * 1024;
 const OP_INSERT_COLUMNS =
   '(iteration_id, dry_run, operation, filepath, size_before, size_after, md5_before, md5_after, started_at, ended_at, status, error_message)';
 const OP_PLACEHOLDERS = '(?,?,?,?,?,?,?,?,?,?,?,?)';
+const OP_COLUMNS = 12;
 
 export class MysqlStore implements AuditStore {
   readonly kind = 'mysql' as const;
@@ -89,6 +98,8 @@ export class MysqlStore implements AuditStore {
       supportBigNumbers: true,
       bigNumberStrings: false,
       charset: 'UTF8MB4_BIN',
+      // Evicted statements are closed on the server; a few shapes are all this store uses.
+      maxPreparedStatements: 64,
       multipleStatements: false,
     });
     // Each new connection gets a UTC session before any statement of ours (the connection's
@@ -117,19 +128,23 @@ export class MysqlStore implements AuditStore {
     }
   }
 
-  private async rows(sql: string, params: Param[] = [], conn?: PoolConnection): Promise<DbRow[]> {
-    const [rows] = await (conn ?? this.pool).execute<RowDataPacket[]>(
-      { sql, timeout: this.queryTimeoutMs },
-      params,
-    );
+  private async rows(
+    sql: string,
+    params: Param[] = [],
+    conn?: PoolConnection,
+    timeout = this.queryTimeoutMs,
+  ): Promise<DbRow[]> {
+    const [rows] = await (conn ?? this.pool).execute<RowDataPacket[]>({ sql, timeout }, params);
     return rows;
   }
 
-  private async write(sql: string, params: Param[] = [], conn?: PoolConnection): Promise<ResultSetHeader> {
-    const [res] = await (conn ?? this.pool).execute<ResultSetHeader>(
-      { sql, timeout: this.queryTimeoutMs },
-      params,
-    );
+  private async write(
+    sql: string,
+    params: Param[] = [],
+    conn?: PoolConnection,
+    timeout = this.queryTimeoutMs,
+  ): Promise<ResultSetHeader> {
+    const [res] = await (conn ?? this.pool).execute<ResultSetHeader>({ sql, timeout }, params);
     return res;
   }
 
@@ -160,7 +175,7 @@ export class MysqlStore implements AuditStore {
 
   async ensureSchema(): Promise<void> {
     await this.run('create tables', async () => {
-      for (const ddl of MYSQL_TABLES) await this.pool.query({ sql: ddl, timeout: this.queryTimeoutMs });
+      for (const ddl of MYSQL_TABLES) await this.pool.query({ sql: ddl, timeout: DDL_TIMEOUT_MS });
       const have = await this.rows(
         'SELECT DISTINCT INDEX_NAME AS name FROM information_schema.STATISTICS WHERE TABLE_SCHEMA = DATABASE() AND TABLE_NAME = ?',
         ['sync_iterations'],
@@ -171,7 +186,7 @@ export class MysqlStore implements AuditStore {
         try {
           await this.pool.query({
             sql: `ALTER TABLE ${table} ADD INDEX ${name} (${cols})`,
-            timeout: this.queryTimeoutMs,
+            timeout: DDL_TIMEOUT_MS,
           });
         } catch (err) {
           // Two writers creating the schema at once: the other one won, which is fine.
@@ -182,7 +197,7 @@ export class MysqlStore implements AuditStore {
   }
 
   async ping(): Promise<void> {
-    await this.run('ping', () => this.rows('SELECT 1'));
+    await this.run('ping', () => this.rows('SELECT 1', [], undefined, QUICK_TIMEOUT_MS));
   }
 
   async insertRunning(h: FlushRun['header']): Promise<number> {
@@ -197,6 +212,8 @@ export class MysqlStore implements AuditStore {
           toDbTime(h.startedAtMs),
           h.dryRun ? 1 : 0,
         ],
+        undefined,
+        QUICK_TIMEOUT_MS,
       );
       return res.insertId;
     });
@@ -314,10 +331,17 @@ export class MysqlStore implements AuditStore {
     let bytes = 0;
     let total = 0;
     const send = async (): Promise<void> => {
-      if (rows === 0) return;
-      const sql = `INSERT INTO sync_operations ${OP_INSERT_COLUMNS} VALUES ${Array(rows).fill(OP_PLACEHOLDERS).join(',')}`;
-      // Prepared statements are cached per connection by text: full batches share one.
-      await this.write(sql, params, conn);
+      // Prepared statements are cached per connection by their text, and the server caps them
+      // (max_prepared_stmt_count, shared by every client). A partial batch is therefore sent in
+      // power-of-two chunks, so all flushes together use at most a dozen statement shapes.
+      let at = 0;
+      while (at < rows) {
+        const left = rows - at;
+        const n = left >= INSERT_ROWS ? INSERT_ROWS : 2 ** Math.floor(Math.log2(left));
+        const sql = `INSERT INTO sync_operations ${OP_INSERT_COLUMNS} VALUES ${Array(n).fill(OP_PLACEHOLDERS).join(',')}`;
+        await this.write(sql, params.slice(at * OP_COLUMNS, (at + n) * OP_COLUMNS), conn);
+        at += n;
+      }
       total += rows;
       params = [];
       rows = 0;

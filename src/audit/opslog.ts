@@ -187,7 +187,7 @@ export function toOp(o: Record<string, unknown>): OpRecord | null {
   };
 }
 
-function toHeader(o: Record<string, unknown>): HeaderLine | null {
+export function toHeader(o: Record<string, unknown>): HeaderLine | null {
   if (
     o.v !== 1 ||
     !isStr(o.runId) ||
@@ -218,7 +218,7 @@ function toHeader(o: Record<string, unknown>): HeaderLine | null {
 
 const COUNT_KEYS = ['created', 'updated', 'deleted', 'skipped', 'failed', 'bytesTransferred'] as const;
 
-function toEnd(o: Record<string, unknown>): IterationEnd | null {
+export function toEnd(o: Record<string, unknown>): IterationEnd | null {
   const c = o.counts as Record<string, unknown> | null | undefined;
   if (
     !isTime(o.endedAtMs) ||

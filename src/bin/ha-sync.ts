@@ -1,10 +1,21 @@
 #!/usr/bin/env node
 // Process entry for `ha-sync`. Exits explicitly so a stray handle can never keep a CronJob pod alive.
 //
-// libuv's thread pool (4 threads by default) is sized once, at the first asynchronous fs call. A
-// network filesystem wants many metadata calls in flight (one round trip each), so it is raised
-// here, before anything else is loaded (imports are dynamic for that reason).
-if (!process.env.UV_THREADPOOL_SIZE) process.env.UV_THREADPOOL_SIZE = '64';
+// libuv's thread pool (4 threads by default) is sized once, when it first starts, from
+// UV_THREADPOOL_SIZE. A network filesystem wants many metadata calls in flight (one round trip
+// each), so ha-sync wants 64. The ESM loader starts the pool before this module's first line runs,
+// so setting the variable here is too late: where Node has process.execve (Node >= 23.11, the
+// production image), the process re-executes itself in place (same pid, same signals) with it
+// set; elsewhere set UV_THREADPOOL_SIZE=64 in the environment (the image does).
+const execve = (
+  process as unknown as { execve?: (file: string, args: string[], env: NodeJS.ProcessEnv) => never }
+).execve;
+if (!process.env.UV_THREADPOOL_SIZE && typeof execve === 'function') {
+  execve.call(process, process.execPath, [process.execPath, ...process.execArgv, ...process.argv.slice(1)], {
+    ...process.env,
+    UV_THREADPOOL_SIZE: '64',
+  });
+}
 
 const { main, processContext } = await import('../cli/main.js');
 const code = await main(process.argv.slice(2), processContext());

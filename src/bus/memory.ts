@@ -167,8 +167,12 @@ export class MemoryBus implements EventBus {
     try {
       await new Promise<void>((resolve) => {
         if (this.closed) return resolve();
-        signal.addEventListener('abort', () => resolve(), { once: true });
-        this.closeHooks.push(resolve);
+        const done = (): void => {
+          this.closeHooks = this.closeHooks.filter((h) => h !== done);
+          resolve();
+        };
+        signal.addEventListener('abort', done, { once: true });
+        this.closeHooks.push(done);
       });
     } finally {
       this.watchers.delete(emit);

@@ -359,6 +359,10 @@ export class NatsBus implements EventBus {
           signal.removeEventListener('abort', stop);
           this.life.signal.removeEventListener('abort', stop);
         }
+        if (signal.aborted || this.life.signal.aborted) break;
+        // The iterator ended on its own (consumer deleted, connection closed): start over, calmly.
+        this.ensuredConsumers.delete(pair);
+        await this.clock.sleep(delay, signal).catch(() => undefined);
         delay = 500;
       } catch (err) {
         if (signal.aborted || this.life.signal.aborted) break;

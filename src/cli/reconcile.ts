@@ -129,6 +129,8 @@ export async function reconcileCommand(argv: string[], ctx: CliContext): Promise
     signal: ctx.signal,
     stdout: ctx.stdout,
     stderr: ctx.stderr,
+    // Local trees are listed on worker threads; HA_SYNC_SCAN_WORKER=0 keeps it on one thread.
+    scanWorker: ctx.env.HA_SYNC_SCAN_WORKER !== '0',
   });
   return result.exitCode;
 }

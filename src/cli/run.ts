@@ -22,15 +22,26 @@ import {
   type FlagSpecs,
   type LockConfig,
 } from '../config/index.js';
-import { EXIT, errorMessage, usage } from '../errors.js';
+import { EXIT, errorMessage, isHaSyncError, usage } from '../errors.js';
 import { holderIdentity, openLock } from '../lock/index.js';
 import { createLogger } from '../log.js';
 import { DEFAULT_WATCHER_OPTIONS, RootWatcher } from '../watcher/index.js';
-import { APPLY_LOCK_TTL_SECONDS, checkRoots, resolveLiveOptions, sideFlags, type LiveOptions } from './apply.js';
+import {
+  APPLY_LOCK_TTL_SECONDS,
+  checkRoots,
+  resolveLiveOptions,
+  sideFlags,
+  type LiveOptions,
+} from './apply.js';
 import type { CliContext } from './context.js';
 
 export const runFlags = {
-  pair: { type: 'string', valueName: 'name', default: 'local', help: 'Pair name: names the lock file and the audit rows' },
+  pair: {
+    type: 'string',
+    valueName: 'name',
+    default: 'local',
+    help: 'Pair name: names the lock file and the audit rows',
+  },
   ...sideFlags,
   'poll-interval': {
     type: 'string',
@@ -102,7 +113,10 @@ export async function runCommand(argv: string[], ctx: CliContext): Promise<numbe
   const log = createLogger({ verbose: cfg.verbose });
   const clock = systemClock;
   const signal = ctx.signal;
-  log.info({ a: `${a.label}=${a.root}`, b: `${b.label}=${b.root}`, state: cfg.audit.logDir }, `ha-sync run: syncing ${a.root} <-> ${b.root}`);
+  log.info(
+    { a: `${a.label}=${a.root}`, b: `${b.label}=${b.root}`, state: cfg.audit.logDir },
+    `ha-sync run: syncing ${a.root} <-> ${b.root}`,
+  );
 
   const audit = await openAudit({ dsn: cfg.audit.dbDsn, logDir: cfg.audit.logDir, log, clock });
   const bus = new MemoryBus({ kind: 'memory', clock });
@@ -112,7 +126,28 @@ export async function runCommand(argv: string[], ctx: CliContext): Promise<numbe
   try {
     await audit.flushPending();
     await audit.cleanOldOpslogs(cfg.audit.logRetainDays);
-    const lock = await openLock({ ...cfg.lock, pair: cfg.pair, logDir: cfg.audit.logDir, clock, log, env: ctx.env });
+    const lock = await openLock({
+      ...cfg.lock,
+      pair: cfg.pair,
+      logDir: cfg.audit.logDir,
+      clock,
+      log,
+      env: ctx.env,
+    });
+    // Two `run`s of the same pair would take turns on every event: refuse the second one up front.
+    try {
+      const probe = await lock.acquire({
+        holder: holderIdentity(`run-${process.pid}`, ctx.env),
+        waitSeconds: 0,
+      });
+      await probe.release();
+    } catch (err) {
+      if (!isHaSyncError(err, 'LOCK_HELD')) throw err;
+      log.error(
+        `another ha-sync process is syncing pair '${cfg.pair}' (${errorMessage(err)}); stop it first or use --pair`,
+      );
+      return EXIT.FAILED;
+    }
     const applier = new Applier(
       {
         pair: cfg.pair,
@@ -130,8 +165,15 @@ export async function runCommand(argv: string[], ctx: CliContext): Promise<numbe
 
     // Watchers first: their index is taken before the first pass, so a change made while the
     // sides are being equalised is still seen (and an echo of our own copies is absorbed).
-    const wopts = { ...DEFAULT_WATCHER_OPTIONS, pollIntervalMs: cfg.pollIntervalMs, hotMs: Math.max(3000, cfg.pollIntervalMs * 3) };
-    const watchers = [a, b].map((s) => new RootWatcher({ pair: cfg.pair, side: s.label, root: s.root }, wopts, { bus, clock, logger: log }));
+    const wopts = {
+      ...DEFAULT_WATCHER_OPTIONS,
+      pollIntervalMs: cfg.pollIntervalMs,
+      hotMs: Math.max(3000, cfg.pollIntervalMs * 3),
+    };
+    const watchers = [a, b].map(
+      (s) =>
+        new RootWatcher({ pair: cfg.pair, side: s.label, root: s.root }, wopts, { bus, clock, logger: log }),
+    );
     log.info('scanning both sides');
     await Promise.all(watchers.map((w) => w.start(watchAbort.signal)));
     if (signal.aborted) return EXIT.OK;
@@ -149,7 +191,9 @@ export async function runCommand(argv: string[], ctx: CliContext): Promise<numbe
     );
 
     if (!signal.aborted) {
-      log.info(`following changes live${cfg.deleteMissing ? ' (deletes propagate)' : ' (deletes do not propagate: --delete-missing)'}; Ctrl-C to stop`);
+      log.info(
+        `following changes live${cfg.deleteMissing ? ' (deletes propagate)' : ' (deletes do not propagate: --delete-missing)'}; Ctrl-C to stop`,
+      );
     }
     await applier.run(signal);
     stopWatchers();

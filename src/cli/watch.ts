@@ -47,7 +47,7 @@ export const watchFlags = {
     type: 'string',
     valueName: 'calls/s',
     default: String(DEFAULT_WATCHER_OPTIONS.sweepRate),
-    help: 'Budget of file stats per second for finding in-place modifications (a full sweep takes files/rate seconds)',
+    help: 'Budget of file stats per second for finding in-place modifications (a full sweep takes files/rate seconds); 0: 20000 on local disks, 5000 on network filesystems',
   },
   'stat-timeout': {
     type: 'string',
@@ -129,7 +129,7 @@ export function parseWatchArgs(argv: string[], env: NodeJS.ProcessEnv): WatchCon
   const watcher: WatcherOptions = {
     mode: enumFlag('mode', v.mode, ['poll', 'native'] as const, 'poll'),
     pollIntervalMs: intFlag('poll-interval', v['poll-interval'], 100, 600_000),
-    sweepRate: intFlag('sweep-rate', v['sweep-rate'], 1, 1_000_000),
+    sweepRate: intFlag('sweep-rate', v['sweep-rate'], 0, 1_000_000),
     statTimeoutMs: intFlag('stat-timeout', v['stat-timeout'], 100, 600_000),
     statConcurrency: intFlag('stat-concurrency', v['stat-concurrency'], 1, 256),
     hotMs: DEFAULT_WATCHER_OPTIONS.hotMs,

@@ -138,7 +138,7 @@ export function planDir(
   return { ops, descend, problems, replace };
 }
 
-/** The number of plan lines a kind is printed as (dry-run and logs use the audit's words). */
+/** The audit's word for a plan kind: touch and hash are updates (sync_operations has three). */
 export function auditOperation(kind: Op['kind']): 'create' | 'update' | 'delete' {
   return kind === 'create' ? 'create' : kind === 'delete' ? 'delete' : 'update';
 }

@@ -16,3 +16,5 @@ export { copyEntry, touchEntry, deleteEntry, md5File, removeTemp, mismatch } fro
 export { fsTypeOf, isNetworkFs, parseMountinfo } from './mounts.js';
 export type { Scanner } from './scanner.js';
 export { directScanner, workerScanner } from './scanner.js';
+export type { PackedScan } from './packed.js';
+export { pack, unpack } from './packed.js';

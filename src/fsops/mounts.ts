@@ -2,7 +2,8 @@
 // after a round trip, so it wants many calls in flight; a local disk wants cheap synchronous calls.
 import { readFileSync, realpathSync } from 'node:fs';
 
-const NETWORK = /^(nfs|nfs4|cifs|smb3|smbfs|ncpfs|afs|ceph|glusterfs|lustre|9p|fuse\.sshfs|fuse\.s3fs|fuse\.rclone|fuse\.glusterfs|fuse\.ceph|davfs|fuse\.davfs2?)$/;
+const NETWORK =
+  /^(nfs|nfs4|cifs|smb3|smbfs|ncpfs|afs|ceph|glusterfs|lustre|9p|fuse\.sshfs|fuse\.s3fs|fuse\.rclone|fuse\.glusterfs|fuse\.ceph|davfs|fuse\.davfs2?)$/;
 
 /** Decodes mountinfo's octal escapes (\040 for a space). */
 function unescape(s: string): string {

@@ -83,7 +83,8 @@ export async function copyEntry(
       const before = await io.lstat(srcAbs);
       const srcDiff = mismatch(before, expected.src);
       if (srcDiff || !before) return fail('CHANGED_UNDER_US', `source changed since planned: ${srcDiff}`);
-      if (expected.dest !== null) return fail('CHANGED_UNDER_US', 'destination exists; not replacing it with a directory');
+      if (expected.dest !== null)
+        return fail('CHANGED_UNDER_US', 'destination exists; not replacing it with a directory');
       const mode = before.mode & 0o7777;
       try {
         await io.mkdir(destAbs, mode);
@@ -122,7 +123,10 @@ export async function copyEntry(
         const changed = mismatch(after, expected.src);
         if (changed) {
           await discard(io, tmp);
-          return fail('CHANGED_UNDER_US', `source changed since planned or while copying (${changed}); copy discarded`);
+          return fail(
+            'CHANGED_UNDER_US',
+            `source changed since planned or while copying (${changed}); copy discarded`,
+          );
         }
       } catch (err) {
         await discard(io, tmp);

@@ -3,6 +3,7 @@
 // the order they arrive; the main thread asks in the order it will consume (breadth first).
 import { parentPort } from 'node:worker_threads';
 import { syncIo } from './io.js';
+import { pack } from './packed.js';
 import { scanDir } from './scan.js';
 
 export interface ScanRequest {
@@ -14,7 +15,10 @@ const port = parentPort;
 if (port) {
   port.on('message', (req: ScanRequest) => {
     scanDir(req.abs, syncIo).then(
-      (scan) => port.postMessage({ id: req.id, scan }),
+      (scan) => {
+        const packed = pack(scan);
+        port.postMessage({ id: req.id, packed }, [packed.nums.buffer as ArrayBuffer]);
+      },
       (err: unknown) => {
         const e = err as NodeJS.ErrnoException;
         port.postMessage({ id: req.id, error: { code: e.code, message: e.message } });

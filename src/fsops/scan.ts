@@ -19,7 +19,10 @@ export function decodeName(b: Buffer): string | null {
 export function showBytes(b: Buffer): string {
   let out = '';
   for (const byte of b) {
-    out += byte >= 0x20 && byte < 0x7f && byte !== 0x5c ? String.fromCharCode(byte) : `\\x${byte.toString(16).padStart(2, '0')}`;
+    out +=
+      byte >= 0x20 && byte < 0x7f && byte !== 0x5c
+        ? String.fromCharCode(byte)
+        : `\\x${byte.toString(16).padStart(2, '0')}`;
   }
   return out;
 }

@@ -7,6 +7,8 @@ import { syncIo } from './io.js';
 import type { Io } from './io.js';
 import type { DirScan, Limiter } from './scan.js';
 import { scanDir } from './scan.js';
+import type { PackedScan } from './packed.js';
+import { unpack } from './packed.js';
 
 export interface Scanner {
   /** Lists `abs`. Throws like readdir when the directory cannot be read. */
@@ -26,7 +28,7 @@ export function directScanner(io: Io, limiter?: Limiter): Scanner {
 
 interface Reply {
   id: number;
-  scan?: DirScan;
+  packed?: PackedScan;
   error?: { code?: string; message: string };
 }
 
@@ -56,7 +58,7 @@ export function workerScanner(maxAhead = 64): Scanner | null {
     const w = waiting.get(r.id);
     if (!w) return;
     waiting.delete(r.id);
-    if (r.scan) w.resolve(r.scan);
+    if (r.packed) w.resolve(unpack(r.packed));
     else w.reject(Object.assign(new Error(r.error?.message ?? 'scan failed'), { code: r.error?.code }));
   });
   worker.on('error', (err) => {

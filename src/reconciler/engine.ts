@@ -13,13 +13,23 @@
 //    entry is gone, that path is reconciled again.
 // A stop (SIGTERM, lease lost) ends the walk at once: in-flight copies finish, nothing new starts,
 // no deletes happen.
-import type { Stats } from 'node:fs';
+import { stat } from 'node:fs/promises';
 import type { OpRecord, IterationCounts } from '../audit/index.js';
 import type { Clock } from '../clock.js';
 import type { Descend, DescendMode, Entry, Op, OpKind, PlanOptions, Problem } from '../core/index.js';
 import { auditOperation, deleteGuard, joinPath, planDir } from '../core/index.js';
 import type { Io, OpResult, Scanner } from '../fsops/index.js';
-import { Limiter, directScanner, copyEntry, deleteEntry, md5File, removeTemp, scanDir, splitRel, touchEntry } from '../fsops/index.js';
+import {
+  Limiter,
+  directScanner,
+  copyEntry,
+  deleteEntry,
+  md5File,
+  removeTemp,
+  scanDir,
+  splitRel,
+  touchEntry,
+} from '../fsops/index.js';
 import { errorMessage } from '../errors.js';
 import type { Logger } from '../log.js';
 
@@ -53,6 +63,8 @@ export interface EngineOptions {
   readonly statConcurrency: number;
   /** Where dest listings come from (default: scanned on this thread with destIo). */
   readonly destScanner?: Scanner;
+  /** Where src listings come from (default: scanned on this thread with srcIo). */
+  readonly srcScanner?: Scanner;
   readonly signal: AbortSignal;
   readonly clock: Clock;
   readonly log: Logger;
@@ -94,11 +106,18 @@ function expectedOf(e: Entry): { kind: Entry['kind']; size: number; mtimeMs: num
 }
 
 export async function runEngine(o: EngineOptions): Promise<EngineResult> {
-  const counts: IterationCounts = { created: 0, updated: 0, deleted: 0, skipped: 0, failed: 0, bytesTransferred: 0 };
+  const counts: IterationCounts = {
+    created: 0,
+    updated: 0,
+    deleted: 0,
+    skipped: 0,
+    failed: 0,
+    bytesTransferred: 0,
+  };
   const pool = new Pool(Math.max(1, o.workers));
   const srcLimiter = new Limiter(o.statConcurrency);
   const destLimiter = new Limiter(o.statConcurrency);
-  const srcScanner = directScanner(o.srcIo, srcLimiter);
+  const srcScanner = o.srcScanner ?? directScanner(o.srcIo, srcLimiter);
   const destScanner = o.destScanner ?? directScanner(o.destIo, destLimiter);
   const deletes: Op[] = [];
   const replaces: string[] = [];
@@ -108,6 +127,16 @@ export async function runEngine(o: EngineOptions): Promise<EngineResult> {
   let srcEmpty = false;
   let tempsRemoved = 0;
   let failure: string | null = null;
+  const srcRootId = await rootIdentity(o.srcRoot);
+  // Synchronous local calls never leave the event loop on their own: every few milliseconds let
+  // signals, the lock's renewal and the progress bar in.
+  let lastBreath = Date.now();
+  const breathe = async (): Promise<void> => {
+    if (Date.now() - lastBreath > 20) {
+      await new Promise((r) => setImmediate(r));
+      lastBreath = Date.now();
+    }
+  };
   const stopped = (): string | null => {
     if (failure) return failure;
     if (o.signal.aborted) failure = errorMessage(o.signal.reason) || 'terminated';
@@ -159,7 +188,11 @@ export async function runEngine(o: EngineOptions): Promise<EngineResult> {
 
   const problem = async (p: Problem): Promise<void> => {
     if (p.fails) {
-      await emit('fail', p.path, p.src, p.dest, o.clock.now(), { ok: false, code: 'CHANGED_UNDER_US', reason: p.message });
+      await emit('fail', p.path, p.src, p.dest, o.clock.now(), {
+        ok: false,
+        code: 'CHANGED_UNDER_US',
+        reason: p.message,
+      });
     } else {
       counts.skipped++;
       o.log.warn({ path: p.path, side: p.side, kind: p.kind }, p.message);
@@ -182,10 +215,22 @@ export async function runEngine(o: EngineOptions): Promise<EngineResult> {
       const md5 = await hashBoth(op);
       if (!md5.ok) return emit('update', op.path, src, op.dest, started, md5.result);
       if (md5.before === md5.after) {
-        const r = await touchEntry(o.srcRoot, o.destRoot, op.path, { src: expectedOf(src), dest: expectedOf(op.dest!) }, { io: o.opIo });
+        const r = await touchEntry(
+          o.srcRoot,
+          o.destRoot,
+          op.path,
+          { src: expectedOf(src), dest: expectedOf(op.dest!) },
+          { io: o.opIo },
+        );
         return emit('touch', op.path, src, op.dest, started, r, md5);
       }
-      const r = await copyEntry(o.srcRoot, o.destRoot, op.path, { src: expectedOf(src), dest: expectedOf(op.dest!) }, { io: o.opIo });
+      const r = await copyEntry(
+        o.srcRoot,
+        o.destRoot,
+        op.path,
+        { src: expectedOf(src), dest: expectedOf(op.dest!) },
+        { io: o.opIo },
+      );
       return emit('update', op.path, src, op.dest, started, r, md5);
     }
     const r = await copyEntry(
@@ -288,7 +333,14 @@ export async function runEngine(o: EngineOptions): Promise<EngineResult> {
     }
     if (d.path === '' && only === undefined) {
       const g = o.plan.deleteMissing
-        ? deleteGuard({ srcEmpty, destEntries, destFiles: 0, fileDeletes: 0, maxDeletePercent: 100, force: o.force })
+        ? deleteGuard({
+            srcEmpty,
+            destEntries,
+            destFiles: 0,
+            fileDeletes: 0,
+            maxDeletePercent: 100,
+            force: o.force,
+          })
         : null;
       if (g) {
         failure = g;
@@ -302,6 +354,7 @@ export async function runEngine(o: EngineOptions): Promise<EngineResult> {
     let plannedFiles = 0;
     let plannedBytes = 0;
     for (const op of plan.ops) {
+      await breathe();
       if (stopped()) return [];
       if (op.kind === 'delete') {
         deletes.push(op);
@@ -313,7 +366,13 @@ export async function runEngine(o: EngineOptions): Promise<EngineResult> {
         const started = o.clock.now();
         const r = o.dryRun
           ? null
-          : await copyEntry(o.srcRoot, o.destRoot, op.path, { src: expectedOf(op.src), dest: null }, { io: o.opIo });
+          : await copyEntry(
+              o.srcRoot,
+              o.destRoot,
+              op.path,
+              { src: expectedOf(op.src), dest: null },
+              { io: o.opIo },
+            );
         await emit('create', op.path, op.src, undefined, started, r);
         if (r && !r.ok) {
           const i = plan.descend.findIndex((x) => x.path === op.path);
@@ -333,8 +392,9 @@ export async function runEngine(o: EngineOptions): Promise<EngineResult> {
 
   const prefetch = (d: Descend): void => {
     if (d.mode !== 'src-only') destScanner.prefetch(d.path === '' ? o.destRoot : `${o.destRoot}/${d.path}`);
+    if (d.mode !== 'dest-only') srcScanner.prefetch(d.path === '' ? o.srcRoot : `${o.srcRoot}/${d.path}`);
   };
-  await walk([{ path: '', mode: 'both' }], visit, o.dirConcurrency, undefined, prefetch);
+  await walk([{ path: '', mode: 'both' }], visit, o.dirConcurrency, undefined, prefetch, breathe);
   await pool.drain();
 
   if (!stopped() && deletes.length > 0) {
@@ -351,8 +411,10 @@ export async function runEngine(o: EngineOptions): Promise<EngineResult> {
   if (!stopped() && deletes.length > 0 && !o.dryRun) {
     // The source must still be the tree we walked (an export unmounted mid-run shows an empty
     // directory of another device): compare its root again before deleting anything.
-    const st = (await o.srcIo.lstat(o.srcRoot)) as Stats | null;
-    if (!st || !st.isDirectory()) failure = 'source tree vanished during the run; refusing to delete';
+    const now = await rootIdentity(o.srcRoot);
+    if (now === null || now !== srcRootId) {
+      failure = 'source tree vanished or was remounted during the run; refusing to delete';
+    }
   }
   const replaced = new Set<string>();
   if (!stopped()) {
@@ -360,6 +422,7 @@ export async function runEngine(o: EngineOptions): Promise<EngineResult> {
     // collection order deletes contents before their directory. Files run in parallel; a
     // directory waits for everything before it.
     for (let i = deletes.length - 1; i >= 0; i--) {
+      await breathe();
       if (stopped()) break;
       const op = deletes[i]!;
       const dest = op.dest!;
@@ -382,12 +445,29 @@ export async function runEngine(o: EngineOptions): Promise<EngineResult> {
     const again = replaces.filter((p) => replaced.has(p));
     for (const path of again) {
       const { parent, name } = splitRel(path);
-      await walk([{ path: parent, mode: o.dryRun ? 'src-only' : 'both' }], visit, o.dirConcurrency, name);
+      await walk(
+        [{ path: parent, mode: o.dryRun ? 'src-only' : 'both' }],
+        visit,
+        1,
+        name,
+        undefined,
+        breathe,
+      );
     }
     await pool.drain();
   }
   await pool.drain();
   return { counts, failure: stopped(), tempsRemoved };
+}
+
+/** The device and inode of a root directory (followed if a symlink), or null when it is gone. */
+async function rootIdentity(root: string): Promise<string | null> {
+  try {
+    const st = await stat(root);
+    return st.isDirectory() ? `${st.dev}:${st.ino}` : null;
+  } catch {
+    return null;
+  }
 }
 
 /** Directories listed ahead of the walk by a prefetching scanner. */
@@ -403,8 +483,12 @@ async function walk(
   concurrency: number,
   only?: string,
   prefetch?: (d: Descend) => void,
+  breathe?: () => Promise<void>,
 ): Promise<void> {
-  const stack: { d: Descend; only?: string }[] = start.map((d) => ({ d, ...(only !== undefined ? { only } : {}) }));
+  const stack: { d: Descend; only?: string }[] = start.map((d) => ({
+    d,
+    ...(only !== undefined ? { only } : {}),
+  }));
   const push = (ds: Descend[]): void => {
     for (let i = ds.length - 1; i >= 0; i--) stack.push({ d: ds[i]! });
   };
@@ -413,13 +497,16 @@ async function walk(
     let queue: { d: Descend; only?: string }[] = stack;
     let head = 0;
     let hinted = 0;
-    let last = Date.now();
     while (head < queue.length) {
       const item = queue[head++]!;
       const next = await visit(item.d, item.only);
       for (const d of next) queue.push({ d });
       if (prefetch) {
-        for (hinted = Math.max(hinted, head); hinted < queue.length && hinted < head + PREFETCH_AHEAD; hinted++) {
+        for (
+          hinted = Math.max(hinted, head);
+          hinted < queue.length && hinted < head + PREFETCH_AHEAD;
+          hinted++
+        ) {
           prefetch(queue[hinted]!.d);
         }
       }
@@ -428,12 +515,7 @@ async function walk(
         hinted -= head;
         head = 0;
       }
-      // Synchronous local calls never leave the event loop on their own: let signals, the lock's
-      // renewal and the progress bar in every few milliseconds.
-      if (Date.now() - last > 20) {
-        await new Promise((r) => setImmediate(r));
-        last = Date.now();
-      }
+      await breathe?.();
     }
     return;
   }
@@ -457,7 +539,7 @@ async function walk(
     };
     pump();
   });
-  if (error !== null) throw error instanceof Error ? error : new Error(String(error));
+  if (error !== null) throw error instanceof Error ? error : new Error(errorMessage(error));
 }
 
 export type { DescendMode };

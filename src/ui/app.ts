@@ -155,13 +155,19 @@ export function buildApp(deps: UiDeps): FastifyInstance {
   app.get<{ Querystring: IterationsQueryRaw }>(
     '/api/iterations',
     { schema: { querystring: iterationsQuerySchema } },
-    async (req) => {
+    async (req, reply) => {
       const q = req.query;
+      const since = q.since === undefined ? undefined : new Date(q.since);
+      if (since && Number.isNaN(since.getTime())) {
+        // The format admits a leap second (23:59:60Z) that Date cannot represent.
+        const issue = { keyword: 'format', instancePath: '/since', params: {} };
+        return send(reply, 400, { error: 'invalid_query', message: describeQueryIssue(issue, q) });
+      }
       const iterations = await store(() =>
         reader.iterations({
           limit: q.limit === undefined ? DEFAULT_ITERATIONS_LIMIT : Number(q.limit),
           ...(q.pair !== undefined && q.pair !== '' ? { pair: q.pair } : {}),
-          ...(q.since !== undefined ? { since: new Date(q.since) } : {}),
+          ...(since ? { since } : {}),
           ...(q.dry_run !== undefined ? { dryRun: q.dry_run === '1' } : {}),
         }),
       );

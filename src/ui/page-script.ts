@@ -136,7 +136,7 @@ export const PAGE_SCRIPT = String.raw`'use strict';
           return getJSON('api/iterations?' + q({ pair: name, dry_run: '0', limit: 500, since: since }))
             .then(function (r) { return r.iterations; });
         })).then(function (charts) {
-          var byPair = {};
+          var byPair = Object.create(null);
           names.forEach(function (n, i) { byPair[n] = charts[i]; });
           renderOverall(pairs.pairs);
           renderCards(pairs.pairs, byPair);
@@ -146,7 +146,13 @@ export const PAGE_SCRIPT = String.raw`'use strict';
           byId('banner').hidden = true;
           byId('pulse').className = 'pulse live';
           byId('updated').textContent = 'updated ' + new Date().toLocaleTimeString();
-          if (state.selected && state.selected.status === 'running') return loadOps(state.selected.id, false);
+          // A selected run still in progress gains operations: reload them, and its new status.
+          if (state.selected) {
+            var fresh = its.iterations.filter(function (it) { return it.id === state.selected.id; })[0];
+            var wasRunning = state.selected.status === 'running';
+            if (fresh) { state.selected = fresh; renderOpsSummary(fresh, state.selectedOps); }
+            if (wasRunning) return loadOps(state.selected.id, false);
+          }
         });
       })
       .catch(function (err) {
@@ -192,7 +198,7 @@ export const PAGE_SCRIPT = String.raw`'use strict';
       cards.replaceChildren(h('p', { class: 'empty' }, 'No sync has been recorded yet. Cards appear after the first run of a pair.'));
       return;
     }
-    var groups = {};
+    var groups = Object.create(null);
     var order = [];
     views.forEach(function (v) {
       if (!groups[v.pair]) { groups[v.pair] = []; order.push(v.pair); }
@@ -323,6 +329,7 @@ export const PAGE_SCRIPT = String.raw`'use strict';
   // ---- operations of one iteration ----
   function select(it) {
     state.selected = it;
+    state.selectedOps = null;
     Array.prototype.forEach.call(byId('activity-body').children, function (tr) {
       var on = tr.getAttribute('data-id') === String(it.id);
       tr.classList.toggle('sel', on);
@@ -340,6 +347,7 @@ export const PAGE_SCRIPT = String.raw`'use strict';
     }
     return getJSON('api/operations?' + q({ iteration_id: id, limit: 500 })).then(function (r) {
       if (!state.selected || state.selected.id !== id) return;
+      state.selectedOps = r.operations;
       renderOps(r.operations);
       renderOpsSummary(state.selected, r.operations);
     }).catch(function (err) {

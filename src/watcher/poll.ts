@@ -52,6 +52,12 @@ export interface PollOptions {
   statConcurrency: number;
   /** How long a directory whose mtime moved is re-listed every tick, in ms. Default 3000. */
   hotMs: number;
+  /**
+   * Use synchronous calls in small batches (local disks only: about 3x less CPU per stat, but a
+   * call that hangs would stall the process). Default false; the watcher turns it on when the
+   * root is on a local filesystem.
+   */
+  syncIo?: boolean;
   clock: Clock;
   logger: Logger;
   /** Receives committed change events (the outbox). */
@@ -89,7 +95,7 @@ export class Poller {
   readonly stats = { ticks: 0, committed: 0, aborted: 0, events: 0 };
 
   constructor(readonly opts: PollOptions) {
-    this.io = new FsIo(opts.statConcurrency, opts.statTimeoutMs);
+    this.io = new FsIo(opts.statConcurrency, opts.statTimeoutMs, opts.syncIo ?? false);
   }
 
   get healthy(): boolean {
@@ -192,23 +198,35 @@ export class Poller {
         this.sweepDebt + (this.opts.sweepRate * elapsed) / 1000,
         this.opts.sweepRate * 2,
       );
-      const picked: DirNode[] = [];
-      // At most one visit per directory per tick (the budget may allow more on a small tree).
-      for (let visits = this.dirs.size; this.sweepDebt > 0 && visits > 0; visits--) {
-        const rel = this.nextSweepDir();
-        if (rel === undefined) break;
-        const dir = this.dirs.get(rel);
-        if (!dir || touched.has(rel)) continue;
-        picked.push(dir);
-        touched.add(rel);
-        this.sweepDebt -= dir.entries.size + 2;
-      }
-      await this.forEachLimited(picked, pass, async (dir) => {
-        const st = await this.guard(pass, () => this.io.lstat(this.abs(dir.rel)));
-        if (st === null || !st.isDirectory()) return;
-        const diff = await this.relist(dir, st, true, pass);
-        if (diff) diffs.push(diff);
-      });
+      // Directories are picked lazily so the sweep also stops at a deadline: on a slow mount the
+      // budget is never reached, and the next tick's directory pass must not wait behind it.
+      // At least one directory per tick, and at most one visit per directory.
+      const deadline = now + this.opts.pollIntervalMs * 0.6;
+      let visits = this.dirs.size;
+      let first = true;
+      const pick = (): DirNode | undefined => {
+        while (this.sweepDebt > 0 && visits > 0 && (first || this.opts.clock.now() < deadline)) {
+          visits--;
+          const rel = this.nextSweepDir();
+          if (rel === undefined) return undefined;
+          const dir = this.dirs.get(rel);
+          if (!dir || touched.has(rel)) continue;
+          touched.add(rel);
+          first = false;
+          this.sweepDebt -= dir.entries.size + 2;
+          return dir;
+        }
+        return undefined;
+      };
+      const sweeper = async (): Promise<void> => {
+        for (let dir = pick(); dir && !pass.aborted; dir = pick()) {
+          const st = await this.guard(pass, () => this.io.lstat(this.abs(dir.rel)));
+          if (st === null || !st.isDirectory()) continue;
+          const diff = await this.relist(dir, st, true, pass);
+          if (diff) diffs.push(diff);
+        }
+      };
+      await Promise.all(Array.from({ length: 2 }, sweeper));
     }
 
     for (const rel of sweepSoon) this.prioritySweep.add(rel);
@@ -255,49 +273,48 @@ export class Poller {
     if (names === null) return null;
     const present = new Set<string>();
     const changes: Change[] = [];
+    // Names already in the index were checked when they were added; only new ones are checked.
+    const toStat: string[] = [];
+    for (const name of names) {
+      const before = dir.entries.get(name);
+      if (before === undefined && !announceable(dir.rel, name)) {
+        if (!isTempName(name)) this.warnName(joinRel(dir.rel, name));
+        continue;
+      }
+      if (before && !statAll && before.kind !== 'dir') present.add(name);
+      else toStat.push(name);
+    }
+    const results = await this.io.statMany(abs, toStat, () => pass.aborted);
     let failed = false;
-    await Promise.all(
-      names.map(async (name) => {
-        if (!announceable(dir.rel, name)) {
-          if (!isTempName(name)) this.warnName(joinRel(dir.rel, name));
-          return;
-        }
-        const before = dir.entries.get(name);
-        if (before && !statAll && before.kind !== 'dir') {
-          present.add(name);
-          return;
-        }
-        if (pass.aborted || failed) return;
-        let cst: Stats;
+    for (let i = 0; i < toStat.length && !failed; i++) {
+      const name = toStat[i]!;
+      const r = results[i];
+      if (r === undefined) continue; // removed since the listing: absent
+      if (r instanceof Error) {
+        this.noteError(pass, r, joinRel(dir.rel, name));
+        failed = true;
+        break;
+      }
+      const m = metaOf(r);
+      if (m === null) continue;
+      present.add(name);
+      const before = dir.entries.get(name);
+      if (m === 'dir') {
+        if (before?.kind === 'dir') continue; // its own pass handles its contents
         try {
-          cst = await this.io.lstat(join(abs, name));
+          const sub = await scanDir(this.io, this.opts.root, joinRel(dir.rel, name), r, {
+            onUnannounceable: (x) => this.warnName(x),
+            aborted: () => pass.aborted,
+          });
+          changes.push({ name, before, after: sub });
         } catch (err) {
-          if (isGone(err)) return; // removed since the listing: absent
           this.noteError(pass, err, joinRel(dir.rel, name));
           failed = true;
-          return;
         }
-        const m = metaOf(cst);
-        if (m === null) return;
-        present.add(name);
-        if (m === 'dir') {
-          if (before?.kind === 'dir') return; // its own pass handles its contents
-          try {
-            const sub = await scanDir(this.io, this.opts.root, joinRel(dir.rel, name), cst, {
-              onUnannounceable: (r) => this.warnName(r),
-              aborted: () => pass.aborted,
-            });
-            changes.push({ name, before, after: sub });
-          } catch (err) {
-            this.noteError(pass, err, joinRel(dir.rel, name));
-            failed = true;
-          }
-          return;
-        }
-        if (!before || before.kind === 'dir' || !sameMeta(before, m))
-          changes.push({ name, before, after: m });
-      }),
-    );
+        continue;
+      }
+      if (!before || before.kind === 'dir' || !sameMeta(before, m)) changes.push({ name, before, after: m });
+    }
     if (failed || pass.aborted) return null;
     for (const [name, before] of dir.entries) {
       if (!present.has(name)) changes.push({ name, before, after: null });

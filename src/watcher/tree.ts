@@ -8,7 +8,7 @@ import type { ChangeKind } from '../bus/index.js';
 import { checkRelPath } from '../bus/index.js';
 import { isTempName as isEngineTempName } from '../fsops/index.js';
 import type { FsIo } from './fsio.js';
-import { errCode, isGone } from './fsio.js';
+import { errCode, isGone, mapLimited } from './fsio.js';
 
 export interface FileMeta {
   kind: 'file' | 'symlink';
@@ -84,8 +84,13 @@ export interface ScanHooks {
   aborted?: () => boolean;
 }
 
+/** Directories listed at once by a scan, and stats in flight per directory. */
+const SCAN_DIRS = 4;
+const SCAN_STATS = 16;
+
 /**
  * Scans `rel` (relative to `root`) recursively into a DirNode; `st` is the directory's own lstat.
+ * Breadth-first with a few directories at a time, so memory stays flat on 100k-entry trees.
  * Entries that vanish during the scan are left out; any other error aborts with ScanError.
  */
 export async function scanDir(
@@ -95,37 +100,75 @@ export async function scanDir(
   st: Stats,
   hooks: ScanHooks = {},
 ): Promise<DirNode> {
-  const node: DirNode = { kind: 'dir', rel, mtimeMs: st.mtimeMs, entries: new Map(), hotUntil: 0 };
-  const abs = rel === '' ? root : join(root, rel);
-  let names: string[];
-  try {
-    names = await io.readdir(abs);
-  } catch (err) {
-    if (isGone(err) && rel !== '') return node; // vanished: the parent's next listing drops it
-    throw new ScanError(rel || '.', errCode(err));
-  }
-  await Promise.all(
-    names.map(async (name) => {
-      if (hooks.aborted?.()) throw new ScanError(rel || '.', 'EABORTED');
-      if (!announceable(rel, name)) {
-        if (!isTempName(name)) hooks.onUnannounceable?.(joinRel(rel, name));
-        return;
+  const top: DirNode = { kind: 'dir', rel, mtimeMs: st.mtimeMs, entries: new Map(), hotUntil: 0 };
+  const queue: DirNode[] = [top];
+  // A holder, not a `let`: the callbacks below set it, which TypeScript's narrowing cannot see.
+  const state: { failure: ScanError | null } = { failure: null };
+  const stop = (): boolean => state.failure !== null || (hooks.aborted?.() ?? false);
+
+  const listOne = async (node: DirNode): Promise<void> => {
+    const abs = node.rel === '' ? root : join(root, node.rel);
+    let names: string[];
+    try {
+      names = await io.readdir(abs);
+    } catch (err) {
+      if (isGone(err) && node !== top) return; // vanished: the parent's next listing drops it
+      state.failure ??= new ScanError(node.rel || '.', errCode(err));
+      return;
+    }
+    await mapLimited(
+      names,
+      SCAN_STATS,
+      async (name) => {
+        if (!announceable(node.rel, name)) {
+          if (!isTempName(name)) hooks.onUnannounceable?.(joinRel(node.rel, name));
+          return;
+        }
+        const childRel = joinRel(node.rel, name);
+        let cst: Stats;
+        try {
+          cst = await io.lstat(join(abs, name));
+        } catch (err) {
+          if (!isGone(err)) state.failure ??= new ScanError(childRel, errCode(err));
+          return;
+        }
+        const m = metaOf(cst);
+        if (m === null) return;
+        if (m === 'dir') {
+          const child: DirNode = {
+            kind: 'dir',
+            rel: childRel,
+            mtimeMs: cst.mtimeMs,
+            entries: new Map(),
+            hotUntil: 0,
+          };
+          node.entries.set(name, child);
+          queue.push(child);
+        } else node.entries.set(name, m);
+      },
+      stop,
+    );
+  };
+
+  // Workers take directories from the queue until it is empty and nobody can add to it.
+  let active = 0;
+  await new Promise<void>((resolve) => {
+    const pump = (): void => {
+      while (active < SCAN_DIRS && queue.length > 0 && !stop()) {
+        const node = queue.pop()!;
+        active++;
+        void listOne(node).finally(() => {
+          active--;
+          pump();
+        });
       }
-      const childRel = joinRel(rel, name);
-      let cst: Stats;
-      try {
-        cst = await io.lstat(join(abs, name));
-      } catch (err) {
-        if (isGone(err)) return;
-        throw new ScanError(childRel, errCode(err));
-      }
-      const m = metaOf(cst);
-      if (m === null) return;
-      if (m === 'dir') node.entries.set(name, await scanDir(io, root, childRel, cst, hooks));
-      else node.entries.set(name, m);
-    }),
-  );
-  return node;
+      if (active === 0 && (queue.length === 0 || stop())) resolve();
+    };
+    pump();
+  });
+  if (state.failure) throw state.failure;
+  if (hooks.aborted?.()) throw new ScanError(rel || '.', 'EABORTED');
+  return top;
 }
 
 /** Every entry under `node`, parents before children. */

@@ -5,6 +5,7 @@ import type { ChangeEvent, EventBus } from '../bus/index.js';
 import type { Clock } from '../clock.js';
 import { errorMessage, isHaSyncError } from '../errors.js';
 import type { Logger } from '../log.js';
+import { fsTypeOf, isNetworkFs } from '../fsops/index.js';
 import { NativeWatcher } from './native.js';
 import { Outbox } from './outbox.js';
 import { Poller } from './poll.js';
@@ -21,11 +22,14 @@ export interface WatcherOptions {
   mode: 'poll' | 'native';
   /** Poller tick in ms. Default 1000. */
   pollIntervalMs: number;
-  /** Sweep budget, filesystem calls per second. Default 5000. */
+  /**
+   * Sweep budget, filesystem calls per second; 0 (the default) picks 20000 on a local filesystem
+   * (synchronous stats, ~2.5 us of CPU each) and 5000 on a network one (asynchronous, ~20 us).
+   */
   sweepRate: number;
   /** Timeout of one filesystem call, ms. Default 5000. */
   statTimeoutMs: number;
-  /** Filesystem calls in flight per root. Default 4. */
+  /** Filesystem calls in flight per root. Default 8. */
   statConcurrency: number;
   /** Re-list a changed directory every tick for this long, ms. Default 3000. */
   hotMs: number;
@@ -40,9 +44,9 @@ export interface WatcherOptions {
 export const DEFAULT_WATCHER_OPTIONS: Readonly<WatcherOptions> = Object.freeze({
   mode: 'poll',
   pollIntervalMs: 1000,
-  sweepRate: 5000,
+  sweepRate: 0,
   statTimeoutMs: 5000,
-  statConcurrency: 4,
+  statConcurrency: 8,
   hotMs: 3000,
   maxPending: 50_000,
   initialSync: false,
@@ -63,6 +67,8 @@ export class RootWatcher {
   private busDown = false;
   /** Events handed to the bus successfully. */
   published = 0;
+  /** Filesystem type of the root at start ('unknown' when it could not be told). */
+  readonly fsType: string;
 
   constructor(
     readonly root: WatchRoot,
@@ -75,6 +81,9 @@ export class RootWatcher {
       this.kick?.();
     };
     const log = deps.logger.child({ pair: root.pair, side: root.side });
+    // Synchronous stats only on a filesystem known to be local: a network call could hang.
+    this.fsType = fsTypeOf(root.root);
+    const syncIo = this.fsType !== 'unknown' && !isNetworkFs(this.fsType);
     this.source =
       opts.mode === 'native'
         ? new NativeWatcher({
@@ -88,10 +97,11 @@ export class RootWatcher {
         : new Poller({
             ...root,
             pollIntervalMs: opts.pollIntervalMs,
-            sweepRate: opts.sweepRate,
+            sweepRate: opts.sweepRate > 0 ? opts.sweepRate : syncIo ? 20_000 : 5000,
             statTimeoutMs: opts.statTimeoutMs,
             statConcurrency: opts.statConcurrency,
             hotMs: opts.hotMs,
+            syncIo,
             clock: deps.clock,
             logger: log,
             emit,

@@ -1,0 +1,170 @@
+// Reads k8s/pairs.yaml, the one list of pairs, into a frozen config. Every problem is one line
+// naming the entry; all problems are reported at once, and nothing is rendered while any remain.
+import { posix } from 'node:path';
+import YAML from 'yaml';
+
+/** Same rule as src/config/flags.ts PAIR_RE: a Kubernetes name part, a NATS token, a file name. */
+const NAME_RE = /^[a-z0-9]([a-z0-9-]{0,53}[a-z0-9])?$/;
+const QUANTITY_RE = /^[0-9]+(\.[0-9]+)?(Ki|Mi|Gi|Ti|Pi|Ei|k|M|G|T|P|E)?$/;
+const CRON_RE = /^\S+( \S+){4}$/;
+
+/**
+ * Parses pairs.yaml text into a frozen config. Throws Error with one line per problem.
+ * @param {string} text
+ */
+export function parsePairsConfig(text) {
+  const raw = YAML.parse(text) ?? {};
+  const problems = [];
+  const fail = (m) => problems.push(m);
+
+  const TOP = [
+    'pairs',
+    'servers',
+    'logs',
+    'nfsMountOptions',
+    'namespace',
+    'runAs',
+    'lockWaitSeconds',
+    'prune',
+    'ui',
+    'nats',
+  ];
+  for (const k of Object.keys(raw))
+    if (!TOP.includes(k)) fail(`unknown key '${k}' (known: ${TOP.join(', ')})`);
+
+  const servers = Array.isArray(raw.servers) ? raw.servers : [];
+  if (servers.length !== 2) fail(`servers: expected exactly two servers, got ${servers.length}`);
+  for (const [i, s] of servers.entries()) {
+    if (!NAME_RE.test(String(s?.name)))
+      fail(`servers[${i}].name: expected a lowercase name, got '${s?.name}'`);
+    if (typeof s?.address !== 'string' || s.address === '') fail(`servers[${i}].address: required`);
+    if (!CRON_RE.test(String(s?.schedule)))
+      fail(`servers[${i}].schedule: expected 5 cron fields, got '${s?.schedule}'`);
+  }
+  const serverNames = servers.map((s) => s?.name);
+  if (new Set(serverNames).size !== serverNames.length) fail('servers: names must differ');
+
+  const pairs = Array.isArray(raw.pairs) ? raw.pairs : [];
+  if (pairs.length === 0) fail('pairs: expected at least one pair');
+  const seen = new Set();
+  const outPairs = [];
+  for (const [i, p] of pairs.entries()) {
+    const where = `pairs[${i}] (${p?.name ?? '?'})`;
+    if (!NAME_RE.test(String(p?.name))) {
+      fail(`${where}.name: expected lowercase letters, digits and '-' (at most 55), got '${p?.name}'`);
+      continue;
+    }
+    if (seen.has(p.name)) fail(`${where}: duplicate pair name`);
+    seen.add(p.name);
+    if (!QUANTITY_RE.test(String(p.capacity)))
+      fail(`${where}.capacity: expected a quantity like 500Gi, got '${p.capacity}'`);
+    const path = p.path ?? `/data/${p.name}`;
+    if (typeof path !== 'string' || !posix.isAbsolute(path)) fail(`${where}.path: expected an absolute path`);
+    for (const k of ['dryRun', 'deleteMissing']) {
+      if (p[k] !== undefined && typeof p[k] !== 'boolean') fail(`${where}.${k}: expected true or false`);
+    }
+    const known = new Set(['name', 'capacity', 'path', 'dryRun', 'deleteMissing']);
+    for (const k of Object.keys(p)) if (!known.has(k)) fail(`${where}: unknown key '${k}'`);
+    outPairs.push(
+      Object.freeze({
+        name: p.name,
+        capacity: String(p.capacity),
+        path,
+        dryRun: p.dryRun ?? true,
+        deleteMissing: p.deleteMissing ?? false,
+      }),
+    );
+  }
+
+  // Kubernetes caps CronJob names at 52 characters (the controller appends a suffix per Job).
+  for (const p of outPairs) {
+    for (const [from, to] of [serverNames, [...serverNames].reverse()]) {
+      const cron = `ha-sync-${p.name}-${from}-to-${to}`;
+      if (cron.length > 52)
+        fail(
+          `pairs (${p.name}): the CronJob name '${cron}' is longer than 52 characters; shorten the pair name`,
+        );
+    }
+  }
+
+  const logs = raw.logs ?? {};
+  if (!serverNames.includes(logs.server)) fail(`logs.server: expected one of ${serverNames.join(', ')}`);
+  if (typeof logs.path !== 'string' || !posix.isAbsolute(logs.path))
+    fail('logs.path: expected an absolute path');
+  if (!QUANTITY_RE.test(String(logs.capacity)))
+    fail(`logs.capacity: expected a quantity, got '${logs.capacity}'`);
+  // The logs volume must not sit inside a synced tree: that pair would copy (and with
+  // --delete-missing, delete) opslogs, and the live watcher would publish every opslog append.
+  for (const p of outPairs) {
+    if (typeof logs.path === 'string' && isInsidePosix(p.path, logs.path)) {
+      fail(`logs.path '${logs.path}' lies inside pair '${p.name}' (${p.path}); put it outside every pair`);
+    }
+  }
+
+  const mountOptions = raw.nfsMountOptions ?? [];
+  if (!Array.isArray(mountOptions) || mountOptions.some((o) => typeof o !== 'string')) {
+    fail('nfsMountOptions: expected a list of strings');
+  }
+  const runAs = raw.runAs ?? {};
+  for (const k of ['user', 'group']) {
+    if (!Number.isInteger(runAs[k]) || runAs[k] < 1) fail(`runAs.${k}: expected a non-zero uid/gid`);
+  }
+  const namespace = raw.namespace ?? 'infrastructure';
+  if (!NAME_RE.test(namespace)) fail(`namespace: invalid '${namespace}'`);
+  const lockWaitSeconds = raw.lockWaitSeconds ?? 300;
+  if (!Number.isInteger(lockWaitSeconds) || lockWaitSeconds < 0)
+    fail('lockWaitSeconds: expected an integer >= 0');
+  const prune = raw.prune ?? {};
+  if (!CRON_RE.test(String(prune.schedule))) fail(`prune.schedule: expected 5 cron fields`);
+  if (!Number.isInteger(prune.olderThanDays) || prune.olderThanDays < 1)
+    fail('prune.olderThanDays: expected an integer >= 1');
+  const ui = raw.ui ?? {};
+  if (typeof ui.host !== 'string' || ui.host === '') fail('ui.host: required');
+  const ingressAnnotations = ui.annotations ?? {};
+  if (
+    typeof ingressAnnotations !== 'object' ||
+    Object.values(ingressAnnotations).some((v) => typeof v !== 'string')
+  ) {
+    fail("ui.annotations: expected a map of strings (quote values like 'true')");
+  }
+  const nats = raw.nats ?? {};
+  if (nats.external === undefined && typeof nats.image !== 'string')
+    fail('nats.image: required unless nats.external');
+  if (nats.external !== undefined && !/^(nats|tls):\/\/\S+$/.test(String(nats.external))) {
+    fail(`nats.external: expected nats://host:port, got '${nats.external}'`);
+  }
+
+  if (problems.length) throw new Error(`pairs.yaml:\n  ${problems.join('\n  ')}`);
+  const [primary, secondary] = servers;
+  return Object.freeze({
+    pairs: Object.freeze(outPairs),
+    servers: Object.freeze(
+      servers.map((s) => Object.freeze({ name: s.name, address: s.address, schedule: s.schedule })),
+    ),
+    primary: primary.name,
+    secondary: secondary.name,
+    logs: Object.freeze({ server: logs.server, path: logs.path, capacity: String(logs.capacity) }),
+    mountOptions: Object.freeze([...mountOptions]),
+    runAs: Object.freeze({ user: runAs.user, group: runAs.group }),
+    namespace,
+    lockWaitSeconds,
+    prune: Object.freeze({ schedule: prune.schedule, olderThanDays: prune.olderThanDays }),
+    ui: Object.freeze({
+      host: ui.host,
+      clusterIssuer: ui.clusterIssuer ?? 'letsencrypt-prod',
+      ingressClassName: ui.ingressClassName,
+      annotations: Object.freeze({ ...ingressAnnotations }),
+    }),
+    nats: Object.freeze({
+      external: nats.external,
+      image: nats.image,
+      storage: String(nats.storage ?? '5Gi'),
+      storageClassName: nats.storageClassName || undefined,
+    }),
+  });
+}
+
+function isInsidePosix(outer, inner) {
+  const rel = posix.relative(outer, inner);
+  return rel === '' || (!rel.startsWith('..') && !posix.isAbsolute(rel));
+}
