@@ -1,8 +1,11 @@
 // One contract, two buses: the in-process MemoryBus must behave like the JetStream bus (durable
 // per-pair queue, ack / nak / term, duplicates dropped, pending, watch without consuming).
 import { randomBytes } from 'node:crypto';
+import { createServer } from 'node:net';
+import { Writable } from 'node:stream';
 import { afterAll, describe, expect, it } from 'vitest';
 import { connect } from '@nats-io/transport-node';
+import { createLogger } from '../src/log.js';
 import {
   openBus,
   type ChangeEvent,
@@ -216,5 +219,39 @@ describe('NATS bus: hostile bytes on the wire', () => {
       expect.stringContaining('arrived on subject'),
     ]);
     await eventually(async () => (await bus.pending(pair)) === 0);
+  });
+});
+
+describe('NATS bus: credentials', () => {
+  it('never logs a password or token, even in connection errors', async () => {
+    const port = await new Promise<number>((resolve) => {
+      const srv = createServer();
+      srv.listen(0, '127.0.0.1', () => {
+        const p = (srv.address() as { port: number }).port;
+        srv.close(() => resolve(p));
+      });
+    });
+    const lines: string[] = [];
+    const logger = createLogger({
+      destination: new Writable({
+        write(c: Buffer, _e, cb) {
+          lines.push(c.toString());
+          cb();
+        },
+      }),
+    });
+    for (const opts of [
+      { url: `nats://alice:pw-secret-1@127.0.0.1:${port}` },
+      { url: `nats://127.0.0.1:${port}`, token: 'tok-secret-2' },
+      { url: `nats://127.0.0.1:${port}`, user: 'bob', password: 'pw-secret-3' },
+    ]) {
+      const bus = await openBus({ kind: 'nats', logger, ...opts });
+      await eventually(() => Promise.resolve(lines.some((l) => l.includes('nats unreachable'))));
+      await expect(bus.publish(ev())).rejects.toMatchObject({ code: 'BUS_UNAVAILABLE' });
+      await bus.close();
+    }
+    const all = lines.join('');
+    expect(all).toContain(`127.0.0.1:${port}`);
+    expect(all).not.toMatch(/secret|alice/);
   });
 });

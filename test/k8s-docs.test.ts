@@ -39,6 +39,17 @@ describe('docs/cli.md', () => {
     expect(flags.length).toBeGreaterThan(0);
     const missing = flags.filter((f) => !new RegExp(`--${f}(?![a-z0-9-])`).test(CLI_MD));
     expect(missing, `flags of ${cmd} missing from docs/cli.md`).toEqual([]);
+    // Each default --help prints is in the flag's row of the command's own section.
+    const start = CLI_MD.indexOf(`## \`ha-sync ${cmd}`);
+    const end = CLI_MD.indexOf('\n## ', start + 1);
+    const section = CLI_MD.slice(start, end < 0 ? undefined : end);
+    const wrong: string[] = [];
+    for (const m of text.matchAll(/^\s+--([a-z][a-z0-9-]*)\b.*\(default: ([^;)]+)/gm)) {
+      const row = section.split('\n').find((l) => new RegExp(`^\\| \`--${m[1]}[\` ]`).test(l));
+      if (row && !row.includes('as `') && !row.includes(m[2]!.trim()))
+        wrong.push(`--${m[1]}: default ${m[2]}`);
+    }
+    expect(wrong, `defaults of ${cmd} that docs/cli.md states differently`).toEqual([]);
   });
 
   it('documents ha-sync-ui, the exit codes, the environment and the --delete-missing rollout', () => {

@@ -219,3 +219,46 @@ describe('Outbox', () => {
     expect(o.takeDroppedDeletes()).toBe(1);
   });
 });
+
+describe('RootWatcher while the bus is down', () => {
+  it('collapses an overflowing outbox into a rescan and re-announces the directory when the bus is back', async () => {
+    const { RootWatcher, DEFAULT_WATCHER_OPTIONS } = await import('../src/watcher/index.js');
+    const { MemoryBus } = await import('../src/bus/index.js');
+    const { HaSyncError } = await import('../src/errors.js');
+    const { systemClock } = await import('../src/clock.js');
+    const inner = new MemoryBus();
+    let down = true;
+    const got: ChangeEvent[] = [];
+    // The real in-process bus behind a switch that makes it unreachable, as NATS would be.
+    const bus = Object.assign(Object.create(inner) as typeof inner, {
+      publish: async (e: ChangeEvent): Promise<void> => {
+        if (down) throw new HaSyncError('BUS_UNAVAILABLE', 'down');
+        got.push(e);
+        await inner.publish(e);
+      },
+    });
+    mkdirSync(join(root, 'big'));
+    const w = new RootWatcher(
+      { pair: 'media', side: 'dell', root },
+      { ...DEFAULT_WATCHER_OPTIONS, pollIntervalMs: 100, maxPending: 5 },
+      { bus, clock: systemClock, logger: createLogger({ silent: true }) },
+    );
+    const stop = new AbortController();
+    await w.start(stop.signal);
+    const running = w.run(stop.signal);
+    for (let i = 0; i < 12; i++) writeFileSync(join(root, 'big', `f${i}.txt`), String(i));
+    writeFileSync(join(root, 'top.txt'), 'changed');
+    for (let i = 0; i < 100 && w.outbox.rescanDirs.size === 0; i++)
+      await new Promise((r) => setTimeout(r, 50));
+    expect(w.outbox.rescanDirs.has('big')).toBe(true);
+    expect(w.outbox.size).toBeLessThanOrEqual(5);
+    down = false;
+    for (let i = 0; i < 300 && got.filter((e) => e.path.startsWith('big/')).length < 12; i++) {
+      await new Promise((r) => setTimeout(r, 50));
+    }
+    stop.abort();
+    await running;
+    expect(new Set(got.filter((e) => e.path.startsWith('big/')).map((e) => e.path)).size).toBe(12);
+    expect(got.some((e) => e.path === 'top.txt')).toBe(true);
+  });
+});

@@ -47,7 +47,7 @@ export const watchFlags = {
     type: 'string',
     valueName: 'calls/s',
     default: String(DEFAULT_WATCHER_OPTIONS.sweepRate),
-    help: 'Budget of file stats per second for finding in-place modifications (a full sweep takes files/rate seconds); 0: 20000 on local disks, 5000 on network filesystems',
+    help: 'Budget of file stats per second for finding in-place modifications (a full sweep takes files/rate seconds); 0: 10000 on local disks, 5000 on network filesystems',
   },
   'stat-timeout': {
     type: 'string',

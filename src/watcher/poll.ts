@@ -523,7 +523,8 @@ export class Poller {
     return rel === '' ? this.opts.root : join(this.opts.root, rel);
   }
 
-  private ctx(): { pair: string; side: string; root: string } {
-    return { pair: this.opts.pair, side: this.opts.side, root: this.opts.root };
+  /** Log fields; pair and side come from the logger's bindings (RootWatcher passes a child). */
+  private ctx(): { root: string } {
+    return { root: this.opts.root };
   }
 }

@@ -23,7 +23,7 @@ export interface WatcherOptions {
   /** Poller tick in ms. Default 1000. */
   pollIntervalMs: number;
   /**
-   * Sweep budget, filesystem calls per second; 0 (the default) picks 20000 on a local filesystem
+   * Sweep budget, filesystem calls per second; 0 (the default) picks 10000 on a local filesystem
    * (synchronous stats, ~2.5 us of CPU each) and 5000 on a network one (asynchronous, ~20 us).
    */
   sweepRate: number;
@@ -97,7 +97,7 @@ export class RootWatcher {
         : new Poller({
             ...root,
             pollIntervalMs: opts.pollIntervalMs,
-            sweepRate: opts.sweepRate > 0 ? opts.sweepRate : syncIo ? 20_000 : 5000,
+            sweepRate: opts.sweepRate > 0 ? opts.sweepRate : syncIo ? 10_000 : 5000,
             statTimeoutMs: opts.statTimeoutMs,
             statConcurrency: opts.statConcurrency,
             hotMs: opts.hotMs,
@@ -177,7 +177,7 @@ export class RootWatcher {
         } catch {
           return;
         }
-        backoff = Math.min(5000, backoff * 2);
+        backoff = Math.min(2000, backoff * 2);
       } else {
         if (this.busDown) {
           log.info(
