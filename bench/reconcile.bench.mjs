@@ -52,10 +52,11 @@ function bigFiles(root, count, mb) {
 }
 
 /** Runs a command under /usr/bin/time; returns seconds and peak RSS (MB). */
-function timed(cmd, args) {
+function timed(cmd, args, env = process.env) {
   const r = spawnSync('/usr/bin/time', ['-f', '%e %M', cmd, ...args], {
     encoding: 'utf8',
     maxBuffer: 1 << 28,
+    env,
   });
   const last = r.stderr.trim().split('\n').pop() ?? '';
   const [secs, kb] = last.split(' ').map(Number);
@@ -63,21 +64,24 @@ function timed(cmd, args) {
     console.error(r.stdout.slice(-2000), r.stderr.slice(-2000));
     throw new Error(`${cmd} ${args.join(' ')} exited ${r.status}`);
   }
+  if (process.env.BENCH_DEBUG) console.log(r.stdout.split('\n').slice(-6).join('\n'));
   return { secs, rssMb: kb / 1024 };
 }
 
 function hasync(src, dest, extra = []) {
   const logDir = join(BASE, 'logs');
   fs.mkdirSync(logDir, { recursive: true });
-  return timed(process.execPath, [
-    BIN,
-    `--src=${src}`,
-    `--dest=${dest}`,
-    '--pair=bench',
-    `--log-dir=${logDir}`,
-    '--lock=file',
-    ...extra,
-  ]);
+  // The production image sets UV_THREADPOOL_SIZE=256 (Node 20 cannot set it from inside an ES
+  // module; Node >= 23.11 re-executes itself with it). BENCH_THREADPOOL overrides.
+  const env = {
+    ...process.env,
+    UV_THREADPOOL_SIZE: process.env.BENCH_THREADPOOL ?? process.env.UV_THREADPOOL_SIZE ?? '256',
+  };
+  return timed(
+    process.execPath,
+    [BIN, `--src=${src}`, `--dest=${dest}`, '--pair=bench', `--log-dir=${logDir}`, '--lock=file', ...extra],
+    env,
+  );
 }
 
 function report(name, ours, theirs, target, better) {
@@ -144,15 +148,24 @@ if (!SKIP.has('netfs')) {
   const m2 = join(BASE, 'net-dest');
   smallTree(s1, K);
   execFileSync('cp', ['-a', s1, s2]);
-  try {
+  // Each tool gets freshly mounted (cold) trees: sshfs caches what the previous one listed.
+  const mount = () => {
     execFileSync(NETFS, ['up', s1, m1, '1'], { stdio: 'inherit' });
     execFileSync(NETFS, ['up', s2, m2, '1'], { stdio: 'inherit' });
+  };
+  const unmount = () => {
+    spawnSync(NETFS, ['down', m1], { stdio: 'inherit' });
+    spawnSync(NETFS, ['down', m2], { stdio: 'inherit' });
+  };
+  try {
+    mount();
     const r = timed('rsync', ['-a', '--dry-run', `${m1}/`, `${m2}/`]);
+    unmount();
+    mount();
     const o = hasync(m1, m2);
     report(`no-op over netfs (${K} files per tree, 1 ms RTT)`, o, r, 3, 'higher');
   } finally {
-    spawnSync(NETFS, ['down', m1], { stdio: 'inherit' });
-    spawnSync(NETFS, ['down', m2], { stdio: 'inherit' });
+    unmount();
   }
 }
 

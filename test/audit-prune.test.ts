@@ -122,4 +122,26 @@ describe('ha-sync prune', () => {
       t.remove();
     }
   });
+
+  it('keeps flush markers so a leftover opslog can never be flushed twice', async () => {
+    const t = tempDir();
+    try {
+      const { log } = captureLog();
+      const a = await openAudit({ dsn: db.dsn, logDir: t.dir, log });
+      try {
+        const run = await a.beginRun(header({ runId: 'marker-kept-1' }));
+        await run.record(op(1));
+        await run.finish(end());
+      } finally {
+        await a.close();
+      }
+      const c = ctx();
+      expect(await main(['prune', '--older-than-days=0', '--log-dir', t.dir, '--db-dsn', db.dsn], c.ctx)).toBe(0);
+      expect(await db.query("SELECT COUNT(*) AS n FROM sync_flushes WHERE run_id = 'marker-kept-1'")).toEqual([
+        { n: 1 },
+      ]);
+    } finally {
+      t.remove();
+    }
+  });
 });

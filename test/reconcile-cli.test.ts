@@ -1,9 +1,11 @@
 // The reconcile command as a process: `node dist/bin/ha-sync.js` (run `npm run build` first).
 // Usage errors and exit codes, the seed's CronJob args, and kill -9 during a large copy.
 import { spawn, spawnSync } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
 import * as fs from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { afterAll, afterEach, describe, expect, it } from 'vitest';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { parseReconcileArgs } from '../src/cli/reconcile.js';
 import { isTempName } from '../src/fsops/index.js';
 import { put, snapshot, tempRoot } from './reconcile.helpers.js';
@@ -89,11 +91,16 @@ describe('parseReconcileArgs (pure)', () => {
 });
 
 describe('usage errors: one line naming the flag, exit 2, nothing touched', () => {
-  const d = tempRoot('ha-cli-usage-');
+  // Paths are known at collection time; the directories exist only while these tests run.
+  const root = join(tmpdir(), `ha-cli-usage-${randomBytes(4).toString('hex')}`);
+  const d = { root, src: join(root, 'src'), dest: join(root, 'dest'), logDir: join(root, 'logs') };
+  beforeAll(() => {
+    fs.mkdirSync(d.dest, { recursive: true });
+    put(d.src, 'a', 'a');
+    fs.writeFileSync(join(d.root, 'afile'), 'x');
+    fs.mkdirSync(join(d.src, 'inner'));
+  });
   afterAll(() => fs.rmSync(d.root, { recursive: true, force: true }));
-  put(d.src, 'a', 'a');
-  fs.writeFileSync(join(d.root, 'afile'), 'x');
-  fs.mkdirSync(join(d.src, 'inner'));
   const ok = [`--src=${d.src}`, `--dest=${d.dest}`, '--pair=t', `--log-dir=${d.logDir}`, '--lock=file'];
   const without = (flag: string): string[] => ok.filter((a) => !a.startsWith(`--${flag}=`));
   it.each([
@@ -233,4 +240,51 @@ describe('the command', () => {
     expect(fs.statSync(big).size).toBe(size);
     expect(Math.abs(fs.statSync(big).mtimeMs - fs.statSync(join(d.src, 'big.bin')).mtimeMs)).toBeLessThan(1);
   });
+
+  it('SIGTERM mid-run: in-flight copy finishes or is discarded, nothing new starts, exit 1; the next run completes', async () => {
+    const d = dirs();
+    bigFile(join(d.src, 'a-big.bin'), 48);
+    for (let i = 0; i < 20; i++) put(d.src, `z${i}`, String(i));
+    const args = [
+      BIN,
+      `--src=${d.src}`,
+      `--dest=${d.dest}`,
+      '--pair=t',
+      `--log-dir=${d.logDir}`,
+      '--lock=file',
+    ];
+    const child = spawn(process.execPath, args, { env: env(), stdio: ['ignore', 'pipe', 'ignore'] });
+    let out = '';
+    child.stdout.on('data', (b: Buffer) => (out += b.toString()));
+    const exited = new Promise<number | null>((r) => child.on('exit', (code) => r(code)));
+    for (let i = 0; i < 200_000 && child.exitCode === null; i++) {
+      if (fs.readdirSync(d.dest).some(isTempName)) {
+        child.kill('SIGTERM');
+        break;
+      }
+      await new Promise((r) => setImmediate(r));
+    }
+    const code = await exited;
+    if (code !== 0) {
+      // Stopped in time (the usual case): failed, terminated, and no small file copied after it.
+      expect(code).toBe(1);
+      expect(out).toMatch(/terminated/);
+      expect(fs.readdirSync(d.dest).filter((n) => n.startsWith('z')).length).toBeLessThan(20);
+    }
+    const big = join(d.dest, 'a-big.bin');
+    if (fs.existsSync(big)) expect(fs.statSync(big).size).toBe(48 << 20);
+    const again = cli(args.slice(1));
+    expect(again.code).toBe(0);
+    expect(snapshot(d.dest)).toEqual(snapshot(d.src));
+  });
 });
+
+function bigFile(path: string, mb: number): void {
+  const chunk = Buffer.alloc(1 << 20, 7);
+  const fd = fs.openSync(path, 'w');
+  for (let i = 0; i < mb; i++) {
+    chunk[0] = i & 0xff;
+    fs.writeSync(fd, chunk);
+  }
+  fs.closeSync(fd);
+}

@@ -8,6 +8,7 @@ import {
   appendFileSync,
   mkdirSync,
   mkdtempSync,
+  readFileSync,
   renameSync,
   rmSync,
   unlinkSync,
@@ -168,5 +169,29 @@ describe('watcher over a network mount, publishing to JetStream', () => {
         .map((e) => e.path)
         .sort(),
     ).toEqual(['docs/f1.txt', 'docs/f2.txt', 'docs/f5.txt']);
+  });
+
+  it('a hung server (calls that never answer) times out instead of stalling, and recovers', async () => {
+    // SIGSTOP the netfs proxy: the connection stays open and every call on the mount hangs.
+    const proxyPid = Number(readFileSync(`${mount}.netfs/proxy.pid`, 'utf8').trim());
+    const before = seen.length;
+    const unmountedBefore = logs.filter((l) => l.includes('root looks unmounted')).length;
+    process.kill(proxyPid, 'SIGSTOP');
+    try {
+      unlinkSync(join(server, 'docs', 'f6.txt'));
+      await waitFor(
+        'the unmounted log line',
+        () => logs.filter((l) => l.includes('root looks unmounted')).length > unmountedBefore,
+        60_000,
+      );
+      const line = JSON.parse(logs.filter((l) => l.includes('root looks unmounted')).at(-1)!);
+      expect(line.reason).toMatch(/ETIMEDOUT|EIO|ENOTCONN|probe/);
+      expect(seen.slice(before).filter((e) => e.type === 'delete')).toEqual([]);
+    } finally {
+      process.kill(proxyPid, 'SIGCONT');
+    }
+    writeFileSync(join(server, 'after-hang.txt'), 'ok');
+    await waitFor('a create after the hang', () => find('upsert', 'after-hang.txt'), 60_000);
+    await waitFor('the delete made during the hang', () => find('delete', 'docs/f6.txt'), 60_000);
   });
 });

@@ -256,6 +256,13 @@ describe('RootWatcher while the bus is down', () => {
     for (let i = 0; i < 300 && got.filter((e) => e.path.startsWith('big/')).length < 12; i++) {
       await new Promise((r) => setTimeout(r, 50));
     }
+    console.log(
+      'DEBUG',
+      got.map((e) => e.path),
+      w.outbox.size,
+      [...w.outbox.rescanDirs],
+      w.published,
+    );
     stop.abort();
     await running;
     expect(new Set(got.filter((e) => e.path.startsWith('big/')).map((e) => e.path)).size).toBe(12);

@@ -476,9 +476,10 @@ export class MysqlStore implements AuditStore {
     return rows.map(mapOperation);
   }
 
-  async prune(cutoffMs: number, batchSize: number): Promise<PruneResult> {
+  async prune(cutoffMs: number, batchSize: number, markerCutoffMs: number): Promise<PruneResult> {
     const batch = Math.max(1, Math.trunc(batchSize));
     const cutoff = toDbTime(cutoffMs);
+    const markerCutoff = toDbTime(markerCutoffMs);
     const res: PruneResult = { operations: 0, iterations: 0, flushes: 0 };
     return this.run('prune', async () => {
       // Oldest iterations first, a few hundred at a time (idx_started); their operations by
@@ -507,7 +508,9 @@ export class MysqlStore implements AuditStore {
         res.iterations += r.affectedRows;
       }
       for (;;) {
-        const r = await this.write(`DELETE FROM sync_flushes WHERE flushed_at < ? LIMIT ${batch}`, [cutoff]);
+        const r = await this.write(`DELETE FROM sync_flushes WHERE flushed_at < ? LIMIT ${batch}`, [
+          markerCutoff,
+        ]);
         res.flushes += r.affectedRows;
         if (r.affectedRows < batch) break;
       }

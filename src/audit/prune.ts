@@ -26,6 +26,13 @@ export interface PruneReport {
   flushes: number;
 }
 
+/**
+ * Flush markers (one small row per run) are what make a leftover opslog flush exactly once. They
+ * are kept at least this long whatever --older-than-days says, far beyond any opslog retention,
+ * so pruning can never let an old opslog be flushed a second time.
+ */
+export const MARKER_RETAIN_DAYS = 400;
+
 export async function pruneAudit(opts: PruneOptions): Promise<PruneReport> {
   const clock = opts.clock ?? systemClock;
   const cutoff = new Date(clock.now() - opts.olderThanDays * 86_400_000);
@@ -37,7 +44,8 @@ export async function pruneAudit(opts: PruneOptions): Promise<PruneReport> {
   const store = openStore({ dsn: opts.dsn, logDir: opts.logDir, connectTimeoutMs: opts.connectTimeoutMs });
   try {
     await store.ensureSchema();
-    const r = await store.prune(cutoff.getTime(), opts.batchSize ?? 5000);
+    const markerCutoffMs = Math.min(cutoff.getTime(), clock.now() - MARKER_RETAIN_DAYS * 86_400_000);
+    const r = await store.prune(cutoff.getTime(), opts.batchSize ?? 5000, markerCutoffMs);
     return { kind: store.kind, where: store.where, cutoff, ...r };
   } finally {
     await store.close();

@@ -294,7 +294,7 @@ export class SqliteStore implements AuditStore {
     );
   }
 
-  async prune(cutoffMs: number, batchSize: number): Promise<PruneResult> {
+  async prune(cutoffMs: number, batchSize: number, markerCutoffMs: number): Promise<PruneResult> {
     const batch = Math.max(1, Math.trunc(batchSize));
     const cutoff = toDbTime(cutoffMs);
     const res: PruneResult = { operations: 0, iterations: 0, flushes: 0 };
@@ -326,7 +326,7 @@ export class SqliteStore implements AuditStore {
         res.iterations += delIts.run(list).changes;
       }
       for (;;) {
-        const n = delFlushes.run(cutoff, batch).changes;
+        const n = delFlushes.run(toDbTime(markerCutoffMs), batch).changes;
         res.flushes += n;
         if (n < batch) break;
       }

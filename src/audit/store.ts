@@ -65,9 +65,9 @@ export interface AuditStore {
   operations(iterationId: number, limit?: number): Promise<OperationRow[]>;
   /**
    * Deletes iterations started before `cutoffMs` with their operations, and flush markers older
-   * than it, in short transactions of at most `batchSize` rows each.
+   * than `markerCutoffMs`, in short transactions of at most `batchSize` rows each.
    */
-  prune(cutoffMs: number, batchSize: number): Promise<PruneResult>;
+  prune(cutoffMs: number, batchSize: number, markerCutoffMs: number): Promise<PruneResult>;
   close(): Promise<void>;
 }
 

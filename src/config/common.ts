@@ -2,6 +2,7 @@
 // same flag means the same thing everywhere.
 import type { FlagSpecs } from './flags.js';
 import { enumFlag, intFlag } from './flags.js';
+import { parseDsn } from '../audit/index.js';
 
 export const DEFAULT_LOG_DIR = '/var/log/ha-sync';
 
@@ -78,8 +79,12 @@ export function resolveAuditConfig(v: {
   'log-retain-days': string | undefined;
 }): AuditConfig {
   const logDir = v['log-dir'] ?? DEFAULT_LOG_DIR;
+  const dbDsn = v['db-dsn'] === '' ? undefined : v['db-dsn'];
+  // A malformed DSN is a usage error (exit 2), not a silently unaudited run. parseDsn never echoes
+  // the password.
+  if (dbDsn !== undefined) parseDsn(dbDsn);
   return {
-    dbDsn: v['db-dsn'] === '' ? undefined : v['db-dsn'],
+    dbDsn,
     logDir,
     logRetainDays: intFlag('log-retain-days', v['log-retain-days'], 0, 36500, 10),
   };

@@ -12,8 +12,13 @@ export function isTempName(name: string): boolean {
   return name.length === 29 && TEMP_RE.test(name);
 }
 
+// 8 random hex digits per process, then a counter: unique without a random draw per file.
+const tempPrefix = randomBytes(4).toString('hex');
+let tempCounter = 0;
+
 export function tempName(): string {
-  return `.ha-sync-${randomBytes(8).toString('hex')}.tmp`;
+  tempCounter = (tempCounter + 1) >>> 0;
+  return `.ha-sync-${tempPrefix}${tempCounter.toString(16).padStart(8, '0')}.tmp`;
 }
 
 /** Why a relative path is unsafe, or null when it is fine. Pure. */

@@ -13,6 +13,7 @@ import { openAudit as defaultOpenAudit } from '../audit/index.js';
 import type { Clock } from '../clock.js';
 import { systemClock } from '../clock.js';
 import { EXIT, errorMessage, isHaSyncError } from '../errors.js';
+import type { Scanner } from '../fsops/index.js';
 import { asyncIo, fsTypeOf, isNetworkFs, syncIo, workerScanner } from '../fsops/index.js';
 import type { Lock, LockHandle } from '../lock/index.js';
 import { holderIdentity, openLock as defaultOpenLock } from '../lock/index.js';
@@ -118,6 +119,72 @@ export async function runReconcile(config: ReconcileConfig, deps: ReconcileDeps)
     errorMessage: msg,
   });
 
+  // Workers start now, so their start-up overlaps opening the audit and taking the lock.
+  const trees = detectTrees(config, deps);
+  try {
+    return await withAudit(config, deps, {
+      log,
+      clock,
+      env,
+      signal,
+      stdout,
+      stderr,
+      startedAtMs,
+      runId,
+      done,
+      trees,
+    });
+  } finally {
+    await trees.srcScanner?.close();
+    await trees.destScanner?.close();
+  }
+}
+
+interface Trees {
+  srcFs: string;
+  destFs: string;
+  netSrc: boolean;
+  netDest: boolean;
+  srcScanner: Scanner | null;
+  destScanner: Scanner | null;
+}
+
+/** Filesystem types, call style, and (local trees) a listing worker per tree. */
+function detectTrees(config: ReconcileConfig, deps: ReconcileDeps): Trees {
+  const srcFs = fsTypeOf(config.src);
+  const destFs = fsTypeOf(config.dest);
+  const mode = deps.io ?? 'auto';
+  const netSrc = mode === 'async' || (mode === 'auto' && isNetworkFs(srcFs));
+  const netDest = mode === 'async' || (mode === 'auto' && isNetworkFs(destFs));
+  // Local trees are listed on worker threads (two cores at once); network trees here, async.
+  const useWorkers = deps.scanWorker !== false;
+  return {
+    srcFs,
+    destFs,
+    netSrc,
+    netDest,
+    srcScanner: !netSrc && useWorkers ? workerScanner(64) : null,
+    destScanner: !netDest && useWorkers ? workerScanner(64) : null,
+  };
+}
+
+async function withAudit(
+  config: ReconcileConfig,
+  deps: ReconcileDeps,
+  c: {
+    log: Logger;
+    clock: Clock;
+    env: NodeJS.ProcessEnv;
+    signal: AbortSignal;
+    stdout: NodeJS.WritableStream;
+    stderr: NodeJS.WritableStream & { isTTY?: boolean; columns?: number };
+    startedAtMs: number;
+    runId: string;
+    done: (o: RunOutcome, counts: IterationCounts, m: string | null) => ReconcileResult;
+    trees: Trees;
+  },
+): Promise<ReconcileResult> {
+  const { log, clock, env, signal, stdout, stderr, startedAtMs, runId, done, trees } = c;
   let audit: Audit;
   try {
     audit = await (deps.openAudit ?? defaultOpenAudit)({
@@ -173,6 +240,7 @@ export async function runReconcile(config: ReconcileConfig, deps: ReconcileDeps)
         stderr,
         startedAtMs,
         done,
+        trees,
       });
     } finally {
       await handle.release();
@@ -199,16 +267,13 @@ async function locked(
     stderr: NodeJS.WritableStream & { isTTY?: boolean; columns?: number };
     startedAtMs: number;
     done: (o: RunOutcome, c: IterationCounts, m: string | null) => ReconcileResult;
+    trees: Trees;
   },
 ): Promise<ReconcileResult> {
   const { log } = deps;
   const { audit, clock } = r;
   const stop = AbortSignal.any([r.signal, r.handle.lost]);
-  const srcFs = fsTypeOf(config.src);
-  const destFs = fsTypeOf(config.dest);
-  const mode = deps.io ?? 'auto';
-  const netSrc = mode === 'async' || (mode === 'auto' && isNetworkFs(srcFs));
-  const netDest = mode === 'async' || (mode === 'auto' && isNetworkFs(destFs));
+  const { srcFs, destFs, netSrc, netDest, srcScanner, destScanner } = r.trees;
   log.info(
     {
       runId: r.runId,
@@ -276,10 +341,6 @@ async function locked(
   const progress = !config.dryRun && r.stderr.isTTY === true ? new Progress(r.stderr, clock) : null;
   if (!config.dryRun) recorder = await begin();
 
-  // Local trees are listed on worker threads (two cores at once); network trees here, async.
-  const useWorkers = deps.scanWorker !== false;
-  const destScanner = !netDest && useWorkers ? workerScanner(64) : null;
-  const srcScanner = !netSrc && useWorkers ? workerScanner(64) : null;
   let result;
   try {
     result = await runEngine({
@@ -295,8 +356,9 @@ async function locked(
       srcIo: netSrc ? asyncIo : syncIo,
       destIo: netDest ? asyncIo : syncIo,
       opIo: netSrc || netDest ? asyncIo : syncIo,
-      dirConcurrency: netSrc || netDest ? 16 : 1,
-      statConcurrency: 64,
+      // Network trees: many calls in flight (bounded by UV_THREADPOOL_SIZE, 256 from the bin).
+      dirConcurrency: netSrc || netDest ? 32 : 1,
+      statConcurrency: 256,
       signal: stop,
       clock,
       log,
@@ -316,8 +378,6 @@ async function locked(
     });
   } finally {
     progress?.stop();
-    await destScanner?.close();
-    await srcScanner?.close();
   }
 
   let failure = result.failure;

@@ -191,7 +191,11 @@ export class NativeWatcher {
   }
 
   private emit(type: ChangeType, path: string, n: Meta, prev?: Meta): void {
-    this.opts.emit({
+    this.opts.emit(this.event(type, path, n, prev));
+  }
+
+  private event(type: ChangeType, path: string, n: Meta, prev?: Meta): ChangeEvent {
+    return {
       v: 1,
       pair: this.opts.pair,
       side: this.opts.side,
@@ -202,13 +206,16 @@ export class NativeWatcher {
       mtimeMs: n.mtimeMs,
       ...(prev ? { prev: { size: prev.size, mtimeMs: prev.mtimeMs } } : {}),
       observedAt: this.opts.clock.now(),
-    });
+    };
   }
 
-  reannounce(dirRel: string): void {
+  /** Upserts for the current entries of `dirRel` (not recursive); used after outbox overflow. */
+  reannounce(dirRel: string): ChangeEvent[] {
+    const out: ChangeEvent[] = [];
     for (const [rel, m] of this.index) {
       const parent = rel.lastIndexOf('/') < 0 ? '' : rel.slice(0, rel.lastIndexOf('/'));
-      if (parent === dirRel) this.emit('upsert', rel, m);
+      if (parent === dirRel) out.push(this.event('upsert', rel, m));
     }
+    return out;
   }
 }

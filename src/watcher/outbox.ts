@@ -2,7 +2,7 @@
 // a bound on memory. While NATS is unreachable the watcher keeps polling and the outbox absorbs
 // the changes; when it grows past `maxEvents`, the directory holding the most waiting events is
 // collapsed into a "rescan" marker: its events are dropped and, once the bus is back, the watcher
-// re-announces that directory's current entries as upserts (see Poller.flushRescans). Deletes
+// re-announces that directory's current entries as upserts (see RootWatcher's publish loop). Deletes
 // dropped that way are counted and logged; the reconciler converges them. Pure data structure:
 // no I/O, no clock.
 import type { ChangeEvent } from '../bus/index.js';

@@ -388,8 +388,13 @@ export class Poller {
   }
 
   private emit(type: ChangeType, path: string, n: Node, prev?: FileMeta): void {
+    this.stats.events++;
+    this.opts.emit(this.event(type, path, n, prev));
+  }
+
+  private event(type: ChangeType, path: string, n: Node, prev?: FileMeta): ChangeEvent {
     const kind: ChangeKind = n.kind;
-    const ev: ChangeEvent = {
+    return {
       v: 1,
       pair: this.opts.pair,
       side: this.opts.side,
@@ -401,15 +406,15 @@ export class Poller {
       ...(prev ? { prev: { size: prev.size, mtimeMs: prev.mtimeMs } } : {}),
       observedAt: this.opts.clock.now(),
     };
-    this.stats.events++;
-    this.opts.emit(ev);
   }
 
   /** Upserts for the current entries of `rel` (not recursive); used after outbox overflow. */
-  reannounce(rel: string): void {
+  reannounce(rel: string): ChangeEvent[] {
     const dir = this.dirs.get(rel);
-    if (!dir) return;
-    for (const [name, n] of dir.entries) this.emit('upsert', joinRel(rel, name), n);
+    if (!dir) return [];
+    const out: ChangeEvent[] = [];
+    for (const [name, n] of dir.entries) out.push(this.event('upsert', joinRel(rel, name), n));
+    return out;
   }
 
   /**

@@ -121,24 +121,37 @@ export class RootWatcher {
   private async publishLoop(signal: AbortSignal): Promise<void> {
     const log = this.deps.logger;
     let backoff = 250;
+    let rescan: ChangeEvent[] = [];
     signal.addEventListener('abort', () => this.kick?.(), { once: true });
     while (!signal.aborted) {
-      if (this.outbox.size === 0 && this.outbox.rescanDirs.size > 0) {
-        const dirs = [...this.outbox.rescanDirs];
-        this.outbox.rescanDirs.clear();
-        const dropped = this.outbox.takeDroppedDeletes();
+      // A collapsed directory is re-announced from a snapshot of its entries, published before
+      // the outbox (whose events are all newer) and outside it, so a directory bigger than the
+      // outbox bound cannot collapse again forever.
+      if (rescan.length === 0 && this.outbox.size === 0 && this.outbox.rescanDirs.size > 0) {
+        const dir = this.outbox.rescanDirs.values().next().value!;
+        this.outbox.rescanDirs.delete(dir);
+        rescan = this.source.reannounce(dir);
         log.warn(
-          { pair: this.root.pair, side: this.root.side, dirs: dirs.length, droppedDeletes: dropped },
-          'outbox overflowed while NATS was away; re-announcing the collapsed directories (dropped deletes are left to the reconciler)',
+          {
+            pair: this.root.pair,
+            side: this.root.side,
+            dir,
+            entries: rescan.length,
+            droppedDeletes: this.outbox.takeDroppedDeletes(),
+          },
+          'outbox overflowed while NATS was away; re-announcing a collapsed directory (dropped deletes are left to the reconciler)',
         );
-        for (const d of dirs) this.source.reannounce(d);
       }
-      if (this.outbox.size === 0) {
+      if (rescan.length === 0 && this.outbox.size === 0) {
         await new Promise<void>((resolve) => (this.kick = resolve));
         this.kick = null;
         continue;
       }
-      const batch = this.outbox.take(this.opts.publishBatch);
+      const fromRescan = rescan.length > 0;
+      const batch = fromRescan
+        ? rescan.slice(0, this.opts.publishBatch)
+        : this.outbox.take(this.opts.publishBatch);
+      if (fromRescan) rescan = rescan.slice(batch.length);
       const results = await Promise.allSettled(batch.map((ev) => this.deps.bus.publish(ev)));
       let failed = 0;
       results.forEach((r, i) => {
@@ -155,7 +168,8 @@ export class RootWatcher {
           return;
         }
         failed++;
-        this.outbox.putBack(ev);
+        if (fromRescan) rescan.push(ev);
+        else this.outbox.putBack(ev);
       });
       if (failed > 0) {
         if (!this.busDown) {
