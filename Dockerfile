@@ -40,7 +40,10 @@ RUN apt-get update \
  && rm -rf /var/lib/apt/lists/* \
  && groupadd --gid 10001 hasync \
  && useradd --uid 10001 --gid 10001 --no-create-home --home-dir /nonexistent --shell /usr/sbin/nologin hasync
-ENV NODE_ENV=production
+# UV_THREADPOOL_SIZE: NFS wants many metadata calls in flight (one round trip each); libuv's
+# default of 4 threads made a no-op reconcile over a network mount 5x slower (see src/bin/ha-sync.ts).
+ENV NODE_ENV=production \
+    UV_THREADPOOL_SIZE=256
 WORKDIR /app
 COPY --from=deps /app/node_modules ./node_modules
 COPY --from=build /app/dist ./dist

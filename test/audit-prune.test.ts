@@ -136,10 +136,12 @@ describe('ha-sync prune', () => {
         await a.close();
       }
       const c = ctx();
-      expect(await main(['prune', '--older-than-days=0', '--log-dir', t.dir, '--db-dsn', db.dsn], c.ctx)).toBe(0);
-      expect(await db.query("SELECT COUNT(*) AS n FROM sync_flushes WHERE run_id = 'marker-kept-1'")).toEqual([
-        { n: 1 },
-      ]);
+      expect(
+        await main(['prune', '--older-than-days=0', '--log-dir', t.dir, '--db-dsn', db.dsn], c.ctx),
+      ).toBe(0);
+      expect(await db.query("SELECT COUNT(*) AS n FROM sync_flushes WHERE run_id = 'marker-kept-1'")).toEqual(
+        [{ n: 1 }],
+      );
     } finally {
       t.remove();
     }

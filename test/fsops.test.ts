@@ -125,6 +125,51 @@ describe.each([
   });
 });
 
+describe('a lost lock', () => {
+  it('makes copy, touch and delete leave everything alone, with no temp file left', async () => {
+    const ac = new AbortController();
+    ac.abort(new Error('lease lost'));
+    const lost = ac.signal;
+    fs.writeFileSync(join(src, 'new.txt'), 'new');
+    fs.writeFileSync(join(src, 'upd.txt'), 'version two');
+    fs.writeFileSync(join(dest, 'upd.txt'), 'version one');
+    fs.writeFileSync(join(dest, 'gone.txt'), 'x');
+    fs.mkdirSync(join(src, 'dir'));
+    const created = await copyEntry(
+      src,
+      dest,
+      'new.txt',
+      { src: exp(join(src, 'new.txt')), dest: null },
+      { lost },
+    );
+    const updated = await copyEntry(
+      src,
+      dest,
+      'upd.txt',
+      { src: exp(join(src, 'upd.txt')), dest: exp(join(dest, 'upd.txt')) },
+      { lost },
+    );
+    const dir = await copyEntry(src, dest, 'dir', { src: exp(join(src, 'dir')), dest: null }, { lost });
+    const deleted = await deleteEntry(dest, 'gone.txt', exp(join(dest, 'gone.txt')), { lost });
+    const touched = await touchEntry(
+      src,
+      dest,
+      'upd.txt',
+      { src: exp(join(src, 'upd.txt')), dest: exp(join(dest, 'upd.txt')) },
+      { lost },
+    );
+    for (const r of [created, updated, dir, deleted, touched]) {
+      expect(r).toMatchObject({
+        ok: false,
+        code: 'CHANGED_UNDER_US',
+        reason: expect.stringMatching(/lock lost/),
+      });
+    }
+    expect(fs.readdirSync(dest).sort()).toEqual(['gone.txt', 'upd.txt']);
+    expect(fs.readFileSync(join(dest, 'upd.txt'), 'utf8')).toBe('version one');
+  });
+});
+
 describe('unsafe paths', () => {
   it.each(['', '/etc/passwd', 'a/../b', '..', 'a//b', 'a/./b', 'a\0b', 'a/'])('%j is refused', (p) => {
     expect(unsafeRelPath(p)).not.toBeNull();

@@ -121,6 +121,12 @@ describe('usage errors: one line naming the flag, exit 2, nothing touched', () =
     ['src equal to dest', [...without('dest'), `--dest=${d.src}`], /--src and --dest are the same directory/],
     ['dest inside src', [...without('dest'), `--dest=${d.src}/inner`], /--dest .* is inside --src/],
     ['bad boolean', [...ok, '--delete-missing=maybe'], /--delete-missing: expected true or false/],
+    [
+      'log dir inside dest',
+      [...without('log-dir'), `--log-dir=${d.dest}/.ha-sync`],
+      /--log-dir .* is inside --dest .* would be synced/,
+    ],
+    ['malformed DSN', [...ok, '--db-dsn=nonsense'], /--db-dsn: /],
   ])('%s', (_name, args, re) => {
     const r = cli(args);
     expect(r.code).toBe(2);

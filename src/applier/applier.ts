@@ -350,7 +350,7 @@ export class Applier {
     if (!grant.ok) return this.retry(grant.retryInMs);
     try {
       if (grant.handle.lost.aborted || this.stopping) return this.retry(2000);
-      return await this.execute(plan, ev, d, origin, other);
+      return await this.execute(plan, ev, d, origin, other, grant.handle.lost);
     } finally {
       grant.done();
     }
@@ -362,6 +362,7 @@ export class Applier {
     d: Delivery,
     origin: SideRef,
     other: SideRef,
+    lost: AbortSignal,
   ): Promise<Disposition> {
     const { fs, log, clock } = this.deps;
     const started = clock.now();
@@ -383,7 +384,13 @@ export class Applier {
             md5Before: null,
             md5After: null,
           };
-          const r = await fs.copy(from.root, to.root, path, { src: plan.expectSrc, dest: plan.expectDest });
+          const r = await fs.copy(
+            from.root,
+            to.root,
+            path,
+            { src: plan.expectSrc, dest: plan.expectDest },
+            lost,
+          );
           await this.recordParents(r.createdDirs, from, to, started);
           this.written.set(`${to.label}\0${path}`, {
             type: 'upsert',
@@ -419,7 +426,7 @@ export class Applier {
             md5Before: null,
             md5After: null,
           };
-          const r = await fs.copy(origin.root, other.root, path, { src: plan.expectSrc, dest: null });
+          const r = await fs.copy(origin.root, other.root, path, { src: plan.expectSrc, dest: null }, lost);
           await this.recordParents(r.createdDirs, origin, other, started);
           this.written.set(`${other.label}\0${path}`, { type: 'upsert', kind: 'dir', size: 0, mtimeMs: 0 });
           await this.windows.record(origin, other, {
@@ -445,7 +452,7 @@ export class Applier {
             md5Before: null,
             md5After: null,
           };
-          const r = await fs.remove(other.root, path, plan.expect);
+          const r = await fs.remove(other.root, path, plan.expect, lost);
           if (r === 'not-empty') {
             // Its contents' delete events may still be on their way: retry a few times, then leave it.
             if (d.deliveryCount < 6) return this.retry(2000);

@@ -29,9 +29,16 @@ export interface FsOps {
     destRoot: string,
     rel: string,
     expect: { src: Stat; dest: Stat | null },
+    /** The lock's `lost` signal: checked right before the write (see fsops OpOptions.lost). */
+    lost?: AbortSignal,
   ): Promise<CopyResult>;
   /** Removes `rel` only if it still matches `expect` (a directory only when empty). */
-  remove(root: string, rel: string, expect: Stat): Promise<'removed' | 'not-empty' | 'missing'>;
+  remove(
+    root: string,
+    rel: string,
+    expect: Stat,
+    lost?: AbortSignal,
+  ): Promise<'removed' | 'not-empty' | 'missing'>;
   /** 'missing' | 'empty' | 'ok': how the root looks (for the unmounted guard). */
   rootState(root: string): Promise<'missing' | 'empty' | 'ok'>;
 }
@@ -81,7 +88,12 @@ export function fsOpsAdapter(io: Io = asyncIo): FsOps {
   }
 
   /** Creates dest's missing parent directories as copies of the source's (mode kept). */
-  async function ensureParents(srcRoot: string, destRoot: string, rel: string): Promise<string[]> {
+  async function ensureParents(
+    srcRoot: string,
+    destRoot: string,
+    rel: string,
+    lost: AbortSignal | undefined,
+  ): Promise<string[]> {
     const created: string[] = [];
     let i = rel.indexOf('/');
     while (i >= 0) {
@@ -90,7 +102,7 @@ export function fsOpsAdapter(io: Io = asyncIo): FsOps {
       if (d === null) {
         const s = await stat(srcRoot, dir);
         if (s?.kind !== 'dir') throw new HaSyncError('CHANGED_UNDER_US', `source parent '${dir}' is gone`);
-        const r = await copyEntry(srcRoot, destRoot, dir, { src: s, dest: null }, { io });
+        const r = await copyEntry(srcRoot, destRoot, dir, { src: s, dest: null }, { io, lost });
         if (r.ok) created.push(dir);
         else if ((await stat(destRoot, dir))?.kind !== 'dir') raise(r);
       } else if (d.kind !== 'dir') {
@@ -106,9 +118,9 @@ export function fsOpsAdapter(io: Io = asyncIo): FsOps {
 
   return {
     stat,
-    async copy(srcRoot, destRoot, rel, expect) {
-      const createdDirs = await ensureParents(srcRoot, destRoot, rel);
-      const r = await copyEntry(srcRoot, destRoot, rel, { src: expect.src, dest: expect.dest }, { io });
+    async copy(srcRoot, destRoot, rel, expect, lost) {
+      const createdDirs = await ensureParents(srcRoot, destRoot, rel, lost);
+      const r = await copyEntry(srcRoot, destRoot, rel, { src: expect.src, dest: expect.dest }, { io, lost });
       if (!r.ok) raise(r);
       const after = await stat(destRoot, rel);
       return {
@@ -118,8 +130,8 @@ export function fsOpsAdapter(io: Io = asyncIo): FsOps {
         mtimeMs: after?.mtimeMs ?? expect.src.mtimeMs,
       };
     },
-    async remove(root, rel, expect) {
-      const r = await deleteEntry(root, rel, expect, { io });
+    async remove(root, rel, expect, lost) {
+      const r = await deleteEntry(root, rel, expect, { io, lost });
       if (r.ok) return 'removed';
       if (r.code === 'CHANGED_UNDER_US' && /not empty/.test(r.reason)) return 'not-empty';
       if (r.code === 'CHANGED_UNDER_US' && /no longer exists/.test(r.reason)) return 'missing';

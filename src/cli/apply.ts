@@ -11,6 +11,7 @@ import {
   auditFlags,
   disjointDirs,
   dirFlag,
+  logDirOutside,
   flagHelp,
   intFlag,
   labelFlag,
@@ -166,11 +167,15 @@ export function parseApplyArgs(argv: string[], env: NodeJS.ProcessEnv): ApplyCon
   });
 }
 
-/** Checks both roots exist and do not overlap; returns them absolute. */
-export function checkRoots(a: Side, b: Side): { a: Side; b: Side } {
+/** Checks both roots exist, do not overlap, and do not hold the log dir; returns them absolute. */
+export function checkRoots(a: Side, b: Side, logDir: string): { a: Side; b: Side } {
   const ra = { label: a.label, root: dirFlag('a', a.root, `${a.label} root`) };
   const rb = { label: b.label, root: dirFlag('b', b.root, `${b.label} root`) };
   disjointDirs('a', ra.root, 'b', rb.root);
+  logDirOutside(logDir, [
+    ['a', ra.root],
+    ['b', rb.root],
+  ]);
   return { a: ra, b: rb };
 }
 
@@ -185,7 +190,7 @@ export async function applyCommand(argv: string[], ctx: CliContext): Promise<num
     );
     return EXIT.OK;
   }
-  const { a, b } = checkRoots(cfg.a, cfg.b);
+  const { a, b } = checkRoots(cfg.a, cfg.b, cfg.audit.logDir);
   const log = createLogger({ verbose: cfg.verbose });
   if (!existsSync(cfg.audit.logDir)) {
     throw usage(`--log-dir: '${cfg.audit.logDir}' does not exist (it holds the opslogs and the lock file)`);

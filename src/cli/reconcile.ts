@@ -7,6 +7,7 @@ import {
   auditFlags,
   disjointDirs,
   dirFlag,
+  logDirOutside,
   flagHelp,
   intFlag,
   labelFlag,
@@ -122,6 +123,10 @@ export async function reconcileCommand(argv: string[], ctx: CliContext): Promise
   dirFlag('src', config.src, 'source');
   dirFlag('dest', config.dest, 'destination');
   disjointDirs('src', config.src, 'dest', config.dest);
+  logDirOutside(config.audit.logDir, [
+    ['src', config.src],
+    ['dest', config.dest],
+  ]);
   const log = createLogger({ verbose: config.verbose });
   const result = await runReconcile(config, {
     log,

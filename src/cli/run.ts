@@ -104,7 +104,7 @@ export async function runCommand(argv: string[], ctx: CliContext): Promise<numbe
     );
     return EXIT.OK;
   }
-  const { a, b } = checkRoots(cfg.a, cfg.b);
+  const { a, b } = checkRoots(cfg.a, cfg.b, cfg.audit.logDir);
   try {
     mkdirSync(cfg.audit.logDir, { recursive: true });
   } catch (err) {

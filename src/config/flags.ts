@@ -269,6 +269,22 @@ export function disjointDirs(aName: string, a: string, bName: string, b: string)
   if (isInside(rb, ra)) throw usage(`--${aName} '${a}' is inside --${bName} '${b}'; they must not overlap`);
 }
 
+/**
+ * The log dir holds opslogs, the lock file and the SQLite audit. Inside a synced tree they would
+ * be synced themselves (and, live, every opslog line would become a change event that writes
+ * another opslog line), so a log dir inside any root is a usage error.
+ */
+export function logDirOutside(logDir: string, roots: readonly (readonly [flag: string, root: string])[]): void {
+  const rl = realOr(resolve(logDir));
+  for (const [flag, root] of roots) {
+    if (isInside(realOr(root), rl)) {
+      throw usage(
+        `--log-dir '${logDir}' is inside --${flag} '${root}': opslogs and the lock file would be synced; put it outside the synced trees`,
+      );
+    }
+  }
+}
+
 function realOr(p: string): string {
   try {
     return realpathSync.native(p);

@@ -21,9 +21,19 @@ export type OpResult = { ok: true; bytes: number } | { ok: false; code: FailCode
 export interface OpOptions {
   /** Filesystem calls; default synchronous (local disk). */
   io?: Io;
+  /**
+   * Aborted when this writer may no longer write: the pair's lock was lost, so another holder may
+   * be writing the same tree. Checked right before every visible change (rename, mkdir, touch,
+   * unlink, rmdir): a copy in flight is discarded rather than renamed over a file someone else may
+   * now own. (SIGTERM is not this signal: a copy in flight on SIGTERM may finish, the lock is
+   * still ours.)
+   */
+  lost?: AbortSignal;
 }
 
 const fail = (code: FailCode, reason: string): OpResult => ({ ok: false, code, reason });
+
+const LOST = 'lock lost before the write; left alone';
 
 function errText(err: unknown): string {
   const e = err as NodeJS.ErrnoException;
@@ -86,6 +96,7 @@ export async function copyEntry(
       if (expected.dest !== null)
         return fail('CHANGED_UNDER_US', 'destination exists; not replacing it with a directory');
       const mode = before.mode & 0o7777;
+      if (opts.lost?.aborted) return fail('CHANGED_UNDER_US', LOST);
       try {
         await io.mkdir(destAbs, mode);
       } catch (err) {
@@ -142,6 +153,10 @@ export async function copyEntry(
       await discard(io, tmp);
       return fail('CHANGED_UNDER_US', `destination changed since planned: ${last}; left alone`);
     }
+    if (opts.lost?.aborted) {
+      await discard(io, tmp);
+      return fail('CHANGED_UNDER_US', LOST);
+    }
     try {
       await io.rename(tmp, destAbs);
     } catch (err) {
@@ -174,6 +189,7 @@ export async function touchEntry(
     if (sd || !s) return fail('CHANGED_UNDER_US', `source changed since planned: ${sd}`);
     const dd = mismatch(await io.lstat(`${destRoot}/${rel}`), expected.dest);
     if (dd) return fail('CHANGED_UNDER_US', `destination changed since planned: ${dd}; left alone`);
+    if (opts.lost?.aborted) return fail('CHANGED_UNDER_US', LOST);
     await io.utimes(`${destRoot}/${rel}`, Date.now() / 1000, s.mtimeMs / 1000);
     return { ok: true, bytes: 0 };
   } catch (err) {
@@ -198,6 +214,7 @@ export async function deleteEntry(
     const abs = `${root}/${rel}`;
     const diff = mismatch(await io.lstat(abs), expected);
     if (diff) return fail('CHANGED_UNDER_US', `changed since planned: ${diff}; left alone`);
+    if (opts.lost?.aborted) return fail('CHANGED_UNDER_US', LOST);
     if (expected.kind === 'dir') {
       try {
         await io.rmdir(abs);

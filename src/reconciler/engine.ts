@@ -66,6 +66,11 @@ export interface EngineOptions {
   /** Where src listings come from (default: scanned on this thread with srcIo). */
   readonly srcScanner?: Scanner;
   readonly signal: AbortSignal;
+  /**
+   * Aborted when the lock is lost (also part of `signal`). Passed to every file operation so a
+   * copy in flight is discarded instead of renamed once another holder may be writing.
+   */
+  readonly lost?: AbortSignal;
   readonly clock: Clock;
   readonly log: Logger;
   /** Called once per finished operation (success or failure), in completion order. */
@@ -220,7 +225,7 @@ export async function runEngine(o: EngineOptions): Promise<EngineResult> {
           o.destRoot,
           op.path,
           { src: expectedOf(src), dest: expectedOf(op.dest!) },
-          { io: o.opIo },
+          { io: o.opIo, lost: o.lost },
         );
         return emit('touch', op.path, src, op.dest, started, r, md5);
       }
@@ -229,7 +234,7 @@ export async function runEngine(o: EngineOptions): Promise<EngineResult> {
         o.destRoot,
         op.path,
         { src: expectedOf(src), dest: expectedOf(op.dest!) },
-        { io: o.opIo },
+        { io: o.opIo, lost: o.lost },
       );
       return emit('update', op.path, src, op.dest, started, r, md5);
     }
@@ -238,7 +243,7 @@ export async function runEngine(o: EngineOptions): Promise<EngineResult> {
       o.destRoot,
       op.path,
       { src: expectedOf(src), dest: op.dest ? expectedOf(op.dest) : null },
-      { io: o.opIo },
+      { io: o.opIo, lost: o.lost },
     );
     return emit(op.kind, op.path, src, op.dest, started, r);
   };
@@ -371,7 +376,7 @@ export async function runEngine(o: EngineOptions): Promise<EngineResult> {
               o.destRoot,
               op.path,
               { src: expectedOf(op.src), dest: null },
-              { io: o.opIo },
+              { io: o.opIo, lost: o.lost },
             );
         await emit('create', op.path, op.src, undefined, started, r);
         if (r && !r.ok) {
@@ -428,7 +433,9 @@ export async function runEngine(o: EngineOptions): Promise<EngineResult> {
       const dest = op.dest!;
       const run = async (): Promise<void> => {
         const started = o.clock.now();
-        const r = o.dryRun ? null : await deleteEntry(o.destRoot, op.path, expectedOf(dest), { io: o.opIo });
+        const r = o.dryRun
+          ? null
+          : await deleteEntry(o.destRoot, op.path, expectedOf(dest), { io: o.opIo, lost: o.lost });
         if (r === null || r.ok) replaced.add(op.path);
         await emit('delete', op.path, undefined, dest, started, r);
       };

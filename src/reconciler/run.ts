@@ -360,6 +360,7 @@ async function locked(
       dirConcurrency: netSrc || netDest ? 32 : 1,
       statConcurrency: 256,
       signal: stop,
+      lost: r.handle.lost,
       clock,
       log,
       onPlanned: (files, bytes) => progress?.planned(files, bytes),
