@@ -274,7 +274,10 @@ export function disjointDirs(aName: string, a: string, bName: string, b: string)
  * be synced themselves (and, live, every opslog line would become a change event that writes
  * another opslog line), so a log dir inside any root is a usage error.
  */
-export function logDirOutside(logDir: string, roots: readonly (readonly [flag: string, root: string])[]): void {
+export function logDirOutside(
+  logDir: string,
+  roots: readonly (readonly [flag: string, root: string])[],
+): void {
   const rl = realOr(resolve(logDir));
   for (const [flag, root] of roots) {
     if (isInside(realOr(root), rl)) {
