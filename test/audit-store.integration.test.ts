@@ -738,3 +738,27 @@ describe('mysql store that refuses one opslog', () => {
     }
   });
 });
+
+describe('a DSN naming a database that does not exist yet', () => {
+  it('creates it (and the tables) on the first run, as the tables are', async () => {
+    const db = await createTestDatabase();
+    const fresh = `${db.name}_new`;
+    const t = tempDir();
+    try {
+      const { log } = captureLog();
+      const a = await openAudit({ dsn: `root:@tcp(127.0.0.1:3306)/${fresh}`, logDir: t.dir, log });
+      try {
+        const run = await a.beginRun(header());
+        await run.record(op(1));
+        expect(await run.finish(end())).toMatchObject({ flushed: true });
+      } finally {
+        await a.close();
+      }
+      expect(await db.query(`SELECT COUNT(*) AS n FROM \`${fresh}\`.sync_operations`)).toEqual([{ n: 1 }]);
+    } finally {
+      await db.query(`DROP DATABASE IF EXISTS \`${fresh}\``);
+      await db.drop();
+      t.remove();
+    }
+  });
+});

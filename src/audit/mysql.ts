@@ -47,6 +47,7 @@ type Param = string | number | null;
 
 const ER_DUP_ENTRY = 1062;
 const ER_NO_SUCH_TABLE = 1146;
+const ER_BAD_DB_ERROR = 1049;
 const ER_DUP_KEYNAME = 1061;
 
 /**
@@ -73,9 +74,13 @@ export class MysqlStore implements AuditStore {
   private readonly pool: Pool;
   private readonly scrub: (m: string) => string;
   private readonly queryTimeoutMs: number;
+  private readonly target: MysqlTarget;
+  private readonly connectTimeoutMs: number;
   private useHints = true;
 
   constructor(target: MysqlTarget, opts: MysqlStoreOptions = {}) {
+    this.target = target;
+    this.connectTimeoutMs = opts.connectTimeoutMs ?? 3000;
     this.where = describeTarget(target);
     this.scrub = scrubber(target.password);
     this.queryTimeoutMs = opts.queryTimeoutMs ?? 60_000;
@@ -173,27 +178,62 @@ export class MysqlStore implements AuditStore {
     }
   }
 
+  /**
+   * Creates the DSN's database when it does not exist yet (a fresh server, a new user trying
+   * ha-sync), as the tables are. Only the writers' ensureSchema does this, never the dashboard.
+   */
+  private async createDatabase(): Promise<void> {
+    const t = this.target;
+    const conn = await mysql.createConnection({
+      host: t.host,
+      port: t.port,
+      ...(t.socketPath ? { socketPath: t.socketPath } : {}),
+      user: t.user,
+      password: t.password,
+      ...(t.tls ? { ssl: { rejectUnauthorized: t.tls === 'verify' } } : {}),
+      connectTimeout: this.connectTimeoutMs,
+    });
+    try {
+      await conn.query({
+        sql: `CREATE DATABASE IF NOT EXISTS ${mysql.escapeId(t.database)} CHARACTER SET utf8mb4 COLLATE utf8mb4_bin`,
+        timeout: DDL_TIMEOUT_MS,
+      });
+    } finally {
+      await conn.end().catch(() => undefined);
+    }
+  }
+
   async ensureSchema(): Promise<void> {
     await this.run('create tables', async () => {
-      for (const ddl of MYSQL_TABLES) await this.pool.query({ sql: ddl, timeout: DDL_TIMEOUT_MS });
-      const have = await this.rows(
-        'SELECT DISTINCT INDEX_NAME AS name FROM information_schema.STATISTICS WHERE TABLE_SCHEMA = DATABASE() AND TABLE_NAME = ?',
-        ['sync_iterations'],
-      );
-      const names = new Set(have.map((r) => String(r.name)));
-      for (const [table, name, cols] of EXTRA_INDEXES) {
-        if (names.has(name)) continue;
-        try {
-          await this.pool.query({
-            sql: `ALTER TABLE ${table} ADD INDEX ${name} (${cols})`,
-            timeout: DDL_TIMEOUT_MS,
-          });
-        } catch (err) {
-          // Two writers creating the schema at once: the other one won, which is fine.
-          if ((err as { errno?: number }).errno !== ER_DUP_KEYNAME) throw err;
-        }
+      try {
+        await this.createTables();
+      } catch (err) {
+        if ((err as { errno?: number }).errno !== ER_BAD_DB_ERROR) throw err;
+        await this.createDatabase();
+        await this.createTables();
       }
     });
+  }
+
+  private async createTables(): Promise<void> {
+    for (const ddl of MYSQL_TABLES) await this.pool.query({ sql: ddl, timeout: DDL_TIMEOUT_MS });
+    const have = await this.rows(
+      'SELECT DISTINCT INDEX_NAME AS name FROM information_schema.STATISTICS WHERE TABLE_SCHEMA = DATABASE() AND TABLE_NAME = ?',
+      ['sync_iterations'],
+    );
+    const names = new Set(have.map((r) => String(r.name)));
+    for (const [table, name, cols] of EXTRA_INDEXES) {
+      if (names.has(name)) continue;
+      try {
+        await this.pool.query({
+          sql: `ALTER TABLE ${table} ADD INDEX ${name} (${cols})`,
+          timeout: DDL_TIMEOUT_MS,
+        });
+      } catch (err) {
+        // Two writers creating the schema at once: the other one won, which is fine.
+        if ((err as { errno?: number }).errno !== ER_DUP_KEYNAME) throw err;
+      }
+    }
   }
 
   async ping(): Promise<void> {
