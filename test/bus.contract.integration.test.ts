@@ -5,6 +5,7 @@ import { createServer } from 'node:net';
 import { Writable } from 'node:stream';
 import { afterAll, describe, expect, it } from 'vitest';
 import { connect } from '@nats-io/transport-node';
+import { systemClock, type Clock } from '../src/clock.js';
 import { createLogger } from '../src/log.js';
 import {
   openBus,
@@ -253,5 +254,38 @@ describe('NATS bus: credentials', () => {
     const all = lines.join('');
     expect(all).toContain(`127.0.0.1:${port}`);
     expect(all).not.toMatch(/secret|alice/);
+  });
+});
+
+describe('memory bus: a nak delay whose timer fires early', () => {
+  it('still redelivers (the consumer wakes itself at the message due time)', async () => {
+    // Timers run on a monotonic clock and may fire a little before Date.now() reaches the due
+    // time; this clock makes that happen every time.
+    const early: Clock = {
+      now: () => Date.now(),
+      sleep: (ms, signal) => systemClock.sleep(Math.max(0, ms - 5), signal),
+    };
+    const bus = await openBus({ kind: 'memory', clock: early });
+    const ac = new AbortController();
+    const seen: number[] = [];
+    try {
+      await bus.publish(ev({ pair: 'early', path: 'retry-me' }));
+      const done = bus.consume(
+        'early',
+        (d) => {
+          seen.push(d.deliveryCount);
+          if (d.deliveryCount >= 2) ac.abort();
+          return Promise.resolve(d.deliveryCount < 2 ? { action: 'nak', delayMs: 50 } : { action: 'ack' });
+        },
+        { signal: ac.signal },
+      );
+      await eventually(() => Promise.resolve(seen.length >= 2));
+      ac.abort();
+      await done;
+      expect(seen).toEqual([1, 2]);
+    } finally {
+      ac.abort();
+      await bus.close();
+    }
   });
 });

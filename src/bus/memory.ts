@@ -102,8 +102,13 @@ export class MemoryBus implements EventBus {
       while (!opts.signal.aborted && !this.closed) {
         const now = this.clock.now();
         let handed = false;
+        // The earliest time a nak-delayed message becomes available. The loop wakes itself then:
+        // the nak's own timer may fire a moment before clock.now() reaches availableAt (timers run
+        // on a monotonic clock), and without this the retry would wait for an unrelated wake.
+        let nextAt = Infinity;
         for (const m of queue) {
           if (inflight.size >= batch) break;
+          if (!m.inFlight && m.availableAt > now) nextAt = Math.min(nextAt, m.availableAt);
           if (m.inFlight || m.availableAt > now) continue;
           m.inFlight = true;
           m.deliveryCount++;
@@ -114,7 +119,17 @@ export class MemoryBus implements EventBus {
           });
           inflight.add(p);
         }
-        if (!handed || inflight.size >= batch) await this.waitForWake();
+        if (!handed || inflight.size >= batch) {
+          if (nextAt === Infinity) await this.waitForWake();
+          else {
+            const timer = new AbortController();
+            await Promise.race([
+              this.waitForWake(),
+              this.clock.sleep(Math.max(1, nextAt - now), timer.signal).catch(() => undefined),
+            ]);
+            timer.abort();
+          }
+        }
       }
       // Let handlers already running finish and settle: their work is done or nearly so.
       await Promise.all(inflight);
