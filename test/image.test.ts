@@ -422,13 +422,16 @@ describe('the runtime layout (production node_modules + dist/)', () => {
     expect(readFileSync(join(dest, 'a.txt'), 'utf8')).toBe('hello\n');
     expect(statSync(join(dest, 'a.txt')).mtimeMs).toBe(past.getTime());
     expect(readFileSync(join(dest, 'sub dir', 'b.bin')).equals(Buffer.alloc(70_000, 7))).toBe(true);
-    // The audit went to the embedded SQLite file, read with the layout's own native addon.
+    // The audit went to the embedded SQLite file, read with the layout's own driver (node:sqlite or its
+    // better-sqlite3 native addon).
     const q = spawnSync(
       process.execPath,
       [
+        '--input-type=module',
         '-e',
-        `const D = require('better-sqlite3'); const db = new D(process.argv[1], { readonly: true });
-         process.stdout.write(JSON.stringify(db.prepare('SELECT status, dry_run, files_created FROM sync_iterations').all()));`,
+        `const { openSqlite } = await import(process.argv[1]); const db = openSqlite(process.argv[2], { busyTimeoutMs: 5000 });
+         process.stdout.write(JSON.stringify(db.prepare('SELECT status, dry_run, files_created FROM sync_iterations').all())); db.close();`,
+        join(app, 'dist', 'audit', 'sqlite-driver.js'),
         join(logs, 'ha-sync.sqlite'),
       ],
       { cwd: app, encoding: 'utf8' },

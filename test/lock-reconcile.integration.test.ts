@@ -14,7 +14,7 @@ import {
   ftruncateSync,
 } from 'node:fs';
 import { join, resolve } from 'node:path';
-import Database from 'better-sqlite3';
+import { openSqlite } from '../src/audit/sqlite-driver.js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startFakeKube, type FakeKube } from './fake-kube/index.js';
 import { tempDir, until } from './fake-kube/support.js';
@@ -103,7 +103,7 @@ const withKube = (extra: string[] = []): string[] => {
 function lastOutcome(logDir: string): { status: string; error: string | null } | undefined {
   const file = join(logDir, 'ha-sync.sqlite');
   if (existsSync(file)) {
-    const db = new Database(file, { readonly: true });
+    const db = openSqlite(file, { busyTimeoutMs: 5000 });
     try {
       const row = db
         .prepare('SELECT status, error_message FROM sync_iterations ORDER BY id DESC LIMIT 1')

@@ -1,11 +1,11 @@
-// AuditStore on an embedded SQLite file (better-sqlite3 12, WAL), the default without a DSN so a
+// AuditStore on an embedded SQLite file (node:sqlite, or better-sqlite3 12 on Node 20; WAL), the default without a DSN so a
 // laptop run keeps its history and the dashboard can show it. Same tables, same semantics as the
 // MySQL store; all values go through bound parameters.
 //
-// better-sqlite3 is synchronous: every transaction runs without yielding (a flush reads its opslog
+// Both drivers are synchronous: every transaction runs without yielding (a flush reads its opslog
 // first), so no connection in this process ever waits on a lock held across an await; other
 // processes wait on the file lock (busy timeout) and never see a half flush.
-import Database from 'better-sqlite3';
+import { openSqlite, type SqlDb } from './sqlite-driver.js';
 import { HaSyncError, errorMessage } from '../errors.js';
 import {
   ITERATION_COLUMNS,
@@ -40,7 +40,7 @@ export interface SqliteStoreOptions {
 export class SqliteStore implements AuditStore {
   readonly kind = 'sqlite' as const;
   readonly where: string;
-  private handle: Database.Database | null = null;
+  private handle: SqlDb | null = null;
 
   /**
    * Opens lazily, on first use: a file that cannot be opened (permissions, a full disk, another
@@ -54,12 +54,12 @@ export class SqliteStore implements AuditStore {
   }
 
   /** The open handle; throws a plain error that the callers wrap as AUDIT_UNAVAILABLE. */
-  private get db(): Database.Database {
+  private get db(): SqlDb {
     if (this.handle) return this.handle;
-    const db = new Database(this.file, { timeout: this.opts.busyTimeoutMs ?? 5000 });
+    const db = openSqlite(this.file, { busyTimeoutMs: this.opts.busyTimeoutMs ?? 5000 });
     try {
-      db.pragma('journal_mode = WAL');
-      db.pragma('foreign_keys = ON');
+      db.exec('PRAGMA journal_mode = WAL');
+      db.exec('PRAGMA foreign_keys = ON');
     } catch (err) {
       db.close();
       throw err;
@@ -131,7 +131,8 @@ export class SqliteStore implements AuditStore {
     }
     try {
       const db = this.db;
-      const tx = db.transaction((): FlushResult => {
+      // IMMEDIATE takes the write lock first: a concurrent flush waits, then finds the marker.
+      return db.immediate((): FlushResult => {
         const prev = db.prepare('SELECT iteration_id FROM sync_flushes WHERE run_id = ?').get(h.runId) as
           DbRow | undefined;
         if (prev) return { iterationId: Number(prev.iteration_id ?? 0), duplicate: true, operations: 0 };
@@ -207,8 +208,6 @@ export class SqliteStore implements AuditStore {
         db.prepare('UPDATE sync_flushes SET iteration_id = ? WHERE run_id = ?').run(id, h.runId);
         return { iterationId: id, duplicate: false, operations: all.length };
       });
-      // IMMEDIATE takes the write lock first: a concurrent flush waits, then finds the marker.
-      return tx.immediate();
     } catch (err) {
       throw this.fail('flush', err);
     }
@@ -318,15 +317,15 @@ export class SqliteStore implements AuditStore {
         if (ids.length === 0) break;
         const list = JSON.stringify(ids);
         for (;;) {
-          const n = delOps.run(list, batch).changes;
+          const n = Number(delOps.run(list, batch).changes);
           res.operations += n;
           await new Promise((r) => setImmediate(r));
           if (n < batch) break;
         }
-        res.iterations += delIts.run(list).changes;
+        res.iterations += Number(delIts.run(list).changes);
       }
       for (;;) {
-        const n = delFlushes.run(toDbTime(markerCutoffMs), batch).changes;
+        const n = Number(delFlushes.run(toDbTime(markerCutoffMs), batch).changes);
         res.flushes += n;
         if (n < batch) break;
       }
