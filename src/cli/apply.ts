@@ -3,8 +3,8 @@
 // (docs/live-sync.md). Runs until SIGTERM / SIGINT, then finishes in-flight operations and audit
 // windows, releases the lock and exits 0.
 import { existsSync } from 'node:fs';
-import { Applier, fsOpsAdapter } from '../applier/index.js';
-import { openAudit } from '../audit/index.js';
+import { Applier, fsOpsAdapter, type ApplierDeps } from '../applier/index.js';
+import { openAudit, type FlushReport } from '../audit/index.js';
 import { natsBusOptions, natsFlags, openBus, resolveNatsConfig, type NatsConfig } from '../bus/index.js';
 import { systemClock } from '../clock.js';
 import {
@@ -26,7 +26,7 @@ import {
   type LockConfig,
 } from '../config/index.js';
 import { EXIT, errorMessage, usage } from '../errors.js';
-import { holderIdentity, openLock } from '../lock/index.js';
+import { holderIdentity, openLock, type Lock } from '../lock/index.js';
 import { createLogger } from '../log.js';
 import type { CliContext } from './context.js';
 
@@ -179,6 +179,37 @@ export function checkRoots(a: Side, b: Side, logDir: string): { a: Side; b: Side
   return { a: ra, b: rb };
 }
 
+/**
+ * The start shared by `apply` and `run`: flush opslogs an earlier process left, clean old ones,
+ * open the pair's lock, and build the applier over checked roots.
+ */
+export async function startApplier(
+  cfg: LiveOptions & { readonly pair: string; readonly audit: AuditConfig; readonly lock: LockConfig },
+  roots: { a: Side; b: Side },
+  holder: string,
+  deps: Omit<ApplierDeps, 'lock' | 'fs'> & { env: NodeJS.ProcessEnv },
+): Promise<{ applier: Applier; lock: Lock; flushed: FlushReport }> {
+  const { audit, clock, log, env } = deps;
+  const flushed = await audit.flushPending();
+  await audit.cleanOldOpslogs(cfg.audit.logRetainDays);
+  const lock = await openLock({ ...cfg.lock, pair: cfg.pair, logDir: cfg.audit.logDir, clock, log, env });
+  const applier = new Applier(
+    {
+      pair: cfg.pair,
+      a: roots.a,
+      b: roots.b,
+      deleteMissing: cfg.deleteMissing,
+      mtimeThresholdMs: cfg.mtimeThresholdMs,
+      workers: cfg.workers,
+      windowMs: cfg.windowMs,
+      idleReleaseMs: cfg.idleReleaseMs,
+      holder,
+    },
+    { ...deps, lock, fs: fsOpsAdapter() },
+  );
+  return { applier, lock, flushed };
+}
+
 export async function applyCommand(argv: string[], ctx: CliContext): Promise<number> {
   const cfg = parseApplyArgs(argv, ctx.env);
   if (cfg.help) {
@@ -205,31 +236,13 @@ export async function applyCommand(argv: string[], ctx: CliContext): Promise<num
     name: `ha-sync-apply-${cfg.pair}`,
   });
   try {
-    const flushed = await audit.flushPending();
-    if (flushed.flushed || flushed.waiting) log.info({ ...flushed }, 'earlier opslogs flushed');
-    await audit.cleanOldOpslogs(cfg.audit.logRetainDays);
-    const lock = await openLock({
-      ...cfg.lock,
-      pair: cfg.pair,
-      logDir: cfg.audit.logDir,
-      clock,
-      log,
-      env: ctx.env,
-    });
-    const applier = new Applier(
-      {
-        pair: cfg.pair,
-        a,
-        b,
-        deleteMissing: cfg.deleteMissing,
-        mtimeThresholdMs: cfg.mtimeThresholdMs,
-        workers: cfg.workers,
-        windowMs: cfg.windowMs,
-        idleReleaseMs: cfg.idleReleaseMs,
-        holder: holderIdentity(`apply-${process.pid}`, ctx.env),
-      },
-      { bus, lock, audit, fs: fsOpsAdapter(), clock, log },
+    const { applier, flushed } = await startApplier(
+      cfg,
+      { a, b },
+      holderIdentity(`apply-${process.pid}`, ctx.env),
+      { bus, audit, clock, log, env: ctx.env },
     );
+    if (flushed.flushed || flushed.waiting) log.info({ ...flushed }, 'earlier opslogs flushed');
     await applier.run(ctx.signal);
     log.info({ pair: cfg.pair, ...applier.stats }, 'applier stopped');
     return EXIT.OK;

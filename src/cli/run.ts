@@ -5,7 +5,7 @@
 import { mkdirSync } from 'node:fs';
 import { homedir } from 'node:os';
 import { join } from 'node:path';
-import { Applier, equalize, fsOpsAdapter } from '../applier/index.js';
+import { equalize } from '../applier/index.js';
 import { openAudit } from '../audit/index.js';
 import { MemoryBus } from '../bus/index.js';
 import { systemClock } from '../clock.js';
@@ -23,13 +23,14 @@ import {
   type LockConfig,
 } from '../config/index.js';
 import { EXIT, errorMessage, isHaSyncError, usage } from '../errors.js';
-import { holderIdentity, openLock } from '../lock/index.js';
+import { holderIdentity } from '../lock/index.js';
 import { createLogger } from '../log.js';
 import { DEFAULT_WATCHER_OPTIONS, RootWatcher } from '../watcher/index.js';
 import {
   APPLY_LOCK_TTL_SECONDS,
   checkRoots,
   resolveLiveOptions,
+  startApplier,
   sideFlags,
   type LiveOptions,
 } from './apply.js';
@@ -124,22 +125,17 @@ export async function runCommand(argv: string[], ctx: CliContext): Promise<numbe
   const stopWatchers = (): void => watchAbort.abort();
   signal.addEventListener('abort', stopWatchers, { once: true });
   try {
-    await audit.flushPending();
-    await audit.cleanOldOpslogs(cfg.audit.logRetainDays);
-    const lock = await openLock({
-      ...cfg.lock,
-      pair: cfg.pair,
-      logDir: cfg.audit.logDir,
+    const holder = holderIdentity(`run-${process.pid}`, ctx.env);
+    const { applier, lock } = await startApplier(cfg, { a, b }, holder, {
+      bus,
+      audit,
       clock,
       log,
       env: ctx.env,
     });
     // Two `run`s of the same pair would take turns on every event: refuse the second one up front.
     try {
-      const probe = await lock.acquire({
-        holder: holderIdentity(`run-${process.pid}`, ctx.env),
-        waitSeconds: 0,
-      });
+      const probe = await lock.acquire({ holder, waitSeconds: 0 });
       await probe.release();
     } catch (err) {
       if (!isHaSyncError(err, 'LOCK_HELD')) throw err;
@@ -148,20 +144,6 @@ export async function runCommand(argv: string[], ctx: CliContext): Promise<numbe
       );
       return EXIT.FAILED;
     }
-    const applier = new Applier(
-      {
-        pair: cfg.pair,
-        a,
-        b,
-        deleteMissing: cfg.deleteMissing,
-        mtimeThresholdMs: cfg.mtimeThresholdMs,
-        workers: cfg.workers,
-        windowMs: cfg.windowMs,
-        idleReleaseMs: cfg.idleReleaseMs,
-        holder: holderIdentity(`run-${process.pid}`, ctx.env),
-      },
-      { bus, lock, audit, fs: fsOpsAdapter(), clock, log },
-    );
 
     // Watchers first: their index is taken before the first pass, so a change made while the
     // sides are being equalised is still seen (and an echo of our own copies is absorbed).
