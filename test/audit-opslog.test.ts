@@ -1,9 +1,49 @@
 // Opslog files on their own: names, line validation, concurrent appends, reading back (twice, and
 // after an unlink), a line cut short by a crash.
-import { appendFileSync, readFileSync, unlinkSync } from 'node:fs';
-import { describe, expect, it } from 'vitest';
+import {
+  appendFileSync,
+  existsSync,
+  readFileSync,
+  readdirSync,
+  readlinkSync,
+  unlinkSync,
+  utimesSync,
+} from 'node:fs';
+import { open } from 'node:fs/promises';
+import { join } from 'node:path';
+import { afterEach, describe, expect, it, vi } from 'vitest';
+import { ManualClock } from '../src/clock.js';
+import { openAudit } from '../src/audit/index.js';
 import { OpslogFile, OpslogWriter, fileToken, opslogName, parseLine } from '../src/audit/opslog.js';
-import { end, header, op, tempDir } from './audit.helpers.js';
+import { captureLog, end, header, op, tempDir, writeOpslog } from './audit.helpers.js';
+
+/** Paths of this process's open descriptors that point at opslogs in `dir` (Linux /proc). */
+function openOpslogFds(dir: string): string[] {
+  const out: string[] = [];
+  for (const fd of readdirSync('/proc/self/fd')) {
+    try {
+      const target = readlinkSync(`/proc/self/fd/${fd}`);
+      if (target.startsWith(join(dir, 'opslog-'))) out.push(target);
+    } catch {
+      // The descriptor of the readdir itself, already closed.
+    }
+  }
+  return out;
+}
+
+/** Makes the next FileHandle write fail as on a full disk. */
+async function failNextWrite(dir: string): Promise<void> {
+  const probe = await open(join(dir, 'probe'), 'w');
+  const proto = Object.getPrototypeOf(probe) as { write: (...a: unknown[]) => Promise<unknown> };
+  await probe.close();
+  vi.spyOn(proto, 'write').mockRejectedValueOnce(
+    Object.assign(new Error('ENOSPC: no space left on device, write'), { code: 'ENOSPC' }),
+  );
+}
+
+afterEach(() => {
+  vi.restoreAllMocks();
+});
 
 describe('opslog names', () => {
   it('are opslog-<pair>-<direction>-<RFC3339 with ms, file-name safe>.jsonl', () => {
@@ -116,6 +156,91 @@ describe('OpslogWriter and OpslogFile', () => {
       }
       expect(readFileSync(w.path, 'utf8').split('\n')[0]).toMatch(/^\{"v":1,"type":"header"/);
     } finally {
+      t.remove();
+    }
+  });
+});
+
+describe('opslog descriptors are always closed', () => {
+  it('a header write that fails closes the new file and removes it', async () => {
+    const t = tempDir();
+    try {
+      await failNextWrite(t.dir);
+      await expect(OpslogWriter.create(t.dir, header(), { pid: 1, host: 'h' })).rejects.toMatchObject({
+        code: 'AUDIT_UNAVAILABLE',
+      });
+      expect(openOpslogFds(t.dir)).toEqual([]);
+      expect(readdirSync(t.dir).filter((n) => n.startsWith('opslog-'))).toEqual([]);
+    } finally {
+      t.remove();
+    }
+  });
+
+  it('finish() whose end line fails still closes the opslog, which keeps its ops', async () => {
+    const t = tempDir();
+    const audit = await openAudit({ dsn: undefined, logDir: t.dir, log: captureLog().log });
+    try {
+      const rec = await audit.beginRun(header());
+      await rec.record(op(1));
+      await failNextWrite(t.dir);
+      await expect(rec.finish(end())).rejects.toMatchObject({ code: 'AUDIT_UNAVAILABLE' });
+      expect(openOpslogFds(t.dir)).toEqual([]);
+      const [name] = readdirSync(t.dir).filter((n) => n.startsWith('opslog-'));
+      expect(readFileSync(join(t.dir, name!), 'utf8')).toContain(op(1).filepath);
+    } finally {
+      await audit.close();
+      t.remove();
+    }
+  });
+
+  it('close() closes the opslogs of runs never finished; a later flush records them as interrupted', async () => {
+    const t = tempDir();
+    const audit = await openAudit({ dsn: undefined, logDir: t.dir, log: captureLog().log });
+    await audit.beginRun(header());
+    const rec = await audit.beginRun(header());
+    await rec.record(op(1));
+    expect(openOpslogFds(t.dir)).toHaveLength(2);
+    await audit.close();
+    try {
+      expect(openOpslogFds(t.dir)).toEqual([]);
+      const later = await openAudit({
+        dsn: undefined,
+        logDir: t.dir,
+        log: captureLog().log,
+        clock: new ManualClock(Date.now() + 10 * 60_000),
+      });
+      try {
+        expect(await later.flushPending()).toEqual({ flushed: 2, waiting: 0, corrupt: 0 });
+      } finally {
+        await later.close();
+      }
+    } finally {
+      t.remove();
+    }
+  });
+});
+
+describe('opslog retention', () => {
+  it('--log-retain-days 0 never deletes an opslog a live writer elsewhere may still append to', async () => {
+    const t = tempDir();
+    const now = Date.now();
+    const audit = await openAudit({
+      dsn: undefined,
+      logDir: t.dir,
+      log: captureLog().log,
+      clock: new ManualClock(now),
+      staleAfterMs: 60_000,
+    });
+    try {
+      const live = writeOpslog(t.dir, 'opslog-live.jsonl', header(), [op(1)], null);
+      const idle = writeOpslog(t.dir, 'opslog-idle.jsonl', header(), [op(1)], null);
+      utimesSync(live, new Date(now - 5_000), new Date(now - 5_000));
+      utimesSync(idle, new Date(now - 120_000), new Date(now - 120_000));
+      expect(await audit.cleanOldOpslogs(0)).toBe(1);
+      expect(existsSync(live)).toBe(true);
+      expect(existsSync(idle)).toBe(false);
+    } finally {
+      await audit.close();
       t.remove();
     }
   });

@@ -2,7 +2,8 @@
 // that earlier runs left behind.
 //
 // Invariants, in the order they matter:
-//  1. An operation is in the opslog before `record` resolves; the store is never the only copy.
+//  1. An operation is in the opslog before `record` resolves (written to the kernel; fsynced when
+//     the run finishes, see opslog.ts); the store is never the only copy.
 //  2. The store being down never fails a run: the opslog stays, and a later run flushes it.
 //  3. Each opslog reaches the store exactly once: the flush claims the run id in `sync_flushes`
 //     inside the transaction that writes the rows, and a file whose run id is claimed is deleted
@@ -68,10 +69,12 @@ export class OpslogAudit implements Audit {
   private readonly clock: Clock;
   private readonly staleAfterMs: number;
   private readonly host = hostname();
-  /** Opslogs of runs open in this instance: never flushed or deleted by flushPending/clean. */
-  private readonly open = new Set<string>();
-  /** Heartbeat timers of the open runs (stopped by finish, or by close for runs never finished). */
-  private readonly heartbeats = new Set<NodeJS.Timeout>();
+  /**
+   * Runs open in this instance, by opslog path: their files are never flushed or deleted by
+   * flushPending/clean; their writers and heartbeat timers are closed by finish, or by close for
+   * runs never finished.
+   */
+  private readonly open = new Map<string, { writer: OpslogWriter; heartbeat: NodeJS.Timeout }>();
   private schema: Promise<void> | null = null;
   /** Flushes run one at a time: within a process, two flushes never race for the same file. */
   private queue: Promise<unknown> = Promise.resolve();
@@ -260,13 +263,13 @@ export class OpslogAudit implements Audit {
       );
     }
     const writer = await OpslogWriter.create(this.opts.logDir, header, { pid: process.pid, host: this.host });
-    this.open.add(writer.path);
+    // touch() never rejects (a failed heartbeat only makes the file look idle sooner).
     const heartbeat = setInterval(
       () => void writer.touch(),
       Math.max(1000, Math.floor(this.staleAfterMs / 3)),
     );
     heartbeat.unref();
-    this.heartbeats.add(heartbeat);
+    this.open.set(writer.path, { writer, heartbeat });
     try {
       await this.ready();
       const id = await this.store.insertRunning(header);
@@ -297,12 +300,16 @@ export class OpslogAudit implements Audit {
         }
         finished = true;
         clearInterval(heartbeat);
-        this.heartbeats.delete(heartbeat);
         try {
           await writer.append({ type: 'end', ...end });
-          await writer.close();
         } finally {
-          this.open.delete(writer.path);
+          // Closed even when the end line could not be written: the file then reads as an
+          // interrupted run, and the descriptor is not leaked.
+          try {
+            await writer.close();
+          } finally {
+            this.open.delete(writer.path);
+          }
         }
         const r = await this.serial(() => this.flushFile(writer.path, true));
         return r.kind === 'flushed'
@@ -325,7 +332,10 @@ export class OpslogAudit implements Audit {
   }
 
   async cleanOldOpslogs(days: number): Promise<number> {
-    const cutoff = this.clock.now() - days * DAY_MS;
+    // Whatever `days` says (0 is accepted), a file touched within staleAfterMs may belong to a live
+    // writer in another process (it heartbeats every staleAfterMs/3): deleting it would send the
+    // rest of that run's audit to an unlinked file.
+    const cutoff = this.clock.now() - Math.max(days * DAY_MS, this.staleAfterMs);
     let names: string[];
     try {
       names = (await readdir(this.opts.logDir)).filter((n) => OPSLOG_RE.test(n));
@@ -356,8 +366,19 @@ export class OpslogAudit implements Audit {
   async close(): Promise<void> {
     // A run never finished stays unfinished on disk; once this process is gone (or silent), a
     // later flushPending records it as interrupted.
-    for (const t of this.heartbeats) clearInterval(t);
-    this.heartbeats.clear();
+    const unfinished = [...this.open.values()];
+    this.open.clear();
+    for (const r of unfinished) clearInterval(r.heartbeat);
+    await Promise.all(
+      unfinished.map((r) =>
+        r.writer.close().catch((err: unknown) => {
+          this.log.warn(
+            { opslog: r.writer.path, err: errorMessage(err) },
+            'cannot close an unfinished opslog',
+          );
+        }),
+      ),
+    );
     await this.queue;
     await this.store.close();
   }

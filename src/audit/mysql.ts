@@ -11,15 +11,31 @@ import type { Pool, PoolConnection, ResultSetHeader, RowDataPacket } from 'mysql
 import { HaSyncError, errorMessage } from '../errors.js';
 import { describeTarget, scrubber, type MysqlTarget } from './dsn.js';
 import {
+  DRY_RUN_OPS_SQL,
+  FIND_RUNNING_SQL,
+  INSERT_FINISHED_SQL,
+  INSERT_MARKER_SQL,
+  INSERT_RUNNING_SQL,
   ITERATION_COLUMNS,
-  LIMITS,
   OPERATION_COLUMNS,
-  cut,
+  OP_INSERT_COLUMNS,
+  OP_PLACEHOLDERS,
+  SELECT_MARKER_SQL,
+  SET_MARKER_SQL,
+  UPDATE_OUTCOME_SQL,
   fromDbTime,
+  headerParams,
+  iterationFilter,
+  lastDryRunSql,
+  mapDryRunKey,
   mapIteration,
   mapOperation,
+  opParams,
+  outcomeParams,
+  runningKeyParams,
   toDbTime,
   type DbRow,
+  type Param,
 } from './rows.js';
 import { EXTRA_INDEXES, MYSQL_TABLES } from './schema.js';
 import {
@@ -42,9 +58,6 @@ export interface MysqlStoreOptions {
   connectionLimit?: number;
 }
 
-/** Values bound to a prepared statement. */
-type Param = string | number | null;
-
 const ER_DUP_ENTRY = 1062;
 const ER_NO_SUCH_TABLE = 1146;
 const ER_BAD_DB_ERROR = 1049;
@@ -63,9 +76,6 @@ const ER_KEY_DOES_NOT_EXIST = 1176;
 const INSERT_ROWS = 2000;
 const INSERT_BYTES = 4 * 1024 * 1024;
 
-const OP_INSERT_COLUMNS =
-  '(iteration_id, dry_run, operation, filepath, size_before, size_after, md5_before, md5_after, started_at, ended_at, status, error_message)';
-const OP_PLACEHOLDERS = '(?,?,?,?,?,?,?,?,?,?,?,?)';
 const OP_COLUMNS = 12;
 
 export class MysqlStore implements AuditStore {
@@ -242,19 +252,7 @@ export class MysqlStore implements AuditStore {
 
   async insertRunning(h: FlushRun['header']): Promise<number> {
     return this.run('insert running iteration', async () => {
-      const res = await this.write(
-        "INSERT INTO sync_iterations (sync_pair, direction, src, dest, started_at, status, dry_run) VALUES (?, ?, ?, ?, ?, 'running', ?)",
-        [
-          cut(h.pair, LIMITS.pair),
-          cut(h.direction, LIMITS.direction),
-          cut(h.src, LIMITS.src),
-          cut(h.dest, LIMITS.dest),
-          toDbTime(h.startedAtMs),
-          h.dryRun ? 1 : 0,
-        ],
-        undefined,
-        QUICK_TIMEOUT_MS,
-      );
+      const res = await this.write(INSERT_RUNNING_SQL, headerParams(h), undefined, QUICK_TIMEOUT_MS);
       return res.insertId;
     });
   }
@@ -272,70 +270,29 @@ export class MysqlStore implements AuditStore {
         // The marker first: a concurrent flush of the same run waits on this key until we commit
         // (then sees a duplicate and writes nothing) or roll back (then it does the work).
         try {
-          await this.write(
-            'INSERT INTO sync_flushes (run_id, iteration_id, flushed_at) VALUES (?, NULL, ?)',
-            [run.header.runId, toDbTime(nowMs)],
-            conn,
-          );
+          await this.write(INSERT_MARKER_SQL, [run.header.runId, toDbTime(nowMs)], conn);
         } catch (err) {
           if ((err as { errno?: number }).errno !== ER_DUP_ENTRY) throw err;
           await conn.rollback();
-          const prev = await this.rows(
-            'SELECT iteration_id FROM sync_flushes WHERE run_id = ?',
-            [run.header.runId],
-            conn,
-          );
+          const prev = await this.rows(SELECT_MARKER_SQL, [run.header.runId], conn);
           return { iterationId: Number(prev[0]?.iteration_id ?? 0), duplicate: true, operations: 0 };
         }
         const h = run.header;
-        const e = run.end;
         let id: number | null = null;
         if (run.iterationId !== null) {
           // Update the 'running' row only if it is still the one this run inserted.
           const found = await this.rows(
-            'SELECT id FROM sync_iterations WHERE id = ? AND sync_pair = ? AND direction = ? AND started_at = ? FOR UPDATE',
-            [
-              run.iterationId,
-              cut(h.pair, LIMITS.pair),
-              cut(h.direction, LIMITS.direction),
-              toDbTime(h.startedAtMs),
-            ],
+            `${FIND_RUNNING_SQL} FOR UPDATE`,
+            runningKeyParams(run.iterationId, h),
             conn,
           );
           if (found.length === 1) id = run.iterationId;
         }
-        const outcome = [
-          toDbTime(e.endedAtMs),
-          e.status,
-          e.counts.created,
-          e.counts.updated,
-          e.counts.deleted,
-          e.counts.skipped,
-          e.counts.failed,
-          e.counts.bytesTransferred,
-          cut(e.errorMessage, LIMITS.iterationError),
-        ];
+        const outcome = outcomeParams(run.end);
         if (id !== null) {
-          await this.write(
-            'UPDATE sync_iterations SET ended_at = ?, status = ?, files_created = ?, files_updated = ?, files_deleted = ?, files_skipped = ?, files_failed = ?, total_bytes_transferred = ?, error_message = ? WHERE id = ?',
-            [...outcome, id],
-            conn,
-          );
+          await this.write(UPDATE_OUTCOME_SQL, [...outcome, id], conn);
         } else {
-          const res = await this.write(
-            'INSERT INTO sync_iterations (sync_pair, direction, src, dest, started_at, dry_run, ended_at, status, files_created, files_updated, files_deleted, files_skipped, files_failed, total_bytes_transferred, error_message) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)',
-            [
-              cut(h.pair, LIMITS.pair),
-              cut(h.direction, LIMITS.direction),
-              cut(h.src, LIMITS.src),
-              cut(h.dest, LIMITS.dest),
-              toDbTime(h.startedAtMs),
-              h.dryRun ? 1 : 0,
-              ...outcome,
-            ],
-            conn,
-          );
-          id = res.insertId;
+          id = (await this.write(INSERT_FINISHED_SQL, [...headerParams(h), ...outcome], conn)).insertId;
         }
         // Every operation row references the iteration row this transaction just wrote or locked,
         // so the per-row foreign key lookup proves nothing; skipping it makes big flushes faster.
@@ -346,7 +303,7 @@ export class MysqlStore implements AuditStore {
         } finally {
           await conn.query('SET SESSION foreign_key_checks = 1');
         }
-        await this.write('UPDATE sync_flushes SET iteration_id = ? WHERE run_id = ?', [id, h.runId], conn);
+        await this.write(SET_MARKER_SQL, [id, h.runId], conn);
         await conn.commit();
         return { iterationId: id, duplicate: false, operations: inserted };
       } catch (err) {
@@ -399,24 +356,11 @@ export class MysqlStore implements AuditStore {
       next.catch(() => undefined);
       const batch = r.value;
       for (const op of batch) {
-        const filepath = cut(op.filepath, LIMITS.filepath)!;
-        const err = cut(op.errorMessage, LIMITS.opError);
-        params.push(
-          iterationId,
-          dry,
-          op.operation,
-          filepath,
-          op.sizeBefore,
-          op.sizeAfter,
-          cut(op.md5Before, LIMITS.md5),
-          cut(op.md5After, LIMITS.md5),
-          toDbTime(op.startedAtMs),
-          op.endedAtMs === null ? null : toDbTime(op.endedAtMs),
-          op.status,
-          err,
-        );
+        const row = opParams(iterationId, dry, op);
+        for (const v of row) params.push(v);
         rows++;
-        bytes += 200 + filepath.length * 4 + (err?.length ?? 0) * 4;
+        // filepath and error_message are the only long values; 4 bytes a character at worst.
+        bytes += 200 + (String(row[3]).length + String(row[11] ?? '').length) * 4;
         if (rows >= INSERT_ROWS || bytes >= INSERT_BYTES) await send();
       }
     }
@@ -426,24 +370,17 @@ export class MysqlStore implements AuditStore {
 
   async lastDryRun(pair: string, direction: string): Promise<LastDryRun | null> {
     return this.run('last dry-run', async () => {
-      const it = await this.rows(
-        `SELECT id, started_at FROM sync_iterations ${this.hint('idx_pair_dir_dry_status_started')} WHERE sync_pair = ? AND direction = ? AND dry_run = 1 AND status = 'success' ORDER BY started_at DESC, id DESC LIMIT 1`,
-        [pair, direction],
-      );
+      const it = await this.rows(lastDryRunSql(this.hint('idx_pair_dir_dry_status_started')), [
+        pair,
+        direction,
+      ]);
       const row = it[0];
       if (!row) return null;
-      const ops = await this.rows(
-        'SELECT filepath, operation, size_before FROM sync_operations WHERE iteration_id = ? ORDER BY id',
-        [Number(row.id)],
-      );
+      const ops = await this.rows(DRY_RUN_OPS_SQL, [Number(row.id)]);
       return {
         iterationId: Number(row.id),
         startedAt: new Date(fromDbTime(row.started_at)),
-        ops: ops.map((o) => ({
-          filepath: String(o.filepath),
-          operation: String(o.operation) as LastDryRun['ops'][number]['operation'],
-          sizeBefore: o.size_before === null ? null : Number(o.size_before),
-        })),
+        ops: ops.map(mapDryRunKey),
       };
     });
   }
@@ -482,25 +419,12 @@ export class MysqlStore implements AuditStore {
   }
 
   async iterations(q: IterationQuery): Promise<IterationRow[]> {
-    const where: string[] = [];
-    const params: Param[] = [];
-    if (q.pair !== undefined) {
-      where.push('sync_pair = ?');
-      params.push(q.pair);
-    }
-    if (q.since !== undefined) {
-      where.push('started_at >= ?');
-      params.push(toDbTime(q.since.getTime()));
-    }
-    if (q.dryRun !== undefined) {
-      where.push('dry_run = ?');
-      params.push(q.dryRun ? 1 : 0);
-    }
+    const { where, params } = iterationFilter(q);
     const limit = clampLimit(q.limit, 20);
     const rows = await this.readRows(
       'iterations',
       () =>
-        `SELECT ${ITERATION_COLUMNS} FROM sync_iterations${where.length ? ` WHERE ${where.join(' AND ')}` : ''} ORDER BY started_at DESC, id DESC LIMIT ${limit}`,
+        `SELECT ${ITERATION_COLUMNS} FROM sync_iterations${where} ORDER BY started_at DESC, id DESC LIMIT ${limit}`,
       params,
     );
     return rows.map(mapIteration);

@@ -9,7 +9,12 @@
 // fails is skipped and counted, never fatal. A file without a header is unusable as a whole.
 // Invariant: writes of one run are serialized and each carries whole lines, so a crash can cut
 // at most the last line short.
-import { open, type FileHandle } from 'node:fs/promises';
+// Durability: an append resolves once its write() returned, i.e. the line is in the kernel's page
+// cache. That survives a crash or kill of the process (the case the opslog exists for), not a
+// crash of the host: the file is fsynced only by `close`, when the run finishes. An fsync per
+// line would put a disk (or NFS COMMIT) round trip on every operation of a run, and the files
+// ha-sync copies are not fsynced either.
+import { open, unlink, type FileHandle } from 'node:fs/promises';
 import { join } from 'node:path';
 import { StringDecoder } from 'node:string_decoder';
 import { HaSyncError, errorMessage } from '../errors.js';
@@ -72,14 +77,23 @@ export class OpslogWriter {
         throw new HaSyncError('AUDIT_UNAVAILABLE', `cannot create opslog in ${dir}: ${errorMessage(err)}`);
       }
       const w = new OpslogWriter(path, fh);
-      await w.append({ v: 1, type: 'header', ...header, ...meta });
+      try {
+        await w.append({ v: 1, type: 'header', ...header, ...meta });
+      } catch (err) {
+        // Nothing of the run is in the file yet (at most a cut header): close the handle and remove
+        // the file this call created, rather than leave a descriptor open and a headerless file.
+        await w.close().catch(() => undefined);
+        await unlink(path).catch(() => undefined);
+        throw err;
+      }
       return w;
     }
   }
 
   /**
-   * Appends one line; resolves when the write has reached the kernel. Lines appended while a
-   * write is in flight go out together in the next one (group commit), in call order.
+   * Appends one line; resolves when the write has reached the kernel (not fsynced: see the
+   * durability note at the top of this file). Lines appended while a write is in flight go out
+   * together in the next one (group commit), in call order.
    */
   append(obj: Record<string, unknown>): Promise<void> {
     if (this.closed) return Promise.reject(new HaSyncError('INTERNAL', `opslog ${this.path} is closed`));

@@ -1,7 +1,18 @@
 // Conversions between the stores' rows and the audit types, shared by the MySQL and SQLite stores
 // so both map identically. Times travel as 'YYYY-MM-DD HH:MM:SS.mmm' strings in UTC (MySQL
 // DATETIME(3) read with dateStrings, SQLite TEXT); the API speaks epoch ms in and ISO strings out.
-import type { IterationRow, IterationStatus, OperationKind, OperationRow, OperationStatus } from './types.js';
+import type {
+  DryRunKey,
+  IterationEnd,
+  IterationHeader,
+  IterationQuery,
+  IterationRow,
+  IterationStatus,
+  OperationKind,
+  OperationRow,
+  OperationStatus,
+  OpRecord,
+} from './types.js';
 
 /** Epoch ms to the stores' UTC DATETIME(3) text. */
 export function toDbTime(ms: number): string {
@@ -18,7 +29,7 @@ export function fromDbTime(v: unknown): string {
   return `${m[1]}T${m[2]}.${frac}Z`;
 }
 
-export function fromDbTimeOrNull(v: unknown): string | null {
+function fromDbTimeOrNull(v: unknown): string | null {
   return v === null || v === undefined ? null : fromDbTime(v);
 }
 
@@ -104,4 +115,120 @@ export function cut(s: string | null, max: number): string | null {
   const last = out.charCodeAt(out.length - 1);
   if (last >= 0xd800 && last <= 0xdbff) out = out.slice(0, -1);
   return out;
+}
+
+// ---- statements and parameters both stores write with ----
+// Both stores bind the same values in the same order, so the text and the parameter lists live
+// here once: a column added or cut differently in one store only would be a silent divergence.
+
+/** A value bound to a statement parameter. */
+export type Param = string | number | null;
+
+/** The 'running' row of a run that begins; binds `headerParams`. */
+export const INSERT_RUNNING_SQL =
+  "INSERT INTO sync_iterations (sync_pair, direction, src, dest, started_at, status, dry_run) VALUES (?, ?, ?, ?, ?, 'running', ?)";
+
+/** Finds the 'running' row a run inserted (still the same run); binds `runningKeyParams`. */
+export const FIND_RUNNING_SQL =
+  'SELECT id FROM sync_iterations WHERE id = ? AND sync_pair = ? AND direction = ? AND started_at = ?';
+
+/** Sets the outcome of the 'running' row; binds `[...outcomeParams, id]`. */
+export const UPDATE_OUTCOME_SQL =
+  'UPDATE sync_iterations SET ended_at = ?, status = ?, files_created = ?, files_updated = ?, files_deleted = ?, files_skipped = ?, files_failed = ?, total_bytes_transferred = ?, error_message = ? WHERE id = ?';
+
+/** A finished iteration row (no 'running' row to update); binds `[...headerParams, ...outcomeParams]`. */
+export const INSERT_FINISHED_SQL =
+  'INSERT INTO sync_iterations (sync_pair, direction, src, dest, started_at, dry_run, ended_at, status, files_created, files_updated, files_deleted, files_skipped, files_failed, total_bytes_transferred, error_message) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)';
+
+export const INSERT_MARKER_SQL =
+  'INSERT INTO sync_flushes (run_id, iteration_id, flushed_at) VALUES (?, NULL, ?)';
+export const SELECT_MARKER_SQL = 'SELECT iteration_id FROM sync_flushes WHERE run_id = ?';
+export const SET_MARKER_SQL = 'UPDATE sync_flushes SET iteration_id = ? WHERE run_id = ?';
+
+/** Columns of one operation row; `opParams` binds them in this order. */
+export const OP_INSERT_COLUMNS =
+  '(iteration_id, dry_run, operation, filepath, size_before, size_after, md5_before, md5_after, started_at, ended_at, status, error_message)';
+export const OP_PLACEHOLDERS = '(?,?,?,?,?,?,?,?,?,?,?,?)';
+
+/** The last successful dry-run of (pair, direction); a store may add an index hint after FROM. */
+export function lastDryRunSql(hint = ''): string {
+  return `SELECT id, started_at FROM sync_iterations ${hint} WHERE sync_pair = ? AND direction = ? AND dry_run = 1 AND status = 'success' ORDER BY started_at DESC, id DESC LIMIT 1`;
+}
+export const DRY_RUN_OPS_SQL =
+  'SELECT filepath, operation, size_before FROM sync_operations WHERE iteration_id = ? ORDER BY id';
+
+/** sync_pair, direction, src, dest, started_at, dry_run of a run, cut to the columns' lengths. */
+export function headerParams(h: IterationHeader): Param[] {
+  return [
+    cut(h.pair, LIMITS.pair),
+    cut(h.direction, LIMITS.direction),
+    cut(h.src, LIMITS.src),
+    cut(h.dest, LIMITS.dest),
+    toDbTime(h.startedAtMs),
+    h.dryRun ? 1 : 0,
+  ];
+}
+
+export function runningKeyParams(iterationId: number, h: IterationHeader): Param[] {
+  return [iterationId, cut(h.pair, LIMITS.pair), cut(h.direction, LIMITS.direction), toDbTime(h.startedAtMs)];
+}
+
+/** ended_at, status, the six counts and error_message of a finished run. */
+export function outcomeParams(e: IterationEnd): Param[] {
+  return [
+    toDbTime(e.endedAtMs),
+    e.status,
+    e.counts.created,
+    e.counts.updated,
+    e.counts.deleted,
+    e.counts.skipped,
+    e.counts.failed,
+    e.counts.bytesTransferred,
+    cut(e.errorMessage, LIMITS.iterationError),
+  ];
+}
+
+/** One operation row, in `OP_INSERT_COLUMNS` order (filepath is index 3, error_message 11). */
+export function opParams(iterationId: number, dryRun: 0 | 1, op: OpRecord): Param[] {
+  return [
+    iterationId,
+    dryRun,
+    op.operation,
+    cut(op.filepath, LIMITS.filepath),
+    op.sizeBefore,
+    op.sizeAfter,
+    cut(op.md5Before, LIMITS.md5),
+    cut(op.md5After, LIMITS.md5),
+    toDbTime(op.startedAtMs),
+    op.endedAtMs === null ? null : toDbTime(op.endedAtMs),
+    op.status,
+    cut(op.errorMessage, LIMITS.opError),
+  ];
+}
+
+/** The WHERE clause (with its leading space, or '') and parameters of a dashboard iteration list. */
+export function iterationFilter(q: IterationQuery): { where: string; params: Param[] } {
+  const where: string[] = [];
+  const params: Param[] = [];
+  if (q.pair !== undefined) {
+    where.push('sync_pair = ?');
+    params.push(q.pair);
+  }
+  if (q.since !== undefined) {
+    where.push('started_at >= ?');
+    params.push(toDbTime(q.since.getTime()));
+  }
+  if (q.dryRun !== undefined) {
+    where.push('dry_run = ?');
+    params.push(q.dryRun ? 1 : 0);
+  }
+  return { where: where.length ? ` WHERE ${where.join(' AND ')}` : '', params };
+}
+
+export function mapDryRunKey(o: DbRow): DryRunKey {
+  return {
+    filepath: String(o.filepath),
+    operation: String(o.operation) as OperationKind,
+    sizeBefore: numOrNull(o.size_before),
+  };
 }

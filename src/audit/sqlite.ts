@@ -8,13 +8,28 @@
 import { openSqlite, type SqlDb } from './sqlite-driver.js';
 import { HaSyncError, errorMessage } from '../errors.js';
 import {
+  DRY_RUN_OPS_SQL,
+  FIND_RUNNING_SQL,
+  INSERT_FINISHED_SQL,
+  INSERT_MARKER_SQL,
+  INSERT_RUNNING_SQL,
   ITERATION_COLUMNS,
-  LIMITS,
   OPERATION_COLUMNS,
-  cut,
+  OP_INSERT_COLUMNS,
+  OP_PLACEHOLDERS,
+  SELECT_MARKER_SQL,
+  SET_MARKER_SQL,
+  UPDATE_OUTCOME_SQL,
   fromDbTime,
+  headerParams,
+  iterationFilter,
+  lastDryRunSql,
+  mapDryRunKey,
   mapIteration,
   mapOperation,
+  opParams,
+  outcomeParams,
+  runningKeyParams,
   toDbTime,
   type DbRow,
 } from './rows.js';
@@ -99,25 +114,13 @@ export class SqliteStore implements AuditStore {
 
   insertRunning(h: FlushRun['header']): Promise<number> {
     return this.run('insert running iteration', () => {
-      const r = this.db
-        .prepare(
-          "INSERT INTO sync_iterations (sync_pair, direction, src, dest, started_at, status, dry_run) VALUES (?, ?, ?, ?, ?, 'running', ?)",
-        )
-        .run(
-          cut(h.pair, LIMITS.pair),
-          cut(h.direction, LIMITS.direction),
-          cut(h.src, LIMITS.src),
-          cut(h.dest, LIMITS.dest),
-          toDbTime(h.startedAtMs),
-          h.dryRun ? 1 : 0,
-        );
+      const r = this.db.prepare(INSERT_RUNNING_SQL).run(...headerParams(h));
       return Number(r.lastInsertRowid);
     });
   }
 
   async flush(run: FlushRun, ops: AsyncIterable<readonly OpRecord[]>, nowMs: number): Promise<FlushResult> {
     const h = run.header;
-    const e = run.end;
     // Read the opslog first, then write in one synchronous IMMEDIATE transaction. Holding the
     // write lock across awaits would let another connection in this process spin in its (event
     // loop blocking) busy handler while we can never finish.
@@ -133,79 +136,26 @@ export class SqliteStore implements AuditStore {
       const db = this.db;
       // IMMEDIATE takes the write lock first: a concurrent flush waits, then finds the marker.
       return db.immediate((): FlushResult => {
-        const prev = db.prepare('SELECT iteration_id FROM sync_flushes WHERE run_id = ?').get(h.runId) as
-          DbRow | undefined;
+        const prev = db.prepare(SELECT_MARKER_SQL).get(h.runId) as DbRow | undefined;
         if (prev) return { iterationId: Number(prev.iteration_id ?? 0), duplicate: true, operations: 0 };
-        db.prepare('INSERT INTO sync_flushes (run_id, iteration_id, flushed_at) VALUES (?, NULL, ?)').run(
-          h.runId,
-          toDbTime(nowMs),
-        );
+        db.prepare(INSERT_MARKER_SQL).run(h.runId, toDbTime(nowMs));
         let id: number | null = null;
         if (run.iterationId !== null) {
-          const found = db
-            .prepare(
-              'SELECT id FROM sync_iterations WHERE id = ? AND sync_pair = ? AND direction = ? AND started_at = ?',
-            )
-            .get(
-              run.iterationId,
-              cut(h.pair, LIMITS.pair),
-              cut(h.direction, LIMITS.direction),
-              toDbTime(h.startedAtMs),
-            );
+          const found = db.prepare(FIND_RUNNING_SQL).get(...runningKeyParams(run.iterationId, h));
           if (found) id = run.iterationId;
         }
-        const outcome = [
-          toDbTime(e.endedAtMs),
-          e.status,
-          e.counts.created,
-          e.counts.updated,
-          e.counts.deleted,
-          e.counts.skipped,
-          e.counts.failed,
-          e.counts.bytesTransferred,
-          cut(e.errorMessage, LIMITS.iterationError),
-        ];
+        const outcome = outcomeParams(run.end);
         if (id !== null) {
-          db.prepare(
-            'UPDATE sync_iterations SET ended_at = ?, status = ?, files_created = ?, files_updated = ?, files_deleted = ?, files_skipped = ?, files_failed = ?, total_bytes_transferred = ?, error_message = ? WHERE id = ?',
-          ).run(...outcome, id);
+          db.prepare(UPDATE_OUTCOME_SQL).run(...outcome, id);
         } else {
-          const r = db
-            .prepare(
-              'INSERT INTO sync_iterations (sync_pair, direction, src, dest, started_at, dry_run, ended_at, status, files_created, files_updated, files_deleted, files_skipped, files_failed, total_bytes_transferred, error_message) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)',
-            )
-            .run(
-              cut(h.pair, LIMITS.pair),
-              cut(h.direction, LIMITS.direction),
-              cut(h.src, LIMITS.src),
-              cut(h.dest, LIMITS.dest),
-              toDbTime(h.startedAtMs),
-              h.dryRun ? 1 : 0,
-              ...outcome,
-            );
-          id = Number(r.lastInsertRowid);
+          id = Number(db.prepare(INSERT_FINISHED_SQL).run(...headerParams(h), ...outcome).lastInsertRowid);
         }
         const insert = db.prepare(
-          'INSERT INTO sync_operations (iteration_id, dry_run, operation, filepath, size_before, size_after, md5_before, md5_after, started_at, ended_at, status, error_message) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)',
+          `INSERT INTO sync_operations ${OP_INSERT_COLUMNS} VALUES ${OP_PLACEHOLDERS}`,
         );
         const dry = h.dryRun ? 1 : 0;
-        for (const op of all) {
-          insert.run(
-            id,
-            dry,
-            op.operation,
-            cut(op.filepath, LIMITS.filepath),
-            op.sizeBefore,
-            op.sizeAfter,
-            cut(op.md5Before, LIMITS.md5),
-            cut(op.md5After, LIMITS.md5),
-            toDbTime(op.startedAtMs),
-            op.endedAtMs === null ? null : toDbTime(op.endedAtMs),
-            op.status,
-            cut(op.errorMessage, LIMITS.opError),
-          );
-        }
-        db.prepare('UPDATE sync_flushes SET iteration_id = ? WHERE run_id = ?').run(id, h.runId);
+        for (const op of all) insert.run(...opParams(id, dry, op));
+        db.prepare(SET_MARKER_SQL).run(id, h.runId);
         return { iterationId: id, duplicate: false, operations: all.length };
       });
     } catch (err) {
@@ -215,23 +165,12 @@ export class SqliteStore implements AuditStore {
 
   lastDryRun(pair: string, direction: string): Promise<LastDryRun | null> {
     return this.run('last dry-run', () => {
-      const row = this.all(
-        "SELECT id, started_at FROM sync_iterations WHERE sync_pair = ? AND direction = ? AND dry_run = 1 AND status = 'success' ORDER BY started_at DESC, id DESC LIMIT 1",
-        [pair, direction],
-      )[0];
+      const row = this.all(lastDryRunSql(), [pair, direction])[0];
       if (!row) return null;
-      const ops = this.all(
-        'SELECT filepath, operation, size_before FROM sync_operations WHERE iteration_id = ? ORDER BY id',
-        [row.id],
-      );
       return {
         iterationId: Number(row.id),
         startedAt: new Date(fromDbTime(row.started_at)),
-        ops: ops.map((o) => ({
-          filepath: String(o.filepath),
-          operation: String(o.operation) as LastDryRun['ops'][number]['operation'],
-          sizeBefore: o.size_before === null ? null : Number(o.size_before),
-        })),
+        ops: this.all(DRY_RUN_OPS_SQL, [row.id]).map(mapDryRunKey),
       };
     });
   }
@@ -262,24 +201,10 @@ export class SqliteStore implements AuditStore {
 
   iterations(q: IterationQuery): Promise<IterationRow[]> {
     return this.run('iterations', () => {
-      const where: string[] = [];
-      const params: unknown[] = [];
-      if (q.pair !== undefined) {
-        where.push('sync_pair = ?');
-        params.push(q.pair);
-      }
-      if (q.since !== undefined) {
-        where.push('started_at >= ?');
-        params.push(toDbTime(q.since.getTime()));
-      }
-      if (q.dryRun !== undefined) {
-        where.push('dry_run = ?');
-        params.push(q.dryRun ? 1 : 0);
-      }
-      params.push(clampLimit(q.limit, 20));
+      const { where, params } = iterationFilter(q);
       return this.all(
-        `SELECT ${ITERATION_COLUMNS} FROM sync_iterations${where.length ? ` WHERE ${where.join(' AND ')}` : ''} ORDER BY started_at DESC, id DESC LIMIT ?`,
-        params,
+        `SELECT ${ITERATION_COLUMNS} FROM sync_iterations${where} ORDER BY started_at DESC, id DESC LIMIT ?`,
+        [...params, clampLimit(q.limit, 20)],
       ).map(mapIteration);
     });
   }

@@ -80,13 +80,7 @@ export function clampLimit(n: number | undefined, fallback: number): number {
   return Math.max(1, Math.min(MAX_LIST_LIMIT, Math.trunc(n)));
 }
 
-/** Counts an iteration row would carry if its opslog had no end line (the run was killed). */
-export function countsOf(ops: readonly OpRecord[]): IterationEnd['counts'] {
-  const c = { created: 0, updated: 0, deleted: 0, skipped: 0, failed: 0, bytesTransferred: 0 };
-  for (const op of ops) addCount(c, op);
-  return c;
-}
-
+/** Adds one operation to the counts of a run that has no end line (the run was killed). */
 export function addCount(c: IterationEnd['counts'], op: OpRecord): void {
   if (op.status === 'fail') {
     c.failed++;

@@ -53,7 +53,10 @@ export interface IterationEnd {
 /** The open audit of one run. Records go to the opslog at once; `finish` flushes to the store. */
 export interface RunRecorder {
   readonly runId: string;
-  /** Appends one operation to the opslog (durable before it resolves). */
+  /**
+   * Appends one operation to the opslog. When it resolves the line has reached the kernel: it
+   * survives a crash of this process, not of the host (the opslog is fsynced when the run finishes).
+   */
   record(op: OpRecord): Promise<void>;
   /**
    * Closes the opslog and flushes it to the store (iteration + operations, exactly once), deleting
@@ -98,7 +101,10 @@ export interface Audit {
    * (with a logged warning) when the store is unreachable: without proof it is current, run it.
    */
   lastDryRun(pair: string, direction: string): Promise<LastDryRunResult | null>;
-  /** Deletes opslogs older than `days` days; returns how many. */
+  /**
+   * Deletes opslogs older than `days` days (never one touched within `staleAfterMs`, which a live
+   * writer elsewhere may still append to); returns how many.
+   */
   cleanOldOpslogs(days: number): Promise<number>;
   close(): Promise<void>;
 }
