@@ -264,6 +264,7 @@ export class MysqlStore implements AuditStore {
     } catch (err) {
       throw this.fail('connect', err);
     }
+    let fkChecksOff = false;
     try {
       await conn.beginTransaction();
       try {
@@ -297,11 +298,13 @@ export class MysqlStore implements AuditStore {
         // Every operation row references the iteration row this transaction just wrote or locked,
         // so the per-row foreign key lookup proves nothing; skipping it makes big flushes faster.
         await conn.query('SET SESSION foreign_key_checks = 0');
+        fkChecksOff = true;
         let inserted: number;
         try {
           inserted = await this.insertOps(conn, id, h.dryRun, ops);
         } finally {
           await conn.query('SET SESSION foreign_key_checks = 1');
+          fkChecksOff = false;
         }
         await this.write(SET_MARKER_SQL, [id, h.runId], conn);
         await conn.commit();
@@ -313,7 +316,10 @@ export class MysqlStore implements AuditStore {
     } catch (err) {
       throw this.fail('flush', err);
     } finally {
-      conn.release();
+      // A connection whose foreign key checks could not be turned back on must never serve
+      // another statement: drop it rather than return it to the pool.
+      if (fkChecksOff) conn.destroy();
+      else conn.release();
     }
   }
 
