@@ -5,7 +5,7 @@ import { createServer } from 'node:net';
 import { Writable } from 'node:stream';
 import { afterAll, describe, expect, it } from 'vitest';
 import { connect } from '@nats-io/transport-node';
-import { systemClock, type Clock } from '../src/clock.js';
+import { ManualClock, systemClock, type Clock } from '../src/clock.js';
 import { createLogger } from '../src/log.js';
 import {
   openBus,
@@ -285,6 +285,70 @@ describe('memory bus: a nak delay whose timer fires early', () => {
       expect(seen).toEqual([1, 2]);
     } finally {
       ac.abort();
+      await bus.close();
+    }
+  });
+});
+
+describe('memory bus: a nak delay leaves no timer behind', () => {
+  it('redelivers at the due time, and a stopped consumer holds no sleeper on the clock', async () => {
+    const clock = new ManualClock();
+    const bus = await openBus({ kind: 'memory', clock });
+    const ac = new AbortController();
+    const seen: number[] = [];
+    try {
+      await bus.publish(ev({ pair: 'naktimer', path: 'later' }));
+      const done = bus.consume(
+        'naktimer',
+        (d) => {
+          seen.push(d.deliveryCount);
+          return Promise.resolve({ action: 'nak', delayMs: 60_000 });
+        },
+        { signal: ac.signal },
+      );
+      await eventually(() => Promise.resolve(seen.length === 1 && clock.pending === 1));
+      await clock.advance(60_000);
+      await eventually(() => Promise.resolve(seen.length === 2 && clock.pending === 1));
+      ac.abort();
+      await done;
+      // Before: each nak left its own uncancellable sleep (a real timer holding the process open).
+      expect(clock.pending).toBe(0);
+      expect(seen).toEqual([1, 2]);
+    } finally {
+      ac.abort();
+      await bus.close();
+    }
+  });
+});
+
+describe('nats bus: stopping', () => {
+  it('consume returns when aborted while its consumer is being set up', async () => {
+    const bus = (await makeNats()) as NatsBus;
+    const ac = new AbortController();
+    const inner = bus as unknown as { ensureConsumer(pair: string): Promise<void> };
+    const ensure = inner.ensureConsumer.bind(bus);
+    inner.ensureConsumer = async (pair) => {
+      await ensure(pair);
+      ac.abort(); // lands between the awaits, before consume() adds its abort listener
+    };
+    const done = bus.consume('abortsetup', () => Promise.resolve({ action: 'ack' }), { signal: ac.signal });
+    const outcome = await Promise.race([
+      done.then(() => 'returned'),
+      new Promise((r) => setTimeout(() => r('hung'), 5000)),
+    ]);
+    expect(outcome).toBe('returned');
+  });
+
+  it('ready() leaves no waiter behind per re-check while NATS is away', async () => {
+    const bus = await openBus({ kind: 'nats', url: 'nats://127.0.0.1:1' });
+    const ac = new AbortController();
+    try {
+      const waiting = bus.ready(ac.signal).catch(() => undefined);
+      await new Promise((r) => setTimeout(r, 2500));
+      expect((bus as unknown as { connWaiters: unknown[] }).connWaiters.length).toBeLessThanOrEqual(1);
+      ac.abort();
+      await waiting;
+    } finally {
       await bus.close();
     }
   });

@@ -50,6 +50,9 @@ describe('native mode', () => {
     unlinkSync(join(root, 'new.txt'));
     expect((await waitFor(() => find('delete', 'new.txt'))).size).toBe(4);
     expect(seen.some((e) => e.path.includes('.ha-sync-'))).toBe(false);
+    // A name starting with '..' is inside the root (it was once taken for '../', outside it).
+    writeFileSync(join(root, '..notes.txt'), 'dots');
+    expect((await waitFor(() => find('upsert', '..notes.txt'))).size).toBe(4);
 
     stop.abort();
     await running;

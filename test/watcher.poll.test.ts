@@ -9,6 +9,7 @@ import {
   unlinkSync,
   symlinkSync,
   utimesSync,
+  lstatSync,
 } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -18,6 +19,8 @@ import type { ChangeEvent } from '../src/bus/index.js';
 import { ManualClock } from '../src/clock.js';
 import { createLogger } from '../src/log.js';
 import { Outbox, Poller, scanTree } from '../src/watcher/index.js';
+import { FsIo } from '../src/watcher/fsio.js';
+import { ScanError, scanDir } from '../src/watcher/tree.js';
 
 let root: string;
 let events: ChangeEvent[];
@@ -176,6 +179,16 @@ describe('Poller', () => {
     expect(snap.findIndex((e) => e.path === 'a')).toBeLessThan(snap.findIndex((e) => e.path === 'a/one.txt'));
     await expect(scanTree(join(root, 'nope'))).rejects.toMatchObject({ code: 'TREE_UNAVAILABLE' });
   });
+
+  it('a scan whose listing step throws fails as a ScanError, not as an unhandled rejection', async () => {
+    writeFileSync(join(root, 'a', 'back\\slash'), 'x'); // no event can carry it: the hook is called
+    const scan = scanDir(new FsIo(4, 5000), root, '', lstatSync(root), {
+      onUnannounceable: () => {
+        throw new Error('hook failed');
+      },
+    });
+    await expect(scan).rejects.toBeInstanceOf(ScanError);
+  });
 });
 
 describe('Outbox', () => {
@@ -217,6 +230,15 @@ describe('Outbox', () => {
     expect(o.rescanDirs).toEqual(new Set(['big']));
     expect(o.take(100).map((e) => e.path)).toEqual(['small/x', 'top']);
     expect(o.takeDroppedDeletes()).toBe(1);
+  });
+
+  it('collapses as many directories as it takes, busiest first, in one go', () => {
+    const o = new Outbox(100);
+    for (let i = 0; i < 5; i++) o.put(ev(`busy/f${i}`));
+    for (let i = 0; i < 96; i++) o.put(ev(`d${i}/f`));
+    // 101 > 100: 'busy' (5) then d0..d5 (first seen first) bring it down to 90.
+    expect(o.size).toBe(90);
+    expect(o.rescanDirs).toEqual(new Set(['busy', 'd0', 'd1', 'd2', 'd3', 'd4', 'd5']));
   });
 });
 

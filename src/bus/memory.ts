@@ -102,9 +102,10 @@ export class MemoryBus implements EventBus {
       while (!opts.signal.aborted && !this.closed) {
         const now = this.clock.now();
         let handed = false;
-        // The earliest time a nak-delayed message becomes available. The loop wakes itself then:
-        // the nak's own timer may fire a moment before clock.now() reaches availableAt (timers run
-        // on a monotonic clock), and without this the retry would wait for an unrelated wake.
+        // The earliest time a nak-delayed message becomes available: the loop's only timer wakes
+        // it then (a nak itself only wakes the loop, through the settle below). If that timer fires
+        // a moment before clock.now() reaches availableAt (timers run on a monotonic clock), the
+        // next pass simply sleeps the remainder.
         let nextAt = Infinity;
         for (const m of queue) {
           if (inflight.size >= batch) break;
@@ -120,15 +121,7 @@ export class MemoryBus implements EventBus {
           inflight.add(p);
         }
         if (!handed || inflight.size >= batch) {
-          if (nextAt === Infinity) await this.waitForWake();
-          else {
-            const timer = new AbortController();
-            await Promise.race([
-              this.waitForWake(),
-              this.clock.sleep(Math.max(1, nextAt - now), timer.signal).catch(() => undefined),
-            ]);
-            timer.abort();
-          }
+          await this.waitForWake(nextAt === Infinity ? undefined : Math.max(1, nextAt - now));
         }
       }
       // Let handlers already running finish and settle: their work is done or nearly so.
@@ -148,15 +141,11 @@ export class MemoryBus implements EventBus {
     }
     if (settleError(disp)) disp = { action: 'nak', delayMs: HANDLER_ERROR_NAK_MS };
     if (disp.action === 'nak') {
+      // No timer here: the settle wakes the consume loop, which sleeps until the earliest
+      // availableAt itself and cancels that sleep when it stops (a timer per nak would outlive
+      // the consumer and hold the process open for up to delayMs).
       m.inFlight = false;
-      const delay = Math.max(0, disp.delayMs);
-      m.availableAt = this.clock.now() + delay;
-      if (delay > 0) {
-        this.clock.sleep(delay).then(
-          () => this.wake(),
-          () => undefined,
-        );
-      }
+      m.availableAt = this.clock.now() + Math.max(0, disp.delayMs);
       return;
     }
     const i = queue.indexOf(m);
@@ -210,7 +199,21 @@ export class MemoryBus implements EventBus {
     for (const f of w) f();
   }
 
-  private waitForWake(): Promise<void> {
-    return new Promise((resolve) => this.waiters.push(resolve));
+  /**
+   * Resolves at the next `wake()`, or after `ms` when given. Whichever comes first cancels the
+   * other: the timer is cleared, the waiter is removed (so a loop woken by its timer again and
+   * again leaves nothing behind in `waiters`).
+   */
+  private waitForWake(ms?: number): Promise<void> {
+    return new Promise((resolve) => {
+      const timer = new AbortController();
+      const done = (): void => {
+        timer.abort();
+        this.waiters = this.waiters.filter((w) => w !== done);
+        resolve();
+      };
+      this.waiters.push(done);
+      if (ms !== undefined) this.clock.sleep(ms, timer.signal).then(done, () => undefined);
+    });
   }
 }

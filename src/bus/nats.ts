@@ -252,12 +252,15 @@ export class NatsBus implements EventBus {
       if (signal?.aborted) throw signal.reason as Error;
       if (this.life.signal.aborted) throw new HaSyncError('BUS_UNAVAILABLE', 'bus is closed');
       await new Promise<void>((resolve) => {
-        const t = setTimeout(done, 1000); // re-check: ensureStream may have failed once
-        function done(): void {
+        // Whichever ends the wait removes `done` everywhere: a waiter left in connWaiters after
+        // its timer would pile up once a second for as long as NATS stays away.
+        const done = (): void => {
           clearTimeout(t);
           signal?.removeEventListener('abort', done);
+          this.connWaiters = this.connWaiters.filter((f) => f !== done);
           resolve();
-        }
+        };
+        const t = setTimeout(done, 1000); // re-check: ensureStream may have failed once
         this.connWaiters.push(done);
         signal?.addEventListener('abort', done, { once: true });
       });
@@ -343,6 +346,8 @@ export class NatsBus implements EventBus {
         const stop = (): void => void iter.close().catch(() => undefined);
         signal.addEventListener('abort', stop, { once: true });
         this.life.signal.addEventListener('abort', stop, { once: true });
+        // An abort during the awaits above fired no listener: without this the loop never ends.
+        if (signal.aborted || this.life.signal.aborted) stop();
         const inflight = new Set<Promise<void>>();
         try {
           for await (const m of iter) {
@@ -424,6 +429,7 @@ export class NatsBus implements EventBus {
         const stop = (): void => void iter.close().catch(() => undefined);
         signal.addEventListener('abort', stop, { once: true });
         this.life.signal.addEventListener('abort', stop, { once: true });
+        if (signal.aborted || this.life.signal.aborted) stop(); // aborted while setting up
         try {
           for await (const m of iter) onEvent(toDelivery(m.subject, m.data, m.info.deliveryCount));
         } finally {

@@ -1,7 +1,6 @@
 // Helpers both buses share: turning message bytes into a Delivery (validation plus the check that
 // the event's pair and side agree with the subject it came on), tap filters, and sanity checks on
 // the handler's Disposition.
-import { PAIR_RE } from '../config/index.js';
 import { parseEvent } from './event.js';
 import type { Delivery } from './types.js';
 
@@ -58,8 +57,4 @@ export function settleError(d: unknown): string | null {
       : 'nak delayMs must be a finite non-negative number';
   }
   return `unknown action ${String(o.action)}`;
-}
-
-export function validLabel(s: string | undefined): boolean {
-  return s === undefined || PAIR_RE.test(s);
 }

@@ -24,7 +24,7 @@ export function errCode(err: unknown): string {
 }
 
 /** A counting semaphore: at most `limit` calls in flight; waiters are served in order. */
-export class Gate {
+class Gate {
   private active = 0;
   private queue: (() => void)[] = [];
   private head = 0;

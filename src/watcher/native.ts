@@ -13,6 +13,7 @@ import type { Clock } from '../clock.js';
 import { errorMessage } from '../errors.js';
 import type { Logger } from '../log.js';
 import { FsIo } from './fsio.js';
+import { parentDir } from './outbox.js';
 import { type FileMeta, isTempName, metaOf, scanDir, walk } from './tree.js';
 
 export interface NativeOptions {
@@ -106,13 +107,21 @@ export class NativeWatcher {
 
   private queue(type: ChangeType, abs: string): void {
     const rel = relative(this.opts.root, abs).split(sep).join('/');
-    if (rel === '' || rel.startsWith('..')) return;
+    // Outside the root is '..' or '../x'; a name like '..notes' is inside and is announced.
+    if (rel === '' || rel === '..' || rel.startsWith('../')) return;
     this.batch.push({ type, rel });
     this.timer ??= setTimeout(() => {
       this.timer = null;
       const b = this.batch;
       this.batch = [];
-      this.chain = this.chain.then(() => this.flush(b)).catch(() => undefined);
+      this.chain = this.chain
+        .then(() => this.flush(b))
+        .catch((err: unknown) =>
+          this.opts.logger.warn(
+            { root: this.opts.root, err: errorMessage(err), events: b.length },
+            'native batch not published; the reconciler converges it',
+          ),
+        );
     }, this.opts.batchMs);
   }
 
@@ -130,7 +139,13 @@ export class NativeWatcher {
     }
     if (this.unhealthy !== null) this.opts.logger.info({ root: this.opts.root }, 'root is back; resuming');
     this.unhealthy = null;
-    for (const { type, rel } of batch) {
+    // A file being written raises a burst of 'change' events; only the last event of a path in
+    // this batch needs the lstat below (an earlier upsert would only emit a state the outbox
+    // replaces anyway). Deletes are all kept: each one drops a subtree from the index.
+    const last = new Map<string, number>();
+    batch.forEach(({ rel }, i) => last.set(rel, i));
+    for (const [i, { type, rel }] of batch.entries()) {
+      if (type === 'upsert' && last.get(rel) !== i) continue;
       if (checkRelPath(rel) !== null) continue;
       const before = this.index.get(rel);
       if (type === 'delete') {
@@ -213,8 +228,7 @@ export class NativeWatcher {
   reannounce(dirRel: string): ChangeEvent[] {
     const out: ChangeEvent[] = [];
     for (const [rel, m] of this.index) {
-      const parent = rel.lastIndexOf('/') < 0 ? '' : rel.slice(0, rel.lastIndexOf('/'));
-      if (parent === dirRel) out.push(this.event('upsert', rel, m));
+      if (parentDir(rel) === dirRel) out.push(this.event('upsert', rel, m));
     }
     return out;
   }

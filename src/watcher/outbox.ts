@@ -56,29 +56,31 @@ export class Outbox {
     return d;
   }
 
-  /** Drops the events of the busiest directories until the outbox is at 90% of its bound. */
+  /**
+   * Drops the events of the busiest directories until the outbox is at 90% of its bound. One
+   * count and one sweep: the per-directory counts do not change as other directories are dropped.
+   */
   private collapse(): void {
     const target = Math.floor(this.maxEvents * 0.9);
-    while (this.events.size > target) {
-      const counts = new Map<string, number>();
-      for (const p of this.events.keys()) {
-        const d = parentDir(p);
-        counts.set(d, (counts.get(d) ?? 0) + 1);
-      }
-      let best = '';
-      let bestN = -1;
-      for (const [d, c] of counts) {
-        if (c > bestN) {
-          best = d;
-          bestN = c;
-        }
-      }
-      for (const [p, ev] of this.events) {
-        if (parentDir(p) !== best) continue;
-        if (ev.type === 'delete') this.droppedDeletes++;
-        this.events.delete(p);
-      }
-      this.rescanDirs.add(best);
+    const counts = new Map<string, number>();
+    for (const p of this.events.keys()) {
+      const d = parentDir(p);
+      counts.set(d, (counts.get(d) ?? 0) + 1);
     }
+    // Busiest first; a stable sort keeps first-seen order among equals.
+    const busiest = [...counts].sort((a, b) => b[1] - a[1]);
+    const drop = new Set<string>();
+    let left = this.events.size;
+    for (const [d, c] of busiest) {
+      if (left <= target) break;
+      drop.add(d);
+      left -= c;
+    }
+    for (const [p, ev] of this.events) {
+      if (!drop.has(parentDir(p))) continue;
+      if (ev.type === 'delete') this.droppedDeletes++;
+      this.events.delete(p);
+    }
+    for (const d of drop) this.rescanDirs.add(d);
   }
 }

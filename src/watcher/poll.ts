@@ -21,7 +21,7 @@ import type { ChangeEvent, ChangeKind, ChangeType } from '../bus/index.js';
 import type { Clock } from '../clock.js';
 import { errorMessage } from '../errors.js';
 import type { Logger } from '../log.js';
-import { FsIo, FsTimeoutError, errCode, isGone } from './fsio.js';
+import { FsIo, FsTimeoutError, errCode, isGone, mapLimited } from './fsio.js';
 import {
   type DirNode,
   type FileMeta,
@@ -102,10 +102,6 @@ export class Poller {
     return this.unhealthy === null && this.rootNode !== null;
   }
 
-  get index(): DirNode | null {
-    return this.rootNode;
-  }
-
   get dirCount(): number {
     return this.dirs.size;
   }
@@ -176,12 +172,16 @@ export class Poller {
     const diffs: Diff[] = [];
     const touched = new Set<string>();
     const sweepSoon: string[] = [];
+    // The directory pass's lstat of each directory, reused by the sweep (taken before the sweep's
+    // listing, so a change after it still moves the mtime the next pass compares with).
+    const dirStats = new Map<string, Stats>();
 
     // 1. Directory pass: lstat every known directory, re-list the ones whose mtime moved.
     const dirList = [...this.dirs.values()];
-    await this.forEachLimited(dirList, pass, async (dir) => {
+    const dirPass = async (dir: DirNode): Promise<void> => {
       const st = await this.guard(pass, () => this.io.lstat(this.abs(dir.rel)));
       if (st === null || !st.isDirectory()) return; // gone or replaced: its parent's listing says so
+      dirStats.set(dir.rel, st);
       if (st.mtimeMs === dir.mtimeMs && dir.hotUntil <= now) return;
       const small = dir.entries.size <= 256;
       const diff = await this.relist(dir, st, small, pass);
@@ -190,7 +190,8 @@ export class Poller {
         touched.add(dir.rel);
         if (!small) sweepSoon.push(dir.rel); // its other entries are stat'ed by the next sweep
       }
-    });
+    };
+    await mapLimited(dirList, this.opts.statConcurrency * 2, dirPass, () => pass.aborted);
 
     // 2. Sweep: re-list and lstat directories in turn, within the call budget.
     if (!pass.aborted) {
@@ -213,15 +214,15 @@ export class Poller {
           if (!dir || touched.has(rel)) continue;
           touched.add(rel);
           first = false;
-          this.sweepDebt -= dir.entries.size + 2;
+          this.sweepDebt -= dir.entries.size + 1; // its listing and its entries' lstats
           return dir;
         }
         return undefined;
       };
       const sweeper = async (): Promise<void> => {
         for (let dir = pick(); dir && !pass.aborted; dir = pick()) {
-          const st = await this.guard(pass, () => this.io.lstat(this.abs(dir.rel)));
-          if (st === null || !st.isDirectory()) continue;
+          const st = dirStats.get(dir.rel);
+          if (st === undefined) continue; // gone or replaced at the directory pass
           const diff = await this.relist(dir, st, true, pass);
           if (diff) diffs.push(diff);
         }
@@ -501,18 +502,6 @@ export class Poller {
     }
     if (pass.errors <= 3)
       this.opts.logger.debug({ ...this.ctx(), path: rel, err: errorMessage(err) }, 'poll error');
-  }
-
-  private async forEachLimited<T>(
-    items: T[],
-    pass: { aborted: boolean },
-    f: (t: T) => Promise<void>,
-  ): Promise<void> {
-    let i = 0;
-    const worker = async (): Promise<void> => {
-      while (!pass.aborted && i < items.length) await f(items[i++]!);
-    };
-    await Promise.all(Array.from({ length: Math.min(items.length, this.opts.statConcurrency * 2) }, worker));
   }
 
   private warnName(rel: string): void {

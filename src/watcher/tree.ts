@@ -157,10 +157,16 @@ export async function scanDir(
       while (active < SCAN_DIRS && queue.length > 0 && !stop()) {
         const node = queue.pop()!;
         active++;
-        void listOne(node).finally(() => {
-          active--;
-          pump();
-        });
+        // listOne records filesystem errors itself; anything else it throws fails the scan
+        // too, instead of becoming an unhandled rejection.
+        void listOne(node)
+          .catch((err: unknown) => {
+            state.failure ??= new ScanError(node.rel || '.', errCode(err));
+          })
+          .finally(() => {
+            active--;
+            pump();
+          });
       }
       if (active === 0 && (queue.length === 0 || stop())) resolve();
     };
@@ -199,10 +205,4 @@ export function toSnapshot(root: DirNode): SnapshotEntry[] {
     );
   }
   return out;
-}
-
-export function countEntries(node: DirNode): number {
-  let n = 0;
-  for (const [, c] of node.entries) n += 1 + (c.kind === 'dir' ? countEntries(c) : 0);
-  return n;
 }
