@@ -7,9 +7,9 @@ import { Applier, fsOpsAdapter } from '../src/applier/index.js';
 import { openAudit } from '../src/audit/index.js';
 import { MemoryBus } from '../src/bus/index.js';
 import { systemClock } from '../src/clock.js';
-import { openLock, type LockOptions } from '../src/lock/index.js';
+import { openLock } from '../src/lock/index.js';
 import { createLogger } from '../src/log.js';
-import { eventFor, read, tempRoots, until } from './applier.helpers.js';
+import { eventFor, read, tempRoots, until, fileLockOptions } from './applier.helpers.js';
 
 const PAIR = 'leasetest';
 const log = createLogger({ silent: !process.env.TEST_LOG, pretty: false });
@@ -23,20 +23,7 @@ async function rig(idleReleaseMs: number) {
   const t = tempRoots('lease');
   writeFileSync(join(t.a, 'marker'), 'm');
   writeFileSync(join(t.b, 'marker'), 'm');
-  const lockOpts: LockOptions = {
-    lock: 'file',
-    lockTtlSeconds: 30,
-    lockWaitSeconds: 0,
-    namespace: undefined,
-    kubeconfig: undefined,
-    pair: PAIR,
-    logDir: t.logs,
-    clock: systemClock,
-    log,
-    env: {},
-    checkIntervalMs: 200,
-    pollIntervalMs: 200,
-  };
+  const lockOpts = fileLockOptions(PAIR, t.logs, log, { checkIntervalMs: 200, pollIntervalMs: 200 });
   const bus = new MemoryBus({ kind: 'memory' });
   const audit = await openAudit({ dsn: undefined, logDir: t.logs, log, clock: systemClock });
   const applier = new Applier(

@@ -4,6 +4,9 @@ import { existsSync, lstatSync, mkdirSync, mkdtempSync, readFileSync, rmSync } f
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { ChangeEvent } from '../src/bus/index.js';
+import { systemClock } from '../src/clock.js';
+import type { LockOptions } from '../src/lock/index.js';
+import type { Logger } from '../src/log.js';
 
 export function tempRoots(prefix: string): {
   base: string;
@@ -73,3 +76,25 @@ export async function until(
 
 export const read = (p: string): string | null => (existsSync(p) ? readFileSync(p, 'utf8') : null);
 export const mtimeOf = (p: string): number => lstatSync(p).mtimeMs;
+
+/** The file lock of `pair` in `logDir` (the laptop backend), as these tests open it. */
+export function fileLockOptions(
+  pair: string,
+  logDir: string,
+  log: Logger,
+  extra: Partial<LockOptions> = {},
+): LockOptions {
+  return {
+    lock: 'file',
+    lockTtlSeconds: 30,
+    lockWaitSeconds: 0,
+    namespace: undefined,
+    kubeconfig: undefined,
+    pair,
+    logDir,
+    clock: systemClock,
+    log,
+    env: {},
+    ...extra,
+  };
+}

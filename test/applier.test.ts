@@ -5,11 +5,12 @@ import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { Applier, fsOpsAdapter, type ApplierConfig } from '../src/applier/index.js';
 import { openAudit, openAuditReader, type Audit } from '../src/audit/index.js';
-import { MemoryBus, type ChangeEvent } from '../src/bus/index.js';
+import { MemoryBus, type ChangeEvent, type EventBus } from '../src/bus/index.js';
 import { systemClock } from '../src/clock.js';
 import { openLock } from '../src/lock/index.js';
+import { syncIo, type Io } from '../src/fsops/index.js';
 import { createLogger } from '../src/log.js';
-import { eventFor, mtimeOf, read, tempRoots, until } from './applier.helpers.js';
+import { eventFor, mtimeOf, read, tempRoots, until, fileLockOptions } from './applier.helpers.js';
 
 const PAIR = 'docs';
 const log = createLogger({ silent: !process.env.TEST_LOG, pretty: false });
@@ -42,18 +43,7 @@ async function start(over: Partial<ApplierConfig> = {}): Promise<Rig> {
   );
   const bus = new MemoryBus({ kind: 'memory' });
   const audit = await openAudit({ dsn: undefined, logDir: t.logs, log, clock: systemClock });
-  const lock = await openLock({
-    lock: 'file',
-    lockTtlSeconds: 30,
-    lockWaitSeconds: 0,
-    namespace: undefined,
-    kubeconfig: undefined,
-    pair: PAIR,
-    logDir: t.logs,
-    clock: systemClock,
-    log,
-    env: {},
-  });
+  const lock = await openLock(fileLockOptions(PAIR, t.logs, log));
   const applier = new Applier(
     {
       pair: PAIR,
@@ -249,6 +239,26 @@ describe('applier (memory bus, real disk)', () => {
       await drained();
     });
 
+    it('re-checks the roots uncached before a delete: an unmount within the cache window deletes nothing', async () => {
+      writeFileSync(join(rig.b, 'keep.txt'), 'keep');
+      const last = { size: 4, mtimeMs: mtimeOf(join(rig.b, 'keep.txt')) };
+      // Warms the root-state cache: both roots look mounted.
+      await rig.applier.handle({
+        event: eventFor(PAIR, 'dell', rig.a, 'marker'),
+        subject: 't',
+        deliveryCount: 1,
+      });
+      // dell's root goes away right after (an unmount): its files all look deleted.
+      rmSync(rig.a, { recursive: true });
+      const d = await rig.applier.handle({
+        event: eventFor(PAIR, 'dell', rig.a, 'keep.txt', 'delete', last),
+        subject: 't',
+        deliveryCount: 1,
+      });
+      expect(d.action).toBe('nak');
+      expect(read(join(rig.b, 'keep.txt'))).toBe('keep');
+    });
+
     it('audits each operation in a window per direction named from the labels', async () => {
       writeFileSync(join(rig.a, 'w1.txt'), 'one');
       writeFileSync(join(rig.b, 'w2.txt'), 'two');
@@ -274,5 +284,132 @@ describe('applier (memory bus, real disk)', () => {
         await reader.close();
       }
     });
+  });
+});
+
+describe('applier run()', () => {
+  it('rejects with the bus error when consume fails, instead of hanging on its ticker', async () => {
+    const t = tempRoots('applier-run');
+    try {
+      const bus = {
+        kind: 'stub',
+        consume: () => Promise.reject(new Error('consumer deleted')),
+      } as unknown as EventBus;
+      const applier = new Applier(
+        {
+          pair: PAIR,
+          a: { label: 'dell', root: t.a },
+          b: { label: 'hp', root: t.b },
+          deleteMissing: false,
+          mtimeThresholdMs: 2000,
+          workers: 1,
+          windowMs: 300_000,
+          holder: 'test/applier',
+        },
+        {
+          bus,
+          lock: { kind: 'stub', name: 'stub', acquire: () => Promise.reject(new Error('unused')) },
+          audit: {} as Audit,
+          fs: fsOpsAdapter(),
+          clock: systemClock,
+          log,
+        },
+      );
+      const ac = new AbortController();
+      const settled = applier.run(ac.signal).then(
+        () => 'resolved',
+        (err: unknown) => (err as Error).message,
+      );
+      const hung = new Promise((r) => setTimeout(() => r('hung'), 3000).unref());
+      expect(await Promise.race([settled, hung])).toBe('consumer deleted');
+      ac.abort();
+    } finally {
+      t.cleanup();
+    }
+  });
+});
+
+describe('fsOpsAdapter copy', () => {
+  it('a copy into an existing deep parent costs no per-level parent walk; missing parents are made', async () => {
+    const t = tempRoots('adapter');
+    try {
+      const deep = 'd1/d2/d3/d4/d5';
+      mkdirSync(join(t.a, deep), { recursive: true });
+      mkdirSync(join(t.b, deep), { recursive: true });
+      writeFileSync(join(t.a, deep, 'f.txt'), 'deep');
+      let lstats = 0;
+      const io: Io = { ...syncIo, lstat: (p) => (lstats++, syncIo.lstat(p)) };
+      const fs = fsOpsAdapter(io);
+      const src = await fs.stat(t.a, `${deep}/f.txt`);
+      lstats = 0;
+      const r = await fs.copy(t.a, t.b, `${deep}/f.txt`, { src: src!, dest: null });
+      expect(read(join(t.b, deep, 'f.txt'))).toBe('deep');
+      expect(r.createdDirs).toEqual([]);
+      expect(r.size).toBe(4);
+      // One lstat for the parent, the copy's own checks, one lstat of the result: not 5+4+3+2+1.
+      expect(lstats).toBeLessThanOrEqual(6);
+
+      writeFileSync(join(t.a, 'd1/d2/g.txt'), 'g');
+      rmSync(join(t.b, 'd1'), { recursive: true });
+      const g = await fs.stat(t.a, 'd1/d2/g.txt');
+      const r2 = await fs.copy(t.a, t.b, 'd1/d2/g.txt', { src: g!, dest: null });
+      expect(r2.createdDirs).toEqual(['d1', 'd1/d2']);
+      expect(read(join(t.b, 'd1/d2/g.txt'))).toBe('g');
+    } finally {
+      t.cleanup();
+    }
+  });
+});
+
+describe('applier audit', () => {
+  it('an operation done but not in the opslog is not acked; it is recorded when the event returns', async () => {
+    const t = tempRoots('applier-owed');
+    try {
+      writeFileSync(join(t.a, 'marker'), 'm');
+      writeFileSync(join(t.b, 'marker'), 'm');
+      mkdirSync(join(t.a, 'sub'));
+      writeFileSync(join(t.a, 'sub', 'f.txt'), 'data');
+      const recorded: string[] = [];
+      let failNext = true;
+      const audit = {
+        beginRun: (h: { runId: string }) =>
+          Promise.resolve({
+            runId: h.runId,
+            record: (op: { filepath: string }) => {
+              if (failNext) {
+                failNext = false;
+                return Promise.reject(new Error('ENOSPC: write failed'));
+              }
+              recorded.push(op.filepath);
+              return Promise.resolve();
+            },
+            finish: () => Promise.resolve({ iterationId: null, flushed: false }),
+          }),
+      } as unknown as Audit;
+      const lock = await openLock(fileLockOptions(PAIR, t.logs, log));
+      const applier = new Applier(
+        {
+          pair: PAIR,
+          a: { label: 'dell', root: t.a },
+          b: { label: 'hp', root: t.b },
+          deleteMissing: false,
+          mtimeThresholdMs: 2000,
+          workers: 1,
+          windowMs: 300_000,
+          holder: 'test/applier',
+        },
+        { bus: new MemoryBus({ kind: 'memory' }), lock, audit, fs: fsOpsAdapter(), clock: systemClock, log },
+      );
+      const ev = eventFor(PAIR, 'dell', t.a, 'sub/f.txt');
+      const first = await applier.handle({ event: ev, subject: 't', deliveryCount: 1 });
+      expect(read(join(t.b, 'sub', 'f.txt'))).toBe('data'); // the copy happened
+      expect(first.action).toBe('nak'); // but the parent's record failed: no ack yet
+      const second = await applier.handle({ event: ev, subject: 't', deliveryCount: 2 });
+      expect(second.action).toBe('ack');
+      expect(recorded).toEqual(['sub', 'sub/f.txt']);
+      await applier.close();
+    } finally {
+      t.cleanup();
+    }
   });
 });

@@ -11,7 +11,7 @@ import { systemClock } from '../src/clock.js';
 import { openLock } from '../src/lock/index.js';
 import { createLogger } from '../src/log.js';
 import { DEFAULT_WATCHER_OPTIONS, RootWatcher } from '../src/watcher/index.js';
-import { read, tempRoots, until } from './applier.helpers.js';
+import { read, tempRoots, until, fileLockOptions } from './applier.helpers.js';
 
 const log = createLogger({ silent: !process.env.TEST_LOG, pretty: false });
 const suffix = randomBytes(4).toString('hex');
@@ -52,18 +52,7 @@ async function startPair(pair: string, deleteMissing: boolean) {
   await Promise.all(watchers.map((w) => w.start(ac.signal)));
   const watching = Promise.all(watchers.map((w) => w.run(ac.signal)));
   const audit = await openAudit({ dsn: undefined, logDir: t.logs, log, clock: systemClock });
-  const lock = await openLock({
-    lock: 'file',
-    lockTtlSeconds: 30,
-    lockWaitSeconds: 0,
-    namespace: undefined,
-    kubeconfig: undefined,
-    pair,
-    logDir: t.logs,
-    clock: systemClock,
-    log,
-    env: {},
-  });
+  const lock = await openLock(fileLockOptions(pair, t.logs, log));
   const applier = new Applier(
     {
       pair,

@@ -9,7 +9,10 @@
 // - One operation per path at a time (a per-path queue), at most `workers` at once.
 // - No write starts without the pair's lock (LeaseKeeper) and never after `handle.lost` aborted.
 // - Nothing is done while a root looks unmounted (missing, or empty when it had files and the
-//   other side still has some): the event is nak'ed with a delay and waits.
+//   other side still has some): the event is nak'ed with a delay and waits. A delete re-checks
+//   the roots uncached right before it is carried out.
+// - An operation done whose opslog record failed keeps its event un-acked; the record is written
+//   first when the event (or another for the path) comes back.
 // - The echo of the applier's own writes (the other watcher reporting the copy) is recognised
 //   from an LRU cache of what was just written, without a stat.
 import { LRUCache } from 'lru-cache';
@@ -69,6 +72,14 @@ export interface ApplierStats {
   conflicts: number;
 }
 
+/** An operation carried out whose record is not in the opslog yet. */
+interface Owed {
+  from: SideRef;
+  to: SideRef;
+  op: OpRecord;
+  bytes: number;
+}
+
 interface Written {
   type: 'upsert' | 'delete';
   kind: 'file' | 'dir' | 'symlink';
@@ -117,6 +128,8 @@ export class Applier {
   private readonly roots = new Map<string, { at: number; state: 'missing' | 'empty' | 'ok' }>();
   private readonly seenNonEmpty = new Set<string>();
   private readonly unmountedLogged = new Set<string>();
+  /** Records owed to the opslog, by event path (see recordAll). */
+  private readonly owed = new Map<string, Owed[]>();
 
   constructor(
     readonly config: ApplierConfig,
@@ -136,10 +149,15 @@ export class Applier {
    */
   async run(signal: AbortSignal): Promise<void> {
     const { bus, clock, log } = this.deps;
+    // The ticker stops with `signal` and also when consume ends on its own (it threw): waiting for
+    // a ticker that only `signal` stops would hang here and swallow consume's error.
+    const tickerStop = new AbortController();
+    const stopTicker = (): void => tickerStop.abort();
+    signal.addEventListener('abort', stopTicker, { once: true });
     const ticker = (async () => {
-      while (!signal.aborted) {
+      while (!tickerStop.signal.aborted) {
         try {
-          await clock.sleep(1000, signal);
+          await clock.sleep(1000, tickerStop.signal);
         } catch {
           break;
         }
@@ -163,8 +181,11 @@ export class Applier {
         batch: Math.max(8, this.config.workers * 4),
       });
     } finally {
-      await this.close();
+      // Ticker first: a yield/idle tick during close() would undo close()'s refusal of new work.
+      signal.removeEventListener('abort', stopTicker);
+      stopTicker();
       await ticker;
+      await this.close();
     }
   }
 
@@ -284,20 +305,24 @@ export class Applier {
     }
   }
 
-  private async rootState(side: SideRef): Promise<'missing' | 'empty' | 'ok'> {
+  /** How `side`'s root looks, cached for ROOT_STATE_TTL_MS unless `fresh`. */
+  private async rootState(side: SideRef, fresh: boolean): Promise<'missing' | 'empty' | 'ok'> {
     const now = this.deps.clock.now();
     const c = this.roots.get(side.label);
-    if (c && now - c.at < ROOT_STATE_TTL_MS) return c.state;
+    if (!fresh && c && now - c.at < ROOT_STATE_TTL_MS) return c.state;
     const state = await this.deps.fs.rootState(side.root);
     this.roots.set(side.label, { at: now, state });
     if (state === 'ok') this.seenNonEmpty.add(side.label);
     return state;
   }
 
-  /** Why a root looks unmounted, or null. An empty root counts only once it was seen with files. */
-  private async unmounted(): Promise<string | null> {
+  /**
+   * Why a root looks unmounted, or null. An empty root counts only once it was seen with files.
+   * `fresh` skips the cache (before a delete, whose only evidence is an absence).
+   */
+  private async unmounted(fresh = false): Promise<string | null> {
     const { a, b } = this.config;
-    const [sa, sb] = await Promise.all([this.rootState(a), this.rootState(b)]);
+    const [sa, sb] = await Promise.all([this.rootState(a, fresh), this.rootState(b, fresh)]);
     for (const [side, s, o] of [
       [a, sa, sb],
       [b, sb, sa],
@@ -310,16 +335,30 @@ export class Applier {
     return null;
   }
 
+  /** Nak'ed while a root looks unmounted (logged once per reason); null when both look mounted. */
+  private async waitForMount(fresh = false): Promise<Disposition | null> {
+    const why = await this.unmounted(fresh);
+    if (!why) return null;
+    if (!this.unmountedLogged.has(why)) {
+      this.unmountedLogged.add(why);
+      this.deps.log.error(
+        { pair: this.config.pair },
+        `${why}: looks unmounted, nothing is applied until it is back`,
+      );
+    }
+    return this.retry(10_000);
+  }
+
   private async apply(ev: ChangeEvent, d: Delivery, origin: SideRef, other: SideRef): Promise<Disposition> {
     const { fs, log } = this.deps;
-    const why = await this.unmounted();
-    if (why) {
-      if (!this.unmountedLogged.has(why)) {
-        this.unmountedLogged.add(why);
-        log.error({ pair: this.config.pair }, `${why}: looks unmounted, nothing is applied until it is back`);
-      }
-      return this.retry(10_000);
+    const owed = this.owed.get(ev.path);
+    if (owed) {
+      this.owed.delete(ev.path);
+      if (!(await this.recordAll(ev.path, owed))) return this.auditOwed();
+      this.stats.applied++;
     }
+    const wait = await this.waitForMount();
+    if (wait) return wait;
     if (this.unmountedLogged.size) {
       log.info({ pair: this.config.pair }, 'both roots look mounted again: applying');
       this.unmountedLogged.clear();
@@ -346,6 +385,12 @@ export class Applier {
       log.warn({ pair: this.config.pair, path: ev.path }, `not synced: ${plan.reason}`);
       return { action: 'ack' };
     }
+    // A delete is justified only by an absence, and an unmount looks exactly like one: re-check the
+    // roots uncached (the cached state may be up to ROOT_STATE_TTL_MS old).
+    if (plan.op === 'delete' || plan.op === 'rmdir') {
+      const again = await this.waitForMount(true);
+      if (again) return again;
+    }
     const grant = await this.lease.begin();
     if (!grant.ok) return this.retry(grant.retryInMs);
     try {
@@ -371,6 +416,13 @@ export class Applier {
     let from: SideRef = origin;
     let to: SideRef = other;
     let rec: Omit<OpRecord, 'startedAtMs' | 'endedAtMs' | 'status' | 'errorMessage'> | null = null;
+    const success = (r: NonNullable<typeof rec>): OpRecord => ({
+      ...r,
+      startedAtMs: started,
+      endedAtMs: clock.now(),
+      status: 'success',
+      errorMessage: null,
+    });
     try {
       switch (plan.op) {
         case 'copy': {
@@ -391,19 +443,16 @@ export class Applier {
             { src: plan.expectSrc, dest: plan.expectDest },
             lost,
           );
-          await this.recordParents(r.createdDirs, from, to, started);
+          // What was done, in the opslog before the ack (see recordAll).
+          const done = this.parents(r.createdDirs, from, to, started);
           this.written.set(`${to.label}\0${path}`, {
             type: 'upsert',
             kind: plan.expectSrc.kind === 'symlink' ? 'symlink' : 'file',
             size: r.size,
             mtimeMs: r.mtimeMs,
           });
-          await this.windows.record(
-            from,
-            to,
-            { ...rec, startedAtMs: started, endedAtMs: clock.now(), status: 'success', errorMessage: null },
-            r.bytes,
-          );
+          done.push({ from, to, op: success(rec), bytes: r.bytes });
+          if (!(await this.recordAll(path, done))) return this.auditOwed();
           log.info(
             {
               pair: this.config.pair,
@@ -427,15 +476,10 @@ export class Applier {
             md5After: null,
           };
           const r = await fs.copy(origin.root, other.root, path, { src: plan.expectSrc, dest: null }, lost);
-          await this.recordParents(r.createdDirs, origin, other, started);
+          const done = this.parents(r.createdDirs, origin, other, started);
           this.written.set(`${other.label}\0${path}`, { type: 'upsert', kind: 'dir', size: 0, mtimeMs: 0 });
-          await this.windows.record(origin, other, {
-            ...rec,
-            startedAtMs: started,
-            endedAtMs: clock.now(),
-            status: 'success',
-            errorMessage: null,
-          });
+          done.push({ from: origin, to: other, op: success(rec), bytes: 0 });
+          if (!(await this.recordAll(path, done))) return this.auditOwed();
           log.info(
             { pair: this.config.pair, direction: directionName(origin, other), op: 'mkdir', path },
             `mkdir ${path}`,
@@ -471,13 +515,8 @@ export class Applier {
             size: plan.expect.size,
             mtimeMs: plan.expect.mtimeMs,
           });
-          await this.windows.record(origin, other, {
-            ...rec,
-            startedAtMs: started,
-            endedAtMs: clock.now(),
-            status: 'success',
-            errorMessage: null,
-          });
+          if (!(await this.recordAll(path, [{ from: origin, to: other, op: success(rec), bytes: 0 }])))
+            return this.auditOwed();
           log.info(
             { pair: this.config.pair, direction: directionName(origin, other), op: plan.op, path },
             `${plan.op} ${path}`,
@@ -492,23 +531,55 @@ export class Applier {
     return { action: 'ack' };
   }
 
-  /** Audits the parent directories a copy had to create first (and remembers them as echoes). */
-  private async recordParents(dirs: string[], from: SideRef, to: SideRef, started: number): Promise<void> {
-    for (const dir of dirs) {
+  /** The audit records of the parent directories a copy had to create first (remembered as echoes). */
+  private parents(dirs: string[], from: SideRef, to: SideRef, started: number): Owed[] {
+    return dirs.map((dir) => {
       this.written.set(`${to.label}\0${dir}`, { type: 'upsert', kind: 'dir', size: 0, mtimeMs: 0 });
-      await this.windows.record(from, to, {
-        operation: 'create',
-        filepath: dir,
-        sizeBefore: null,
-        sizeAfter: 0,
-        md5Before: null,
-        md5After: null,
-        startedAtMs: started,
-        endedAtMs: this.deps.clock.now(),
-        status: 'success',
-        errorMessage: null,
-      });
+      return {
+        from,
+        to,
+        bytes: 0,
+        op: {
+          operation: 'create',
+          filepath: dir,
+          sizeBefore: null,
+          sizeAfter: 0,
+          md5Before: null,
+          md5After: null,
+          startedAtMs: started,
+          endedAtMs: this.deps.clock.now(),
+          status: 'success',
+          errorMessage: null,
+        },
+      };
+    });
+  }
+
+  /**
+   * Appends records of operations already carried out to the opslog, in order. On a failure the
+   * rest are kept (by the event's path) and written first when the event comes back; false then,
+   * and the event must not be acked: an ack would drop the only trace of an operation done.
+   */
+  private async recordAll(path: string, recs: Owed[]): Promise<boolean> {
+    for (let i = 0; i < recs.length; i++) {
+      const o = recs[i]!;
+      try {
+        await this.windows.record(o.from, o.to, o.op, o.bytes);
+      } catch (err) {
+        this.owed.set(path, recs.slice(i));
+        this.deps.log.error(
+          { pair: this.config.pair, path: o.op.filepath },
+          `operation done but not yet in the opslog (kept, retried with the event): ${errorMessage(err)}`,
+        );
+        return false;
+      }
     }
+    return true;
+  }
+
+  /** The event of an operation done but not audited yet waits (never terminated) until it is. */
+  private auditOwed(): Disposition {
+    return this.retry(5000);
   }
 
   /** Transient: nak with backoff; unsafe: term; anything else: retry, then term and audit a failure. */

@@ -6,7 +6,15 @@
 import * as fs from 'node:fs';
 import type { Stat } from './decide.js';
 import { HaSyncError } from '../errors.js';
-import { asyncIo, copyEntry, deleteEntry, unsafeRelPath, type Io, type OpResult } from '../fsops/index.js';
+import {
+  asyncIo,
+  copyEntry,
+  deleteEntry,
+  splitRel,
+  unsafeRelPath,
+  type Io,
+  type OpResult,
+} from '../fsops/index.js';
 
 export interface CopyResult {
   bytes: number;
@@ -94,6 +102,10 @@ export function fsOpsAdapter(io: Io = asyncIo): FsOps {
     rel: string,
     lost: AbortSignal | undefined,
   ): Promise<string[]> {
+    // Usual case: the parent is there, and one lstat says so (on NFS each walk step is a round
+    // trip). copyEntry re-checks the whole parent chain for symlinks right before it writes.
+    const { parent } = splitRel(rel);
+    if (parent === '' || (await io.lstat(`${destRoot}/${parent}`))?.isDirectory()) return [];
     const created: string[] = [];
     let i = rel.indexOf('/');
     while (i >= 0) {
@@ -122,7 +134,9 @@ export function fsOpsAdapter(io: Io = asyncIo): FsOps {
       const createdDirs = await ensureParents(srcRoot, destRoot, rel, lost);
       const r = await copyEntry(srcRoot, destRoot, rel, { src: expect.src, dest: expect.dest }, { io, lost });
       if (!r.ok) raise(r);
-      const after = await stat(destRoot, rel);
+      // The path was just checked by copyEntry: a plain lstat (no parent walk) reads what landed.
+      const st = await io.lstat(`${destRoot}/${rel}`);
+      const after = st && toStat(st);
       return {
         createdDirs,
         bytes: r.bytes,

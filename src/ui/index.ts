@@ -3,5 +3,5 @@
 export { buildApp, type UiDeps } from './app.js';
 export { createMetrics, type UiMetrics } from './metrics.js';
 export { CONTENT_SECURITY_POLICY } from './page.js';
-export { pairView, pairViews, scheduleMinutesOf, settledAtMs } from './view.js';
+export { pairView, pairViews } from './view.js';
 export type { Health, PairView, Schedule } from './view.js';

@@ -11,7 +11,6 @@ const LIMIT_PATTERN = '^(?:[1-9][0-9]?|[1-4][0-9]{2}|500)$';
 /** A positive integer below 10^15 (well inside Number.MAX_SAFE_INTEGER and BIGINT). */
 const ID_PATTERN = '^[1-9][0-9]{0,14}$';
 
-export const MAX_LIMIT = 500;
 export const DEFAULT_ITERATIONS_LIMIT = 20;
 export const DEFAULT_OPERATIONS_LIMIT = 500;
 

@@ -35,7 +35,7 @@ export interface PairView {
   lastDryRun: IterationRow | null;
 }
 
-export function scheduleMinutesOf(schedule: Schedule, pair: string): number {
+function scheduleMinutesOf(schedule: Schedule, pair: string): number {
   return schedule.perPairMinutes[pair] ?? schedule.defaultMinutes;
 }
 
@@ -43,7 +43,7 @@ export function scheduleMinutesOf(schedule: Schedule, pair: string): number {
  * When an iteration's outcome was known: its end, or its start while it has none (a run that
  * crashed before finishing keeps ended_at NULL).
  */
-export function settledAtMs(row: IterationRow): number {
+function settledAtMs(row: IterationRow): number {
   return Date.parse(row.endedAt ?? row.startedAt);
 }
 
