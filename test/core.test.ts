@@ -181,6 +181,19 @@ describe('planDir', () => {
     expect(plan.descend).toEqual([{ path: 'x/y/s', mode: 'src-only' }]);
   });
 
+  it('never deletes a dest entry whose name src listed but could not read', () => {
+    const plan = planDir(
+      '',
+      [f('k', 1)],
+      [f('k', 1), f('gone', 1), f('ln', 1), d('sub')],
+      mirror,
+      'both',
+      new Set(['ln', 'sub']),
+    );
+    expect(plan.ops.map((o) => `${o.kind} ${o.path}`)).toEqual(['delete gone']);
+    expect(plan.descend).toEqual([]);
+  });
+
   it('carries the entries it saw for check-before-write', () => {
     const plan = planDir('', [f('a', 5, T + 9000)], [f('a', 3)], keep);
     expect(plan.ops[0]).toMatchObject({ src: { size: 5 }, dest: { size: 3 } });

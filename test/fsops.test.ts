@@ -5,6 +5,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import type { Expected } from '../src/core/index.js';
+import type { Io } from '../src/fsops/index.js';
 import {
   asyncIo,
   copyEntry,
@@ -12,6 +13,7 @@ import {
   fsTypeOf,
   isNetworkFs,
   isTempName,
+  Limiter,
   md5File,
   pack,
   parseMountinfo,
@@ -94,6 +96,23 @@ describe.each([
     expect(r.ok).toBe(true);
     expect(fs.readlinkSync(join(dest, 'ln'))).toBe('/etc/passwd');
     expect(fs.lstatSync(join(dest, 'ln')).isSymbolicLink()).toBe(true);
+  });
+
+  it('removes its temp file when a call after the copy throws (no temp left by a long-lived writer)', async () => {
+    fs.writeFileSync(join(src, 'a'), 'data');
+    fs.symlinkSync('/x', join(src, 'ln'));
+    const failing: Io = {
+      ...io,
+      lstat: (p) => {
+        if (p.startsWith(dest)) throw Object.assign(new Error('EIO'), { code: 'EIO', syscall: 'lstat' });
+        return io.lstat(p);
+      },
+    };
+    for (const name of ['a', 'ln']) {
+      const r = await copyEntry(src, dest, name, { src: exp(join(src, name)), dest: null }, { io: failing });
+      expect(r).toMatchObject({ ok: false, code: 'IO' });
+    }
+    expect(fs.readdirSync(dest)).toEqual([]);
   });
 
   it('creates a directory with its mode', async () => {
@@ -284,5 +303,28 @@ describe('filesystem type', () => {
     expect(isNetworkFs('fuse.sshfs')).toBe(true);
     expect(isNetworkFs('ext4')).toBe(false);
     expect(fsTypeOf('/', info)).toBe('ext4');
+  });
+});
+
+describe('Limiter', () => {
+  it('never runs more than n tasks, even when a caller arrives while a slot is handed over', async () => {
+    const lim = new Limiter(1);
+    let active = 0;
+    let peak = 0;
+    const track = async (): Promise<void> => {
+      active++;
+      peak = Math.max(peak, active);
+      await new Promise((r) => setTimeout(r, 2));
+      active--;
+    };
+    let release!: () => void;
+    const first = new Promise<void>((r) => (release = r));
+    const a = lim.run(() => first);
+    const b = lim.run(track);
+    // Runs right after `a` finishes, before the woken `b` resumes.
+    const c = first.then(() => lim.run(track));
+    release();
+    await Promise.all([a, b, c]);
+    expect(peak).toBe(1);
   });
 });

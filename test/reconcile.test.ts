@@ -4,10 +4,11 @@ import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import type { Lock } from '../src/lock/index.js';
 import { HaSyncError } from '../src/errors.js';
-import type { ReconcileConfig } from '../src/reconciler/index.js';
-import { newRunId, runReconcile, quotePath, Progress } from '../src/reconciler/index.js';
-import { ManualClock } from '../src/clock.js';
-import { isTempName, tempName } from '../src/fsops/index.js';
+import type { EngineOptions, ReconcileConfig } from '../src/reconciler/index.js';
+import type { Logger } from '../src/log.js';
+import { newRunId, runEngine, runReconcile, quotePath, Progress } from '../src/reconciler/index.js';
+import { ManualClock, systemClock } from '../src/clock.js';
+import { isTempName, scanDir, syncIo, tempName } from '../src/fsops/index.js';
 import type { MemoryAudit } from './reconcile.helpers.js';
 import {
   captureLogger,
@@ -50,6 +51,28 @@ async function run(
     ...(o.io ? { io: o.io } : {}),
   });
   return { r, audit, stdout: stdout.text(), logs: cap.lines(), ops: audit.runs.at(-1)?.ops ?? [] };
+}
+
+/** runEngine's options for a local run of `d` (no deletes, nothing recorded); override per test. */
+function engineOptions(d: ReturnType<typeof tempRoot>, log: Logger): EngineOptions {
+  return {
+    srcRoot: d.src,
+    destRoot: d.dest,
+    plan: { mtimeThresholdMs: 2000, deleteMissing: false },
+    workers: 4,
+    dryRun: false,
+    maxDeletePercent: 50,
+    force: false,
+    srcIo: syncIo,
+    destIo: syncIo,
+    opIo: syncIo,
+    dirConcurrency: 1,
+    statConcurrency: 8,
+    signal: new AbortController().signal,
+    clock: systemClock,
+    log,
+    onOp: () => undefined,
+  };
 }
 
 const OLD = 1_600_000_000;
@@ -166,6 +189,31 @@ describe('delete-missing', () => {
       'delete ln',
     ]);
     expect(r.counts.deleted).toBe(4);
+  });
+});
+
+describe('entries src could not read', () => {
+  it('a src entry that cannot be read is not "missing": dest keeps its own, even with --delete-missing', async () => {
+    const d = dirs();
+    put(d.src, 'keep', 'k');
+    put(d.dest, 'keep', 'k');
+    // A symlink whose target is not UTF-8 is reported and skipped, never synced...
+    fs.symlinkSync(Buffer.from('/elsewhere/\xe9', 'latin1'), join(d.src, 'ln'));
+    // ...and dest's entry of the same name (the copy of an earlier version) must survive it.
+    put(d.dest, 'ln', 'the only copy left');
+    fs.mkdirSync(join(d.src, 'dir'));
+    fs.symlinkSync(Buffer.from('\xff', 'latin1'), join(d.src, 'dir', 'sub'));
+    put(d.dest, 'dir/sub/deep', 'deep');
+    const { r, ops } = await run(d, { deleteMissing: true, maxDeletePercent: 100 });
+    expect(snapshot(d.dest)).toEqual([
+      'dir dir',
+      'dir/sub dir',
+      'dir/sub/deep file:deep',
+      'keep file:k',
+      'ln file:the only copy left',
+    ]);
+    expect(ops.filter((o) => o.operation === 'delete')).toEqual([]);
+    expect(r.counts.skipped).toBe(2);
   });
 });
 
@@ -426,6 +474,127 @@ describe('lock and stop', () => {
     expect(r.errorMessage).toMatch(/^lease lost/);
     expect(fs.existsSync(join(d.dest, 'extra'))).toBe(true);
     expect(fs.readdirSync(d.dest).length).toBeLessThan(10);
+  });
+});
+
+describe('recording', () => {
+  it('an opslog that cannot be written never stops the sync, and each op it lost is in the log', async () => {
+    const d = dirs();
+    for (let i = 0; i < 5; i++) put(d.src, `f${i}`, 'x');
+    const audit = memoryAudit();
+    const inner = audit.beginRun.bind(audit);
+    audit.beginRun = async (h) => ({
+      ...(await inner(h)),
+      record: () => Promise.reject(new Error('ENOSPC: no space left on device')),
+    });
+    const { r, logs } = await run(d, {}, { audit });
+    expect(r.exitCode).toBe(0);
+    expect(snapshot(d.dest)).toHaveLength(5);
+    const lost = logs.filter((l) => String(l.msg).startsWith('could not write the opslog'));
+    expect(lost.map((l) => l.filepath).sort()).toEqual(['f0', 'f1', 'f2', 'f3', 'f4']);
+    expect(lost[0]).toMatchObject({
+      operation: 'create',
+      status: 'success',
+      err: expect.stringMatching(/ENOSPC/),
+    });
+    expect(logs.find((l) => l.msg === 'reconcile finished')).toMatchObject({ unrecorded: 5 });
+  });
+
+  it('an onOp that throws stops the run (no deletes), waits for copies in flight, and logs the record', async () => {
+    const d = dirs();
+    for (let i = 0; i < 40; i++) put(d.src, `f${String(i).padStart(2, '0')}`, 'x');
+    put(d.dest, 'extra', 'e');
+    const cap = captureLogger();
+    const unhandled: unknown[] = [];
+    const onUnhandled = (e: unknown): void => void unhandled.push(e);
+    process.on('unhandledRejection', onUnhandled);
+    let calls = 0;
+    try {
+      const res = await runEngine({
+        ...engineOptions(d, cap.log),
+        plan: { mtimeThresholdMs: 2000, deleteMissing: true },
+        maxDeletePercent: 100,
+        force: true,
+        onOp: () => {
+          calls++;
+          if (calls === 1) throw new Error('audit callback broke');
+        },
+      });
+      await new Promise((r) => setImmediate(r));
+      expect(res.failure).toMatch(/^could not record create of 'f\d+': audit callback broke/);
+      expect(fs.existsSync(join(d.dest, 'extra'))).toBe(true);
+      expect(fs.readdirSync(d.dest).filter(isTempName)).toEqual([]);
+      expect(fs.readdirSync(d.dest).length).toBeLessThan(41);
+      // Every op that finished was reported (none dropped), the broken one in the log.
+      expect(calls).toBe(res.counts.created);
+      expect(fs.readdirSync(d.dest).length).toBe(res.counts.created + 1);
+      const line = cap.lines().find((l) => l.msg === 'operation not recorded; stopping the run');
+      expect(line).toMatchObject({ operation: 'create', status: 'success', err: 'audit callback broke' });
+      expect(unhandled).toEqual([]);
+    } finally {
+      process.off('unhandledRejection', onUnhandled);
+    }
+  });
+});
+
+describe('a crashing file operation', () => {
+  it('stops the run without deletes, after the copies in flight, and leaves no rejection unhandled', async () => {
+    const d = dirs();
+    for (let i = 0; i < 40; i++) put(d.src, `f${String(i).padStart(2, '0')}`, 'x');
+    put(d.dest, 'extra', 'e');
+    const cap = captureLogger(true);
+    const debug = cap.log.debug.bind(cap.log);
+    cap.log.debug = (obj: { path?: string }, msg?: string) => {
+      if (obj.path === 'f05') throw new Error('logger exploded');
+      debug(obj, msg);
+    };
+    const unhandled: unknown[] = [];
+    const onUnhandled = (e: unknown): void => void unhandled.push(e);
+    process.on('unhandledRejection', onUnhandled);
+    try {
+      const res = await runEngine({
+        ...engineOptions(d, cap.log),
+        plan: { mtimeThresholdMs: 2000, deleteMissing: true },
+        maxDeletePercent: 100,
+        force: true,
+      });
+      await new Promise((r) => setImmediate(r));
+      expect(res.failure).toBe('internal error: logger exploded');
+      expect(fs.existsSync(join(d.dest, 'extra'))).toBe(true);
+      expect(fs.readdirSync(d.dest).filter(isTempName)).toEqual([]);
+      expect(fs.readdirSync(d.dest).length).toBeLessThan(41);
+      expect(unhandled).toEqual([]);
+    } finally {
+      process.off('unhandledRejection', onUnhandled);
+    }
+  });
+});
+
+describe('lease lost while scanning', () => {
+  it("stale temp files are not removed once the lock is lost (they may be the new holder's copies)", async () => {
+    const d = dirs();
+    put(d.src, 'a', 'a');
+    const temp = tempName();
+    put(d.dest, temp, 'a copy of the new holder, in flight');
+    const lost = new AbortController();
+    const res = await runEngine({
+      ...engineOptions(d, captureLogger().log),
+      destScanner: {
+        scan: async (abs) => {
+          const scan = await scanDir(abs, syncIo);
+          lost.abort(new HaSyncError('LOCK_LOST', 'lease taken by other/run'));
+          return scan;
+        },
+        prefetch: () => undefined,
+        close: () => Promise.resolve(),
+      },
+      signal: lost.signal,
+      lost: lost.signal,
+    });
+    expect(res.failure).toMatch(/lease taken/);
+    expect(res.tempsRemoved).toBe(0);
+    expect(fs.existsSync(join(d.dest, temp))).toBe(true);
+    expect(fs.existsSync(join(d.dest, 'a'))).toBe(false);
   });
 });
 

@@ -5,6 +5,8 @@
 // - Nothing in dest is ever deleted or replaced by a different kind of entry unless
 //   --delete-missing is on. Without it, a directory standing where src has a file (or the
 //   reverse) is a failed entry with a reason, never a deletion.
+// - A name src holds but could not read (`srcUnread`: lstat failed, symlink target not UTF-8) is
+//   not missing from src: dest's entry of that name is left alone, even with --delete-missing.
 // - When dest's copy is newer than src's (beyond the threshold) it is left alone: the opposite
 //   direction's run brings it back. Ties within the threshold with different sizes go src -> dest.
 // - Fifos, sockets and devices are never copied, replaced or deleted: a warning, not a failure.
@@ -44,10 +46,13 @@ export function compareEntries(src: Entry, dest: Entry, mtimeThresholdMs: number
   return src.size === dest.size ? 'hash' : 'update';
 }
 
+const NO_NAMES: ReadonlySet<string> = new Set();
+
 /**
  * Plans one directory. `src`/`dest` are its entries (any order); `mode` says whether both sides
  * exist ('both'), only src ('src-only': dest directory is being created), or only dest
- * ('dest-only': everything below is deleted; only reached with --delete-missing).
+ * ('dest-only': everything below is deleted; only reached with --delete-missing). `srcUnread`:
+ * names src's listing holds but whose entries could not be read (never deleted from dest).
  */
 export function planDir(
   dir: string,
@@ -55,6 +60,7 @@ export function planDir(
   dest: readonly Entry[],
   opts: PlanOptions,
   mode: DescendMode = 'both',
+  srcUnread: ReadonlySet<string> = NO_NAMES,
 ): DirPlan {
   const ops: Op[] = [];
   const descend: DirPlan['descend'][number][] = [];
@@ -126,6 +132,7 @@ export function planDir(
   if (opts.deleteMissing) {
     const rest = [...destByName.values()].sort(byName);
     for (const d of rest) {
+      if (srcUnread.has(d.name)) continue;
       const path = joinPath(dir, d.name);
       if (d.kind === 'special') {
         special(path, 'dest', d);

@@ -111,59 +111,52 @@ export async function copyEntry(
 
     const { parent } = splitRel(rel);
     const tmp = `${destRoot}${parent === '' ? '' : '/' + parent}/${tempName()}`;
-    let bytes = 0;
-    if (expected.src.kind === 'symlink') {
-      const before = await io.lstat(srcAbs);
-      const srcDiff = mismatch(before, expected.src);
-      if (srcDiff) return fail('CHANGED_UNDER_US', `source changed since planned: ${srcDiff}`);
-      const target = await io.readlink(srcAbs);
-      await io.symlink(target, tmp);
-      try {
-        await io.lutimes(tmp, Date.now() / 1000, mtimeS);
-      } catch {
-        // Some filesystems cannot set a symlink's times; the target text is what matters.
-      }
-    } else if (expected.src.kind === 'file') {
-      // copyFile copies in the kernel where it can and gives the copy src's permission bits. It
-      // follows a symlink: if src was swapped for one, the lstat after the copy sees it and the
-      // copy is discarded, like any other change to src during the copy.
-      await io.copyFile(srcAbs, tmp, expected.src.size);
-      try {
+    // Once the temp file exists, every way out but the rename removes it (a failed check, a lost
+    // lock, a call that throws), so no temp file is left behind by a process that lives on.
+    let made = false;
+    try {
+      let bytes = 0;
+      if (expected.src.kind === 'symlink') {
+        const before = await io.lstat(srcAbs);
+        const srcDiff = mismatch(before, expected.src);
+        if (srcDiff) return fail('CHANGED_UNDER_US', `source changed since planned: ${srcDiff}`);
+        const target = await io.readlink(srcAbs);
+        await io.symlink(target, tmp);
+        made = true;
+        try {
+          await io.lutimes(tmp, Date.now() / 1000, mtimeS);
+        } catch {
+          // Some filesystems cannot set a symlink's times; the target text is what matters.
+        }
+      } else if (expected.src.kind === 'file') {
+        // copyFile copies in the kernel where it can and gives the copy src's permission bits. It
+        // follows a symlink: if src was swapped for one, the lstat after the copy sees it and the
+        // copy is discarded, like any other change to src during the copy. (A copy that fails
+        // part way leaves at most a temp file, which the next reconcile removes.)
+        await io.copyFile(srcAbs, tmp, expected.src.size);
+        made = true;
         await io.utimes(tmp, Date.now() / 1000, mtimeS);
-        const after = await io.lstat(srcAbs);
-        const changed = mismatch(after, expected.src);
+        const changed = mismatch(await io.lstat(srcAbs), expected.src);
         if (changed) {
-          await discard(io, tmp);
           return fail(
             'CHANGED_UNDER_US',
             `source changed since planned or while copying (${changed}); copy discarded`,
           );
         }
-      } catch (err) {
-        await discard(io, tmp);
-        throw err;
+        bytes = expected.src.size;
+      } else {
+        return fail('IO', `cannot copy a ${expected.src.kind}`);
       }
-      bytes = expected.src.size;
-    } else {
-      return fail('IO', `cannot copy a ${expected.src.kind}`);
-    }
-    // Check before write: dest must still be what the plan saw, right before the rename.
-    const last = mismatch(await io.lstat(destAbs), expected.dest);
-    if (last) {
-      await discard(io, tmp);
-      return fail('CHANGED_UNDER_US', `destination changed since planned: ${last}; left alone`);
-    }
-    if (opts.lost?.aborted) {
-      await discard(io, tmp);
-      return fail('CHANGED_UNDER_US', LOST);
-    }
-    try {
+      // Check before write: dest must still be what the plan saw, right before the rename.
+      const last = mismatch(await io.lstat(destAbs), expected.dest);
+      if (last) return fail('CHANGED_UNDER_US', `destination changed since planned: ${last}; left alone`);
+      if (opts.lost?.aborted) return fail('CHANGED_UNDER_US', LOST);
       await io.rename(tmp, destAbs);
-    } catch (err) {
-      await discard(io, tmp);
-      throw err;
+      made = false;
+      return { ok: true, bytes };
+    } finally {
+      if (made) await discard(io, tmp);
     }
-    return { ok: true, bytes };
   } catch (err) {
     return fail('IO', errText(err));
   }

@@ -66,13 +66,16 @@ export class Limiter {
   private readonly waiters: (() => void)[] = [];
   constructor(private readonly n: number) {}
   async run<T>(task: () => T | Promise<T>): Promise<T> {
-    if (this.active >= this.n) await new Promise<void>((r) => this.waiters.push(r));
-    this.active++;
+    // A finishing task hands its slot straight to the next waiter (`active` stays as it is), so
+    // a caller arriving before the waiter resumes cannot take the same slot too.
+    if (this.active < this.n) this.active++;
+    else await new Promise<void>((r) => this.waiters.push(r));
     try {
       return await task();
     } finally {
-      this.active--;
-      this.waiters.shift()?.();
+      const next = this.waiters.shift();
+      if (next) next();
+      else this.active--;
     }
   }
 }

@@ -73,7 +73,11 @@ export interface EngineOptions {
   readonly lost?: AbortSignal;
   readonly clock: Clock;
   readonly log: Logger;
-  /** Called once per finished operation (success or failure), in completion order. */
+  /**
+   * Called once per finished operation (success or failure), in completion order. It should not
+   * throw: if it does, the operation (already done on disk) is logged as unrecorded, and the run
+   * stops like on SIGTERM (in-flight operations finish, nothing new starts, no deletes) and fails.
+   */
   readonly onOp: (ev: OpEvent) => void | Promise<void>;
   /** Called as the plan grows (for the progress bar): files and bytes newly planned. */
   readonly onPlanned?: (files: number, bytes: number) => void;
@@ -90,15 +94,27 @@ const EMPTY: Entry[] = [];
 
 interface SideScan {
   entries: Entry[];
+  /** Names listed whose entries could not be read (src: protects dest's entry from a delete). */
+  unread?: ReadonlySet<string>;
   error?: unknown;
 }
 
+/**
+ * Up to `size` tasks at once. A task's rejection goes to `onError` and never out of `submit` or
+ * `drain`: a failed task must not abort the walk while other copies are still in flight (the lock
+ * would be released under them), nor be left unhandled.
+ */
 class Pool {
   private readonly inflight = new Set<Promise<void>>();
-  constructor(private readonly size: number) {}
+  constructor(
+    private readonly size: number,
+    private readonly onError: (err: unknown) => void,
+  ) {}
   async submit(task: () => Promise<void>): Promise<void> {
     while (this.inflight.size >= this.size) await Promise.race(this.inflight);
-    const p: Promise<void> = task().finally(() => this.inflight.delete(p));
+    const p: Promise<void> = task()
+      .catch(this.onError)
+      .finally(() => this.inflight.delete(p));
     this.inflight.add(p);
   }
   async drain(): Promise<void> {
@@ -119,7 +135,11 @@ export async function runEngine(o: EngineOptions): Promise<EngineResult> {
     failed: 0,
     bytesTransferred: 0,
   };
-  const pool = new Pool(Math.max(1, o.workers));
+  let failure: string | null = null;
+  const pool = new Pool(Math.max(1, o.workers), (err) => {
+    o.log.error({ err: errorMessage(err) }, 'file operation crashed; stopping the run');
+    failure ??= `internal error: ${errorMessage(err)}`;
+  });
   const srcLimiter = new Limiter(o.statConcurrency);
   const destLimiter = new Limiter(o.statConcurrency);
   const srcScanner = o.srcScanner ?? directScanner(o.srcIo, srcLimiter);
@@ -131,7 +151,6 @@ export async function runEngine(o: EngineOptions): Promise<EngineResult> {
   let fileDeletes = 0;
   let srcEmpty = false;
   let tempsRemoved = 0;
-  let failure: string | null = null;
   const srcRootId = await rootIdentity(o.srcRoot);
   // Synchronous local calls never leave the event loop on their own: every few milliseconds let
   // signals, the lock's renewal and the progress bar in.
@@ -182,13 +201,20 @@ export async function runEngine(o: EngineOptions): Promise<EngineResult> {
     } else {
       o.log.debug({ op: kind, path, size: kind === 'delete' ? (dest?.size ?? 0) : (src?.size ?? 0) }, kind);
     }
-    await o.onOp({
-      kind: ok ? kind : 'fail',
-      path,
-      entryKind: (src ?? dest)?.kind ?? 'file',
-      size: kind === 'delete' ? (dest?.size ?? 0) : (src?.size ?? 0),
-      record,
-    });
+    try {
+      await o.onOp({
+        kind: ok ? kind : 'fail',
+        path,
+        entryKind: (src ?? dest)?.kind ?? 'file',
+        size: kind === 'delete' ? (dest?.size ?? 0) : (src?.size ?? 0),
+        record,
+      });
+    } catch (err) {
+      // The op is done on disk; only its record failed. The log carries the record instead, and
+      // the run stops: it must not go on (least of all to deletes) unable to say what it did.
+      o.log.error({ ...record, err: errorMessage(err) }, 'operation not recorded; stopping the run');
+      failure ??= `could not record ${operation} of '${path}': ${errorMessage(err)}`;
+    }
   };
 
   const problem = async (p: Problem): Promise<void> => {
@@ -204,48 +230,28 @@ export async function runEngine(o: EngineOptions): Promise<EngineResult> {
     }
   };
 
-  /** Carries out one copy-like op (not mkdir, not delete). */
+  const fsOpts = { io: o.opIo, lost: o.lost };
+
+  /** Carries out one copy-like op (not mkdir, not delete). 'hash' becomes 'touch' or 'update'. */
   const execute = async (op: Op): Promise<void> => {
     const started = o.clock.now();
     const src = op.src!;
-    if (o.dryRun) {
-      if (op.kind === 'hash') {
-        const md5 = await hashBoth(op);
-        if (!md5.ok) return emit('update', op.path, src, op.dest, started, md5.result);
-        return emit(md5.before === md5.after ? 'touch' : 'update', op.path, src, op.dest, started, null, md5);
-      }
-      return emit(op.kind, op.path, src, op.dest, started, null);
+    const dest = op.dest;
+    let kind = op.kind;
+    let md5: { before: string; after: string } | undefined;
+    if (kind === 'hash') {
+      const h = await hashBoth(op);
+      if (!h.ok) return emit('update', op.path, src, dest, started, h.result);
+      md5 = { before: h.before, after: h.after };
+      kind = h.before === h.after ? 'touch' : 'update';
     }
-    if (op.kind === 'hash') {
-      const md5 = await hashBoth(op);
-      if (!md5.ok) return emit('update', op.path, src, op.dest, started, md5.result);
-      if (md5.before === md5.after) {
-        const r = await touchEntry(
-          o.srcRoot,
-          o.destRoot,
-          op.path,
-          { src: expectedOf(src), dest: expectedOf(op.dest!) },
-          { io: o.opIo, lost: o.lost },
-        );
-        return emit('touch', op.path, src, op.dest, started, r, md5);
-      }
-      const r = await copyEntry(
-        o.srcRoot,
-        o.destRoot,
-        op.path,
-        { src: expectedOf(src), dest: expectedOf(op.dest!) },
-        { io: o.opIo, lost: o.lost },
-      );
-      return emit('update', op.path, src, op.dest, started, r, md5);
-    }
-    const r = await copyEntry(
-      o.srcRoot,
-      o.destRoot,
-      op.path,
-      { src: expectedOf(src), dest: op.dest ? expectedOf(op.dest) : null },
-      { io: o.opIo, lost: o.lost },
-    );
-    return emit(op.kind, op.path, src, op.dest, started, r);
+    if (o.dryRun) return emit(kind, op.path, src, dest, started, null, md5);
+    const expected = { src: expectedOf(src), dest: dest ? expectedOf(dest) : null };
+    const r =
+      kind === 'touch' && expected.dest
+        ? await touchEntry(o.srcRoot, o.destRoot, op.path, { ...expected, dest: expected.dest }, fsOpts)
+        : await copyEntry(o.srcRoot, o.destRoot, op.path, expected, fsOpts);
+    return emit(kind, op.path, src, dest, started, r, md5);
   };
 
   const hashBoth = async (
@@ -270,7 +276,10 @@ export async function runEngine(o: EngineOptions): Promise<EngineResult> {
       const scan = again
         ? await scanDir(abs, io, side === 'src' ? srcLimiter : destLimiter)
         : await (side === 'src' ? srcScanner : destScanner).scan(abs);
-      for (const issue of again ? [] : scan.issues) {
+      const unread = new Set<string>();
+      for (const issue of scan.issues) {
+        unread.add(issue.name);
+        if (again) continue;
         await problem({
           kind: issue.kind,
           path: joinPath(rel, issue.name),
@@ -282,13 +291,16 @@ export async function runEngine(o: EngineOptions): Promise<EngineResult> {
       // Stale temp files go when their directory is first scanned: our own copies into it start
       // only after that (a second look, for a type change, must not touch in-flight temps).
       if (side === 'dest' && scan.temps.length > 0 && !o.dryRun && !again) {
+        let removed = 0;
         for (const t of scan.temps) {
-          if (await removeTemp(`${abs}/${t}`, io)) tempsRemoved++;
+          if (o.lost?.aborted) break; // another holder's copies may be in flight now
+          if (await removeTemp(`${abs}/${t}`, io)) removed++;
         }
-        o.log.info({ dir: rel || '.', count: scan.temps.length }, 'removed stale temp files');
+        tempsRemoved += removed;
+        if (removed > 0) o.log.info({ dir: rel || '.', count: removed }, 'removed stale temp files');
       }
       if (side === 'src' && rel === '') srcEmpty = scan.entries.length === 0 && scan.issues.length === 0;
-      return { entries: scan.entries };
+      return { entries: scan.entries, unread };
     } catch (err) {
       return { entries: EMPTY, error: err };
     }
@@ -353,7 +365,7 @@ export async function runEngine(o: EngineOptions): Promise<EngineResult> {
       }
     }
     const planOpts = only !== undefined ? { ...o.plan, deleteMissing: false } : o.plan;
-    const plan = planDir(d.path, srcEntries, destEntriesHere, planOpts, d.mode);
+    const plan = planDir(d.path, srcEntries, destEntriesHere, planOpts, d.mode, s.unread);
     for (const p of plan.problems) await problem(p);
     const next: Descend[] = [];
     let plannedFiles = 0;
@@ -371,13 +383,7 @@ export async function runEngine(o: EngineOptions): Promise<EngineResult> {
         const started = o.clock.now();
         const r = o.dryRun
           ? null
-          : await copyEntry(
-              o.srcRoot,
-              o.destRoot,
-              op.path,
-              { src: expectedOf(op.src), dest: null },
-              { io: o.opIo, lost: o.lost },
-            );
+          : await copyEntry(o.srcRoot, o.destRoot, op.path, { src: expectedOf(op.src), dest: null }, fsOpts);
         await emit('create', op.path, op.src, undefined, started, r);
         if (r && !r.ok) {
           const i = plan.descend.findIndex((x) => x.path === op.path);
@@ -399,71 +405,72 @@ export async function runEngine(o: EngineOptions): Promise<EngineResult> {
     if (d.mode !== 'src-only') destScanner.prefetch(d.path === '' ? o.destRoot : `${o.destRoot}/${d.path}`);
     if (d.mode !== 'dest-only') srcScanner.prefetch(d.path === '' ? o.srcRoot : `${o.srcRoot}/${d.path}`);
   };
-  await walk([{ path: '', mode: 'both' }], visit, o.dirConcurrency, undefined, prefetch, breathe);
-  await pool.drain();
+  // Whatever happens, no copy is left in flight when this returns: the caller releases the lock.
+  try {
+    await walk([{ path: '', mode: 'both' }], visit, o.dirConcurrency, undefined, prefetch, breathe);
+    await pool.drain();
 
-  if (!stopped() && deletes.length > 0) {
-    const g = deleteGuard({
-      srcEmpty,
-      destEntries,
-      destFiles,
-      fileDeletes,
-      maxDeletePercent: o.maxDeletePercent,
-      force: o.force,
-    });
-    if (g) failure = g;
-  }
-  if (!stopped() && deletes.length > 0 && !o.dryRun) {
-    // The source must still be the tree we walked (an export unmounted mid-run shows an empty
-    // directory of another device): compare its root again before deleting anything.
-    const now = await rootIdentity(o.srcRoot);
-    if (now === null || now !== srcRootId) {
-      failure = 'source tree vanished or was remounted during the run; refusing to delete';
+    if (!stopped() && deletes.length > 0) {
+      const g = deleteGuard({
+        srcEmpty,
+        destEntries,
+        destFiles,
+        fileDeletes,
+        maxDeletePercent: o.maxDeletePercent,
+        force: o.force,
+      });
+      if (g) failure = g;
     }
-  }
-  const replaced = new Set<string>();
-  if (!stopped()) {
-    // Deepest first: the walk met every directory before its contents, so reversing the
-    // collection order deletes contents before their directory. Files run in parallel; a
-    // directory waits for everything before it.
-    for (let i = deletes.length - 1; i >= 0; i--) {
-      await breathe();
-      if (stopped()) break;
-      const op = deletes[i]!;
-      const dest = op.dest!;
-      const run = async (): Promise<void> => {
-        const started = o.clock.now();
-        const r = o.dryRun
-          ? null
-          : await deleteEntry(o.destRoot, op.path, expectedOf(dest), { io: o.opIo, lost: o.lost });
-        if (r === null || r.ok) replaced.add(op.path);
-        await emit('delete', op.path, undefined, dest, started, r);
-      };
-      if (dest.kind === 'dir') {
-        await pool.drain();
-        await run();
-      } else {
-        await pool.submit(run);
+    if (!stopped() && deletes.length > 0 && !o.dryRun) {
+      // The source must still be the tree we walked (an export unmounted mid-run shows an empty
+      // directory of another device): compare its root again before deleting anything.
+      const now = await rootIdentity(o.srcRoot);
+      if (now === null || now !== srcRootId) {
+        failure = 'source tree vanished or was remounted during the run; refusing to delete';
       }
     }
-    await pool.drain();
-  }
-  if (!stopped() && replaces.length > 0) {
-    const again = replaces.filter((p) => replaced.has(p));
-    for (const path of again) {
-      const { parent, name } = splitRel(path);
-      await walk(
-        [{ path: parent, mode: o.dryRun ? 'src-only' : 'both' }],
-        visit,
-        1,
-        name,
-        undefined,
-        breathe,
-      );
+    const replaced = new Set<string>();
+    if (!stopped()) {
+      // Deepest first: the walk met every directory before its contents, so reversing the
+      // collection order deletes contents before their directory. Files run in parallel; a
+      // directory waits for everything before it.
+      for (let i = deletes.length - 1; i >= 0; i--) {
+        await breathe();
+        if (stopped()) break;
+        const op = deletes[i]!;
+        const dest = op.dest!;
+        const run = async (): Promise<void> => {
+          const started = o.clock.now();
+          const r = o.dryRun ? null : await deleteEntry(o.destRoot, op.path, expectedOf(dest), fsOpts);
+          if (r === null || r.ok) replaced.add(op.path);
+          await emit('delete', op.path, undefined, dest, started, r);
+        };
+        if (dest.kind === 'dir') {
+          await pool.drain();
+          await run();
+        } else {
+          await pool.submit(run);
+        }
+      }
+      await pool.drain();
     }
+    if (!stopped() && replaces.length > 0) {
+      const again = replaces.filter((p) => replaced.has(p));
+      for (const path of again) {
+        const { parent, name } = splitRel(path);
+        await walk(
+          [{ path: parent, mode: o.dryRun ? 'src-only' : 'both' }],
+          visit,
+          1,
+          name,
+          undefined,
+          breathe,
+        );
+      }
+    }
+  } finally {
     await pool.drain();
   }
-  await pool.drain();
   return { counts, failure: stopped(), tempsRemoved };
 }
 

@@ -325,14 +325,20 @@ async function locked(
       return null;
     }
   };
-  let recordFailed = false;
+  // The sync goes on when the opslog cannot be written (the files are safe on disk), but never
+  // silently: each op the opslog lost is logged in full, and the final line counts them.
+  let unrecorded = 0;
   const record = async (op: OpRecord): Promise<void> => {
-    if (!recorder) return;
+    if (!recorder && config.dryRun) return; // a dry run changed nothing
     try {
+      if (!recorder) throw new Error('this run has no opslog (see above)');
       await recorder.record(op);
     } catch (err) {
-      if (!recordFailed) log.warn({ err: errorMessage(err) }, 'could not write the opslog; continuing');
-      recordFailed = true;
+      unrecorded++;
+      log.warn(
+        { ...op, err: errorMessage(err) },
+        'could not write the opslog; operation recorded in this log only',
+      );
     }
   };
 
@@ -443,6 +449,7 @@ async function locked(
     status,
     ...result.counts,
     tempsRemoved: result.tempsRemoved,
+    ...(unrecorded > 0 ? { unrecorded } : {}),
     durationMs: clock.now() - r.startedAtMs,
   };
   if (status === 'failed') log.error({ ...line, err: failure }, `reconcile failed: ${failure}`);
