@@ -38,16 +38,21 @@ export class ManualClock implements Clock {
   sleep(ms: number, signal?: AbortSignal): Promise<void> {
     return new Promise<void>((resolve, reject) => {
       if (signal?.aborted) return reject(signal.reason as Error);
-      const s = { at: this.t + ms, resolve };
-      this.sleepers.push(s);
-      signal?.addEventListener(
-        'abort',
-        () => {
-          this.sleepers = this.sleepers.filter((x) => x !== s);
-          reject(signal.reason as Error);
+      // Like systemClock, a sleep that ends stops listening: a loop sleeping on one long-lived
+      // signal (the lock's renewal loop) must not pile up listeners.
+      const onAbort = (): void => {
+        this.sleepers = this.sleepers.filter((x) => x !== s);
+        reject(signal!.reason as Error);
+      };
+      const s = {
+        at: this.t + ms,
+        resolve: (): void => {
+          signal?.removeEventListener('abort', onAbort);
+          resolve();
         },
-        { once: true },
-      );
+      };
+      this.sleepers.push(s);
+      signal?.addEventListener('abort', onAbort, { once: true });
     });
   }
   /** Number of pending sleepers (lets a test wait until the code under test is parked). */

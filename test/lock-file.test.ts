@@ -6,17 +6,17 @@ import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { ManualClock } from '../src/clock.js';
 import { HaSyncError } from '../src/errors.js';
-import { openLock, type Lock, type LockHandle, type LockOptions } from '../src/lock/index.js';
-import { processStart, selfIdentity, type ProcessIdentity } from '../src/lock/file.js';
-import { silent, tempDir, until } from './fake-kube/support.js';
+import { openLock, type Lock, type LockOptions } from '../src/lock/index.js';
+import { fileBackend, processStart, selfIdentity, type ProcessIdentity } from '../src/lock/file.js';
+import { lockHandles, rejection, silent, tempDir, until } from './fake-kube/support.js';
 
 let tmp: { dir: string; cleanup: () => void };
-const handles: LockHandle[] = [];
+const { take, releaseAll } = lockHandles();
 beforeEach(() => {
   tmp = tempDir('filelock');
 });
 afterEach(async () => {
-  await Promise.all(handles.splice(0).map((h) => h.release()));
+  await releaseAll();
   tmp.cleanup();
 });
 
@@ -38,22 +38,6 @@ async function fileLock(clock: ManualClock, over: Partial<LockOptions> = {}): Pr
     env: {},
     ...over,
   });
-}
-
-async function take(lock: Lock, holder: string, waitSeconds = 0): Promise<LockHandle> {
-  const h = await lock.acquire({ holder, waitSeconds });
-  handles.push(h);
-  return h;
-}
-
-async function rejection(p: Promise<unknown>): Promise<HaSyncError> {
-  try {
-    await p;
-  } catch (err) {
-    if (err instanceof HaSyncError) return err;
-    throw err;
-  }
-  throw new Error('expected a rejection');
 }
 
 /** A pid that existed and is gone now. */
@@ -212,6 +196,21 @@ describe('file lock', () => {
     expect(clock.now() - t0).toBe(27_000); // ttl 30 s minus the 3 s margin
     expect((h.lost.reason as HaSyncError).message).toMatch(/not renewed since/);
     await h.release(); // never throws
+  });
+
+  it('a call the session gave up on (timed out) neither creates nor renews the lock afterwards', async () => {
+    const backend = fileBackend({ pair: 'media', logDir: tmp.dir });
+    const t0 = Date.UTC(2026, 0, 1);
+    const late = new AbortController();
+    late.abort(new HaSyncError('LOCK_UNAVAILABLE', 'no answer within 1 ms'));
+    await expect(backend.attempt('me/1', 30, t0, late.signal)).rejects.toThrow(/no answer/);
+    expect(readdirSync(tmp.dir)).toEqual([]);
+
+    const won = await backend.attempt('me/1', 30, t0, new AbortController().signal);
+    if (won.kind !== 'acquired') throw new Error(`expected acquired, got ${won.kind}`);
+    await expect(backend.refresh(won.holding, t0 + 10_000, late.signal)).rejects.toThrow(/no answer/);
+    expect(readLock().renewTime).toBe(new Date(t0).toISOString());
+    expect(readdirSync(tmp.dir)).toEqual(['ha-sync-media.lock']); // no temp file left behind
   });
 
   it('an unusable log dir gives LOCK_UNAVAILABLE', async () => {

@@ -4,18 +4,18 @@ import { join } from 'node:path';
 import { ApiException, CoordinationV1Api, KubeConfig } from '@kubernetes/client-node';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { ManualClock } from '../src/clock.js';
-import { HaSyncError, isHaSyncError } from '../src/errors.js';
-import { openLock, type Lock, type LockHandle, type LockOptions } from '../src/lock/index.js';
+import { isHaSyncError, type HaSyncError } from '../src/errors.js';
+import { openLock, type Lock, type LockOptions } from '../src/lock/index.js';
 import { lockKind } from '../src/lock/index.js';
 import { startFakeKube, type FakeKube } from './fake-kube/index.js';
-import { silent, tempDir, until } from './fake-kube/support.js';
+import { lockHandles, rejection, silent, tempDir, until } from './fake-kube/support.js';
 
 const NS = 'ha-test';
 let kube: FakeKube;
 let tmp: { dir: string; cleanup: () => void };
 let kubeconfig: string;
 let pairN = 0;
-const handles: LockHandle[] = [];
+const { take, releaseAll } = lockHandles();
 
 beforeAll(async () => {
   kube = await startFakeKube();
@@ -23,7 +23,7 @@ beforeAll(async () => {
   kubeconfig = kube.writeKubeconfig(join(tmp.dir, 'kubeconfig'));
 });
 afterEach(async () => {
-  await Promise.all(handles.splice(0).map((h) => h.release()));
+  await releaseAll();
   kube.unreachable = false;
   kube.latencyMs = 0;
 });
@@ -54,22 +54,6 @@ async function lease(pair: string, clock: ManualClock, over: Partial<LockOptions
     env: {},
     ...over,
   });
-}
-
-async function take(lock: Lock, holder: string, waitSeconds = 0): Promise<LockHandle> {
-  const h = await lock.acquire({ holder, waitSeconds });
-  handles.push(h);
-  return h;
-}
-
-async function rejection(p: Promise<unknown>): Promise<HaSyncError> {
-  try {
-    await p;
-  } catch (err) {
-    if (err instanceof HaSyncError) return err;
-    throw err;
-  }
-  throw new Error('expected a rejection');
 }
 
 describe('lease lock', () => {

@@ -234,6 +234,10 @@ export async function applyCommand(argv: string[], ctx: CliContext): Promise<num
     logger: log,
     clock,
     name: `ha-sync-apply-${cfg.pair}`,
+  }).catch(async (err: unknown) => {
+    // NATS unreachable: the audit store is already open; close it before reporting.
+    await audit.close().catch(() => undefined);
+    throw err;
   });
   try {
     const { applier, flushed } = await startApplier(

@@ -5,7 +5,7 @@
 import { mkdirSync } from 'node:fs';
 import { homedir } from 'node:os';
 import { join } from 'node:path';
-import { equalize } from '../applier/index.js';
+import { equalize, type Applier } from '../applier/index.js';
 import { openAudit } from '../audit/index.js';
 import { MemoryBus } from '../bus/index.js';
 import { systemClock } from '../clock.js';
@@ -124,15 +124,23 @@ export async function runCommand(argv: string[], ctx: CliContext): Promise<numbe
   const watchAbort = new AbortController();
   const stopWatchers = (): void => watchAbort.abort();
   signal.addEventListener('abort', stopWatchers, { once: true });
+  // A watcher that fails stops the whole run: following only one side would be a silent half-sync.
+  const watcherFailed = new AbortController();
+  const runSignal = AbortSignal.any([signal, watcherFailed.signal]);
+  let applier: Applier | undefined;
+  let applierRunning = false;
+  let watching: Promise<void> | undefined;
   try {
     const holder = holderIdentity(`run-${process.pid}`, ctx.env);
-    const { applier, lock } = await startApplier(cfg, { a, b }, holder, {
+    const started = await startApplier(cfg, { a, b }, holder, {
       bus,
       audit,
       clock,
       log,
       env: ctx.env,
     });
+    applier = started.applier;
+    const { lock } = started;
     // Two `run`s of the same pair would take turns on every event: refuse the second one up front.
     try {
       const probe = await lock.acquire({ holder, waitSeconds: 0 });
@@ -159,27 +167,35 @@ export async function runCommand(argv: string[], ctx: CliContext): Promise<numbe
     log.info('scanning both sides');
     await Promise.all(watchers.map((w) => w.start(watchAbort.signal)));
     if (signal.aborted) return EXIT.OK;
-    const watching = Promise.all(watchers.map((w) => w.run(watchAbort.signal)));
+    watching = Promise.all(watchers.map((w) => w.run(watchAbort.signal))).then(
+      () => undefined,
+      (err: unknown) => {
+        log.error(`a watcher failed: ${errorMessage(err)}; stopping`);
+        watcherFailed.abort(err);
+      },
+    );
 
     log.info('making both sides equal (newest wins, both ways, nothing deleted)');
-    const started = clock.now();
-    const report = await equalize(applier, { clock, log }, signal);
+    const equalizeStarted = clock.now();
+    const report = await equalize(applier, { clock, log }, runSignal);
     const copied = applier.stats.applied;
     log.info(
-      { ...report, applied: copied, seconds: Math.round((clock.now() - started) / 100) / 10 },
+      { ...report, applied: copied, seconds: Math.round((clock.now() - equalizeStarted) / 100) / 10 },
       `both sides equal: ${report.entries} entries compared, ${copied} copied` +
         (report.failed ? `, ${report.failed} not yet (retried live)` : '') +
         (report.ambiguous ? `, ${report.ambiguous} left alone (same mtime, different size)` : ''),
     );
 
-    if (!signal.aborted) {
+    if (!runSignal.aborted) {
       log.info(
         `following changes live${cfg.deleteMissing ? ' (deletes propagate)' : ' (deletes do not propagate: --delete-missing)'}; Ctrl-C to stop`,
       );
     }
-    await applier.run(signal);
+    applierRunning = true; // run() finishes the applier (windows, lock) on every path
+    await applier.run(runSignal);
     stopWatchers();
     await watching;
+    if (watcherFailed.signal.aborted) return EXIT.FAILED;
     log.info({ ...applier.stats }, 'stopped cleanly');
     return EXIT.OK;
   } catch (err) {
@@ -188,6 +204,11 @@ export async function runCommand(argv: string[], ctx: CliContext): Promise<numbe
   } finally {
     stopWatchers();
     signal.removeEventListener('abort', stopWatchers);
+    // On a failure before the live phase (equalize), in-flight copies, audit windows and the lock
+    // are still the applier's: finish them before the audit and the bus close under them.
+    if (applier && !applierRunning)
+      await applier.close().catch((err: unknown) => log.error(`closing the applier: ${errorMessage(err)}`));
+    await watching;
     await bus.close().catch(() => undefined);
     await audit.close().catch(() => undefined);
   }

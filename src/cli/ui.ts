@@ -114,14 +114,15 @@ export async function uiCommand(argv: string[], ctx: CliContext): Promise<number
   }
   const log = createLogger({ verbose: cfg.verbose });
   const reader = await openAuditReader({ dsn: cfg.dbDsn, logDir: cfg.logDir, log });
-  const app = buildApp({
-    reader,
-    clock: systemClock,
-    schedule: { defaultMinutes: cfg.scheduleMinutes, perPairMinutes: cfg.pairScheduleMinutes },
-    log,
-    processMetrics: true,
-  });
+  let app: ReturnType<typeof buildApp> | undefined;
   try {
+    app = buildApp({
+      reader,
+      clock: systemClock,
+      schedule: { defaultMinutes: cfg.scheduleMinutes, perPairMinutes: cfg.pairScheduleMinutes },
+      log,
+      processMetrics: true,
+    });
     if (ctx.signal.aborted) return EXIT.OK;
     const address = await app.listen({ port: cfg.port, host: cfg.host });
     log.info({ address, store: reader.kind }, 'dashboard listening');
@@ -132,7 +133,11 @@ export async function uiCommand(argv: string[], ctx: CliContext): Promise<number
     log.info('stopping the dashboard');
     return EXIT.OK;
   } finally {
-    await app.close();
-    await reader.close();
+    // The reader is closed even when building or closing the server failed.
+    try {
+      await app?.close();
+    } finally {
+      await reader.close();
+    }
   }
 }

@@ -158,8 +158,11 @@ export function fileBackend(o: FileBackendOptions): Backend {
     return tmp;
   };
 
-  /** Writes `text` to the lock path only if nothing is there. */
-  const createExclusive = async (text: string): Promise<boolean> => {
+  /**
+   * Writes `text` to the lock path only if nothing is there. `signal` is the call's timeout: a
+   * call the session already gave up on must not create a lock behind its back.
+   */
+  const createExclusive = async (text: string, signal: AbortSignal): Promise<boolean> => {
     let tmp: string;
     try {
       await fs.mkdir(o.logDir, { recursive: true });
@@ -168,6 +171,7 @@ export function fileBackend(o: FileBackendOptions): Backend {
       throw unavailable('write', err);
     }
     try {
+      signal.throwIfAborted();
       await fs.link(tmp, path);
       return true;
     } catch (err) {
@@ -235,7 +239,7 @@ export function fileBackend(o: FileBackendOptions): Backend {
     kind: 'file',
     name: label,
 
-    async attempt(holder, ttlSeconds, nowMs): Promise<Attempt> {
+    async attempt(holder, ttlSeconds, nowMs, signal): Promise<Attempt> {
       const cur = await readRecord();
       let transitions = 0;
       if (cur) {
@@ -250,7 +254,7 @@ export function fileBackend(o: FileBackendOptions): Backend {
         if (!(await removeIf(cur.raw))) return { kind: 'raced' };
       }
       const rec = await record(holder, ttlSeconds, nowMs, transitions, nowMs);
-      if (!(await createExclusive(JSON.stringify(rec)))) return { kind: 'raced' };
+      if (!(await createExclusive(JSON.stringify(rec), signal))) return { kind: 'raced' };
       await withdrawFile(holder).catch(() => undefined);
       return { kind: 'acquired', holding: toHolding(rec, await readWaiting()) };
     },
@@ -265,7 +269,7 @@ export function fileBackend(o: FileBackendOptions): Backend {
 
     withdraw: (waiter) => withdrawFile(waiter),
 
-    async refresh(mine, renewAtMs): Promise<Holding | undefined> {
+    async refresh(mine, renewAtMs, signal): Promise<Holding | undefined> {
       const cur = await readRecord();
       if (!cur) return undefined;
       const waiting = await readWaiting();
@@ -282,11 +286,16 @@ export function fileBackend(o: FileBackendOptions): Backend {
       if (cur.record.token !== mine.version || renewAtMs === undefined) return toHolding(cur.record, waiting);
       const next: LockRecord = { ...cur.record, renewTime: new Date(renewAtMs).toISOString() };
       const text = JSON.stringify(next);
+      const tmp = await writeTemp(text).catch((err: unknown) => {
+        throw unavailable('renew', err);
+      });
       try {
-        const tmp = await writeTemp(text);
+        // A renewal the session already gave up on (timed out) must not land after a release.
+        signal.throwIfAborted();
         await fs.rename(tmp, path);
       } catch (err) {
-        throw unavailable('renew', err);
+        await fs.rm(tmp, { force: true });
+        throw signal.aborted ? err : unavailable('renew', err);
       }
       // Read back: a contender that judged us stale may have replaced the file meanwhile.
       const back = await readRecord();

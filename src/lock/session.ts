@@ -134,8 +134,16 @@ export async function acquire(
   let announcedAt: number | undefined;
   let races = 0;
   let waitLogged = false;
+  /** Every way out of a wait withdraws our announcement first, so the holder stops yielding. */
+  const giveUp = async (err: Error): Promise<Error> => {
+    if (announcedAt !== undefined)
+      await bestEffort(so.log, () =>
+        bounded('withdraw', apiTimeoutMs, (sig) => backend.withdraw(opts.holder, sig)),
+      );
+    return err;
+  };
   for (;;) {
-    if (opts.signal?.aborted) throw stopped(opts.signal);
+    if (opts.signal?.aborted) throw await giveUp(stopped(opts.signal));
     const now = clock.now();
     let r: Attempt;
     try {
@@ -154,7 +162,7 @@ export async function acquire(
       try {
         await clock.sleep(Math.max(1, Math.min(pollMs, waitUntil - clock.now())), opts.signal);
       } catch {
-        throw stopped(opts.signal);
+        throw await giveUp(stopped(opts.signal));
       }
       continue;
     }
@@ -174,17 +182,17 @@ export async function acquire(
       // Another contender wrote between our read and our write; read again (bounded, so two
       // broken writers cannot spin us forever).
       if (++races <= 5) continue;
-      throw new HaSyncError('LOCK_HELD', `${backend.name}: lost ${races} races in a row to other contenders`);
+      throw await giveUp(
+        new HaSyncError('LOCK_HELD', `${backend.name}: lost ${races} races in a row to other contenders`),
+      );
     }
     const cur = r.current;
     if (clock.now() >= waitUntil) {
-      if (announcedAt !== undefined)
-        await bestEffort(so.log, () =>
-          bounded('withdraw', apiTimeoutMs, (sig) => backend.withdraw(opts.holder, sig)),
-        );
-      throw new HaSyncError(
-        'LOCK_HELD',
-        `${backend.name} is held by ${cur.holder} until ${iso(expiresAtMs(cur))} (renewed ${iso(cur.renewTimeMs)}, ttl ${cur.durationSeconds}s)`,
+      throw await giveUp(
+        new HaSyncError(
+          'LOCK_HELD',
+          `${backend.name} is held by ${cur.holder} until ${iso(expiresAtMs(cur))} (renewed ${iso(cur.renewTimeMs)}, ttl ${cur.durationSeconds}s)`,
+        ),
       );
     }
     // Wait mode: announce ourselves so a long-lived holder (the live applier) yields, then poll.
@@ -204,11 +212,7 @@ export async function acquire(
     try {
       await clock.sleep(Math.max(1, Math.min(pollMs, waitUntil - clock.now())), opts.signal);
     } catch {
-      if (announcedAt !== undefined)
-        await bestEffort(so.log, () =>
-          bounded('withdraw', apiTimeoutMs, (sig) => backend.withdraw(opts.holder, sig)),
-        );
-      throw stopped(opts.signal);
+      throw await giveUp(stopped(opts.signal));
     }
   }
 }
@@ -263,7 +267,7 @@ function hold(backend: Backend, so: SessionOptions, first: Holding, apiTimeoutMs
         return; // released
       }
       const at = clock.now();
-      if (at >= lastRenewMs + ttlMs - marginMs) {
+      if (at >= deadline) {
         lose(`not renewed since ${iso(lastRenewMs)} (ttl ${so.ttlSeconds}s)`);
         return;
       }
@@ -278,12 +282,19 @@ function hold(backend: Backend, so: SessionOptions, first: Holding, apiTimeoutMs
         if (!renew) continue; // a failed check is retried at the next tick
         failing = true;
         log.warn(
-          { lock: backend.name, err: errorMessage(err), deadline: iso(lastRenewMs + ttlMs - marginMs) },
+          { lock: backend.name, err: errorMessage(err), deadline: iso(deadline) },
           'lock renewal failed; retrying',
         );
         continue;
       }
       if (stopAc.signal.aborted) return;
+      // A renewal that only came back after the old deadline may have landed after a contender
+      // judged the lock stale and took it (a lock file has no compare-and-swap), so it proves
+      // nothing: stop trusting the lock rather than risk two writers.
+      if (renew && clock.now() >= deadline) {
+        lose(`renewal answered only after the deadline (not renewed since ${iso(lastRenewMs)})`);
+        return;
+      }
       if (!seen) {
         lose('it was removed by someone else');
         return;

@@ -4,6 +4,8 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { vi } from 'vitest';
+import { HaSyncError } from '../../src/errors.js';
+import type { Lock, LockHandle } from '../../src/lock/index.js';
 import { createLogger } from '../../src/log.js';
 
 export const silent = createLogger({ silent: true });
@@ -25,4 +27,33 @@ export async function until(
     },
     { timeout: timeoutMs, interval: 5 },
   );
+}
+
+/** The HaSyncError `p` rejects with; fails when it resolves or rejects with anything else. */
+export async function rejection(p: Promise<unknown>): Promise<HaSyncError> {
+  try {
+    await p;
+  } catch (err) {
+    if (err instanceof HaSyncError) return err;
+    throw err;
+  }
+  throw new Error('expected a rejection');
+}
+
+/** Acquires locks and remembers the handles, so `releaseAll` (in afterEach) can release them. */
+export function lockHandles(): {
+  take: (lock: Lock, holder: string, waitSeconds?: number) => Promise<LockHandle>;
+  releaseAll: () => Promise<void>;
+} {
+  const handles: LockHandle[] = [];
+  return {
+    take: async (lock, holder, waitSeconds = 0) => {
+      const h = await lock.acquire({ holder, waitSeconds });
+      handles.push(h);
+      return h;
+    },
+    releaseAll: async () => {
+      await Promise.all(handles.splice(0).map((h) => h.release()));
+    },
+  };
 }
