@@ -5,9 +5,10 @@
 #   make docker-build IMAGE=192.168.2.100:5000/ha-sync:0.1.0
 #
 # Three stages: `deps` installs the production dependencies and builds better-sqlite3's native
-# addon (with a toolchain), `build` compiles TypeScript with the dev dependencies, `runtime` gets
-# only node_modules (production) and dist/ on the slim image of the same Node and Debian release,
-# so the addon's ABI and glibc match. test/image.test.ts rebuilds this layout without Docker.
+# addon (with a toolchain), `build` compiles TypeScript with the dev dependencies and our fastscan
+# addon, `runtime` gets only node_modules (production), dist/ and fastscan.node on the slim image
+# of the same Node and Debian release, so the addons' ABI and glibc match. test/image.test.ts
+# rebuilds this layout without Docker.
 
 # ---- deps: production node_modules ----------------------------------------------------------
 FROM node:24.21.0-bookworm AS deps
@@ -30,6 +31,12 @@ RUN npm ci --ignore-scripts --no-audit --no-fund
 COPY tsconfig.json tsconfig.build.json ./
 COPY src ./src
 RUN npm run build
+# The fastscan addon (lists local trees with one call per directory, see src/fsops/native.ts),
+# compiled here where the toolchain is, against this image's own Node headers. Required here:
+# the image never falls back to the slower listing silently.
+COPY native/fastscan.c native/binding.gyp ./native/
+COPY scripts/build-native.mjs ./scripts/
+RUN HA_SYNC_FASTSCAN_REQUIRED=1 npm_config_nodedir=/usr/local npm run build:native
 
 # ---- runtime --------------------------------------------------------------------------------
 FROM node:24.21.0-bookworm-slim AS runtime
@@ -47,6 +54,7 @@ ENV NODE_ENV=production \
 WORKDIR /app
 COPY --from=deps /app/node_modules ./node_modules
 COPY --from=build /app/dist ./dist
+COPY --from=build /app/native/build/Release/fastscan.node ./native/build/Release/fastscan.node
 COPY package.json ./
 RUN chmod 0755 dist/bin/ha-sync.js dist/bin/ha-sync-ui.js \
  && ln -s /app/dist/bin/ha-sync.js /usr/local/bin/ha-sync \

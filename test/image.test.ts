@@ -2,7 +2,7 @@
 // non-root numeric USER, exec-form ENTRYPOINT through tini, production-only runtime), the
 // .dockerignore allowlist, and the runtime stage's layout rebuilt in a temp directory the way the
 // Dockerfile builds it (`npm ci --omit=dev --ignore-scripts` + `npm rebuild better-sqlite3`, tsc from
-// src/, package.json), then run from there: `ha-sync --help`, `ha-sync-ui --help`, a real sync of
+// src/, the fastscan addon, package.json), then run from there: `ha-sync --help`, `ha-sync-ui --help`, a real sync of
 // two folders (the embedded SQLite audit loads the native addon), and SIGTERM ending the dashboard.
 //
 // The production install takes about a minute (better-sqlite3 compiles when no prebuilt binary can
@@ -102,6 +102,13 @@ describe('Dockerfile', () => {
     expect(ops(depsStage, 'RUN').join(' && ')).toContain(PROD_INSTALL);
     expect(ops(depsStage, 'RUN').join(' && ')).toContain(NATIVE_REBUILD);
     expect(copies.some((c) => /^--from=\S+ \/app\/dist /.test(c))).toBe(true);
+    // The fastscan addon, built in the build stage (required there), and nothing else of native/.
+    expect(copies).toContain(
+      '--from=build /app/native/build/Release/fastscan.node ./native/build/Release/fastscan.node',
+    );
+    expect(ops(named('build')!, 'RUN').join(' ')).toMatch(
+      /HA_SYNC_FASTSCAN_REQUIRED=1 .*npm run build:native/,
+    );
     // Nothing from the build context but package.json: no sources, no dev dependencies.
     for (const c of copies.filter((x) => !x.startsWith('--from='))) expect(c).toMatch(/^package\.json /);
     expect(ops(runtime, 'RUN').join(' ')).not.toMatch(/npm (ci|install)/);
@@ -164,6 +171,9 @@ describe('Dockerfile', () => {
       'tsconfig.json',
       'tsconfig.build.json',
       'src/cli/main.ts',
+      'native/fastscan.c',
+      'native/binding.gyp',
+      'scripts/build-native.mjs',
     ]) {
       expect(ignored(p), p).toBe(false);
     }
@@ -174,6 +184,8 @@ describe('Dockerfile', () => {
       'test/k8s.test.ts',
       'k8s/pairs.yaml',
       '.env',
+      'native/build/Release/fastscan.node',
+      'scripts/gen-k8s.mjs',
     ]) {
       expect(ignored(p), p).toBe(true);
     }
@@ -334,6 +346,12 @@ beforeAll(() => {
     ROOT,
   );
   expect(tsc.status, `tsc failed:\n${tsc.stdout}${tsc.stderr}`).toBe(0);
+  // The build stage's fastscan addon (this checkout's, built by npm ci), where the runtime has it.
+  const addon = join(ROOT, 'native', 'build', 'Release', 'fastscan.node');
+  if (existsSync(addon)) {
+    mkdirSync(join(app, 'native', 'build', 'Release'), { recursive: true });
+    cpSync(addon, join(app, 'native', 'build', 'Release', 'fastscan.node'));
+  }
   // The runtime stage's chmod and symlinks onto PATH.
   const bin = join(app, 'bin');
   mkdirSync(bin);
@@ -419,6 +437,9 @@ describe('the runtime layout (production node_modules + dist/)', () => {
       '--lock=file',
     ]);
     expect(r.status, `${r.stdout}\n${r.stderr}`).toBe(0);
+    if (existsSync(join(app, 'native', 'build', 'Release', 'fastscan.node'))) {
+      expect(r.stdout).toMatch(/"srcLister":"fastscan","destLister":"fastscan"/);
+    }
     expect(readFileSync(join(dest, 'a.txt'), 'utf8')).toBe('hello\n');
     expect(statSync(join(dest, 'a.txt')).mtimeMs).toBe(past.getTime());
     expect(readFileSync(join(dest, 'sub dir', 'b.bin')).equals(Buffer.alloc(70_000, 7))).toBe(true);

@@ -7,7 +7,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { parseReconcileArgs } from '../src/cli/reconcile.js';
-import { isTempName } from '../src/fsops/index.js';
+import { isTempName, loadFastscan } from '../src/fsops/index.js';
 import { put, snapshot, tempRoot } from './reconcile.helpers.js';
 
 const BIN = join(import.meta.dirname, '..', 'dist', 'bin', 'ha-sync.js');
@@ -185,10 +185,22 @@ describe('the command', () => {
     expect(snapshot(d.dest)).toHaveLength(4);
   });
 
-  it('lists on one thread with HA_SYNC_SCAN_WORKER=0, with the same result as with workers', () => {
+  it.each([
+    ['the fastscan addon (default)', {}, 'fastscan'],
+    ['worker threads (HA_SYNC_FASTSCAN=0)', { HA_SYNC_FASTSCAN: '0' }, 'worker'],
+    ['one thread (HA_SYNC_SCAN_WORKER=0)', { HA_SYNC_SCAN_WORKER: '0' }, 'direct'],
+  ])('lists local trees through %s, with the same result', (_name, extra, lister) => {
     const d = dirs();
     for (let i = 0; i < 50; i++) put(d.src, `d${i % 5}/f${i}`, String(i));
+    put(d.src, 'same/a', 'same');
+    put(d.dest, 'same/a', 'same');
+    fs.utimesSync(
+      join(d.dest, 'same/a'),
+      fs.statSync(join(d.src, 'same/a')).atime,
+      fs.statSync(join(d.src, 'same/a')).mtime,
+    );
     put(d.dest, 'd1/extra', 'e');
+    put(d.dest, 'gone/deep/x', 'x');
     const args = [
       BIN,
       `--src=${d.src}`,
@@ -199,10 +211,16 @@ describe('the command', () => {
     ];
     const r = spawnSync(process.execPath, [...args, '--delete-missing', '--max-delete=100'], {
       encoding: 'utf8',
-      env: { ...env(), HA_SYNC_SCAN_WORKER: '0' },
+      env: { ...env(), ...extra },
     });
     expect(r.status).toBe(0);
     expect(snapshot(d.dest)).toEqual(snapshot(d.src));
+    const started = r.stdout.split('\n').find((l) => l.includes('reconcile started'));
+    if (lister !== 'fastscan' || loadFastscan({})) {
+      expect(JSON.parse(started!)).toMatchObject({ srcLister: lister, destLister: lister });
+    }
+    const finished = JSON.parse(r.stdout.split('\n').find((l) => l.includes('reconcile finished'))!);
+    expect(finished).toMatchObject({ created: 54, updated: 0, deleted: 4, failed: 0 });
   });
 
   it('kill -9 during a large copy leaves no partial file under a real name; the next run cleans up and completes', async () => {

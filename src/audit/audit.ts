@@ -52,14 +52,17 @@ type FileOutcome =
   | { kind: 'gone' };
 
 /** Opens the audit of a process. Never connects: a down database is found (and survived) later. */
-// eslint-disable-next-line @typescript-eslint/require-await
 export async function openAudit(opts: AuditOptions): Promise<Audit> {
   try {
     mkdirSync(opts.logDir, { recursive: true });
   } catch (err) {
     throw new HaSyncError('AUDIT_UNAVAILABLE', `cannot create log dir ${opts.logDir}: ${errorMessage(err)}`);
   }
-  const store = openStore({ dsn: opts.dsn, logDir: opts.logDir, connectTimeoutMs: opts.connectTimeoutMs });
+  const store = await openStore({
+    dsn: opts.dsn,
+    logDir: opts.logDir,
+    connectTimeoutMs: opts.connectTimeoutMs,
+  });
   return new OpslogAudit(store, opts);
 }
 

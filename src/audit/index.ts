@@ -35,9 +35,12 @@ export interface AuditOptions {
  * dashboard's account may be read-only): before the first run wrote any, the lists are empty.
  * The SQLite file is created with its schema when missing, so a fresh laptop dashboard starts.
  */
-// eslint-disable-next-line @typescript-eslint/require-await
 export async function openAuditReader(opts: AuditOptions): Promise<AuditReader> {
-  const store = openStore({ dsn: opts.dsn, logDir: opts.logDir, connectTimeoutMs: opts.connectTimeoutMs });
+  const store = await openStore({
+    dsn: opts.dsn,
+    logDir: opts.logDir,
+    connectTimeoutMs: opts.connectTimeoutMs,
+  });
   let schema: Promise<void> | null = null;
   const ready = (): Promise<void> => {
     if (store.kind !== 'sqlite') return Promise.resolve();

@@ -41,7 +41,11 @@ export async function pruneAudit(opts: PruneOptions): Promise<PruneReport> {
     // No embedded audit here yet: nothing to prune, and no reason to create an empty one.
     return { kind: 'none', where: sqlitePath(opts.logDir), cutoff, operations: 0, iterations: 0, flushes: 0 };
   }
-  const store = openStore({ dsn: opts.dsn, logDir: opts.logDir, connectTimeoutMs: opts.connectTimeoutMs });
+  const store = await openStore({
+    dsn: opts.dsn,
+    logDir: opts.logDir,
+    connectTimeoutMs: opts.connectTimeoutMs,
+  });
   try {
     await store.ensureSchema();
     const markerCutoffMs = Math.min(cutoff.getTime(), clock.now() - MARKER_RETAIN_DAYS * 86_400_000);

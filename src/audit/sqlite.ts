@@ -45,8 +45,6 @@ import {
 } from './store.js';
 import type { IterationQuery, IterationRow, OperationRow, OpRecord, PairSummary } from './types.js';
 
-export const SQLITE_FILE = 'ha-sync.sqlite';
-
 export interface SqliteStoreOptions {
   /** How long to wait for another process's write lock, ms. Default 5000. */
   busyTimeoutMs?: number;

@@ -9,12 +9,14 @@
 export type { Io } from './io.js';
 export { syncIo, asyncIo } from './io.js';
 export type { DirScan, ScanIssue } from './scan.js';
-export { scanDir, decodeName, showBytes, entryFromStats, kindOf, Limiter } from './scan.js';
+export { scanDir, scanDirPacked, decodeName, showBytes, entryFromStats, kindOf, Limiter } from './scan.js';
 export { isTempName, tempName, unsafeRelPath, unsafeParents, splitRel, TEMP_RE } from './paths.js';
 export type { OpResult, OpOptions, FailCode } from './ops.js';
 export { copyEntry, touchEntry, deleteEntry, md5File, removeTemp, mismatch } from './ops.js';
 export { fsTypeOf, isNetworkFs, parseMountinfo } from './mounts.js';
 export type { Scanner } from './scanner.js';
-export { directScanner, workerScanner } from './scanner.js';
+export { directScanner, fastScanner, workerScanner } from './scanner.js';
+export type { FastscanAddon } from './native.js';
+export { fastScanDirs, loadFastscan } from './native.js';
 export type { PackedScan } from './packed.js';
-export { pack, unpack } from './packed.js';
+export { pack, unpack, unpackEntries, sameListing, subdirNames, PackedDirScan } from './packed.js';

@@ -26,10 +26,13 @@ import {
   deleteEntry,
   md5File,
   removeTemp,
+  sameListing,
   scanDir,
   splitRel,
+  subdirNames,
   touchEntry,
 } from '../fsops/index.js';
+import type { PackedScan } from '../fsops/index.js';
 import { errorMessage } from '../errors.js';
 import type { Logger } from '../log.js';
 
@@ -94,6 +97,8 @@ const EMPTY: Entry[] = [];
 
 interface SideScan {
   entries: Entry[];
+  /** The listing packed (from a listing worker): compared without unpacking. */
+  packed?: PackedScan;
   /** Names listed whose entries could not be read (src: protects dest's entry from a delete). */
   unread?: ReadonlySet<string>;
   error?: unknown;
@@ -300,6 +305,17 @@ export async function runEngine(o: EngineOptions): Promise<EngineResult> {
         if (removed > 0) o.log.info({ dir: rel || '.', count: removed }, 'removed stale temp files');
       }
       if (side === 'src' && rel === '') srcEmpty = scan.entries.length === 0 && scan.issues.length === 0;
+      // A packed listing is unpacked (`entries`) only when the planner needs it.
+      if (scan.packed) {
+        const lazy = scan;
+        return {
+          get entries() {
+            return lazy.entries;
+          },
+          packed: scan.packed,
+          unread,
+        };
+      }
       return { entries: scan.entries, unread };
     } catch (err) {
       return { entries: EMPTY, error: err };
@@ -339,14 +355,14 @@ export async function runEngine(o: EngineOptions): Promise<EngineResult> {
       });
       return [];
     }
-    let srcEntries = s.entries;
-    let destEntriesHere = t.entries;
-    if (only !== undefined) {
-      srcEntries = srcEntries.filter((e) => e.name === only);
-      destEntriesHere = destEntriesHere.filter((e) => e.name === only);
-    } else if (needDest) {
-      destEntries += destEntriesHere.length;
-      for (const e of destEntriesHere) if (e.kind !== 'dir') destFiles++;
+    if (only === undefined && needDest) {
+      if (t.packed) {
+        destEntries += t.packed.count;
+        destFiles += t.packed.files;
+      } else {
+        destEntries += t.entries.length;
+        for (const e of t.entries) if (e.kind !== 'dir') destFiles++;
+      }
     }
     if (d.path === '' && only === undefined) {
       const g = o.plan.deleteMissing
@@ -364,6 +380,13 @@ export async function runEngine(o: EngineOptions): Promise<EngineResult> {
         return [];
       }
     }
+    // The same entries on both sides (the common case of a no-op run): planDir would plan nothing
+    // and descend into every subdirectory, so skip unpacking and planning.
+    if (only === undefined && d.mode === 'both' && s.packed && t.packed && sameListing(s.packed, t.packed)) {
+      return subdirNames(s.packed).map((name) => ({ path: joinPath(d.path, name), mode: 'both' }));
+    }
+    const srcEntries = only === undefined ? s.entries : s.entries.filter((e) => e.name === only);
+    const destEntriesHere = only === undefined ? t.entries : t.entries.filter((e) => e.name === only);
     const planOpts = only !== undefined ? { ...o.plan, deleteMissing: false } : o.plan;
     const plan = planDir(d.path, srcEntries, destEntriesHere, planOpts, d.mode, s.unread);
     for (const p of plan.problems) await problem(p);

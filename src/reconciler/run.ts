@@ -14,7 +14,15 @@ import type { Clock } from '../clock.js';
 import { systemClock } from '../clock.js';
 import { EXIT, errorMessage, isHaSyncError } from '../errors.js';
 import type { Scanner } from '../fsops/index.js';
-import { asyncIo, fsTypeOf, isNetworkFs, syncIo, workerScanner } from '../fsops/index.js';
+import {
+  asyncIo,
+  fastScanner,
+  fsTypeOf,
+  isNetworkFs,
+  loadFastscan,
+  syncIo,
+  workerScanner,
+} from '../fsops/index.js';
 import type { Lock, LockHandle } from '../lock/index.js';
 import { holderIdentity, openLock as defaultOpenLock } from '../lock/index.js';
 import type { Logger } from '../log.js';
@@ -39,9 +47,9 @@ export interface ReconcileDeps {
   /** Filesystem call style: 'auto' (by filesystem type), 'sync' or 'async'. Default 'auto'. */
   io?: 'auto' | 'sync' | 'async';
   /**
-   * List each local tree on its own worker thread, read ahead of the walk, while this thread
-   * plans and copies (default true; measured 100k-file no-op: 0.43 s vs 0.63 s on one thread).
-   * Falls back to this thread when workers cannot start (running from TypeScript sources).
+   * List local trees ahead of the walk on all cores, while this thread plans and copies: through
+   * the fastscan addon when it is built, else on a worker thread per tree (default true). Falls
+   * back to this thread when neither is available (workers need the built package).
    */
   scanWorker?: boolean;
 }
@@ -147,24 +155,39 @@ interface Trees {
   netDest: boolean;
   srcScanner: Scanner | null;
   destScanner: Scanner | null;
+  /** How each tree is listed, for the start line. */
+  srcLister: 'fastscan' | 'worker' | 'direct' | 'async';
+  destLister: 'fastscan' | 'worker' | 'direct' | 'async';
 }
 
-/** Filesystem types, call style, and (local trees) a listing worker per tree. */
+/** Listings held ahead of the walk per local tree (bounds memory: a few thousand entries). */
+const LOCAL_LOOKAHEAD = 64;
+
+/** Filesystem types, call style, and how local trees are listed. */
 function detectTrees(config: ReconcileConfig, deps: ReconcileDeps): Trees {
   const srcFs = fsTypeOf(config.src);
   const destFs = fsTypeOf(config.dest);
   const mode = deps.io ?? 'auto';
   const netSrc = mode === 'async' || (mode === 'auto' && isNetworkFs(srcFs));
   const netDest = mode === 'async' || (mode === 'auto' && isNetworkFs(destFs));
-  // Local trees are listed on worker threads (two cores at once); network trees here, async.
-  const useWorkers = deps.scanWorker !== false;
+  // Local trees are listed ahead of the walk on all cores: through the fastscan addon on the
+  // thread pool, else on a worker thread per tree. Network trees are listed here, async.
+  const ahead = deps.scanWorker !== false;
+  const addon = ahead ? loadFastscan(deps.env ?? process.env) : null;
+  const local = (): Scanner | null => (addon ? fastScanner(addon) : workerScanner(LOCAL_LOOKAHEAD));
+  const srcScanner = !netSrc && ahead ? local() : null;
+  const destScanner = !netDest && ahead ? local() : null;
+  const lister = (net: boolean, s: Scanner | null): Trees['srcLister'] =>
+    net ? 'async' : !s ? 'direct' : addon ? 'fastscan' : 'worker';
   return {
     srcFs,
     destFs,
     netSrc,
     netDest,
-    srcScanner: !netSrc && useWorkers ? workerScanner(64) : null,
-    destScanner: !netDest && useWorkers ? workerScanner(64) : null,
+    srcScanner,
+    destScanner,
+    srcLister: lister(netSrc, srcScanner),
+    destLister: lister(netDest, destScanner),
   };
 }
 
@@ -273,7 +296,7 @@ async function locked(
   const { log } = deps;
   const { audit, clock } = r;
   const stop = AbortSignal.any([r.signal, r.handle.lost]);
-  const { srcFs, destFs, netSrc, netDest, srcScanner, destScanner } = r.trees;
+  const { srcFs, destFs, netSrc, netDest, srcScanner, destScanner, srcLister, destLister } = r.trees;
   log.info(
     {
       runId: r.runId,
@@ -285,6 +308,8 @@ async function locked(
       deleteMissing: config.deleteMissing,
       srcFs,
       destFs,
+      srcLister,
+      destLister,
     },
     config.dryRun ? 'dry run started' : 'reconcile started',
   );
@@ -363,7 +388,11 @@ async function locked(
       destIo: netDest ? asyncIo : syncIo,
       opIo: netSrc || netDest ? asyncIo : syncIo,
       // Network trees: many calls in flight (bounded by UV_THREADPOOL_SIZE, 256 from the bin).
-      dirConcurrency: netSrc || netDest ? 32 : 1,
+      // Local trees listed by the addon: many directories visited at once, so listings are asked
+      // for together and the walk never waits on one slow directory (measured 100k-file no-op:
+      // walk 0.27 s at 64, 0.33 s one at a time with read-ahead). Worker-thread listings: one at
+      // a time, in the order the worker reads ahead.
+      dirConcurrency: netSrc || netDest ? 32 : srcLister === 'fastscan' || destLister === 'fastscan' ? 64 : 1,
       statConcurrency: 256,
       signal: stop,
       lost: r.handle.lost,

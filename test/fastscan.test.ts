@@ -1,0 +1,155 @@
+// The fastscan addon on real temp directories: every listing it makes must mean what scanDir's
+// means (same entries, values equal to fs.lstatSync's, same temps and issues for hostile names),
+// and errors must look like node:fs errors.
+import { spawnSync } from 'node:child_process';
+import * as fs from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import type { DirScan, FastscanAddon, PackedScan } from '../src/fsops/index.js';
+import {
+  fastScanDirs,
+  fastScanner,
+  loadFastscan,
+  scanDir,
+  scanDirPacked,
+  syncIo,
+  tempName,
+  unpackEntries,
+} from '../src/fsops/index.js';
+
+const addon = loadFastscan({});
+const compiler = spawnSync('cc', ['--version']).status === 0;
+
+let root: string;
+beforeEach(() => {
+  root = fs.mkdtempSync(join(tmpdir(), 'ha-fastscan-'));
+});
+afterEach(() => fs.rmSync(root, { recursive: true, force: true }));
+
+it('the addon is built where a C compiler is available (npm ci builds it)', () => {
+  if (!compiler) return; // a machine without a compiler runs on node:fs listings
+  expect(addon, 'run `npm run build:native`').not.toBeNull();
+});
+
+it('HA_SYNC_FASTSCAN=0 turns it off', () => {
+  expect(loadFastscan({ HA_SYNC_FASTSCAN: '0' })).toBeNull();
+});
+
+const byName = <T extends { name: string }>(a: T[]): T[] => [...a].sort((x, y) => (x.name < y.name ? -1 : 1));
+
+async function one(a: FastscanAddon, dir: string): Promise<PackedScan> {
+  const [r] = await fastScanDirs(a, [dir]);
+  if (r instanceof Error) throw r;
+  return r!;
+}
+
+/** A directory with everything a listing must get right. */
+function hostile(dir: string): void {
+  const t = new Date('2025-03-04T05:06:07.123Z');
+  const files = [
+    'plain.txt',
+    'with space',
+    'new\nline',
+    'tab\there',
+    '"quoted\'',
+    '-leading-dash',
+    'caf\u00e9',
+    'cafe\u0301',
+    'x'.repeat(255),
+    'real\ufffdreplacement',
+    '.hidden',
+  ];
+  for (const [i, n] of files.entries()) {
+    fs.writeFileSync(join(dir, n), 'y'.repeat(i));
+    fs.utimesSync(join(dir, n), t, new Date(t.getTime() + i * 1001.5));
+  }
+  fs.chmodSync(join(dir, 'plain.txt'), 0o640);
+  fs.mkdirSync(join(dir, 'sub'));
+  fs.symlinkSync('plain.txt', join(dir, 'ln'));
+  fs.symlinkSync('/nonexistent/target', join(dir, 'dangling'));
+  fs.symlinkSync(Buffer.from('bad\xfftarget', 'latin1'), Buffer.from(join(dir, 'badlink'), 'utf8'));
+  fs.writeFileSync(Buffer.from(`${dir}/bad\xfename`, 'latin1'), 'z');
+  fs.writeFileSync(join(dir, tempName()), 'partial');
+  spawnSync('mkfifo', [join(dir, 'fifo')]);
+}
+
+describe.skipIf(!addon)('fastScanDirs', () => {
+  const a = addon!;
+
+  it('lists exactly what scanDir lists, hostile names and all', async () => {
+    hostile(root);
+    const fast = await one(a, root);
+    const slow: DirScan = await scanDir(root, syncIo);
+    expect(byName(unpackEntries(fast))).toEqual(byName(slow.entries));
+    expect(fast.temps).toEqual(slow.temps);
+    expect(byName(fast.issues)).toEqual(byName(slow.issues));
+    expect(fast.issues.map((i) => i.name).sort()).toEqual(['bad\\xfename', 'badlink']);
+    expect(fast).toMatchObject({ count: slow.entries.length, special: true });
+    expect(fast.files).toBe(slow.entries.filter((e) => e.kind !== 'dir').length);
+  });
+
+  it('gives the same values as fs.lstatSync, to the last bit of mtimeMs', async () => {
+    for (let i = 0; i < 200; i++) {
+      const p = join(root, `f${i}`);
+      fs.writeFileSync(p, 'x'.repeat(i));
+      fs.utimesSync(p, 1, 1_700_000_000 + i / 7);
+    }
+    const entries = unpackEntries(await one(a, root));
+    expect(entries).toHaveLength(200);
+    for (const e of entries) {
+      const st = fs.lstatSync(join(root, e.name));
+      expect([e.size, e.mtimeMs, e.mode]).toEqual([st.size, st.mtimeMs, st.mode & 0o7777]);
+    }
+  });
+
+  it('a plain directory comes back packed as scanDirPacked packs it (bar the name order)', async () => {
+    for (const n of ['b', 'a', 'c']) fs.writeFileSync(join(root, n), n);
+    fs.mkdirSync(join(root, 'd'));
+    const fast = await one(a, root);
+    const js = scanDirPacked(root);
+    expect(fast.names).toBe(js.names);
+    expect(Array.from(fast.nums)).toEqual(Array.from(js.nums));
+  });
+
+  it('lists large and empty directories', async () => {
+    fs.mkdirSync(join(root, 'big'));
+    fs.mkdirSync(join(root, 'empty'));
+    for (let i = 0; i < 5000; i++) fs.writeFileSync(join(root, 'big', `n${i}`), '');
+    const [big, empty] = await fastScanDirs(a, [join(root, 'big'), join(root, 'empty')]);
+    expect((big as PackedScan).count).toBe(5000);
+    expect(empty).toMatchObject({ count: 0, names: '', files: 0 });
+  });
+
+  it('fails per directory, like readdir, without failing the others', async () => {
+    fs.writeFileSync(join(root, 'file'), 'x');
+    const [missing, notDir, fine] = await fastScanDirs(a, [join(root, 'nope'), join(root, 'file'), root]);
+    expect(missing).toBeInstanceOf(Error);
+    expect(missing).toMatchObject({ code: 'ENOENT', syscall: 'scandir' });
+    expect((missing as Error).message).toBe(
+      `ENOENT: no such file or directory, scandir '${join(root, 'nope')}'`,
+    );
+    expect(notDir).toMatchObject({ code: 'ENOTDIR' });
+    expect(fine).toMatchObject({ count: 1 });
+  });
+
+  it('refuses bad arguments with a TypeError, not a crash', () => {
+    const raw = a as unknown as { scan(x: unknown): unknown };
+    expect(() => raw.scan('not-an-array')).toThrow(TypeError);
+    expect(() => raw.scan([1])).toThrow(TypeError);
+    expect(() => raw.scan(['a\0b'])).toThrow(/NUL/);
+  });
+});
+
+describe.skipIf(!addon)('fastScanner', () => {
+  it('serves prefetched and direct requests, and rejects a missing directory with its code', async () => {
+    for (let i = 0; i < 40; i++) fs.mkdirSync(join(root, `d${i}`));
+    const s = fastScanner(addon!, 8, 2);
+    for (let i = 0; i < 40; i++) s.prefetch(join(root, `d${i}`));
+    const scans = await Promise.all(Array.from({ length: 40 }, (_, i) => s.scan(join(root, `d${i}`))));
+    expect(scans.every((x) => x.entries.length === 0)).toBe(true);
+    expect((await s.scan(root)).entries).toHaveLength(40);
+    await expect(s.scan(join(root, 'missing'))).rejects.toMatchObject({ code: 'ENOENT' });
+    await s.close();
+  });
+});
