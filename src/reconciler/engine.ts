@@ -97,7 +97,7 @@ const EMPTY: Entry[] = [];
 
 interface SideScan {
   entries: Entry[];
-  /** The listing packed (from a listing worker): compared without unpacking. */
+  /** The listing packed (fastscan addon or listing worker): compared without unpacking. */
   packed?: PackedScan;
   /** Names listed whose entries could not be read (src: protects dest's entry from a delete). */
   unread?: ReadonlySet<string>;
