@@ -116,8 +116,11 @@ if (!SKIP.has('copy') || !SKIP.has('noop')) {
   fs.mkdirSync(destRsync);
   execFileSync('sync');
   // Initial copy: rsync first, then ours (both read a warm source).
+  // Each starts with no dirty pages left by the other (writeback would slow the second).
   const r1 = timed('rsync', ['-a', `${src}/`, `${destRsync}/`]);
+  execFileSync('sync');
   const o1 = hasync(src, destOurs, ['--workers=8']);
+  execFileSync('sync');
   if (!SKIP.has('copy')) report(`initial copy (${N} files + 3 x ${bigMb} MB)`, o1, r1, 1.2, 'lower');
   // No-op: three runs of each, taken in turns, best of each (both read warm trees).
   const best = (runs) => runs.reduce((a, b) => (b.secs < a.secs ? b : a));
