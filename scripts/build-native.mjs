@@ -62,8 +62,13 @@ if (!process.env.npm_config_nodedir) {
 }
 const r = spawnSync(process.execPath, args, { cwd: join(root, 'native'), encoding: 'utf8' });
 if (r.status !== 0) {
-  const lines = `${r.stdout ?? ''}\n${r.stderr ?? ''}`.split('\n').filter((l) => /error|not found/i.test(l));
-  fail(lines.slice(0, 3).join(' | ').trim() || `node-gyp exited ${r.status ?? r.signal}`);
+  // The first line that says why: a compiler's error, or node-gyp's own ("Could not find any Python").
+  const out = `${r.stdout ?? ''}\n${r.stderr ?? ''}`.split('\n');
+  const why =
+    out.find((l) => /\berror:/i.test(l) && !l.startsWith('gyp ')) ??
+    out.find((l) => l.startsWith('gyp ERR! stack Error:')) ??
+    out.find((l) => /not found|error/i.test(l));
+  fail((why ?? `node-gyp exited ${r.status ?? r.signal}`).replace(/^gyp ERR! (stack )?(Error: )?/, '').trim());
 }
 if (!existsSync(join(root, 'native', 'build', 'Release', 'fastscan.node')))
   fail('no native/build/Release/fastscan.node after node-gyp');

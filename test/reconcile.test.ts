@@ -8,7 +8,7 @@ import type { EngineOptions, ReconcileConfig } from '../src/reconciler/index.js'
 import type { Logger } from '../src/log.js';
 import { newRunId, runEngine, runReconcile, quotePath, Progress } from '../src/reconciler/index.js';
 import { ManualClock, systemClock } from '../src/clock.js';
-import { isTempName, scanDir, syncIo, tempName } from '../src/fsops/index.js';
+import { isTempName, loadFastscan, scanDir, syncIo, tempName } from '../src/fsops/index.js';
 import type { MemoryAudit } from './reconcile.helpers.js';
 import {
   captureLogger,
@@ -617,5 +617,27 @@ describe('small pieces', () => {
     void clock.advance(5000);
     expect(p.line()).toBe('1/10 files  5.0 MiB/10.0 MiB  1.0 MiB/s  ETA 0m05s');
     p.stop();
+  });
+});
+
+describe('local trees listed many directories at once', () => {
+  it('carry out one directory at a time, and a no-op compares identical directories packed', async () => {
+    const d = dirs();
+    for (let i = 0; i < 8; i++) for (let j = 0; j < 30; j++) put(d.src, `d${i}/sub/f${j}`, `${i}.${j}`, OLD);
+    const { r, ops, logs } = await run(d);
+    expect(r.exitCode).toBe(0);
+    expect(snapshot(d.dest)).toEqual(snapshot(d.src));
+    const started = logs.find((l) => l.msg === 'reconcile started');
+    if (loadFastscan({})) expect(started).toMatchObject({ srcLister: 'fastscan', destLister: 'fastscan' });
+    // The files' directories, in the order their copies were recorded: each one contiguous.
+    const order = ops.filter((o) => /\/sub\/f\d+$/.test(o.filepath));
+    const runs = order.map((o) => o.filepath.split('/')[0]).filter((x, i, a) => i === 0 || a[i - 1] !== x);
+    expect(runs).toHaveLength(8);
+    expect(new Set(runs).size).toBe(8);
+    // Nothing to do the second time; a changed file in one directory is still found.
+    expect((await run(d)).ops).toEqual([]);
+    put(d.src, 'd5/sub/f7', 'changed', NEW);
+    const third = await run(d);
+    expect(third.ops.map((o) => `${o.operation} ${o.filepath}`)).toEqual(['update d5/sub/f7']);
   });
 });

@@ -16,7 +16,16 @@
 import { stat } from 'node:fs/promises';
 import type { OpRecord, IterationCounts } from '../audit/index.js';
 import type { Clock } from '../clock.js';
-import type { Descend, DescendMode, Entry, Op, OpKind, PlanOptions, Problem } from '../core/index.js';
+import type {
+  Descend,
+  DescendMode,
+  DirPlan,
+  Entry,
+  Op,
+  OpKind,
+  PlanOptions,
+  Problem,
+} from '../core/index.js';
 import { auditOperation, deleteGuard, joinPath, planDir } from '../core/index.js';
 import type { Io, OpResult, Scanner } from '../fsops/index.js';
 import {
@@ -107,23 +116,39 @@ interface SideScan {
 /**
  * Up to `size` tasks at once. A task's rejection goes to `onError` and never out of `submit` or
  * `drain`: a failed task must not abort the walk while other copies are still in flight (the lock
- * would be released under them), nor be left unhandled.
+ * would be released under them), nor be left unhandled. Submitters wait in line (first come, first
+ * served); a finishing task hands its slot straight to the next one, so many directories visited
+ * at once cost nothing extra per task.
  */
 class Pool {
-  private readonly inflight = new Set<Promise<void>>();
+  private active = 0;
+  private readonly waiters: (() => void)[] = [];
+  private idle: (() => void)[] = [];
   constructor(
     private readonly size: number,
     private readonly onError: (err: unknown) => void,
   ) {}
+  /** Resolves once the task has started (not finished). */
   async submit(task: () => Promise<void>): Promise<void> {
-    while (this.inflight.size >= this.size) await Promise.race(this.inflight);
-    const p: Promise<void> = task()
+    if (this.active < this.size) this.active++;
+    else await new Promise<void>((r) => this.waiters.push(r)); // the slot is handed over
+    void task()
       .catch(this.onError)
-      .finally(() => this.inflight.delete(p));
-    this.inflight.add(p);
+      .finally(() => this.release());
   }
-  async drain(): Promise<void> {
-    while (this.inflight.size > 0) await Promise.race(this.inflight);
+  private release(): void {
+    const next = this.waiters.shift();
+    if (next) return next();
+    this.active--;
+    if (this.active === 0) {
+      const idle = this.idle;
+      this.idle = [];
+      for (const r of idle) r();
+    }
+  }
+  /** Resolves when every task submitted so far (and every submitter still waiting) is done. */
+  drain(): Promise<void> {
+    return this.active === 0 ? Promise.resolve() : new Promise<void>((r) => this.idle.push(r));
   }
 }
 
@@ -141,6 +166,7 @@ export async function runEngine(o: EngineOptions): Promise<EngineResult> {
     bytesTransferred: 0,
   };
   let failure: string | null = null;
+  const opTurn = new Limiter(1);
   const pool = new Pool(Math.max(1, o.workers), (err) => {
     o.log.error({ err: errorMessage(err) }, 'file operation crashed; stopping the run');
     failure ??= `internal error: ${errorMessage(err)}`;
@@ -390,38 +416,58 @@ export async function runEngine(o: EngineOptions): Promise<EngineResult> {
     const planOpts = only !== undefined ? { ...o.plan, deleteMissing: false } : o.plan;
     const plan = planDir(d.path, srcEntries, destEntriesHere, planOpts, d.mode, s.unread);
     for (const p of plan.problems) await problem(p);
-    const next: Descend[] = [];
+    if (plan.ops.length > 0) {
+      // One directory's operations at a time, in the order planned, even while many directories
+      // are listed at once: files created directory by directory keep the filesystem's work local
+      // (measured on ext4, 100k small files: creating them across 64 directories in turn cost
+      // twice the kernel time of creating them directory by directory).
+      const stop = await opTurn.run(() => carryOut(plan));
+      if (stop) return [];
+    }
+    replaces.push(...plan.replace);
+    return plan.descend;
+  };
+
+  /** Carries out a directory's plan (deletes are only collected). True when the run stopped. */
+  const carryOut = async (plan: DirPlan): Promise<boolean> => {
     let plannedFiles = 0;
     let plannedBytes = 0;
-    for (const op of plan.ops) {
-      await breathe();
-      if (stopped()) return [];
-      if (op.kind === 'delete') {
-        deletes.push(op);
-        if (op.dest!.kind !== 'dir') fileDeletes++;
-        continue;
-      }
-      if (op.src?.kind === 'dir') {
-        // Directories are created now: what is below them needs them.
-        const started = o.clock.now();
-        const r = o.dryRun
-          ? null
-          : await copyEntry(o.srcRoot, o.destRoot, op.path, { src: expectedOf(op.src), dest: null }, fsOpts);
-        await emit('create', op.path, op.src, undefined, started, r);
-        if (r && !r.ok) {
-          const i = plan.descend.findIndex((x) => x.path === op.path);
-          if (i >= 0) plan.descend.splice(i, 1);
+    try {
+      for (const op of plan.ops) {
+        await breathe();
+        if (stopped()) return true;
+        if (op.kind === 'delete') {
+          deletes.push(op);
+          if (op.dest!.kind !== 'dir') fileDeletes++;
+          continue;
         }
-        continue;
+        if (op.src?.kind === 'dir') {
+          // Directories are created now: what is below them needs them.
+          const started = o.clock.now();
+          const r = o.dryRun
+            ? null
+            : await copyEntry(
+                o.srcRoot,
+                o.destRoot,
+                op.path,
+                { src: expectedOf(op.src), dest: null },
+                fsOpts,
+              );
+          await emit('create', op.path, op.src, undefined, started, r);
+          if (r && !r.ok) {
+            const i = plan.descend.findIndex((x) => x.path === op.path);
+            if (i >= 0) plan.descend.splice(i, 1);
+          }
+          continue;
+        }
+        plannedFiles++;
+        plannedBytes += op.kind === 'create' || op.kind === 'update' ? (op.src?.size ?? 0) : 0;
+        await pool.submit(() => execute(op));
       }
-      plannedFiles++;
-      plannedBytes += op.kind === 'create' || op.kind === 'update' ? (op.src?.size ?? 0) : 0;
-      await pool.submit(() => execute(op));
+      return false;
+    } finally {
+      if (plannedFiles > 0) o.onPlanned?.(plannedFiles, plannedBytes);
     }
-    if (plannedFiles > 0) o.onPlanned?.(plannedFiles, plannedBytes);
-    replaces.push(...plan.replace);
-    next.push(...plan.descend);
-    return next;
   };
 
   const prefetch = (d: Descend): void => {
