@@ -130,6 +130,8 @@ if (!SKIP.has('copy') || !SKIP.has('noop')) {
     copy('ours', destOurs);
     copy('ours', `${destOurs}-2`);
     copy('rsync', `${destRsync}-2`);
+    const secs = (runs) => runs.map((x) => x.secs.toFixed(1)).join(', ');
+    console.log(`initial copies in turn: rsync ${secs(copies.rsync)} s; ha-sync ${secs(copies.ours)} s`);
     report(
       `initial copy (${N} files + 3 x ${bigMb} MB, best of 2 each)`,
       best(copies.ours),

@@ -2,25 +2,7 @@
 import { describe, expect, it } from 'vitest';
 import type { Entry, PlanOptions } from '../src/core/index.js';
 import { compareEntries, deleteGuard, planDir } from '../src/core/index.js';
-
-const T = 1_700_000_000_000;
-const f = (name: string, size: number, mtimeMs = T): Entry => ({
-  name,
-  kind: 'file',
-  size,
-  mtimeMs,
-  mode: 0o644,
-});
-const d = (name: string, mtimeMs = T): Entry => ({ name, kind: 'dir', size: 0, mtimeMs, mode: 0o755 });
-const l = (name: string, target: string, mtimeMs = T): Entry => ({
-  name,
-  kind: 'symlink',
-  size: target.length,
-  mtimeMs,
-  mode: 0o777,
-  target,
-});
-const sp = (name: string): Entry => ({ name, kind: 'special', size: 0, mtimeMs: T, mode: 0o644 });
+import { T, d, f, l, sp } from './entries.helpers.js';
 
 const keep: PlanOptions = { mtimeThresholdMs: 2000, deleteMissing: false };
 const mirror: PlanOptions = { mtimeThresholdMs: 2000, deleteMissing: true };

@@ -4,25 +4,12 @@ import { describe, expect, it } from 'vitest';
 import type { Entry, PlanOptions } from '../src/core/index.js';
 import { planDir } from '../src/core/index.js';
 import { PackedDirScan, pack, sameListing, subdirNames, unpackEntries } from '../src/fsops/index.js';
+import { T, d as dir, f as file, l, sp } from './entries.helpers.js';
 
-const T = 1_700_000_000_000.25;
-const f = (name: string, size = 1, mtimeMs = T, mode = 0o644): Entry => ({
-  name,
-  kind: 'file',
-  size,
-  mtimeMs,
-  mode,
-});
-const d = (name: string, mtimeMs = T): Entry => ({ name, kind: 'dir', size: 0, mtimeMs, mode: 0o755 });
-const l = (name: string, target: string, mtimeMs = T): Entry => ({
-  name,
-  kind: 'symlink',
-  size: target.length,
-  mtimeMs,
-  mode: 0o777,
-  target,
-});
-const sp = (name: string): Entry => ({ name, kind: 'special', size: 0, mtimeMs: T, mode: 0o644 });
+const f = (name: string, size = 1, mtimeMs = T + 0.25, mode = 0o644): Entry =>
+  file(name, size, mtimeMs, mode);
+const d = (name: string, mtimeMs = T + 0.25): Entry => dir(name, mtimeMs);
+
 const listing = (entries: Entry[]) => ({ entries, temps: [], issues: [] });
 
 const cases: { name: string; src: Entry[]; dest: Entry[]; same: boolean }[] = [

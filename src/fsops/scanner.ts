@@ -29,6 +29,38 @@ export function directScanner(io: Io, limiter?: Limiter): Scanner {
   };
 }
 
+/**
+ * A Scanner over `request`: listings asked for ahead (`prefetch`) are held until scanned, at most
+ * `maxAhead` at once, so memory does not grow with the tree.
+ */
+function readAhead(
+  request: (abs: string) => Promise<DirScan>,
+  maxAhead: number,
+  stop: () => Promise<void>,
+): Scanner {
+  const byPath = new Map<string, Promise<DirScan>>();
+  return {
+    scan: (abs) => {
+      const p = byPath.get(abs);
+      if (p) {
+        byPath.delete(abs);
+        return p;
+      }
+      return request(abs);
+    },
+    prefetch: (abs) => {
+      if (byPath.has(abs) || byPath.size >= maxAhead) return;
+      const p = request(abs);
+      p.catch(() => undefined); // surfaced when scanned
+      byPath.set(abs, p);
+    },
+    close: () => {
+      byPath.clear();
+      return stop();
+    },
+  };
+}
+
 /** Directories listed per addon call, at most. */
 const FAST_BATCH = 16;
 
@@ -41,7 +73,6 @@ const FAST_BATCH = 16;
  * or held at once, so memory does not grow with the tree.
  */
 export function fastScanner(addon: FastscanAddon, maxAhead = 64, inFlight = 4): Scanner {
-  const byPath = new Map<string, Promise<DirScan>>();
   const limiter = new Limiter(Math.max(1, inFlight));
   let outbox: { abs: string; resolve: (s: DirScan) => void; reject: (e: unknown) => void }[] = [];
   const send = (): void => {
@@ -71,26 +102,7 @@ export function fastScanner(addon: FastscanAddon, maxAhead = 64, inFlight = 4): 
       if (outbox.length === 0) queueMicrotask(send);
       outbox.push({ abs, resolve, reject });
     });
-  return {
-    scan: (abs) => {
-      const p = byPath.get(abs);
-      if (p) {
-        byPath.delete(abs);
-        return p;
-      }
-      return request(abs);
-    },
-    prefetch: (abs) => {
-      if (byPath.has(abs) || byPath.size >= maxAhead) return;
-      const p = request(abs);
-      p.catch(() => undefined); // surfaced when scanned
-      byPath.set(abs, p);
-    },
-    close: () => {
-      byPath.clear();
-      return Promise.resolve();
-    },
-  };
+  return readAhead(request, maxAhead, () => Promise.resolve());
 }
 
 /**
@@ -112,7 +124,6 @@ export function workerScanner(maxAhead = 64): Scanner | null {
   }
   worker.unref();
   let nextId = 1;
-  const byPath = new Map<string, Promise<DirScan>>();
   const waiting = new Map<
     number,
     { abs: string; resolve: (s: DirScan) => void; reject: (e: Error) => void }
@@ -163,24 +174,5 @@ export function workerScanner(maxAhead = 64): Scanner | null {
     outbox.push({ id, abs });
     return p;
   };
-  return {
-    scan: (abs) => {
-      const p = byPath.get(abs);
-      if (p) {
-        byPath.delete(abs);
-        return p;
-      }
-      return request(abs);
-    },
-    prefetch: (abs) => {
-      if (byPath.has(abs) || byPath.size >= maxAhead) return;
-      const p = request(abs);
-      p.catch(() => undefined); // surfaced when scanned
-      byPath.set(abs, p);
-    },
-    close: async () => {
-      byPath.clear();
-      await worker.terminate();
-    },
-  };
+  return readAhead(request, maxAhead, () => worker.terminate().then(() => undefined));
 }
