@@ -68,7 +68,9 @@ if (r.status !== 0) {
     out.find((l) => /\berror:/i.test(l) && !l.startsWith('gyp ')) ??
     out.find((l) => l.startsWith('gyp ERR! stack Error:')) ??
     out.find((l) => /not found|error/i.test(l));
-  fail((why ?? `node-gyp exited ${r.status ?? r.signal}`).replace(/^gyp ERR! (stack )?(Error: )?/, '').trim());
+  fail(
+    (why ?? `node-gyp exited ${r.status ?? r.signal}`).replace(/^gyp ERR! (stack )?(Error: )?/, '').trim(),
+  );
 }
 if (!existsSync(join(root, 'native', 'build', 'Release', 'fastscan.node')))
   fail('no native/build/Release/fastscan.node after node-gyp');
