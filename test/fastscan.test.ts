@@ -12,7 +12,7 @@ import {
   fastScanner,
   loadFastscan,
   scanDir,
-  scanDirPacked,
+  pack,
   syncIo,
   tempName,
   unpackEntries,
@@ -103,11 +103,11 @@ describe.skipIf(!addon)('fastScanDirs', () => {
     }
   });
 
-  it('a plain directory comes back packed as scanDirPacked packs it (bar the name order)', async () => {
+  it('a plain directory comes back packed as pack(scanDir) packs it (bar the name order)', async () => {
     for (const n of ['b', 'a', 'c']) fs.writeFileSync(join(root, n), n);
     fs.mkdirSync(join(root, 'd'));
     const fast = await one(a, root);
-    const js = scanDirPacked(root);
+    const js = pack(await scanDir(root, syncIo));
     expect(fast.names).toBe(js.names);
     expect(Array.from(fast.nums)).toEqual(Array.from(js.nums));
   });

@@ -9,7 +9,7 @@
 export type { Io } from './io.js';
 export { syncIo, asyncIo } from './io.js';
 export type { DirScan, ScanIssue } from './scan.js';
-export { scanDir, scanDirPacked, decodeName, showBytes, entryFromStats, kindOf, Limiter } from './scan.js';
+export { scanDir, decodeName, showBytes, entryFromStats, kindOf, Limiter } from './scan.js';
 export { isTempName, tempName, unsafeRelPath, unsafeParents, splitRel, TEMP_RE } from './paths.js';
 export type { OpResult, OpOptions, FailCode } from './ops.js';
 export { copyEntry, touchEntry, deleteEntry, md5File, removeTemp, mismatch } from './ops.js';

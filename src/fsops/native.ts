@@ -17,7 +17,7 @@ import type { PackedScan } from './packed.js';
 import { PackedBuilder } from './packed.js';
 import { isTempName } from './paths.js';
 import type { ScanIssue } from './scan.js';
-import { decodeName, showBytes } from './scan.js';
+import { badNameIssue, badTargetIssue, decodeName } from './scan.js';
 
 type RawListing = [names: Buffer, nums: Float64Array, targets: Buffer];
 
@@ -85,7 +85,7 @@ function splitBytes(b: Buffer): Buffer[] {
 
 /**
  * Lists local directories through the addon (one thread pool call for all of them), into the same
- * PackedScan `scanDirPacked` makes, entries in byte order of their names rather than code-unit
+ * PackedScan `pack(scanDir(...))` makes, entries in byte order of their names rather than code-unit
  * order (comparisons of two listings made the same way are unaffected; the planner sorts for
  * itself). Per path: the listing, or an Error like readdir's (with `code`) when the directory
  * itself cannot be read.
@@ -127,11 +127,7 @@ function fromRaw(absDir: string, [names, nums, targets]: RawListing): PackedScan
     const target = k === SYMLINK ? rawTargets[t++] : undefined;
     const name = decodeName(raw);
     if (name === null) {
-      issues.push({
-        name: showBytes(raw),
-        kind: 'bad-name',
-        message: 'name is not valid UTF-8; skipped (rename it to sync it)',
-      });
+      issues.push(badNameIssue(raw));
       continue;
     }
     if (isTempName(name)) {
@@ -151,7 +147,7 @@ function fromRaw(absDir: string, [names, nums, targets]: RawListing): PackedScan
     if (k === SYMLINK) {
       text = decodeName(target ?? Buffer.alloc(0)) ?? undefined;
       if (text === undefined) {
-        issues.push({ name, kind: 'bad-name', message: 'symlink target is not valid UTF-8; skipped' });
+        issues.push(badTargetIssue(name));
         continue;
       }
     }

@@ -3,8 +3,10 @@
 // arrive in batches and are answered in the order they came, several listings per message (a
 // message costs tens of microseconds; a directory of a hundred files costs a few hundred).
 import { parentPort } from 'node:worker_threads';
+import { syncIo } from './io.js';
 import type { PackedScan } from './packed.js';
-import { scanDirPacked } from './scan.js';
+import { pack } from './packed.js';
+import { scanDir } from './scan.js';
 
 export interface ScanRequest {
   readonly dirs: readonly { readonly id: number; readonly abs: string }[];
@@ -27,7 +29,7 @@ const port = parentPort;
 if (port) {
   const queue: { id: number; abs: string }[] = [];
   let scheduled = false;
-  const drain = (): void => {
+  const drain = async (): Promise<void> => {
     scheduled = false;
     let results: ScanResult[] = [];
     let transfer: ArrayBuffer[] = [];
@@ -39,12 +41,12 @@ if (port) {
       transfer = [];
       entries = 0;
     };
-    // Requests that arrive while this loop runs wait in the port; they are queued by the next
-    // message event and drained then.
+    // Requests that arrive while this loop runs wait in the port (scanDir with sync calls only
+    // awaits settled values, so no message event runs in between); they are drained next time.
     for (let head = 0; head < queue.length; head++) {
       const { id, abs } = queue[head]!;
       try {
-        const packed = scanDirPacked(abs);
+        const packed = pack(await scanDir(abs, syncIo));
         results.push({ id, packed });
         transfer.push(packed.nums.buffer as ArrayBuffer);
         entries += packed.count + 1;
@@ -62,7 +64,7 @@ if (port) {
     for (const d of req.dirs) queue.push(d);
     if (!scheduled) {
       scheduled = true;
-      setImmediate(drain);
+      setImmediate(() => void drain());
     }
   });
 }

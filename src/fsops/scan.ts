@@ -2,12 +2,10 @@
 // bytes and decoded strictly: a name that is not valid UTF-8 is reported, never renamed or
 // guessed at. Our own temp files are set apart (never synced, never counted).
 import { isUtf8 } from 'node:buffer';
-import * as fs from 'node:fs';
 import type { Stats } from 'node:fs';
 import type { Entry, EntryKind } from '../core/index.js';
 import type { Io } from './io.js';
 import type { PackedScan } from './packed.js';
-import { PackedBuilder } from './packed.js';
 import { isTempName } from './paths.js';
 
 /**
@@ -30,7 +28,19 @@ export function showBytes(b: Buffer): string {
   return out;
 }
 
-const BAD_NAME = 'name is not valid UTF-8; skipped (rename it to sync it)';
+/** The issue for a name that is not valid UTF-8 (raw bytes). */
+export function badNameIssue(raw: Buffer): ScanIssue {
+  return {
+    name: showBytes(raw),
+    kind: 'bad-name',
+    message: 'name is not valid UTF-8; skipped (rename it to sync it)',
+  };
+}
+
+/** The issue for a symlink whose target is not valid UTF-8. */
+export function badTargetIssue(name: string): ScanIssue {
+  return { name, kind: 'bad-name', message: 'symlink target is not valid UTF-8; skipped' };
+}
 
 export interface ScanIssue {
   /** The entry's name (decoded, or shown with \xNN escapes when not valid UTF-8). */
@@ -105,7 +115,7 @@ export async function scanDir(absDir: string, io: Io, limiter?: Limiter): Promis
     if (typeof r === 'string') return r;
     const name = decodeName(r);
     if (name === null) {
-      issues.push({ name: showBytes(r), kind: 'bad-name', message: BAD_NAME });
+      issues.push(badNameIssue(r));
     }
     return name;
   };
@@ -115,7 +125,7 @@ export async function scanDir(absDir: string, io: Io, limiter?: Limiter): Promis
     if (target !== undefined) {
       const decoded = decodeName(target);
       if (decoded === null) {
-        issues.push({ name, kind: 'bad-name', message: 'symlink target is not valid UTF-8; skipped' });
+        issues.push(badTargetIssue(name));
         return;
       }
       t = decoded;
@@ -163,58 +173,4 @@ export async function scanDir(absDir: string, io: Io, limiter?: Limiter): Promis
   if (limiter) await Promise.all(raw.map((r) => limiter.run(() => one(r))));
   else for (const r of raw) await one(r);
   return { entries, temps, issues };
-}
-
-/**
- * Scans one local directory straight into packed form, synchronously (the listing worker's
- * loop): the same entries, temps and issues as `scanDir` with `syncIo`, in name order, without
- * an object per entry. Throws when the directory itself cannot be read.
- */
-export function scanDirPacked(absDir: string): PackedScan {
-  let names: string[] = fs.readdirSync(absDir);
-  const issues: ScanIssue[] = [];
-  if (names.some((n) => n.includes('\ufffd'))) {
-    // Tell invalid bytes from a real U+FFFD: read the names again as bytes.
-    names = [];
-    for (const raw of fs.readdirSync(absDir, { encoding: 'buffer' })) {
-      const name = decodeName(raw);
-      if (name === null) issues.push({ name: showBytes(raw), kind: 'bad-name', message: BAD_NAME });
-      else names.push(name);
-    }
-  }
-  names.sort();
-  const temps: string[] = [];
-  const b = new PackedBuilder(names.length);
-  for (const name of names) {
-    if (isTempName(name)) {
-      temps.push(name);
-      continue;
-    }
-    const abs = `${absDir}/${name}`;
-    try {
-      const st = fs.lstatSync(abs, { throwIfNoEntry: false });
-      if (!st) continue; // vanished between readdir and lstat
-      const kind = kindOf(st);
-      let target: string | undefined;
-      if (kind === 'symlink') {
-        const t = decodeName(fs.readlinkSync(abs, { encoding: 'buffer' }));
-        if (t === null) {
-          issues.push({ name, kind: 'bad-name', message: 'symlink target is not valid UTF-8; skipped' });
-          continue;
-        }
-        target = t;
-      }
-      b.add(
-        name,
-        kind,
-        kind === 'file' || kind === 'symlink' ? st.size : 0,
-        st.mtimeMs,
-        st.mode & 0o7777,
-        target,
-      );
-    } catch (err) {
-      issues.push({ name, kind: 'unreadable', message: `cannot stat: ${(err as Error).message}` });
-    }
-  }
-  return b.finish(temps, issues);
 }

@@ -116,39 +116,42 @@ interface SideScan {
 /**
  * Up to `size` tasks at once. A task's rejection goes to `onError` and never out of `submit` or
  * `drain`: a failed task must not abort the walk while other copies are still in flight (the lock
- * would be released under them), nor be left unhandled. Submitters wait in line (first come, first
- * served); a finishing task hands its slot straight to the next one, so many directories visited
- * at once cost nothing extra per task.
+ * would be released under them), nor be left unhandled. Submitters wait in line for a slot (a
+ * Limiter: first come, first served, no wake-up for the others), so many directories visited at
+ * once cost nothing extra per task.
  */
 class Pool {
-  private active = 0;
-  private readonly waiters: (() => void)[] = [];
+  private readonly slots: Limiter;
+  /** Tasks submitted and not yet finished (waiting for a slot or running). */
+  private pending = 0;
   private idle: (() => void)[] = [];
   constructor(
-    private readonly size: number,
+    size: number,
     private readonly onError: (err: unknown) => void,
-  ) {}
+  ) {
+    this.slots = new Limiter(size);
+  }
   /** Resolves once the task has started (not finished). */
   async submit(task: () => Promise<void>): Promise<void> {
-    if (this.active < this.size) this.active++;
-    else await new Promise<void>((r) => this.waiters.push(r)); // the slot is handed over
-    void task()
-      .catch(this.onError)
-      .finally(() => this.release());
+    this.pending++;
+    await new Promise<void>((started) => {
+      void this.slots
+        .run(() => {
+          started();
+          return task().catch(this.onError);
+        })
+        .finally(() => this.finished());
+    });
   }
-  private release(): void {
-    const next = this.waiters.shift();
-    if (next) return next();
-    this.active--;
-    if (this.active === 0) {
-      const idle = this.idle;
-      this.idle = [];
-      for (const r of idle) r();
-    }
+  private finished(): void {
+    if (--this.pending > 0) return;
+    const idle = this.idle;
+    this.idle = [];
+    for (const r of idle) r();
   }
-  /** Resolves when every task submitted so far (and every submitter still waiting) is done. */
+  /** Resolves when every task submitted so far is done. */
   drain(): Promise<void> {
-    return this.active === 0 ? Promise.resolve() : new Promise<void>((r) => this.idle.push(r));
+    return this.pending === 0 ? Promise.resolve() : new Promise<void>((r) => this.idle.push(r));
   }
 }
 
