@@ -31,10 +31,11 @@ RUN npm ci --ignore-scripts --no-audit --no-fund
 COPY tsconfig.json tsconfig.build.json ./
 COPY src ./src
 RUN npm run build
-# The fastscan addon (lists local trees with one call per directory, see src/fsops/native.ts),
+# The fastscan addon (lists local trees with one call per directory and copies their small files in
+# batches, see src/fsops/native.ts and batch.ts),
 # compiled here where the toolchain is, against this image's own Node headers. Required here:
 # the image never falls back to the slower listing silently.
-COPY native/fastscan.c native/binding.gyp ./native/
+COPY native/fastscan.c native/fastcopy.c native/binding.gyp ./native/
 COPY scripts/build-native.mjs ./scripts/
 RUN HA_SYNC_FASTSCAN_REQUIRED=1 npm_config_nodedir=/usr/local npm run build:native
 

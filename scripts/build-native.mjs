@@ -1,5 +1,5 @@
-// Builds the optional fastscan addon (native/fastscan.c -> native/build/Release/fastscan.node) with
-// node-gyp, as part of `npm ci` (the prepare script) and the image build. Optional: where it
+// Builds the optional fastscan addon (native/fastscan.c and native/fastcopy.c ->
+// native/build/Release/fastscan.node) with node-gyp, as part of `npm ci` (the prepare script) and the image build. Optional: where it
 // cannot be built (no C compiler), ha-sync lists local trees through node:fs instead, more
 // slowly, and this prints one line saying so and exits 0. Set HA_SYNC_FASTSCAN_REQUIRED=1 to make
 // a failed build an error (CI and the image do).

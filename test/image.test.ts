@@ -172,6 +172,7 @@ describe('Dockerfile', () => {
       'tsconfig.build.json',
       'src/cli/main.ts',
       'native/fastscan.c',
+      'native/fastcopy.c',
       'native/binding.gyp',
       'scripts/build-native.mjs',
     ]) {
@@ -438,7 +439,7 @@ describe('the runtime layout (production node_modules + dist/)', () => {
     ]);
     expect(r.status, `${r.stdout}\n${r.stderr}`).toBe(0);
     if (existsSync(join(app, 'native', 'build', 'Release', 'fastscan.node'))) {
-      expect(r.stdout).toMatch(/"srcLister":"fastscan","destLister":"fastscan"/);
+      expect(r.stdout).toMatch(/"srcLister":"fastscan","destLister":"fastscan","copier":"fastcopy"/);
     }
     expect(readFileSync(join(dest, 'a.txt'), 'utf8')).toBe('hello\n');
     expect(statSync(join(dest, 'a.txt')).mtimeMs).toBe(past.getTime());

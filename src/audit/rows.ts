@@ -14,9 +14,20 @@ import type {
   OpRecord,
 } from './types.js';
 
+let cachedSecond = NaN;
+let cachedPrefix = '';
+
 /** Epoch ms to the stores' UTC DATETIME(3) text. */
 export function toDbTime(ms: number): string {
-  return new Date(ms).toISOString().replace('T', ' ').replace('Z', '');
+  // A run records many operations per second: the text up to the second is made once per second.
+  const second = Math.floor(ms / 1000);
+  const frac = Math.floor(ms) - second * 1000;
+  if (second !== cachedSecond) {
+    const iso = new Date(second * 1000).toISOString(); // throws on an invalid time, as before
+    cachedPrefix = `${iso.slice(0, 10)} ${iso.slice(11, 19)}`;
+    cachedSecond = second;
+  }
+  return `${cachedPrefix}.${frac < 10 ? '00' : frac < 100 ? '0' : ''}${frac}`;
 }
 
 /** The stores' DATETIME text (or a Date, when a driver returns one) to ISO 8601 UTC with ms. */

@@ -20,3 +20,5 @@ export type { FastscanAddon } from './native.js';
 export { fastScanDirs, loadFastscan } from './native.js';
 export type { PackedScan } from './packed.js';
 export { pack, unpack, unpackEntries, sameListing, subdirNames, PackedDirScan } from './packed.js';
+export type { BatchCopier, CopyItem } from './batch.js';
+export { nativeCopier, BATCH_FILE_MAX, BATCH_MAX_FILES, BATCH_MAX_BYTES } from './batch.js';

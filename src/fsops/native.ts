@@ -24,6 +24,18 @@ type RawListing = [names: Buffer, nums: Float64Array, targets: Buffer];
 export interface FastscanAddon {
   /** One element per path: the raw listing, or the Error that kept the directory from being read. */
   scan(paths: string[]): Promise<(RawListing | Error)[]>;
+  /** Copies small files of one directory (native/fastcopy.c; used through batch.ts). */
+  copy?: (
+    srcRoot: string,
+    destRoot: string,
+    parent: string,
+    names: Buffer,
+    temps: Buffer,
+    expected: Float64Array,
+    lost: Int32Array,
+  ) => Promise<Float64Array>;
+  /** Names of the calls copy's results refer to by number. */
+  copySyscalls?: string[];
 }
 
 /** The addon's kind codes, in the order PackedScan uses. */

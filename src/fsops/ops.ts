@@ -31,13 +31,19 @@ export interface OpOptions {
   lost?: AbortSignal;
 }
 
-const fail = (code: FailCode, reason: string): OpResult => ({ ok: false, code, reason });
+export const fail = (code: FailCode, reason: string): OpResult => ({ ok: false, code, reason });
 
-const LOST = 'lock lost before the write; left alone';
+/** Why a write was not made once the lock was lost. */
+export const LOST = 'lock lost before the write; left alone';
+
+/** How a failed call reads in a result: `ENOSPC: write failed`. */
+export function ioFailure(code: string, syscall: string): string {
+  return `${code}: ${syscall} failed`;
+}
 
 function errText(err: unknown): string {
   const e = err as NodeJS.ErrnoException;
-  return e.code ? `${e.code}: ${e.syscall ?? 'fs'} failed` : String(e?.message ?? err);
+  return e.code ? ioFailure(e.code, e.syscall ?? 'fs') : String(e?.message ?? err);
 }
 
 /** mtimes are compared at millisecond precision (utimes round-trips through a double). */
@@ -47,14 +53,31 @@ function sameMtime(a: number, b: number): boolean {
 
 /** Does `st` match the expected state? Returns a description of the difference, or null. */
 export function mismatch(st: fs.Stats | null, exp: Expected | null): string | null {
-  if (exp === null) return st ? `now exists (a ${kindOf(st)})` : null;
-  if (!st) return 'no longer exists';
-  const kind: EntryKind = kindOf(st);
-  if (kind !== exp.kind) return `is now a ${kind}, expected a ${exp.kind}`;
-  if (kind === 'dir') return null;
-  if (st.size !== exp.size) return `size is now ${st.size}, expected ${exp.size}`;
-  if (!sameMtime(st.mtimeMs, exp.mtimeMs)) return 'mtime changed';
+  return mismatchSeen(st ? { kind: kindOf(st), size: st.size, mtimeMs: st.mtimeMs } : null, exp);
+}
+
+/** `mismatch` for what was seen some other way (kind, size and mtime; null: nothing there). */
+export function mismatchSeen(
+  seen: { kind: EntryKind; size: number; mtimeMs: number } | null,
+  exp: Expected | null,
+): string | null {
+  if (exp === null) return seen ? `now exists (a ${seen.kind})` : null;
+  if (!seen) return 'no longer exists';
+  if (seen.kind !== exp.kind) return `is now a ${seen.kind}, expected a ${exp.kind}`;
+  if (seen.kind === 'dir') return null;
+  if (seen.size !== exp.size) return `size is now ${seen.size}, expected ${exp.size}`;
+  if (!sameMtime(seen.mtimeMs, exp.mtimeMs)) return 'mtime changed';
   return null;
+}
+
+/** Why a source that changed during (or before) its copy was not copied. */
+export function srcChanged(diff: string): string {
+  return `source changed since planned or while copying (${diff}); copy discarded`;
+}
+
+/** Why dest's entry was left alone: it is no longer what the plan saw. */
+export function destChanged(diff: string): string {
+  return `destination changed since planned: ${diff}; left alone`;
 }
 
 async function discard(io: Io, path: string): Promise<void> {
@@ -137,19 +160,14 @@ export async function copyEntry(
         made = true;
         await io.utimes(tmp, Date.now() / 1000, mtimeS);
         const changed = mismatch(await io.lstat(srcAbs), expected.src);
-        if (changed) {
-          return fail(
-            'CHANGED_UNDER_US',
-            `source changed since planned or while copying (${changed}); copy discarded`,
-          );
-        }
+        if (changed) return fail('CHANGED_UNDER_US', srcChanged(changed));
         bytes = expected.src.size;
       } else {
         return fail('IO', `cannot copy a ${expected.src.kind}`);
       }
       // Check before write: dest must still be what the plan saw, right before the rename.
       const last = mismatch(await io.lstat(destAbs), expected.dest);
-      if (last) return fail('CHANGED_UNDER_US', `destination changed since planned: ${last}; left alone`);
+      if (last) return fail('CHANGED_UNDER_US', destChanged(last));
       if (opts.lost?.aborted) return fail('CHANGED_UNDER_US', LOST);
       await io.rename(tmp, destAbs);
       made = false;

@@ -56,15 +56,23 @@ export async function unsafeParents(root: string, rel: string, io: Io): Promise<
   let realRoot = realRoots.get(root);
   if (realRoot === undefined) {
     const r = await io.realpath(root);
-    if (r === null) return 'root directory does not exist';
+    if (r === null) return ROOT_MISSING;
     realRoot = r;
     if (realRoots.size > 64) realRoots.clear();
     realRoots.set(root, r);
   }
   const real = await io.realpath(`${root}/${parent}`);
-  if (real === null) return `parent directory '${parent}' does not exist`;
-  if (real !== (realRoot === '/' ? '' : realRoot) + '/' + parent) {
-    return `a parent of '${rel}' is a symlink or not a directory; refusing to follow it`;
-  }
+  if (real === null) return parentMissing(parent);
+  if (real !== (realRoot === '/' ? '' : realRoot) + '/' + parent) return parentUnsafe(rel);
   return null;
+}
+
+export const ROOT_MISSING = 'root directory does not exist';
+
+export function parentMissing(parent: string): string {
+  return `parent directory '${parent}' does not exist`;
+}
+
+export function parentUnsafe(rel: string): string {
+  return `a parent of '${rel}' is a symlink or not a directory; refusing to follow it`;
 }

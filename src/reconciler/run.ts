@@ -13,13 +13,14 @@ import { openAudit as defaultOpenAudit } from '../audit/index.js';
 import type { Clock } from '../clock.js';
 import { systemClock } from '../clock.js';
 import { EXIT, errorMessage, isHaSyncError } from '../errors.js';
-import type { Scanner } from '../fsops/index.js';
+import type { FastscanAddon, Scanner } from '../fsops/index.js';
 import {
   asyncIo,
   fastScanner,
   fsTypeOf,
   isNetworkFs,
   loadFastscan,
+  nativeCopier,
   syncIo,
   workerScanner,
 } from '../fsops/index.js';
@@ -158,6 +159,8 @@ interface Trees {
   /** How each tree is listed, for the start line. */
   srcLister: 'fastscan' | 'worker' | 'direct' | 'async';
   destLister: 'fastscan' | 'worker' | 'direct' | 'async';
+  /** The addon, when both trees are local and it is built: small files are copied through it. */
+  copyAddon: FastscanAddon | null;
 }
 
 /** Listings held ahead of the walk per local tree (bounds memory: a few thousand entries). */
@@ -188,6 +191,7 @@ function detectTrees(config: ReconcileConfig, deps: ReconcileDeps): Trees {
     destScanner,
     srcLister: lister(netSrc, srcScanner),
     destLister: lister(netDest, destScanner),
+    copyAddon: addon && !netSrc && !netDest ? addon : null,
   };
 }
 
@@ -296,7 +300,10 @@ async function locked(
   const { log } = deps;
   const { audit, clock } = r;
   const stop = AbortSignal.any([r.signal, r.handle.lost]);
-  const { srcFs, destFs, netSrc, netDest, srcScanner, destScanner, srcLister, destLister } = r.trees;
+  const { srcFs, destFs, netSrc, netDest, srcScanner, destScanner, srcLister, destLister, copyAddon } =
+    r.trees;
+  // Small files of local trees are copied in batches by the addon; otherwise one by one.
+  const batchCopy = copyAddon ? nativeCopier(copyAddon, r.handle.lost) : null;
   log.info(
     {
       runId: r.runId,
@@ -310,6 +317,7 @@ async function locked(
       destFs,
       srcLister,
       destLister,
+      copier: batchCopy ? 'fastcopy' : 'node:fs',
     },
     config.dryRun ? 'dry run started' : 'reconcile started',
   );
@@ -375,6 +383,7 @@ async function locked(
   let result;
   try {
     result = await runEngine({
+      ...(batchCopy ? { batchCopy } : {}),
       ...(destScanner ? { destScanner } : {}),
       ...(srcScanner ? { srcScanner } : {}),
       srcRoot: config.src,

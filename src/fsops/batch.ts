@@ -1,0 +1,134 @@
+// Batched small-file copies through the addon (native/fastcopy.c): one call copies up to a few
+// dozen files of one directory on a thread pool thread, with copyEntry's rules (check before
+// write, temp file then rename, src re-checked after the copy, mode and mtime kept, the lock
+// checked right before each rename) and copyEntry's wording of every failure.
+//
+// Measured on an initial copy of 100k small files: about 11 system calls per file instead of 28,
+// and the JavaScript thread free to plan and record while the copies run.
+import { constants } from 'node:os';
+import { getSystemErrorMap } from 'node:util';
+import type { EntryKind, Expected } from '../core/index.js';
+import type { FastscanAddon } from './native.js';
+import type { OpResult } from './ops.js';
+import { LOST, destChanged, fail, ioFailure, mismatchSeen, srcChanged } from './ops.js';
+import { ROOT_MISSING, parentMissing, parentUnsafe, tempName, unsafeRelPath } from './paths.js';
+
+export interface CopyItem {
+  /** The file's name in the batch's directory. */
+  readonly name: string;
+  /** What the plan saw in src: a regular file. */
+  readonly src: Expected;
+  /** What the plan saw in dest (null: nothing), never a directory. */
+  readonly dest: Expected | null;
+}
+
+/** Copies regular files of one directory (`parent`, relative to both roots). One result per item. */
+export type BatchCopier = (
+  srcRoot: string,
+  destRoot: string,
+  parent: string,
+  items: readonly CopyItem[],
+) => Promise<OpResult[]>;
+
+/** Files up to this size go in batches; larger ones are copied one by one (progress, signals). */
+export const BATCH_FILE_MAX = 1 << 20;
+/** Files per batch, and bytes: a batch takes a few milliseconds. */
+export const BATCH_MAX_FILES = 64;
+export const BATCH_MAX_BYTES = 8 << 20;
+
+const IN = 5;
+const OUT = 6;
+const KINDS: EntryKind[] = ['file', 'dir', 'symlink', 'special'];
+const KIND_CODE: Record<EntryKind, number> = { file: 0, dir: 1, symlink: 2, special: 3 };
+/** Result statuses of the addon's copy (native/fastcopy.c). */
+const St = {
+  Ok: 0,
+  SrcBefore: 1,
+  SrcAfter: 2,
+  Dest: 3,
+  Lost: 4,
+  Io: 5,
+  SrcParent: 6,
+  DestParent: 7,
+} as const;
+
+const { ENOENT, ELOOP, ENOTDIR } = constants.errno;
+
+function codeOf(errno: number): string {
+  return getSystemErrorMap().get(-errno)?.[0] ?? `errno ${errno}`;
+}
+
+/**
+ * A BatchCopier over the addon, or null when the addon has no copy (an older build). `lost`
+ * aborts when the lock is lost: from then on no batch renames anything.
+ */
+export function nativeCopier(addon: FastscanAddon, lost?: AbortSignal): BatchCopier | null {
+  const copy = addon.copy;
+  const syscalls = addon.copySyscalls;
+  if (typeof copy !== 'function' || !Array.isArray(syscalls)) return null;
+  // Read by the addon on its own threads right before each rename: shared memory.
+  const flag = new Int32Array(new SharedArrayBuffer(4));
+  if (lost?.aborted) flag[0] = 1;
+  else lost?.addEventListener('abort', () => Atomics.store(flag, 0, 1), { once: true });
+
+  return async (srcRoot, destRoot, parent, items) => {
+    const bad = parent === '' ? null : unsafeRelPath(parent);
+    if (bad) return items.map(() => fail('UNSAFE_PATH', bad));
+    const expected = new Float64Array(items.length * IN);
+    let names = '';
+    let temps = '';
+    for (let i = 0; i < items.length; i++) {
+      const it = items[i]!;
+      const n = it.name;
+      if (n === '' || n === '.' || n === '..' || n.includes('/') || n.includes('\0')) {
+        throw new Error(`batch copy: bad name '${n}'`);
+      }
+      if (it.src.kind !== 'file' || it.dest?.kind === 'dir') {
+        throw new Error(`batch copy: not a plain file copy: '${n}'`);
+      }
+      names += `${n}\0`;
+      temps += `${tempName()}\0`;
+      const e = i * IN;
+      expected[e] = it.src.size;
+      expected[e + 1] = it.src.mtimeMs;
+      expected[e + 2] = it.dest ? KIND_CODE[it.dest.kind] : -1;
+      expected[e + 3] = it.dest?.size ?? 0;
+      expected[e + 4] = it.dest?.mtimeMs ?? 0;
+    }
+    const out = await copy(srcRoot, destRoot, parent, Buffer.from(names), Buffer.from(temps), expected, flag);
+    return items.map((it, i): OpResult => {
+      const v = i * OUT;
+      const status = out[v]!;
+      if (status === St.Ok) return { ok: true, bytes: it.src.size };
+      const errno = out[v + 1]!;
+      const rel = parent === '' ? it.name : `${parent}/${it.name}`;
+      const seen =
+        out[v + 3]! < 0 ? null : { kind: KINDS[out[v + 3]!]!, size: out[v + 4]!, mtimeMs: out[v + 5]! };
+      switch (status) {
+        case St.SrcBefore:
+        case St.SrcAfter:
+          return fail('CHANGED_UNDER_US', srcChanged(mismatchSeen(seen, it.src) ?? 'changed'));
+        case St.Dest:
+          return fail('CHANGED_UNDER_US', destChanged(mismatchSeen(seen, it.dest) ?? 'changed'));
+        case St.Lost:
+          return fail('CHANGED_UNDER_US', LOST);
+        case St.SrcParent:
+        case St.DestParent: {
+          const side = status === St.SrcParent ? 'source' : 'destination';
+          if (out[v + 2] === 1) {
+            return errno === ENOENT
+              ? fail('UNSAFE_PATH', `${side}: ${ROOT_MISSING}`)
+              : fail('IO', ioFailure(codeOf(errno), 'open'));
+          }
+          if (errno === ENOENT) return fail('UNSAFE_PATH', `${side}: ${parentMissing(parent)}`);
+          if (errno === ELOOP || errno === ENOTDIR) {
+            return fail('UNSAFE_PATH', `${side}: ${parentUnsafe(rel)}`);
+          }
+          return fail('IO', ioFailure(codeOf(errno), 'open'));
+        }
+        default:
+          return fail('IO', ioFailure(codeOf(errno), syscalls[out[v + 2]!] || 'fs'));
+      }
+    });
+  };
+}
