@@ -1,8 +1,8 @@
 // Builds the optional fastscan addon (native/fastscan.c and native/fastcopy.c ->
-// native/build/Release/fastscan.node) with node-gyp, as part of `npm ci` (the prepare script) and the image build. Optional: where it
-// cannot be built (no C compiler), ha-sync lists local trees through node:fs instead, more
-// slowly, and this prints one line saying so and exits 0. Set HA_SYNC_FASTSCAN_REQUIRED=1 to make
-// a failed build an error (CI and the image do).
+// native/build/Release/fastscan.node) with node-gyp, as part of `npm ci` (the prepare script) and
+// the image build. Optional: where it cannot be built (no C compiler), ha-sync lists and copies
+// local trees through node:fs instead, more slowly, and this prints one line saying so and exits 0.
+// Set HA_SYNC_FASTSCAN_REQUIRED=1 to make a failed build an error (CI and the image do).
 //
 // node-gyp is the one npm bundles (npm points npm_config_node_gyp at it for scripts). Headers
 // come from the running Node's own install (<prefix>/include/node) when present, so nothing is
