@@ -3,8 +3,9 @@
 // write, temp file then rename, src re-checked after the copy, mode and mtime kept, the lock
 // checked right before each rename) and copyEntry's wording of every failure.
 //
-// Measured on an initial copy of 100k small files: about 11 system calls per file instead of 28,
-// and the JavaScript thread free to plan and record while the copies run.
+// Measured on an initial copy of 100k small files (npm run bench): about 12 system calls per file
+// instead of 28, the JavaScript thread free to plan and record while the copies run, and the copy
+// 7.8 s against rsync's 8.7 s (15 s one file at a time through node:fs).
 import { constants } from 'node:os';
 import { getSystemErrorMap } from 'node:util';
 import type { EntryKind, Expected } from '../core/index.js';
