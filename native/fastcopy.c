@@ -171,7 +171,9 @@ static void io_fail(double* out, int err, int sc) {
 static void copy_one(copy_job* job, int sdir, int ddir, const char* name, const char* tmp, const double* in,
                      double* out, char* buf, bool* use_cfr) {
   struct stat st, now;
-  int sfd = openat(sdir, name, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+  // O_NONBLOCK: should src have become a fifo since the plan, opening it must not wait for a
+  // writer (the fstat below then sees it is not a regular file). Regular files ignore the flag.
+  int sfd = openat(sdir, name, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC);
   if (sfd < 0) {
     int e = errno;
     if (e == ELOOP || e == ENOENT || e == ENXIO) {

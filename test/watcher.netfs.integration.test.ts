@@ -62,22 +62,7 @@ beforeAll(async () => {
   mkdirSync(join(server, 'docs'));
   for (let i = 0; i < 20; i++) writeFileSync(join(server, 'docs', `f${i}.txt`), `file ${i}`);
   writeFileSync(join(server, 'keep.txt'), 'keep');
-  // netfs starts its delaying proxy and gives it half a second before sshfs connects; on a machine
-  // busy with the rest of the suite that can be too short ("Connection reset by peer"): try again.
-  for (let attempt = 1; ; attempt++) {
-    try {
-      netfs('up', server, mount, '1');
-      break;
-    } catch (err) {
-      try {
-        netfs('down', mount);
-      } catch {
-        // nothing was mounted
-      }
-      if (attempt === 3) throw err;
-      await new Promise((r) => setTimeout(r, 1000));
-    }
-  }
+  netfs('up', server, mount, '1'); // runs after the other test files (vitest.config.ts)
 
   const opts = { stream: `HASYNC_TEST_WATCH_${suffix}`, subjectPrefix: `hasyncw${suffix}` };
   bus = await openBus({ kind: 'nats', ...opts });

@@ -152,6 +152,11 @@ export async function copyEntry(
           // Some filesystems cannot set a symlink's times; the target text is what matters.
         }
       } else if (expected.src.kind === 'file') {
+        // copyFile opens src as it finds it: a fifo that replaced src since the plan would wait
+        // for a writer forever. Look first (on NFS this lstat is usually answered from the
+        // attribute cache the scan filled).
+        const pre = mismatch(await io.lstat(srcAbs), expected.src);
+        if (pre) return fail('CHANGED_UNDER_US', srcChanged(pre));
         // copyFile copies in the kernel where it can and gives the copy src's permission bits. It
         // follows a symlink: if src was swapped for one, the lstat after the copy sees it and the
         // copy is discarded, like any other change to src during the copy. (A copy that fails
