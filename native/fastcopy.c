@@ -8,7 +8,7 @@
 // path is looked up again after it was checked), every file is reached relative to its open
 // directory, and the batch runs on a thread pool thread while JavaScript plans the next one.
 //
-// copy(srcRoot, destRoot, parent, names, temps, expected, lost) -> Promise<Float64Array>
+// copy(srcRoot, destRoot, parent, names, temps, expected, flags) -> Promise<Float64Array>
 //   srcRoot, destRoot  trusted roots (may be symlinks: a mount path)
 //   parent             the directory, relative to both roots ('' for the roots themselves); every
 //                      component is opened with O_NOFOLLOW: a symlink there fails the whole batch
@@ -16,13 +16,15 @@
 //                      name to write it under in dest's directory
 //   expected           Float64Array, per file: src size, src mtimeMs, dest kind (-1 none, 0 file,
 //                      1 dir, 2 symlink, 3 other), dest size, dest mtimeMs
-//   lost               Int32Array over a SharedArrayBuffer: element 0 non-zero once the lock is
-//                      lost; read right before every rename
+//   flags              Int32Array over a SharedArrayBuffer: element 0 non-zero once the lock is
+//                      lost (read right before every rename), element 1 non-zero once the run is
+//                      stopping (read before each file: no new copy starts)
 //   result             per file: status, errno, syscall, seen kind, seen size, seen mtimeMs
 //     status 0 copied; 1 src not as planned before the copy; 2 src changed during the copy;
 //     3 dest not as planned; 4 lock lost; 5 a call failed (errno, syscall); 6 a parent of src is
 //     unsafe, 7 a parent of dest is unsafe (errno: ENOENT missing, ELOOP/ENOTDIR a symlink or not
-//     a directory; syscall 1 when the root itself could not be opened)
+//     a directory; syscall 1 when the root itself could not be opened); 8 not started (the run
+//     is stopping)
 //     seen kind -1 when the entry does not exist (statuses 1-3).
 //
 // Every write goes to the temp file, which gets src's permission bits and src's exact mtime (to
@@ -40,7 +42,17 @@
 #define NAPI_VERSION 8
 #include <node_api.h>
 
-enum { ST_OK, ST_SRC_BEFORE, ST_SRC_AFTER, ST_DEST, ST_LOST, ST_IO, ST_SRC_PARENT, ST_DEST_PARENT };
+enum {
+  ST_OK,
+  ST_SRC_BEFORE,
+  ST_SRC_AFTER,
+  ST_DEST,
+  ST_LOST,
+  ST_IO,
+  ST_SRC_PARENT,
+  ST_DEST_PARENT,
+  ST_NOT_STARTED
+};
 // Syscall names, indexed by the result's syscall field.
 static const char* const SYSCALLS[] = {"", "open", "fstat", "read", "write", "copy_file_range",
                                        "fchmod", "futimens", "close", "rename"};
@@ -52,8 +64,8 @@ enum { SC_NONE, SC_OPEN, SC_FSTAT, SC_READ, SC_WRITE, SC_CFR, SC_FCHMOD, SC_FUTI
 typedef struct {
   napi_async_work work;
   napi_deferred deferred;
-  napi_ref lost_ref;
-  volatile int32_t* lost;
+  napi_ref flags_ref;
+  int32_t* flags;  // [lost, stopping], shared with JavaScript
   char* src_root;
   char* dest_root;
   char* parent;
@@ -245,7 +257,7 @@ static void copy_one(copy_job* job, int sdir, int ddir, const char* name, const 
     unlinkat(ddir, tmp, 0);
     return;
   }
-  if (__atomic_load_n(job->lost, __ATOMIC_SEQ_CST) != 0) {
+  if (__atomic_load_n(&job->flags[0], __ATOMIC_SEQ_CST) != 0) {
     out[0] = ST_LOST;
     unlinkat(ddir, tmp, 0);
     return;
@@ -270,7 +282,9 @@ static void execute(napi_env env, void* data) {
   const char* tmp = job->temps;
   for (size_t i = 0; i < job->n; i++) {
     double* out = job->out + i * NUMS_OUT;
-    if (sdir < 0 || ddir < 0) {
+    if (__atomic_load_n(&job->flags[1], __ATOMIC_SEQ_CST) != 0) {
+      out[0] = ST_NOT_STARTED;
+    } else if (sdir < 0 || ddir < 0) {
       out[0] = sdir < 0 ? ST_SRC_PARENT : ST_DEST_PARENT;
       out[1] = sdir < 0 ? -sdir : -ddir;
       out[2] = (sdir < 0 ? src_root : dest_root) ? 1 : 0;
@@ -319,7 +333,7 @@ static void complete(napi_env env, napi_status status, void* data) {
     napi_create_typedarray(env, napi_float64_array, job->n * NUMS_OUT, ab, 0, &result);
     napi_resolve_deferred(env, job->deferred, result);
   }
-  napi_delete_reference(env, job->lost_ref);
+  napi_delete_reference(env, job->flags_ref);
   napi_delete_async_work(env, job->work);
   free_job(job);
 }
@@ -363,8 +377,8 @@ static napi_value fail_args(napi_env env, copy_job* job) {
     free_job(job);
   }
   napi_throw_type_error(env, NULL,
-                        "copy(srcRoot, destRoot, parent, names, temps, expected: Float64Array, lost: "
-                        "Int32Array over a SharedArrayBuffer): bad arguments");
+                        "copy(srcRoot, destRoot, parent, names, temps, expected: Float64Array, flags: "
+                        "Int32Array(2) over a SharedArrayBuffer): bad arguments");
   return NULL;
 }
 
@@ -392,15 +406,15 @@ static napi_value copy(napi_env env, napi_callback_info info) {
   napi_get_typedarray_info(env, argv[6], &type, &len, &data, &ab, &offset);
   // The flag is read from the pool thread while JavaScript may set it: shared memory only (a
   // SharedArrayBuffer's memory never moves), held by a reference until the job completes.
-  if (type != napi_int32_array || len < 1) return fail_args(env, job);
-  job->lost = data;
+  if (type != napi_int32_array || len < 2) return fail_args(env, job);
+  job->flags = data;
   if (!(job->src_root = get_string(env, argv[0])) || !(job->dest_root = get_string(env, argv[1])) ||
       !(job->parent = get_string(env, argv[2])) || !(job->names = get_names(env, argv[3], job->n)) ||
       !(job->temps = get_names(env, argv[4], job->n))) {
     return fail_args(env, job);
   }
   napi_value promise, resource_name;
-  napi_create_reference(env, argv[6], 1, &job->lost_ref);
+  napi_create_reference(env, argv[6], 1, &job->flags_ref);
   napi_create_promise(env, &job->deferred, &promise);
   napi_create_string_utf8(env, "fastcopy", NAPI_AUTO_LENGTH, &resource_name);
   napi_create_async_work(env, NULL, resource_name, execute, complete, job, &job->work);

@@ -50,8 +50,8 @@ function temps(base: string): string[] {
   );
 }
 
-function copier(lost?: AbortSignal): BatchCopier {
-  const c = nativeCopier(addon!, lost);
+function copier(signals: { lost?: AbortSignal; stop?: AbortSignal } = {}): BatchCopier {
+  const c = nativeCopier(addon!, signals);
   expect(c, 'the addon has copy()').not.toBeNull();
   return c!;
 }
@@ -137,25 +137,44 @@ run('batched copies (fastcopy addon)', () => {
   });
 
   it('the argument checks of the addon itself', () => {
-    const flag = new Int32Array(new SharedArrayBuffer(4));
+    const flag = new Int32Array(new SharedArrayBuffer(8));
     const copy = addon!.copy!;
     const one = new Float64Array(5);
     const z = Buffer.from('a\0');
     expect(() => copy(src, dest, '', Buffer.from('a\0b\0'), z, one, flag)).toThrow(/bad arguments/);
     expect(() => copy(src, dest, '', z, z, new Float64Array(4), flag)).toThrow(/bad arguments/);
-    expect(() => copy(src, dest, '', z, z, one, new Int32Array(0))).toThrow(/bad arguments/);
+    expect(() => copy(src, dest, '', z, z, one, new Int32Array(new SharedArrayBuffer(4)))).toThrow(
+      /bad arguments/,
+    );
     expect(() => copy(src, `${dest}\0x`, '', z, z, one, flag)).toThrow(/bad arguments/);
   });
 
   it('once the lock is lost nothing is renamed into place', async () => {
     put(src, 'a', 'a');
     const ac = new AbortController();
-    const c = copier(ac.signal);
+    const c = copier({ lost: ac.signal });
     ac.abort();
     const r = await c(src, dest, '', [{ name: 'a', src: expectedOf(join(src, 'a'))!, dest: null }]);
     expect(r).toEqual([
       { ok: false, code: 'CHANGED_UNDER_US', reason: 'lock lost before the write; left alone' },
     ]);
+    expect(fs.readdirSync(dest)).toEqual([]);
+  });
+
+  it('once the run is stopping no file of a batch starts (not started: null, nothing written)', async () => {
+    put(src, 'a', 'a');
+    put(src, 'b', 'b');
+    const ac = new AbortController();
+    const c = copier({ stop: ac.signal });
+    const items = ['a', 'b'].map((name) => ({ name, src: expectedOf(join(src, name))!, dest: null }));
+    expect(await c(src, dest, '', items)).toEqual([
+      { ok: true, bytes: 1 },
+      { ok: true, bytes: 1 },
+    ]);
+    fs.rmSync(dest, { recursive: true });
+    fs.mkdirSync(dest);
+    ac.abort();
+    expect(await c(src, dest, '', items)).toEqual([null, null]);
     expect(fs.readdirSync(dest)).toEqual([]);
   });
 

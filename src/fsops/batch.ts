@@ -23,13 +23,16 @@ export interface CopyItem {
   readonly dest: Expected | null;
 }
 
-/** Copies regular files of one directory (`parent`, relative to both roots). One result per item. */
+/**
+ * Copies regular files of one directory (`parent`, relative to both roots). One result per item:
+ * null for a file not started because the run was stopping (nothing was done to it).
+ */
 export type BatchCopier = (
   srcRoot: string,
   destRoot: string,
   parent: string,
   items: readonly CopyItem[],
-) => Promise<OpResult[]>;
+) => Promise<(OpResult | null)[]>;
 
 /** Files up to this size go in batches; larger ones are copied one by one (progress, signals). */
 export const BATCH_FILE_MAX = 1 << 20;
@@ -51,6 +54,7 @@ const St = {
   Io: 5,
   SrcParent: 6,
   DestParent: 7,
+  NotStarted: 8,
 } as const;
 
 const { ENOENT, ELOOP, ENOTDIR } = constants.errno;
@@ -60,17 +64,26 @@ function codeOf(errno: number): string {
 }
 
 /**
- * A BatchCopier over the addon, or null when the addon has no copy (an older build). `lost`
- * aborts when the lock is lost: from then on no batch renames anything.
+ * A BatchCopier over the addon, or null when the addon has no copy (an older build).
+ * - `lost` aborts when the lock is lost: from then on nothing is renamed into place.
+ * - `stop` aborts when the run is stopping (SIGTERM): the file being copied finishes, no other
+ *   file of a batch starts.
  */
-export function nativeCopier(addon: FastscanAddon, lost?: AbortSignal): BatchCopier | null {
+export function nativeCopier(
+  addon: FastscanAddon,
+  signals: { lost?: AbortSignal; stop?: AbortSignal } = {},
+): BatchCopier | null {
   const copy = addon.copy;
   const syscalls = addon.copySyscalls;
   if (typeof copy !== 'function' || !Array.isArray(syscalls)) return null;
-  // Read by the addon on its own threads right before each rename: shared memory.
-  const flag = new Int32Array(new SharedArrayBuffer(4));
-  if (lost?.aborted) flag[0] = 1;
-  else lost?.addEventListener('abort', () => Atomics.store(flag, 0, 1), { once: true });
+  // Read by the addon on its own threads (before each file, before each rename): shared memory.
+  const flags = new Int32Array(new SharedArrayBuffer(8));
+  const raise = (i: number, s?: AbortSignal): void => {
+    if (s?.aborted) Atomics.store(flags, i, 1);
+    else s?.addEventListener('abort', () => Atomics.store(flags, i, 1), { once: true });
+  };
+  raise(0, signals.lost);
+  raise(1, signals.stop);
 
   return async (srcRoot, destRoot, parent, items) => {
     const bad = parent === '' ? null : unsafeRelPath(parent);
@@ -96,11 +109,20 @@ export function nativeCopier(addon: FastscanAddon, lost?: AbortSignal): BatchCop
       expected[e + 3] = it.dest?.size ?? 0;
       expected[e + 4] = it.dest?.mtimeMs ?? 0;
     }
-    const out = await copy(srcRoot, destRoot, parent, Buffer.from(names), Buffer.from(temps), expected, flag);
-    return items.map((it, i): OpResult => {
+    const out = await copy(
+      srcRoot,
+      destRoot,
+      parent,
+      Buffer.from(names),
+      Buffer.from(temps),
+      expected,
+      flags,
+    );
+    return items.map((it, i): OpResult | null => {
       const v = i * OUT;
       const status = out[v]!;
       if (status === St.Ok) return { ok: true, bytes: it.src.size };
+      if (status === St.NotStarted) return null;
       const errno = out[v + 1]!;
       const rel = parent === '' ? it.name : `${parent}/${it.name}`;
       const seen =

@@ -96,7 +96,8 @@ export interface EngineOptions {
   readonly onOp: (ev: OpEvent) => void | Promise<void>;
   /**
    * Copies small files of one directory in one call, off this thread (local trees, fastcopy
-   * addon). Without it every copy goes through copyEntry.
+   * addon). Without it every copy goes through copyEntry. It must stop starting files once
+   * `signal` aborts, and check `lost` before each rename.
    */
   readonly batchCopy?: BatchCopier;
   /** Called as the plan grows (for the progress bar): files and bytes newly planned. */
@@ -460,8 +461,14 @@ export async function runEngine(o: EngineOptions): Promise<EngineResult> {
       dest: op.dest ? expectedOf(op.dest) : null,
     }));
     const results = await o.batchCopy!(o.srcRoot, o.destRoot, parent, items);
-    // Recorded together: the records are queued in order and reach the opslog in one write.
-    await Promise.all(ops.map((op, i) => emit(op.kind, op.path, op.src, op.dest, started, results[i]!)));
+    // Recorded together: the records are queued in order and reach the opslog in one write. A
+    // file the batch did not start (the run was stopping) was not done: nothing to record.
+    await Promise.all(
+      ops.map((op, i) => {
+        const r = results[i]!;
+        return r === null ? undefined : emit(op.kind, op.path, op.src, op.dest, started, r);
+      }),
+    );
   };
 
   /** Carries out a directory's plan (deletes are only collected). True when the run stopped. */

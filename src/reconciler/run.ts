@@ -303,7 +303,7 @@ async function locked(
   const { srcFs, destFs, netSrc, netDest, srcScanner, destScanner, srcLister, destLister, copyAddon } =
     r.trees;
   // Small files of local trees are copied in batches by the addon; otherwise one by one.
-  const batchCopy = copyAddon ? nativeCopier(copyAddon, r.handle.lost) : null;
+  const batchCopy = copyAddon ? nativeCopier(copyAddon, { lost: r.handle.lost, stop }) : null;
   log.info(
     {
       runId: r.runId,
