@@ -463,12 +463,12 @@ export async function runEngine(o: EngineOptions): Promise<EngineResult> {
     const results = await o.batchCopy!(o.srcRoot, o.destRoot, parent, items);
     // Recorded together: the records are queued in order and reach the opslog in one write. A
     // file the batch did not start (the run was stopping) was not done: nothing to record.
-    await Promise.all(
-      ops.map((op, i) => {
-        const r = results[i]!;
-        return r === null ? undefined : emit(op.kind, op.path, op.src, op.dest, started, r);
-      }),
-    );
+    const recorded: Promise<void>[] = [];
+    ops.forEach((op, i) => {
+      const r = results[i]!;
+      if (r !== null) recorded.push(emit(op.kind, op.path, op.src, op.dest, started, r));
+    });
+    await Promise.all(recorded);
   };
 
   /** Carries out a directory's plan (deletes are only collected). True when the run stopped. */
