@@ -17,6 +17,8 @@ const SKIP = new Set((process.env.BENCH_SKIP ?? '').split(',').filter(Boolean));
 const BASE = process.env.BENCH_DIR ?? '/tmp/ha-sync-bench';
 const BIN = join(process.cwd(), 'dist', 'bin', 'ha-sync.js');
 const NETFS = '/work/shared/tools/netfs';
+// netfs gives its Python proxy half a second to start; a pyenv shim first in PATH takes most of it.
+const NETFS_ENV = { ...process.env, PATH: `/usr/bin:/bin:${process.env.PATH ?? ''}` };
 const results = [];
 
 fs.rmSync(BASE, { recursive: true, force: true });
@@ -183,12 +185,12 @@ if (!SKIP.has('netfs')) {
   execFileSync('cp', ['-a', s1, s2]);
   // Each tool gets freshly mounted (cold) trees: sshfs caches what the previous one listed.
   const mount = () => {
-    execFileSync(NETFS, ['up', s1, m1, '1'], { stdio: 'inherit' });
-    execFileSync(NETFS, ['up', s2, m2, '1'], { stdio: 'inherit' });
+    execFileSync(NETFS, ['up', s1, m1, '1'], { stdio: 'inherit', env: NETFS_ENV });
+    execFileSync(NETFS, ['up', s2, m2, '1'], { stdio: 'inherit', env: NETFS_ENV });
   };
   const unmount = () => {
-    spawnSync(NETFS, ['down', m1], { stdio: 'inherit' });
-    spawnSync(NETFS, ['down', m2], { stdio: 'inherit' });
+    spawnSync(NETFS, ['down', m1], { stdio: 'inherit', env: NETFS_ENV });
+    spawnSync(NETFS, ['down', m2], { stdio: 'inherit', env: NETFS_ENV });
   };
   try {
     mount();

@@ -37,8 +37,13 @@ let running: Promise<void> | undefined;
 let tapping: Promise<void> | undefined;
 let watcher: RootWatcher;
 
+// netfs starts a Python proxy and gives it half a second before sshfs connects. A pyenv shim
+// first in PATH alone takes 0.45 s to start python (0.035 s for /usr/bin/python3), so under load
+// the mount failed ("Connection reset by peer"): the system's own tools come first.
+const NETFS_ENV = { ...process.env, PATH: `/usr/bin:/bin:${process.env.PATH ?? ''}` };
+
 function netfs(...args: string[]): void {
-  execFileSync(NETFS, args, { stdio: 'pipe', timeout: 60_000 });
+  execFileSync(NETFS, args, { stdio: 'pipe', timeout: 60_000, env: NETFS_ENV });
 }
 
 async function waitFor<T>(what: string, f: () => T | undefined | false, ms = 30_000): Promise<T> {
@@ -62,7 +67,7 @@ beforeAll(async () => {
   mkdirSync(join(server, 'docs'));
   for (let i = 0; i < 20; i++) writeFileSync(join(server, 'docs', `f${i}.txt`), `file ${i}`);
   writeFileSync(join(server, 'keep.txt'), 'keep');
-  netfs('up', server, mount, '1'); // runs after the other test files (vitest.config.ts)
+  netfs('up', server, mount, '1');
 
   const opts = { stream: `HASYNC_TEST_WATCH_${suffix}`, subjectPrefix: `hasyncw${suffix}` };
   bus = await openBus({ kind: 'nats', ...opts });
