@@ -6,6 +6,8 @@
 //   touchEntry(srcRoot, destRoot, relPath, { src: Expected, dest: Expected }, { io? }) -> OpResult
 //   deleteEntry(root, relPath, expected: Expected, { io? }) -> OpResult
 //   OpResult = { ok: true, bytes } | { ok: false, code: 'CHANGED_UNDER_US' | 'UNSAFE_PATH' | 'IO', reason }
+//   nativeCopier(addon, { lost?, stop? }) -> BatchCopier: copyEntry's rules for a batch of small
+//     files of one local directory, through the addon (null result: not started, run stopping)
 export type { Io } from './io.js';
 export { syncIo, asyncIo } from './io.js';
 export type { DirScan, ScanIssue } from './scan.js';
