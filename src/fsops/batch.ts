@@ -94,9 +94,7 @@ export function nativeCopier(
     for (let i = 0; i < items.length; i++) {
       const it = items[i]!;
       const n = it.name;
-      if (n === '' || n === '.' || n === '..' || n.includes('/') || n.includes('\0')) {
-        throw new Error(`batch copy: bad name '${n}'`);
-      }
+      if (n.includes('/') || unsafeRelPath(n) !== null) throw new Error(`batch copy: bad name '${n}'`);
       if (it.src.kind !== 'file' || it.dest?.kind === 'dir') {
         throw new Error(`batch copy: not a plain file copy: '${n}'`);
       }
