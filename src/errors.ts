@@ -29,6 +29,12 @@ export type ErrorCode =
   | 'UNSAFE_PATH'
   /** The file on disk no longer matches what the plan expected (check-before-write). */
   | 'CHANGED_UNDER_US'
+  /** The baseline store (MySQL / SQLite) could not be read or written: sync runs in safe mode. */
+  | 'BASELINE_UNAVAILABLE'
+  /** A side's `.ha-sync/` state directory is a symlink or a file: the run is refused. */
+  | 'STATE_DIR_UNSAFE'
+  /** A kept version asked for (restore) does not exist. */
+  | 'VERSION_NOT_FOUND'
   /** Anything else: a bug. */
   | 'INTERNAL';
 

@@ -1,10 +1,20 @@
 // Shell tier: the applier on real temp directories, through the in-process bus, with the real
 // fsops, file lock and SQLite audit. Events are published by hand (as a watcher would).
-import { mkdirSync, rmSync, symlinkSync, utimesSync, writeFileSync, existsSync, readdirSync } from 'node:fs';
+import {
+  mkdirSync,
+  rmSync,
+  rmdirSync,
+  symlinkSync,
+  utimesSync,
+  writeFileSync,
+  existsSync,
+  readdirSync,
+} from 'node:fs';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { Applier, fsOpsAdapter, type ApplierConfig } from '../src/applier/index.js';
 import { openAudit, openAuditReader, type Audit } from '../src/audit/index.js';
+import { openMemoryBaseline } from '../src/baseline/index.js';
 import { MemoryBus, type ChangeEvent, type EventBus } from '../src/bus/index.js';
 import { systemClock } from '../src/clock.js';
 import { openLock } from '../src/lock/index.js';
@@ -44,6 +54,7 @@ async function start(over: Partial<ApplierConfig> = {}): Promise<Rig> {
   const bus = new MemoryBus({ kind: 'memory' });
   const audit = await openAudit({ dsn: undefined, logDir: t.logs, log, clock: systemClock });
   const lock = await openLock(fileLockOptions(PAIR, t.logs, log));
+  const baseline = openMemoryBaseline(PAIR);
   const applier = new Applier(
     {
       pair: PAIR,
@@ -57,7 +68,7 @@ async function start(over: Partial<ApplierConfig> = {}): Promise<Rig> {
       idleReleaseMs: 1000,
       ...over,
     },
-    { bus, lock, audit, fs: fsOpsAdapter(), clock: systemClock, log },
+    { bus, lock, audit, fs: fsOpsAdapter(), clock: systemClock, log, baseline },
   );
   const ac = new AbortController();
   const running = applier.run(ac.signal);
@@ -72,6 +83,7 @@ async function start(over: Partial<ApplierConfig> = {}): Promise<Rig> {
       await running;
       await audit.close();
       await bus.close();
+      await baseline.close();
     },
   };
 }
@@ -132,17 +144,17 @@ describe('applier (memory bus, real disk)', () => {
       expect(rig.applier.stats.applied).toBe(1);
     });
 
-    it('a delete is not propagated without --delete-missing', async () => {
-      writeFileSync(join(rig.b, 'keep.txt'), 'keep');
-      await rig.pub(
-        eventFor(PAIR, 'dell', rig.a, 'keep.txt', 'delete', {
-          size: 4,
-          mtimeMs: mtimeOf(join(rig.b, 'keep.txt')),
-        }),
-      );
+    it('a delete is not propagated without --delete-missing: the other copy comes back', async () => {
+      writeFileSync(join(rig.a, 'keep.txt'), 'keep');
+      await rig.pub(eventFor(PAIR, 'dell', rig.a, 'keep.txt'));
+      await until('copied', () => read(join(rig.b, 'keep.txt')) === 'keep');
+      const last = { size: 4, mtimeMs: mtimeOf(join(rig.a, 'keep.txt')) };
+      rmSync(join(rig.a, 'keep.txt'));
+      await rig.pub(eventFor(PAIR, 'dell', rig.a, 'keep.txt', 'delete', last));
+      await until('restored on dell', () => read(join(rig.a, 'keep.txt')) === 'keep');
       await drained();
       expect(read(join(rig.b, 'keep.txt'))).toBe('keep');
-      expect(rig.applier.stats.applied).toBe(0);
+      expect(rig.applier.stats.applied).toBe(2);
     });
 
     it('hostile events are rejected and nothing is written outside the roots', async () => {
@@ -231,7 +243,10 @@ describe('applier (memory bus, real disk)', () => {
       await until('hp version back on dell', () => read(join(rig.a, 'both.txt')) === 'v2 edited on hp');
       expect(read(join(rig.b, 'both.txt'))).toBe('v2 edited on hp');
 
-      mkdirSync(join(rig.b, 'emptydir'));
+      mkdirSync(join(rig.a, 'emptydir'));
+      await rig.pub(eventFor(PAIR, 'dell', rig.a, 'emptydir'));
+      await until('dir made on hp', () => existsSync(join(rig.b, 'emptydir')));
+      rmdirSync(join(rig.a, 'emptydir'));
       await rig.pub(
         eventFor(PAIR, 'dell', rig.a, 'emptydir', 'delete', { size: 0, mtimeMs: 0, kind: 'dir' }),
       );

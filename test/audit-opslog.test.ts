@@ -77,14 +77,34 @@ describe('parseLine', () => {
     ['end with bad status', JSON.stringify({ type: 'end', ...end(), status: 'running' })],
     ['end without counts', JSON.stringify({ type: 'end', ...end(), counts: null })],
     ['iteration 0', '{"type":"iteration","iterationId":0}'],
+    ['a kept path without its kind', JSON.stringify({ ...ok, keptPath: '.ha-sync/versions/a~1.txt' })],
+    ['a kept kind without its path', JSON.stringify({ ...ok, keptKind: 'version' })],
+    ['an unknown kept kind', JSON.stringify({ ...ok, keptPath: 'a.txt', keptKind: 'backup' })],
+    ['an empty kept path', JSON.stringify({ ...ok, keptPath: '', keptKind: 'version' })],
+    ['a kept path that is not a string', JSON.stringify({ ...ok, keptPath: 7, keptKind: 'version' })],
   ])('rejects %s', (_n, line) => {
     expect(parseLine(line).type).toBe('corrupt');
   });
   it('accepts the lines the writer writes (missing optional fields read as null)', () => {
-    expect(parseLine(JSON.stringify(ok))).toEqual({ type: 'op', op: op(1) });
+    const read = { ...op(1), keptPath: null, keptKind: null };
+    expect(parseLine(JSON.stringify(ok))).toEqual({ type: 'op', op: read });
     const { md5Before: _m, errorMessage: _e, ...sparse } = ok;
-    expect(parseLine(JSON.stringify(sparse))).toEqual({ type: 'op', op: op(1) });
+    expect(parseLine(JSON.stringify(sparse))).toEqual({ type: 'op', op: read });
+    // A line written before ha-sync kept versions has no kept fields at all: nothing was kept.
+    expect(Object.keys(ok)).not.toContain('keptPath');
+    expect(parseLine(JSON.stringify({ ...ok, keptPath: null, keptKind: null }))).toEqual({
+      type: 'op',
+      op: read,
+    });
     expect(parseLine('{"type":"iteration","iterationId":7}')).toEqual({ type: 'iteration', iterationId: 7 });
+  });
+  it.each([
+    ['a kept version', '.ha-sync/versions/photos/a~20261204-231500.jpg', 'version'],
+    ['a conflict copy', 'photos/a.sync-conflict-20261204-231500-hp.jpg', 'conflict'],
+    ['an odd but valid path', "x/it's <b>%_\\.txt", 'version'],
+  ] as const)('round-trips %s', (_n, keptPath, keptKind) => {
+    const o = op(1, { operation: 'update', sizeBefore: 5, keptPath, keptKind });
+    expect(parseLine(JSON.stringify({ type: 'op', ...o }))).toEqual({ type: 'op', op: o });
   });
 });
 

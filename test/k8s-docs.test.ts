@@ -57,9 +57,14 @@ describe('docs/cli.md', () => {
     for (const code of ['`0`', '`1`', '`2`', '`3`']) expect(CLI_MD).toContain(code);
     for (const env of ['HA_SYNC_DB_DSN', 'NATS_URL', 'KUBECONFIG', 'POD_NAME']) expect(CLI_MD).toContain(env);
     expect(CLI_MD).toMatch(/### Rolling out `--delete-missing`/);
-    expect(CLI_MD).toMatch(
-      /Dry run[\s\S]*full cycle without deletes[\s\S]*Confirm parity[\s\S]*primary direction only/,
+    // The rollout states the baseline's three delete rules, then the steps.
+    const start = CLI_MD.indexOf('### Rolling out `--delete-missing`');
+    const rollout = CLI_MD.slice(start, CLI_MD.indexOf('\n## ', start));
+    expect(rollout).toMatch(
+      /baseline shows the other side deleted[\s\S]*new on dest is never deleted[\s\S]*never re-created/,
     );
+    expect(rollout).toMatch(/Dry run[\s\S]*Go live without deletes[\s\S]*Preview the deletes[\s\S]*Enable/);
+    expect(rollout).not.toMatch(/primary direction only/);
   });
 });
 

@@ -213,6 +213,17 @@ describe('generated manifests', () => {
       (s: string) => s.replace(/^pairs:\n/m, `pairs:\n  - { name: ${'a'.repeat(40)}, capacity: 1Ti }\n`),
       /longer than 52 characters/,
     ],
+    [
+      'a two-way pair name too long for its CronJob name',
+      (s: string) =>
+        s.replace(/^pairs:\n/m, `pairs:\n  - { name: ${'a'.repeat(40)}, capacity: 1Ti, mode: two-way }\n`),
+      /'ha-sync-a+-two-way' is longer than 52 characters/,
+    ],
+    [
+      'a mode other than one-way or two-way',
+      (s: string) => s.replace(/^pairs:\n/m, 'pairs:\n  - { name: x, capacity: 1Ti, mode: both }\n'),
+      /^gen-k8s: pairs\.yaml:\n {2}pairs\[0\] \(x\)\.mode: expected one-way or two-way, got 'both'\n$/,
+    ],
   ])('refuses %s with one line, writing nothing', (_name, edit, re) => {
     const file = join(tmp, 'bad.yaml');
     writeFileSync(file, edit(readFileSync(join(K8S_DIR, 'pairs.yaml'), 'utf8')));
@@ -221,6 +232,194 @@ describe('generated manifests', () => {
     expect(r.status).toBe(2);
     expect(r.stderr).toMatch(re);
     expect(() => readdirSync(out)).toThrow();
+  });
+});
+
+describe("a pair's mode: one-way (the seed's two CronJobs) or two-way (one)", () => {
+  let tmp = '';
+  beforeAll(() => {
+    tmp = mkdtempSync(join(tmpdir(), 'ha-sync-k8s-mode-'));
+  });
+  afterAll(() => rmSync(tmp, { recursive: true, force: true }));
+
+  const SEED_LIST = readFileSync(join(K8S_DIR, 'pairs.yaml'), 'utf8');
+  const COMMITTED = join(K8S_DIR, 'generated');
+  /** Renders pairs.yaml with the given pairs' lines edited; returns the output directory. */
+  function renderWith(name: string, lines: Record<string, string>): string {
+    let list = SEED_LIST;
+    for (const [pair, line] of Object.entries(lines)) {
+      const re = new RegExp(`^  - \\{ name: ${pair}, .*\\}$`, 'm');
+      expect(re.test(list), `pairs.yaml has a line for ${pair}`).toBe(true);
+      list = list.replace(re, `  - ${line}`);
+    }
+    const file = join(tmp, `${name}.yaml`);
+    writeFileSync(file, list);
+    const out = join(tmp, name);
+    const r = spawnSync(process.execPath, [GENERATOR, '--pairs', file, '--out', out], { encoding: 'utf8' });
+    expect(r.status, r.stderr).toBe(0);
+    return out;
+  }
+  const read = (dir: string, f: string) => readFileSync(join(dir, f), 'utf8');
+  const cronOf = (dir: string, f: string): Obj => {
+    const docs = parseDocs(read(dir, f));
+    expect(docs).toHaveLength(1);
+    return docs[0]!;
+  };
+  const valid = (o: Obj): string[] => {
+    const id = `${o.kind}/${o.metadata.name}`;
+    try {
+      new CronJob(o).validate();
+    } catch (err) {
+      return [`${id}: ${err instanceof Error ? err.message : String(err)}`];
+    }
+    return unknownFields(o, 'V1CronJob', id);
+  };
+  const argsOf = (o: Obj): string[] => podTemplate(o)!.spec.containers[0].args;
+
+  it('mode: one-way, said explicitly on every pair, renders exactly the committed files', () => {
+    const explicit = SEED_LIST.replace(
+      /^( {2}- \{ name: [a-z]+, capacity: \w+) \}$/gm,
+      '$1, mode: one-way }',
+    );
+    expect(explicit.match(/mode: one-way/g)).toHaveLength(Object.keys(SEED_PAIRS).length);
+    const file = join(tmp, 'explicit.yaml');
+    writeFileSync(file, explicit);
+    // --check against the committed directory: not one file differs, none is added or missing.
+    const r = spawnSync(process.execPath, [GENERATOR, '--pairs', file, '--check', '--out', COMMITTED], {
+      encoding: 'utf8',
+    });
+    expect(r.status, r.stderr).toBe(0);
+  });
+
+  it('a two-way pair: one CronJob running reconcile --a --b, both sides read-write, no one-way jobs', () => {
+    const out = renderWith('two-way', { media: '{ name: media, capacity: 2Ti, mode: two-way }' });
+    const files = readdirSync(out);
+    expect(files).toContain('cron-media-two-way.yaml');
+    expect(files).not.toContain('cron-media-dell-to-hp.yaml');
+    expect(files).not.toContain('cron-media-hp-to-dell.yaml');
+    // Everything else, the pair's PVs, PVCs and applier and the other pairs' jobs included, is as
+    // committed; the kustomization lists the two-way job instead of the two.
+    const committed = readdirSync(COMMITTED).filter((f) => f.endsWith('.yaml'));
+    expect(files.sort()).toEqual(
+      [
+        ...committed.filter((f) => !/^cron-media-(dell-to-hp|hp-to-dell)\.yaml$/.test(f)),
+        'cron-media-two-way.yaml',
+      ].sort(),
+    );
+    const changed = files.filter((f) => committed.includes(f) && read(out, f) !== read(COMMITTED, f));
+    expect(changed).toEqual(['kustomization.yaml']);
+    const resources = YAML.parse(read(out, 'kustomization.yaml')).resources as string[];
+    expect(resources).toContain('cron-media-two-way.yaml');
+    expect(resources.filter((f) => f.startsWith('cron-media-'))).toEqual(['cron-media-two-way.yaml']);
+
+    const cj = cronOf(out, 'cron-media-two-way.yaml');
+    expect(valid(cj)).toEqual([]);
+    expect(cj.metadata.name).toBe('ha-sync-media-two-way');
+    expect(cj.metadata.namespace).toBe(NS);
+    expect(cj.metadata.labels).toMatchObject({
+      'app.kubernetes.io/component': 'reconciler',
+      'ha-sync/pair': 'media',
+      'ha-sync/mode': 'two-way',
+    });
+    // One run covers both directions: the primary's schedule, never two runs at once.
+    expect(cj.spec.schedule).toBe(SCHEDULES['dell-to-hp']);
+    expect(cj.spec.concurrencyPolicy).toBe('Forbid');
+    expect(cj.spec.suspend).toBe(false);
+    const spec = podTemplate(cj)!.spec;
+    expect(spec.serviceAccountName).toBe('ha-sync');
+    expect(spec.automountServiceAccountToken).toBe(true);
+    expect(spec.restartPolicy).toBe('Never');
+    const c = spec.containers[0];
+    expect(argsOf(cj)).toEqual([
+      'reconcile',
+      '--pair=media',
+      '--a=dell=/mnt/dell/media',
+      '--b=hp=/mnt/hp/media',
+      '--log-dir=/var/log/ha-sync',
+      '--lock-wait=300',
+      '--dry-run',
+    ]);
+    const from = (c.envFrom ?? []).map((e: any) => e.secretRef?.name ?? e.configMapRef?.name);
+    expect(from).toEqual(['ha-sync-env', DB_SECRET]);
+    // A two-way run writes to both sides: both mounted read-write, each from its own server's PVC.
+    const claimOf = (path: string) => {
+      const m = c.volumeMounts.find((x: any) => x.mountPath === path);
+      expect(m, `${path} mounted`).toBeDefined();
+      expect(m.readOnly ?? false, `${path} read-write`).toBe(false);
+      const v = spec.volumes.find((x: any) => x.name === m.name);
+      expect(v.persistentVolumeClaim.readOnly ?? false).toBe(false);
+      return v.persistentVolumeClaim.claimName as string;
+    };
+    expect(claimOf('/mnt/dell/media')).toBe('pvc-dell-media');
+    expect(claimOf('/mnt/hp/media')).toBe('pvc-hp-media');
+    expect(claimOf('/var/log/ha-sync')).toBe('pvc-ha-sync-logs');
+    expect(spec.volumes.find((v: any) => v.name === 'tmp').emptyDir).toBeDefined();
+    // The same hardened container as the one-way jobs: only the args and the mounts differ.
+    const oneWay = podTemplate(cronOf(COMMITTED, 'cron-media-dell-to-hp.yaml'))!.spec;
+    const { args: _a, volumeMounts: _m, ...rest } = c;
+    const { args: _b, volumeMounts: _n, ...oneWayRest } = oneWay.containers[0];
+    expect(rest).toEqual(oneWayRest);
+    expect(spec.securityContext).toEqual(oneWay.securityContext);
+    expect(spec.terminationGracePeriodSeconds).toBe(oneWay.terminationGracePeriodSeconds);
+  });
+
+  it("the two-way job's args parse with reconcile's own parser, every root a mount", async () => {
+    const out = renderWith('two-way-parse', {
+      media: '{ name: media, capacity: 2Ti, mode: two-way, dryRun: false, deleteMissing: true }',
+    });
+    const cj = cronOf(out, 'cron-media-two-way.yaml');
+    const c = podTemplate(cj)!.spec.containers[0];
+    const parse = await parserFor('reconcile');
+    const cfg = parse(argsOf(cj).slice(1), {
+      ...envConfig(),
+      POD_NAME: 'pod-0',
+      HA_SYNC_DB_DSN: 'u:p@tcp(db:3306)/general_db',
+    }) as any;
+    expect(cfg.help).toBe(false);
+    expect(cfg.pair).toBe('media');
+    // Two-way: the sides' labels, and their roots as src (a) and dest (b).
+    expect(cfg.sides).toEqual({ a: 'dell', b: 'hp' });
+    expect([cfg.src, cfg.dest]).toEqual(['/mnt/dell/media', '/mnt/hp/media']);
+    expect(cfg.deleteMissing).toBe(true);
+    expect(cfg.dryRun).toBeFalsy();
+    expect(cfg.lock.lockWaitSeconds).toBe(300);
+    expect(cfg.keepVersionsDays).toBe(30);
+    for (const p of [cfg.src, cfg.dest, cfg.audit.logDir]) {
+      expect(
+        c.volumeMounts.some((m: any) => m.mountPath === p),
+        `${p} is not mounted`,
+      ).toBe(true);
+    }
+  });
+
+  it('deleteMissing: true puts --delete-missing on both one-way jobs, the two-way job and the applier', () => {
+    const out = renderWith('deletes', {
+      photos: '{ name: photos, capacity: 500Gi, dryRun: false, deleteMissing: true }',
+      media: '{ name: media, capacity: 2Ti, mode: two-way, dryRun: false, deleteMissing: true }',
+    });
+    // Against the baseline, a one-way run deletes only what its source deleted: both directions
+    // carry the flag, run in either order.
+    for (const f of [
+      'cron-photos-dell-to-hp.yaml',
+      'cron-photos-hp-to-dell.yaml',
+      'cron-media-two-way.yaml',
+    ]) {
+      const cj = cronOf(out, f);
+      expect(valid(cj)).toEqual([]);
+      expect(argsOf(cj), f).toContain('--delete-missing');
+      expect(argsOf(cj), f).not.toContain('--dry-run');
+      expect(argsOf(cj).join(' '), f).not.toMatch(/--force/);
+    }
+    for (const pair of ['photos', 'media']) {
+      const d = parseDocs(read(out, `applier-${pair}.yaml`))[0]!;
+      expect(d.spec.replicas).toBe(1);
+      expect(d.spec.template.spec.containers[0].args).toContain('--delete-missing');
+    }
+    // The other pairs are untouched: still the seed's two jobs, in dry-run, without deletes.
+    for (const f of ['cron-games-dell-to-hp.yaml', 'cron-games-hp-to-dell.yaml']) {
+      expect(read(out, f)).toBe(read(COMMITTED, f));
+      expect(argsOf(cronOf(out, f))).not.toContain('--delete-missing');
+    }
   });
 });
 

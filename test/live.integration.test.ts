@@ -4,6 +4,7 @@ import { randomBytes } from 'node:crypto';
 import { existsSync, mkdirSync, renameSync, rmSync, utimesSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { openBaseline } from '../src/baseline/index.js';
 import { Applier, fsOpsAdapter } from '../src/applier/index.js';
 import { openAudit } from '../src/audit/index.js';
 import { openBus, type NatsBus } from '../src/bus/index.js';
@@ -53,6 +54,7 @@ async function startPair(pair: string, deleteMissing: boolean) {
   const watching = Promise.all(watchers.map((w) => w.run(ac.signal)));
   const audit = await openAudit({ dsn: undefined, logDir: t.logs, log, clock: systemClock });
   const lock = await openLock(fileLockOptions(pair, t.logs, log));
+  const baseline = await openBaseline({ pair, dsn: null, logDir: t.logs, log });
   const applier = new Applier(
     {
       pair,
@@ -64,7 +66,7 @@ async function startPair(pair: string, deleteMissing: boolean) {
       windowMs: 300_000,
       holder: `test/${pair}`,
     },
-    { bus, lock, audit, fs: fsOpsAdapter(), clock: systemClock, log },
+    { bus, lock, audit, fs: fsOpsAdapter(), clock: systemClock, log, baseline },
   );
   const applying = applier.run(ac.signal);
   return {
@@ -75,6 +77,7 @@ async function startPair(pair: string, deleteMissing: boolean) {
       ac.abort();
       await Promise.all([watching, applying]);
       await audit.close();
+      await baseline.close();
       t.cleanup();
     },
   };
@@ -124,18 +127,20 @@ describe('live sync end to end (two pollers, NATS JetStream, applier)', () => {
     }
   });
 
-  it('without --delete-missing: deletes stay on one side, everything else syncs', async () => {
+  it('without --delete-missing: a delete is not carried over, the other copy comes back; everything else syncs', async () => {
     const p = await startPair('keep', false);
     try {
       writeFileSync(join(p.b, 'k.txt'), 'kept');
       await until('k on dell', () => read(join(p.a, 'k.txt')) === 'kept');
+      // dell's watcher must have seen the copy first, or it has no delete to report.
+      await until('the copy seen on dell', () => p.applier.stats.echoes > 0);
       rmSync(join(p.a, 'k.txt'));
       mkdirSync(join(p.a, 'after'));
       writeFileSync(join(p.a, 'after/x.txt'), 'x');
       await until('later change arrived', () => read(join(p.b, 'after/x.txt')) === 'x');
+      await until('k back on dell', () => read(join(p.a, 'k.txt')) === 'kept');
       await until('queue drained', async () => (await bus.pending('keep')) === 0);
       expect(read(join(p.b, 'k.txt'))).toBe('kept');
-      expect(existsSync(join(p.a, 'k.txt'))).toBe(false);
     } finally {
       await p.stop();
     }

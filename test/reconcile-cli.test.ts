@@ -191,7 +191,6 @@ describe('the command', () => {
     ['one thread (HA_SYNC_SCAN_WORKER=0)', { HA_SYNC_SCAN_WORKER: '0' }, 'direct'],
   ])('lists local trees through %s, with the same result', (_name, extra, lister) => {
     const d = dirs();
-    for (let i = 0; i < 50; i++) put(d.src, `d${i % 5}/f${i}`, String(i));
     put(d.src, 'same/a', 'same');
     put(d.dest, 'same/a', 'same');
     fs.utimesSync(
@@ -199,8 +198,8 @@ describe('the command', () => {
       fs.statSync(join(d.src, 'same/a')).atime,
       fs.statSync(join(d.src, 'same/a')).mtime,
     );
-    put(d.dest, 'd1/extra', 'e');
-    put(d.dest, 'gone/deep/x', 'x');
+    put(d.src, 'd1/extra', 'e');
+    put(d.src, 'gone/deep/x', 'x');
     const args = [
       BIN,
       `--src=${d.src}`,
@@ -209,6 +208,13 @@ describe('the command', () => {
       `--log-dir=${d.logDir}`,
       '--lock=file',
     ];
+    // A first run makes both sides equal: the baseline then knows what src deletes next.
+    expect(spawnSync(process.execPath, args, { encoding: 'utf8', env: { ...env(), ...extra } }).status).toBe(
+      0,
+    );
+    fs.rmSync(join(d.src, 'd1/extra'));
+    fs.rmSync(join(d.src, 'gone'), { recursive: true });
+    for (let i = 0; i < 50; i++) put(d.src, `d${i % 5}/f${i}`, String(i));
     const r = spawnSync(process.execPath, [...args, '--delete-missing', '--max-delete=100'], {
       encoding: 'utf8',
       env: { ...env(), ...extra },

@@ -29,10 +29,12 @@ export function put(root: string, rel: string, content: string | Buffer = '', mt
 }
 
 /** Every entry below root: 'path file:<content>' | 'path dir' | 'path -> target'. */
+/** Every entry under `root` (its `.ha-sync/` state folder left out), sorted. */
 export function snapshot(root: string): string[] {
   const out: string[] = [];
   const walk = (dir: string, rel: string): void => {
     for (const name of fs.readdirSync(dir, { encoding: 'buffer' })) {
+      if (rel === '' && name.toString() === '.ha-sync') continue;
       const n =
         name.toString('latin1') === name.toString('utf8') ? name.toString('utf8') : name.toString('latin1');
       const abs = Buffer.concat([Buffer.from(dir + '/'), name]);
@@ -48,6 +50,15 @@ export function snapshot(root: string): string[] {
   };
   walk(root, '');
   return out.sort();
+}
+
+/** The kept versions under `root`, as `dir/name~TAG.ext file:contents` with the tag cut to `~T`. */
+export function versionsOf(root: string): string[] {
+  const v = join(root, '.ha-sync', 'versions');
+  if (!fs.existsSync(v)) return [];
+  return snapshot(v)
+    .filter((l) => !l.endsWith(' dir'))
+    .map((l) => l.replace(/~\d{8}-\d{6}(-\d+)?/, '~T'));
 }
 
 export interface MemoryAudit extends Audit {
@@ -87,6 +98,7 @@ export function memoryAudit(): MemoryAudit {
       return Promise.resolve({ startedAt: new Date(last.header.startedAtMs), ops });
     },
     cleanOldOpslogs: () => Promise.resolve(0),
+    recordVersionsState: () => Promise.resolve(),
     close: () => Promise.resolve(),
   };
 }
@@ -130,6 +142,7 @@ export function config(
     dest: dirs.dest,
     pair: 't',
     direction: 'fwd',
+    keepVersionsDays: 30,
     audit: { dbDsn: undefined, logDir: dirs.logDir, logRetainDays: 10 },
     lock: {
       lock: 'file',

@@ -20,6 +20,7 @@ import {
   sink,
   snapshot,
   tempRoot,
+  versionsOf,
 } from './reconcile.helpers.js';
 
 const roots: string[] = [];
@@ -169,15 +170,15 @@ describe('delete-missing', () => {
     expect(snapshot(d.dest)).toContain('extra/x file:x');
   });
 
-  it('with it, deletes files, symlinks (not their targets) and directories once empty', async () => {
+  it('with it, deletes what src deleted since the last run: files, symlinks (not their targets), directories once empty', async () => {
     const d = dirs();
-    for (const n of ['a', 'b', 'c', 'd']) {
-      put(d.src, n, n);
-      put(d.dest, n, n);
-    }
-    put(d.dest, 'gone/deeper/x', 'x');
+    for (const n of ['a', 'b', 'c', 'd']) put(d.src, n, n);
+    put(d.src, 'gone/deeper/x', 'x');
     fs.writeFileSync(join(d.root, 'target'), 't');
-    fs.symlinkSync(join(d.root, 'target'), join(d.dest, 'ln'));
+    fs.symlinkSync(join(d.root, 'target'), join(d.src, 'ln'));
+    expect((await run(d)).r.exitCode).toBe(0); // both sides equal: the baseline knows them
+    fs.rmSync(join(d.src, 'gone'), { recursive: true });
+    fs.rmSync(join(d.src, 'ln'));
     const { r, ops } = await run(d, { deleteMissing: true });
     expect(r.exitCode).toBe(0);
     expect(snapshot(d.dest)).toEqual(['a file:a', 'b file:b', 'c file:c', 'd file:d']);
@@ -189,6 +190,21 @@ describe('delete-missing', () => {
       'delete ln',
     ]);
     expect(r.counts.deleted).toBe(4);
+    // Every file deleted is kept (the directories are not).
+    expect(versionsOf(d.dest)).toEqual([`gone/deeper/x~T file:x`, `ln~T -> ${join(d.root, 'target')}`]);
+  });
+
+  it('never deletes a file that is new on dest, nor re-creates one dest deleted', async () => {
+    const d = dirs();
+    put(d.src, 'both', 'b');
+    put(d.src, 'dest-deletes', 'd');
+    expect((await run(d, { deleteMissing: true })).r.exitCode).toBe(0);
+    put(d.dest, 'new-on-dest', 'n');
+    fs.rmSync(join(d.dest, 'dest-deletes'));
+    const { r, ops } = await run(d, { deleteMissing: true });
+    expect(r.exitCode).toBe(0);
+    expect(ops).toEqual([]);
+    expect(snapshot(d.dest)).toEqual(['both file:b', 'new-on-dest file:n']);
   });
 });
 
@@ -233,7 +249,10 @@ describe('guards', () => {
 
   it('--force overrides the empty-source guard', async () => {
     const d = dirs();
-    put(d.dest, 'x', '1');
+    put(d.src, 'x', '1');
+    expect((await run(d)).r.exitCode).toBe(0);
+    fs.rmSync(join(d.src, 'x'));
+    expect((await run(d, { deleteMissing: true })).r.errorMessage).toMatch(/source is empty/);
     const { r } = await run(d, { deleteMissing: true, force: true });
     expect(r.exitCode).toBe(0);
     expect(snapshot(d.dest)).toEqual([]);
@@ -241,8 +260,9 @@ describe('guards', () => {
 
   it('more than --max-delete percent of dest files fails before deleting anything; less passes', async () => {
     const d = dirs();
-    for (let i = 0; i < 10; i++) put(d.dest, `f${i}`, 'x');
-    for (let i = 0; i < 4; i++) put(d.src, `f${i}`, 'x');
+    for (let i = 0; i < 10; i++) put(d.src, `f${i}`, 'x');
+    expect((await run(d)).r.exitCode).toBe(0);
+    for (let i = 4; i < 10; i++) fs.rmSync(join(d.src, `f${i}`));
     const before = snapshot(d.dest);
     const { r } = await run(d, { deleteMissing: true });
     expect(r.exitCode).toBe(1);
@@ -274,21 +294,24 @@ describe('directory versus file', () => {
     ]);
     const failed = ops.filter((o) => o.status === 'fail');
     expect(failed.map((o) => o.filepath).sort()).toEqual(['x', 'y']);
-    expect(failed[0]!.errorMessage).toMatch(/--delete-missing/);
+    expect(failed[0]!.errorMessage).toMatch(/a directory is never replaced by a file/);
   });
 
-  it('with --delete-missing the dest entry is replaced (both ways)', async () => {
+  it('with --delete-missing too, a directory is never replaced by a file; a file src replaced by a directory is kept as a version', async () => {
     const d = dirs();
-    put(d.src, 'x', 'file in src');
-    put(d.dest, 'x/inner', 'dir in dest');
-    put(d.src, 'y/z', 'z');
-    put(d.dest, 'y', 'file in dest');
+    put(d.src, 'x/inner', 'dir in src');
+    put(d.src, 'y', 'file in src');
     put(d.src, 'k', 'k');
-    put(d.dest, 'k', 'k');
+    expect((await run(d)).r.exitCode).toBe(0);
+    fs.rmSync(join(d.src, 'x'), { recursive: true });
+    put(d.src, 'x', 'file now');
+    fs.rmSync(join(d.src, 'y'));
+    put(d.src, 'y/z', 'z');
     const { r, ops } = await run(d, { deleteMissing: true, maxDeletePercent: 100 });
-    expect(ops.filter((o) => o.status === 'fail')).toEqual([]);
-    expect(r.exitCode).toBe(0);
-    expect(snapshot(d.dest)).toEqual(['k file:k', 'x file:file in src', 'y dir', 'y/z file:z']);
+    expect(ops.filter((o) => o.status === 'fail').map((o) => o.filepath)).toEqual(['x']);
+    expect(r.exitCode).toBe(3);
+    expect(snapshot(d.dest)).toEqual(['k file:k', 'x dir', 'x/inner file:dir in src', 'y dir', 'y/z file:z']);
+    expect(versionsOf(d.dest)).toEqual(['y~T file:file in src']);
   });
 });
 
@@ -302,10 +325,11 @@ describe('symlinks', () => {
     const r1 = await run(d);
     expect(r1.r.exitCode).toBe(3);
     expect(fs.readdirSync(outside)).toEqual([]);
+    // With --delete-missing too: a symlink the baseline never saw is not src's to replace.
     const r2 = await run(d, { deleteMissing: true, maxDeletePercent: 100 });
-    expect(r2.r.exitCode).toBe(0);
+    expect(r2.r.exitCode).toBe(3);
     expect(fs.readdirSync(outside)).toEqual([]);
-    expect(snapshot(d.dest)).toEqual(['d dir', 'd/f file:payload']);
+    expect(snapshot(d.dest)).toEqual([`d -> ${outside}`]);
   });
 
   it('a symlinked directory in src is copied as a symlink, not followed', async () => {
@@ -392,11 +416,12 @@ describe('temp files and changes during the run', () => {
 describe('dry run', () => {
   it('prints one line per op and a summary, changes nothing, records dry-run ops; a repeat is "already current"', async () => {
     const d = dirs();
+    put(d.src, 'old', 'o');
+    put(d.src, 'keep', 'k');
+    expect((await run(d)).r.exitCode).toBe(0);
+    fs.rmSync(join(d.src, 'old'));
     put(d.src, 'new\nfile', '12345');
     put(d.src, 'dir/x', 'x');
-    put(d.dest, 'old', 'o');
-    put(d.dest, 'keep', 'k');
-    put(d.src, 'keep', 'k');
     const before = snapshot(d.dest);
     const audit = memoryAudit();
     const first = await run(d, { dryRun: true, deleteMissing: true }, { audit });
@@ -412,6 +437,7 @@ describe('dry run', () => {
     ]);
     expect(audit.runs[0]!.header.dryRun).toBe(true);
     expect(audit.runs[0]!.ops.map((o) => o.status)).toEqual(['success', 'success', 'success', 'success']);
+    expect(fs.existsSync(join(d.dest, '.ha-sync'))).toBe(false); // a dry run keeps no versions
     const second = await run(d, { dryRun: true, deleteMissing: true }, { audit });
     expect(second.stdout).toMatch(/^Dry-run already current as of \d{4}-.*Z\. Nothing has changed\.\n$/);
     expect(audit.runs).toHaveLength(1);

@@ -23,6 +23,8 @@ export interface SeedOp {
   filepath: string;
   size?: number;
   fail?: string;
+  /** Where the version this operation replaced or deleted went. */
+  kept?: { path: string; kind: 'version' | 'conflict' };
 }
 
 /** Writes one finished run and returns its iteration id (throws when it did not reach the store). */
@@ -52,6 +54,7 @@ export async function seedRun(audit: Audit, run: SeedRun): Promise<number> {
       endedAtMs: t + 5,
       status: o.fail ? 'fail' : 'success',
       errorMessage: o.fail ?? null,
+      ...(o.kept ? { keptPath: o.kept.path, keptKind: o.kept.kind } : {}),
     };
     await rec.record(op);
     if (o.fail) counts.failed++;
@@ -138,6 +141,106 @@ export async function seedHistory(audit: Audit, nowMs: number): Promise<Record<s
     startedAtMs: nowMs - 3 * MIN,
     status: 'success',
     ops: [{ operation: 'create', filepath: 'saves/slot1.sav', size: 512 }],
+  });
+  return ids;
+}
+
+/** The path whose history `seedKept` writes: updated, in conflict, deleted, and its copy synced. */
+export const KEPT_PATH = "docs/it's report.txt";
+export const KEPT_CONFLICT = "docs/it's report.sync-conflict-20261126-114000-dell.txt";
+export const KEPT_VERSION = ".ha-sync/versions/docs/it's report~20261126-113000.txt";
+export const KEPT_DELETED = ".ha-sync/versions/docs/it's report~20261126-114500.txt";
+
+/**
+ * Kept versions and conflict copies in photos (both directions, roots /mnt/<side>/photos as
+ * seedRun names them) and a hostile conflict in media, within the last hour of `nowMs`; an older
+ * conflict 10 days back; a dry run that kept nothing; and the versions-area state of three sides.
+ */
+export async function seedKept(audit: Audit, nowMs: number): Promise<Record<string, number>> {
+  const ids: Record<string, number> = {};
+  ids.oldConflict = await seedRun(audit, {
+    pair: 'photos',
+    direction: 'hp-to-dell',
+    startedAtMs: nowMs - 10 * 24 * 60 * MIN,
+    status: 'success',
+    ops: [
+      {
+        operation: 'update',
+        filepath: 'old.txt',
+        kept: { path: 'old.sync-conflict-20261116-120000-dell.txt', kind: 'conflict' },
+      },
+    ],
+  });
+  ids.keptVersion = await seedRun(audit, {
+    pair: 'photos',
+    direction: 'hp-to-dell',
+    startedAtMs: nowMs - 30 * MIN,
+    status: 'success',
+    ops: [
+      { operation: 'create', filepath: 'docs/other.txt', size: 7 },
+      { operation: 'update', filepath: KEPT_PATH, size: 10, kept: { path: KEPT_VERSION, kind: 'version' } },
+    ],
+  });
+  ids.conflict = await seedRun(audit, {
+    pair: 'photos',
+    direction: 'hp-to-dell',
+    startedAtMs: nowMs - 20 * MIN,
+    status: 'success',
+    ops: [
+      { operation: 'update', filepath: KEPT_PATH, size: 12, kept: { path: KEPT_CONFLICT, kind: 'conflict' } },
+    ],
+  });
+  ids.copySynced = await seedRun(audit, {
+    pair: 'photos',
+    direction: 'dell-to-hp',
+    startedAtMs: nowMs - 19 * MIN,
+    status: 'success',
+    ops: [{ operation: 'create', filepath: KEPT_CONFLICT, size: 11 }],
+  });
+  ids.dryDelete = await seedRun(audit, {
+    pair: 'photos',
+    direction: 'hp-to-dell',
+    dryRun: true,
+    startedAtMs: nowMs - 16 * MIN,
+    status: 'success',
+    ops: [{ operation: 'delete', filepath: KEPT_PATH, size: 12 }],
+  });
+  ids.deleted = await seedRun(audit, {
+    pair: 'photos',
+    direction: 'hp-to-dell',
+    startedAtMs: nowMs - 15 * MIN,
+    status: 'success',
+    ops: [
+      { operation: 'delete', filepath: KEPT_PATH, size: 12, kept: { path: KEPT_DELETED, kind: 'version' } },
+    ],
+  });
+  ids.hostileConflict = await seedRun(audit, {
+    pair: 'media',
+    direction: 'dell-to-hp',
+    startedAtMs: nowMs - 12 * MIN,
+    status: 'success',
+    ops: [
+      {
+        operation: 'update',
+        filepath: `pictures/${HOSTILE_NAME}`,
+        size: 99,
+        kept: {
+          path: 'pictures/<img src=x onerror=alert(1)>.sync-conflict-20261126-114800-hp.jpg',
+          kind: 'conflict',
+        },
+      },
+    ],
+  });
+  await audit.recordVersionsState('photos', 'dell', '/mnt/dell/photos', {
+    files: 2,
+    bytes: 22,
+    oldestMs: nowMs - 30 * MIN,
+  });
+  await audit.recordVersionsState('photos', 'hp', '/mnt/hp/photos', { files: 0, bytes: 0, oldestMs: null });
+  await audit.recordVersionsState('media', 'hp', '/mnt/hp/media', {
+    files: 1234,
+    bytes: 5_000_000_000,
+    oldestMs: nowMs - 29 * 24 * 60 * MIN,
   });
   return ids;
 }

@@ -1,7 +1,8 @@
 // The real page in a real browser: Debian's chromium driven by playwright-core, against the
 // dashboard on 127.0.0.1 reading a seeded SQLite audit. Checks the cards and tables, that a hostile
-// file name renders as text and runs nothing, that the page refreshes by itself, and that the page
-// breaks no CSP rule; saves test-results/dashboard.png.
+// file name renders as text and runs nothing, that the page refreshes by itself, that the kept
+// versions, conflicts and the file-history search show, and that the page breaks no CSP rule;
+// saves test-results/dashboard.png and test-results/dashboard-history.png.
 import { existsSync } from 'node:fs';
 import { mkdir, mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -13,7 +14,7 @@ import { openAudit, openAuditReader, type Audit, type AuditReader } from '../src
 import { systemClock } from '../src/clock.js';
 import { createLogger } from '../src/log.js';
 import { buildApp } from '../src/ui/index.js';
-import { HOSTILE_NAME, seedHistory, seedRun } from './ui-seed.js';
+import { HOSTILE_NAME, KEPT_CONFLICT, KEPT_PATH, seedHistory, seedKept, seedRun } from './ui-seed.js';
 
 const CHROMIUM = '/usr/bin/chromium';
 const haveChromium = existsSync(CHROMIUM);
@@ -34,6 +35,7 @@ describe.skipIf(!haveChromium)('the dashboard in chromium', () => {
   let browser: Browser;
   let base: string;
   let ids: Record<string, number>;
+  let kept: Record<string, number>;
 
   beforeAll(async () => {
     dir = await mkdtemp(join(tmpdir(), 'ha-sync-ui-browser-'));
@@ -66,6 +68,7 @@ describe.skipIf(!haveChromium)('the dashboard in chromium', () => {
       });
     }
     ids = await seedHistory(audit, now);
+    kept = await seedKept(audit, now);
     reader = await openAuditReader({ dsn: undefined, logDir: dir, log });
     app = buildApp({ reader, clock: systemClock, schedule: { defaultMinutes: 15, perPairMinutes: {} } });
     base = await app.listen({ host: '127.0.0.1', port: 0 });
@@ -81,6 +84,109 @@ describe.skipIf(!haveChromium)('the dashboard in chromium', () => {
     await reader?.close();
     await audit?.close();
     if (dir) await rm(dir, { recursive: true, force: true });
+  });
+
+  it('shows conflicts, kept versions and the history of a file, with its restore commands', async () => {
+    const context = await browser.newContext({ viewport: { width: 1440, height: 1000 } });
+    const page = await context.newPage();
+    const problems: string[] = [];
+    const dialogs: string[] = [];
+    page.on('dialog', (d) => {
+      dialogs.push(d.message());
+      void d.dismiss();
+    });
+    page.on('pageerror', (e) => problems.push(`pageerror: ${e.message}`));
+    page.on('console', (m) => {
+      if (m.type() === 'error' || m.type() === 'warning') problems.push(`console ${m.type()}: ${m.text()}`);
+    });
+    await page.clock.install();
+    await page.goto(base + '/');
+    await page.locator('.card').nth(2).waitFor();
+    await page.clock.pauseAt(Date.now() + 1000);
+    const card = (name: string) => page.locator(`.card[data-id="${name}"]`);
+
+    // Each card: the conflicts of the last 7 days and the versions area of each side.
+    await expect
+      .poll(() => card('photos').locator('.kept-block').textContent())
+      .toContain('Conflicts, last 7 days1');
+    expect(await card('photos').locator('.conflict-list li').count()).toBe(1);
+    expect(await card('photos').locator('.conflict-list .kept-path').textContent()).toBe(KEPT_CONFLICT);
+    expect(await card('media').locator('.conflict-list .file-link').textContent()).toBe(
+      `pictures/${HOSTILE_NAME}`,
+    );
+    expect(await card('media').locator('.vers tbody tr[data-id="hp"]').textContent()).toMatch(
+      /^hp\/mnt\/hp\/media1,2344\.66 GiB29 d ago/,
+    );
+    expect(await card('photos').locator('.vers tbody tr').count()).toBe(2);
+    expect(await card('games').locator('.kept-block').textContent()).toContain(
+      'No versions area recorded yet',
+    );
+    expect(await page.locator('#cards img').count()).toBe(0);
+
+    // An operation row says where the version it replaced went.
+    await page.locator(`#activity-body tr[data-id="${kept.keptVersion}"]`).click();
+    const keptRow = page.locator('#ops-body tr', { hasText: KEPT_PATH });
+    await keptRow.waitFor();
+    expect(await keptRow.locator('.kept').textContent()).toBe('version');
+    expect(await keptRow.locator('.kept-path').textContent()).toBe(
+      ".ha-sync/versions/docs/it's report~20261126-113000.txt",
+    );
+
+    // Clicking its file opens its history: newest first, dry runs told apart, restore commands.
+    await keptRow.locator('td.path').click();
+    const hist = page.locator('#history-body tr');
+    await expect.poll(() => hist.count()).toBe(5);
+    expect(await page.locator('#history-path').inputValue()).toBe(KEPT_PATH);
+    expect(await page.locator('#history-summary').textContent()).toBe(
+      `5 operations on ${KEPT_PATH} and its copies, newest first; 2 kept versions to restore.`,
+    );
+    expect(await hist.locator('.op').allTextContents()).toEqual([
+      'delete',
+      'delete',
+      'create',
+      'update',
+      'update',
+    ]);
+    expect(await page.locator('#history-body tr.dry').count()).toBe(1);
+    expect(await hist.nth(0).locator('code.cmd').textContent()).toBe(
+      "ha-sync restore --root /mnt/dell/photos --path 'docs/it'\\''s report.txt' --version 'it'\\''s report~20261126-114500.txt'",
+    );
+    expect(await page.locator('#history-body code.cmd').count()).toBe(2);
+    expect(await hist.nth(3).locator('.kept').textContent()).toBe('conflict copy');
+    await mkdir('test-results', { recursive: true });
+    await page.locator('#history').screenshot({ path: 'test-results/dashboard-history.png' });
+
+    // Typing a path and pressing Enter searches (in the pair chosen); the hostile name stays text.
+    expect(await page.locator('#history-pair').inputValue()).toBe('photos');
+    await page.locator('#history-pair').selectOption('');
+    await page.locator('#history-path').fill(`  pictures/${HOSTILE_NAME} `);
+    await page.locator('#history-path').press('Enter');
+    await expect.poll(() => hist.count()).toBe(2);
+    expect(await hist.locator('td.path').allTextContents()).toEqual([
+      `pictures/${HOSTILE_NAME}`,
+      `pictures/${HOSTILE_NAME}`,
+    ]);
+    expect(await page.locator('#history img').count()).toBe(0);
+    // A conflict link on a card searches its pair.
+    await card('photos').locator('.conflict-list .file-link').click();
+    await expect.poll(() => page.locator('#history-pair').inputValue()).toBe('photos');
+    await expect.poll(() => hist.count()).toBe(5);
+    // Nothing found, and nothing typed.
+    await page.locator('#history-path').fill('no/such/file.txt');
+    await page.locator('#history-go').click();
+    await expect
+      .poll(() => page.locator('#history-summary').textContent())
+      .toBe('Nothing recorded for no/such/file.txt: no copy, update, delete or kept version of it.');
+    expect(await page.locator('#history-wrap').isHidden()).toBe(true);
+    await page.locator('#history-path').fill('   ');
+    await page.locator('#history-go').click();
+    expect(await page.locator('#history-summary').textContent()).toBe(
+      'Type a path first, such as photos/2026/a.jpg.',
+    );
+
+    expect(dialogs).toEqual([]);
+    expect(problems).toEqual([]);
+    await context.close();
   });
 
   it('shows the pairs and the activity, renders a hostile file name as text, and refreshes', async () => {
@@ -122,14 +228,14 @@ describe.skipIf(!haveChromium)('the dashboard in chromium', () => {
     expect(await rows.count()).toBe(50);
     expect(await rows.first().getAttribute('data-id')).toBe(String(ids.gamesDry));
     expect(await rows.first().locator('.kind').textContent()).toBe('DRY RUN');
-    expect(await page.locator('#activity-body tr.dry').count()).toBe(2);
+    expect(await page.locator('#activity-body tr.dry').count()).toBe(3);
     expect(await page.locator(`#activity-body tr[data-id="${ids.mediaPartial}"] .kind`).textContent()).toBe(
       'REAL',
     );
 
     // Filters.
     await page.locator('.seg button[data-kind="dry"]').click();
-    await expect.poll(() => rows.count()).toBe(2);
+    await expect.poll(() => rows.count()).toBe(3);
     await page.locator('.seg button[data-kind="all"]').click();
     await expect.poll(() => rows.count()).toBe(50);
 

@@ -195,6 +195,23 @@ describe('bad query strings get 400 and one JSON line', () => {
     ['/api/operations?iteration_id=x', "iteration_id: expected a positive integer, got 'x'"],
     ['/api/operations?iteration_id=1&limit=0', "limit: expected an integer from 1 to 500, got '0'"],
     ['/api/operations?iteration_id=%0Aevil', "iteration_id: expected a positive integer, got '?evil'"],
+    ['/api/conflicts?days=0', "days: expected an integer from 1 to 365, got '0'"],
+    ['/api/conflicts?days=366', "days: expected an integer from 1 to 365, got '366'"],
+    ['/api/conflicts?days=7d', "days: expected an integer from 1 to 365, got '7d'"],
+    ['/api/conflicts?limit=501', "limit: expected an integer from 1 to 500, got '501'"],
+    ['/api/conflicts?pair=Bad', /^pair: expected a pair name/],
+    ['/api/versions?pair=a_b', /^pair: expected a pair name .*, got 'a_b'$/],
+    [
+      '/api/history',
+      "path is required: a file path relative to the pair's root, such as photos/a.jpg (1 to 4096 characters, not starting with '/')",
+    ],
+    ['/api/history?path=', /^path: expected a file path relative to the pair's root, .*, got ''$/],
+    ['/api/history?path=%2Fetc%2Fpasswd', /^path: expected a file path .*, got '\/etc\/passwd'$/],
+    ['/api/history?path=a%00b', /^path: expected a file path .*, got 'a\?b'$/],
+    [`/api/history?path=${'x'.repeat(4097)}`, /^path: expected a file path .*, got 'x{80}\.\.\.'$/],
+    ['/api/history?path=a&path=b', /^path: expected a file path .*, got more than one value$/],
+    ['/api/history?path=a&limit=0', "limit: expected an integer from 1 to 500, got '0'"],
+    ['/api/history?path=a&pair=-x', /^pair: expected a pair name/],
   ])('%s', async (url, message) => {
     const r = await get(url);
     expect(r.status).toBe(400);
@@ -261,6 +278,9 @@ describe('an empty store', () => {
       expect((await a.inject('/api/pairs')).json().pairs).toEqual([]);
       expect((await a.inject('/api/iterations')).json().iterations).toEqual([]);
       expect((await a.inject('/api/operations?iteration_id=1')).json().operations).toEqual([]);
+      expect((await a.inject('/api/conflicts')).json()).toMatchObject({ counts: [], conflicts: [] });
+      expect((await a.inject('/api/versions')).json().versions).toEqual([]);
+      expect((await a.inject('/api/history?path=a.txt')).json().history).toEqual([]);
       expect((await a.inject('/readyz')).statusCode).toBe(200);
       const m = (await a.inject('/metrics')).body;
       expect(m).toContain('ha_sync_store_up 1');
@@ -283,7 +303,15 @@ describe('the store down', () => {
     await rm(downDir, { recursive: true, force: true });
     const a = buildApp({ reader: r, clock: new ManualClock(NOW), schedule });
     try {
-      for (const url of ['/readyz', '/api/pairs', '/api/iterations', '/api/operations?iteration_id=1']) {
+      for (const url of [
+        '/readyz',
+        '/api/pairs',
+        '/api/iterations',
+        '/api/operations?iteration_id=1',
+        '/api/conflicts',
+        '/api/versions',
+        '/api/history?path=a.txt',
+      ]) {
         const res = await a.inject(url);
         expect(res.statusCode, url).toBe(503);
         expect(res.json()).toEqual({
@@ -308,6 +336,9 @@ describe('the store down', () => {
       pairs: () => new Promise(() => undefined),
       iterations: () => new Promise(() => undefined),
       operations: () => new Promise(() => undefined),
+      conflicts: () => new Promise(() => undefined),
+      versionsState: () => new Promise(() => undefined),
+      fileHistory: () => new Promise(() => undefined),
       close: () => Promise.resolve(),
     };
     const c = new ManualClock(NOW);

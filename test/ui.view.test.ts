@@ -3,6 +3,7 @@ import { describe, expect, it } from 'vitest';
 import type { IterationRow, IterationStatus, PairSummary } from '../src/audit/index.js';
 import { pairView, pairViews, type Schedule } from '../src/ui/index.js';
 import { describeQueryIssue, oneLine } from '../src/ui/query.js';
+import { restoreCommand, shellWord } from '../src/ui/view.js';
 
 const NOW = Date.UTC(2026, 0, 31, 12, 0, 0);
 const MIN = 60_000;
@@ -152,5 +153,57 @@ describe('query messages', () => {
     expect(describeQueryIssue(undefined, {})).toBe('invalid query string');
     expect(oneLine('a\nb\u0000c')).toBe('a?b?c');
     expect(oneLine('x'.repeat(100))).toBe(`${'x'.repeat(80)}...`);
+  });
+});
+
+describe('restore commands', () => {
+  const base = {
+    id: 1,
+    iterationId: 1,
+    dryRun: false,
+    operation: 'update' as const,
+    filepath: 'photos/a.jpg',
+    sizeBefore: 1,
+    sizeAfter: 2,
+    md5Before: null,
+    md5After: null,
+    startedAt: new Date(NOW).toISOString(),
+    endedAt: null,
+    status: 'success' as const,
+    errorMessage: null,
+    keptPath: '.ha-sync/versions/photos/a~20261204-231500.jpg',
+    keptKind: 'version' as const,
+    syncPair: 'photos',
+    direction: 'hp-to-dell',
+    src: '/mnt/hp/photos',
+    dest: '/mnt/dell/photos',
+  };
+  it('names the root written to, the path and the version file', () => {
+    expect(restoreCommand(base)).toBe(
+      "ha-sync restore --root /mnt/dell/photos --path photos/a.jpg --version 'a~20261204-231500.jpg'",
+    );
+  });
+  it('quotes what the shell would read otherwise, and never lets a value read as a flag', () => {
+    expect(shellWord("it's $HOME `x` *")).toBe(`'it'\\''s $HOME \`x\` *'`);
+    expect(shellWord('')).toBe("''");
+    expect(shellWord('~root')).toBe("'~root'");
+    expect(
+      restoreCommand({
+        ...base,
+        dest: '/mnt/my photos',
+        filepath: '-x/a b.jpg',
+        keptPath: '.ha-sync/versions/-x/-a b~20261204-231500.jpg',
+      }),
+    ).toBe(
+      "ha-sync restore --root '/mnt/my photos' '--path=-x/a b.jpg' '--version=-a b~20261204-231500.jpg'",
+    );
+  });
+  it.each([
+    ['a conflict copy (an ordinary file beside the original)', { keptKind: 'conflict' as const }],
+    ['nothing kept', { keptKind: null, keptPath: null }],
+    ['a dry run', { dryRun: true }],
+    ['a failed operation', { status: 'fail' as const }],
+  ])('is null for %s', (_n, over) => {
+    expect(restoreCommand({ ...base, ...over })).toBeNull();
   });
 });

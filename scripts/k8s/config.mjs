@@ -7,6 +7,16 @@ import YAML from 'yaml';
 const NAME_RE = /^[a-z0-9]([a-z0-9-]{0,53}[a-z0-9])?$/;
 const QUANTITY_RE = /^[0-9]+(\.[0-9]+)?(Ki|Mi|Gi|Ti|Pi|Ei|k|M|G|T|P|E)?$/;
 const CRON_RE = /^\S+( \S+){4}$/;
+/**
+ * How a pair's CronJobs reconcile. `one-way` (the seed's default): two jobs, one per direction.
+ * `two-way`: one job that walks both trees against the pair's baseline.
+ */
+const MODES = ['one-way', 'two-way'];
+
+/** The seed's CronJob per direction, e.g. ha-sync-media-dell-to-hp. */
+export const oneWayCronJobName = (pair, from, to) => `ha-sync-${pair}-${from}-to-${to}`;
+/** The one CronJob of a `mode: two-way` pair, e.g. ha-sync-media-two-way. */
+export const twoWayCronJobName = (pair) => `ha-sync-${pair}-two-way`;
 
 /**
  * Parses pairs.yaml text into a frozen config. Throws Error with one line per problem.
@@ -63,13 +73,16 @@ export function parsePairsConfig(text) {
     for (const k of ['dryRun', 'deleteMissing']) {
       if (p[k] !== undefined && typeof p[k] !== 'boolean') fail(`${where}.${k}: expected true or false`);
     }
-    const known = new Set(['name', 'capacity', 'path', 'dryRun', 'deleteMissing']);
+    const mode = p.mode ?? 'one-way';
+    if (!MODES.includes(mode)) fail(`${where}.mode: expected ${MODES.join(' or ')}, got '${p.mode}'`);
+    const known = new Set(['name', 'capacity', 'path', 'mode', 'dryRun', 'deleteMissing']);
     for (const k of Object.keys(p)) if (!known.has(k)) fail(`${where}: unknown key '${k}'`);
     outPairs.push(
       Object.freeze({
         name: p.name,
         capacity: String(p.capacity),
         path,
+        mode,
         dryRun: p.dryRun ?? true,
         deleteMissing: p.deleteMissing ?? false,
       }),
@@ -77,9 +90,16 @@ export function parsePairsConfig(text) {
   }
 
   // Kubernetes caps CronJob names at 52 characters (the controller appends a suffix per Job).
+  // Only the names a pair's mode renders are checked.
   for (const p of outPairs) {
-    for (const [from, to] of [serverNames, [...serverNames].reverse()]) {
-      const cron = `ha-sync-${p.name}-${from}-to-${to}`;
+    const crons =
+      p.mode === 'two-way'
+        ? [twoWayCronJobName(p.name)]
+        : [
+            oneWayCronJobName(p.name, serverNames[0], serverNames[1]),
+            oneWayCronJobName(p.name, serverNames[1], serverNames[0]),
+          ];
+    for (const cron of crons) {
       if (cron.length > 52)
         fail(
           `pairs (${p.name}): the CronJob name '${cron}' is longer than 52 characters; shorten the pair name`,

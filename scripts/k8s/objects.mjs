@@ -2,6 +2,7 @@
 // CronJobs, watchers, appliers, the dashboard, NATS, RBAC. `render` returns file name -> objects;
 // `renderText` the YAML of each file plus generated/kustomization.yaml.
 import YAML from 'yaml';
+import { oneWayCronJobName, twoWayCronJobName } from './config.mjs';
 import {
   NAMES,
   PATHS,
@@ -20,6 +21,7 @@ import {
   pruneArgs,
   pvcVolume,
   reconcileArgs,
+  twoWayReconcileArgs,
   uiArgs,
   watchArgs,
 } from './pod.mjs';
@@ -84,10 +86,41 @@ function reconcileCronJob(cfg, pair, from, to) {
     ],
     { withDb: true },
   );
+  const volumes = [
+    pvcVolume(dataVolume(from), pvcName(from, pair.name), true),
+    pvcVolume(dataVolume(to), pvcName(to, pair.name)),
+    logsVolume(),
+  ];
+  return reconcilerCronJob(cfg, oneWayCronJobName(pair.name, from, to), schedule, extra, container, volumes);
+}
+
+/**
+ * The one CronJob of a `mode: two-way` pair. It writes to both sides, so both are mounted
+ * read-write, as in the pair's applier. It runs on the primary server's schedule: one run covers
+ * both directions, so the secondary's schedule (which only offsets the seed's second job) has
+ * nothing left to time.
+ */
+function twoWayCronJob(cfg, pair) {
+  const extra = { 'ha-sync/pair': pair.name, 'ha-sync/mode': 'two-way' };
+  const sides = [cfg.primary, cfg.secondary];
+  const container = haSyncContainer(
+    'ha-sync',
+    twoWayReconcileArgs(cfg, pair),
+    RESOURCES.reconcile,
+    [...sides.map((s) => ({ name: dataVolume(s), mountPath: mountPath(s, pair.name) })), logsMount()],
+    { withDb: true },
+  );
+  const volumes = [...sides.map((s) => pvcVolume(dataVolume(s), pvcName(s, pair.name))), logsVolume()];
+  const schedule = cfg.servers.find((s) => s.name === cfg.primary).schedule;
+  return reconcilerCronJob(cfg, twoWayCronJobName(pair.name), schedule, extra, container, volumes);
+}
+
+/** What every reconcile CronJob shares, one-way or two-way. */
+function reconcilerCronJob(cfg, name, schedule, extra, container, volumes) {
   return {
     apiVersion: 'batch/v1',
     kind: 'CronJob',
-    metadata: meta(cfg, `ha-sync-${pair.name}-${direction}`, 'reconciler', extra),
+    metadata: meta(cfg, name, 'reconciler', extra),
     spec: {
       schedule,
       // Explicit, so `kubectl apply -k` resumes a CronJob suspended during an outage
@@ -105,16 +138,7 @@ function reconcileCronJob(cfg, pair, from, to) {
           backoffLimit: 0,
           template: {
             metadata: { labels: labels('reconciler', extra) },
-            spec: podSpec(
-              cfg,
-              [container],
-              [
-                pvcVolume(dataVolume(from), pvcName(from, pair.name), true),
-                pvcVolume(dataVolume(to), pvcName(to, pair.name)),
-                logsVolume(),
-              ],
-              { token: true, restartPolicy: 'Never' },
-            ),
+            spec: podSpec(cfg, [container], volumes, { token: true, restartPolicy: 'Never' }),
           },
         },
       },
@@ -492,6 +516,12 @@ export function render(cfg) {
     }
   }
   for (const p of cfg.pairs) {
+    // A two-way pair gets its one job instead of the seed's two, never beside them: the three
+    // would only take turns on the pair's Lease.
+    if (p.mode === 'two-way') {
+      add(`cron-${p.name}-two-way.yaml`, twoWayCronJob(cfg, p));
+      continue;
+    }
     add(
       `cron-${p.name}-${cfg.primary}-to-${cfg.secondary}.yaml`,
       reconcileCronJob(cfg, p, cfg.primary, cfg.secondary),

@@ -36,8 +36,30 @@ export function reconcileArgs(cfg, pair, from, to) {
     `--log-dir=${PATHS.logs}`,
     `--lock-wait=${cfg.lockWaitSeconds}`,
   ];
-  // Deletes only ever on the primary direction, and only when the pair's entry asks for them.
-  if (pair.deleteMissing && from === cfg.primary) args.push('--delete-missing');
+  // Both directions may delete: against the pair's baseline a one-way run deletes on dest only what
+  // src deleted, never a file new on dest, and never re-creates what dest deleted, so the two jobs
+  // are safe in either order (issue 12 §4). Only when the pair's entry asks for deletes.
+  if (pair.deleteMissing) args.push('--delete-missing');
+  if (pair.dryRun) args.push('--dry-run');
+  return args;
+}
+
+/**
+ * The one job of a `mode: two-way` pair: both trees against the baseline, the primary as `--a`
+ * (the same sides as the pair's applier). Audit directions are named from the two labels.
+ */
+export function twoWayReconcileArgs(cfg, pair) {
+  const a = cfg.primary;
+  const b = cfg.secondary;
+  const args = [
+    'reconcile',
+    `--pair=${pair.name}`,
+    `--a=${a}=${mountPath(a, pair.name)}`,
+    `--b=${b}=${mountPath(b, pair.name)}`,
+    `--log-dir=${PATHS.logs}`,
+    `--lock-wait=${cfg.lockWaitSeconds}`,
+  ];
+  if (pair.deleteMissing) args.push('--delete-missing');
   if (pair.dryRun) args.push('--dry-run');
   return args;
 }

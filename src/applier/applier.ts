@@ -1,7 +1,9 @@
 // The live applier: consumes a pair's change events (both sides) and makes the two sides equal,
-// one path at a time. For each event it stats both sides and lets `decide` (pure) pick the one
-// operation; it acks only after that operation is done and in the opslog, naks with a delay on a
-// transient failure, and terminates (after logging) a message that can never be applied.
+// one path at a time. An event only says which path to look at: the applier stats both sides,
+// reads the path's baseline, and lets the core's `decidePath` (the reconciler's rule) decide;
+// execute.ts carries the decision out. It acks only after that is done and in the opslog, naks
+// with a delay on a transient failure, and terminates (after logging) a message that can never
+// be applied. Correctness never rests on the event's contents nor on the echo cache.
 //
 // Invariants:
 // - Events are untrusted: a bad pair/side, a path that is absolute, has '..' or NUL, or goes
@@ -14,7 +16,9 @@
 // - An operation done whose opslog record failed keeps its event un-acked; the record is written
 //   first when the event (or another for the path) comes back.
 // - The echo of the applier's own writes (the other watcher reporting the copy) is recognised
-//   from an LRU cache of what was just written, without a stat.
+//   from an LRU cache of what was just written, without a stat. Only an optimisation: an echo that
+//   got through finds both sides as the baseline records them, and nothing is done.
+// - Baseline unreadable: safe mode (newest wins, nothing deleted), retried after a while.
 import { LRUCache } from 'lru-cache';
 import type { Audit, OpRecord } from '../audit/index.js';
 import type { ChangeEvent, Delivery, Disposition, EventBus } from '../bus/index.js';
@@ -23,10 +27,22 @@ import { errorMessage, isHaSyncError } from '../errors.js';
 import type { Lock } from '../lock/index.js';
 import type { Logger } from '../log.js';
 import { checkRelPath } from '../bus/index.js';
-import { decide, type Plan } from './decide.js';
+import type { BaselineStore } from '../baseline/index.js';
+import { STATE_DIR, type Decision } from '../core/index.js';
+import { expireSides } from '../fsops/index.js';
 import type { FsOps } from './fsadapter.js';
+import {
+  carryOut,
+  decideLive,
+  entryOf,
+  readBase,
+  type LiveContext,
+  type Owed,
+  type Outcome,
+  type Written,
+} from './execute.js';
 import { LeaseKeeper } from './lease.js';
-import { AuditWindows, directionName, type SideRef } from './windows.js';
+import { AuditWindows, type SideRef } from './windows.js';
 
 export interface ApplierConfig {
   readonly pair: string;
@@ -45,6 +61,10 @@ export interface ApplierConfig {
   readonly idleReleaseMs?: number;
   /** After yielding the lock to a waiter, wait this long before taking it again, ms. Default 20000. */
   readonly yieldBackoffMs?: number;
+  /** Kept versions older than this many days are removed (hourly); 0 keeps none. Default 30. */
+  readonly keepVersionsDays?: number;
+  /** The first pass (run's start) refuses to delete more than this percent of a side's files. Default 50. */
+  readonly maxDeletePercent?: number;
 }
 
 export interface ApplierDeps {
@@ -54,6 +74,8 @@ export interface ApplierDeps {
   fs: FsOps;
   clock: Clock;
   log: Logger;
+  /** The pair's baseline (shared with the reconciler); null or absent: safe mode. */
+  baseline?: BaselineStore | null;
 }
 
 export interface ApplierStats {
@@ -70,21 +92,6 @@ export interface ApplierStats {
   /** Operations that failed for good. */
   failed: number;
   conflicts: number;
-}
-
-/** An operation carried out whose record is not in the opslog yet. */
-interface Owed {
-  from: SideRef;
-  to: SideRef;
-  op: OpRecord;
-  bytes: number;
-}
-
-interface Written {
-  type: 'upsert' | 'delete';
-  kind: 'file' | 'dir' | 'symlink';
-  size: number;
-  mtimeMs: number;
 }
 
 /** errno codes worth retrying: the file moved under us, or the storage hiccuped. */
@@ -106,6 +113,10 @@ const TRANSIENT = new Set([
 /** After this many deliveries a message that keeps failing is terminated (and logged). */
 const MAX_DELIVERIES = 20;
 const ROOT_STATE_TTL_MS = 1000;
+/** After the baseline failed, plan without it this long before trying it again. */
+const BASELINE_RETRY_MS = 30_000;
+/** How often kept versions are expired. */
+const EXPIRY_EVERY_MS = 60 * 60_000;
 
 export class Applier {
   readonly stats: ApplierStats = {
@@ -130,6 +141,9 @@ export class Applier {
   private readonly unmountedLogged = new Set<string>();
   /** Records owed to the opslog, by event path (see recordAll). */
   private readonly owed = new Map<string, Owed[]>();
+  private baselineDownAt: number | null = null;
+  private lastExpiry: number | null = null;
+  private readonly live: LiveContext;
 
   constructor(
     readonly config: ApplierConfig,
@@ -141,6 +155,43 @@ export class Applier {
       ...(config.yieldBackoffMs !== undefined ? { yieldBackoffMs: config.yieldBackoffMs } : {}),
     });
     this.windows = new AuditWindows(deps.audit, config.pair, config.windowMs, deps.clock, deps.log);
+    this.live = {
+      pair: config.pair,
+      sides: { a: config.a, b: config.b },
+      opts: { deleteMissing: config.deleteMissing, mtimeThresholdMs: config.mtimeThresholdMs },
+      keepVersions: (config.keepVersionsDays ?? 30) > 0,
+      fs: deps.fs,
+      clock: deps.clock,
+      log: deps.log,
+      baseline: () => this.baselineNow(),
+      baselineFailed: (err) => this.baselineFailed(err),
+      remember: (side, path, w) => this.written.set(`${side.label}\0${path}`, w),
+      record: (path, recs) => this.recordAll(path, recs),
+    };
+  }
+
+  /** The pair's baseline store as given (null: none). */
+  get baseline(): BaselineStore | null {
+    return this.deps.baseline ?? null;
+  }
+
+  /** The baseline to decide with now, or null (safe mode). */
+  private baselineNow(): BaselineStore | null {
+    const store = this.deps.baseline ?? null;
+    if (!store) return null;
+    if (this.baselineDownAt !== null && this.deps.clock.now() - this.baselineDownAt < BASELINE_RETRY_MS)
+      return null;
+    return store;
+  }
+
+  private baselineFailed(err: unknown): void {
+    if (this.baselineDownAt === null || this.deps.clock.now() - this.baselineDownAt >= BASELINE_RETRY_MS) {
+      this.deps.log.warn(
+        { pair: this.config.pair, err: errorMessage(err) },
+        'baseline unavailable: deciding without it (newest wins, nothing deleted) until it is back',
+      );
+    }
+    this.baselineDownAt = this.deps.clock.now();
   }
 
   /**
@@ -194,9 +245,23 @@ export class Applier {
     try {
       await this.lease.tick();
       await this.windows.tick();
+      await this.expire();
     } catch (err) {
       this.deps.log.error(`applier housekeeping failed: ${errorMessage(err)}`);
     }
+  }
+
+  /** Hourly: old kept versions go on both sides (the first tick does it at once). */
+  private async expire(): Promise<void> {
+    const now = this.deps.clock.now();
+    if (this.lastExpiry !== null && now - this.lastExpiry < EXPIRY_EVERY_MS) return;
+    this.lastExpiry = now;
+    await expireSides([this.config.a, this.config.b], this.config.keepVersionsDays ?? 30, {
+      nowMs: now,
+      log: this.deps.log,
+      report: (side, state) =>
+        this.deps.audit.recordVersionsState(this.config.pair, side.label, side.root, state),
+    });
   }
 
   /** Stops starting operations, waits for in-flight ones, finishes windows, releases the lock. */
@@ -250,14 +315,15 @@ export class Applier {
       );
     const bad = checkRelPath(ev.path);
     if (bad) return this.reject(`unsafe path: ${bad}`, d, ev);
-    const other = origin === this.config.a ? this.config.b : this.config.a;
+    if (ev.path === STATE_DIR || ev.path.startsWith(`${STATE_DIR}/`))
+      return this.reject(`'${STATE_DIR}/' belongs to ha-sync and is never synced`, d, ev);
 
     if (this.isEcho(ev)) {
       this.stats.echoes++;
       return { action: 'ack' };
     }
     if (this.stopping) return this.retry(1000);
-    return this.serialized(ev.path, () => this.apply(ev, d, origin, other));
+    return this.serialized(ev.path, () => this.apply(ev, d));
   }
 
   /**
@@ -349,8 +415,8 @@ export class Applier {
     return this.retry(10_000);
   }
 
-  private async apply(ev: ChangeEvent, d: Delivery, origin: SideRef, other: SideRef): Promise<Disposition> {
-    const { fs, log } = this.deps;
+  private async apply(ev: ChangeEvent, d: Delivery): Promise<Disposition> {
+    const { fs, log, clock } = this.deps;
     const owed = this.owed.get(ev.path);
     if (owed) {
       this.owed.delete(ev.path);
@@ -364,195 +430,77 @@ export class Applier {
       this.unmountedLogged.clear();
     }
 
-    let plan: Plan;
+    let decision: Decision;
+    let now: { a: ReturnType<typeof entryOf>; b: ReturnType<typeof entryOf> };
     try {
-      const [sOrigin, sOther] = await Promise.all([
-        fs.stat(origin.root, ev.path),
-        fs.stat(other.root, ev.path),
+      const [sa, sb] = await Promise.all([
+        fs.stat(this.config.a.root, ev.path),
+        fs.stat(this.config.b.root, ev.path),
       ]);
-      plan = decide(ev, sOrigin, sOther, this.config);
+      now = { a: entryOf(ev.path, sa), b: entryOf(ev.path, sb) };
+      const base = await readBase(this.live, ev.path);
+      decision = await decideLive(this.live, ev.path, base, now.a, now.b);
     } catch (err) {
       if (isHaSyncError(err, 'UNSAFE_PATH')) return this.reject(errorMessage(err), d, ev);
-      return this.failure(err, d, ev, null);
+      return this.failure(err, d, ev);
     }
-    if (plan.op === 'none') {
+    if (decision.type === 'problem' && !decision.problem.fails) {
       this.stats.skipped++;
-      log.debug({ side: ev.side, type: ev.type, path: ev.path }, `nothing to do: ${plan.reason}`);
-      return { action: 'ack' };
-    }
-    if (plan.op === 'conflict') {
-      this.stats.conflicts++;
-      log.warn({ pair: this.config.pair, path: ev.path }, `not synced: ${plan.reason}`);
+      log.debug({ side: ev.side, path: ev.path }, `nothing to do: ${decision.problem.message}`);
       return { action: 'ack' };
     }
     // A delete is justified only by an absence, and an unmount looks exactly like one: re-check the
     // roots uncached (the cached state may be up to ROOT_STATE_TTL_MS old).
-    if (plan.op === 'delete' || plan.op === 'rmdir') {
+    const removes =
+      decision.type === 'delete' || (decision.type === 'dir-one-side' && decision.then === 'remove');
+    if (removes) {
       const again = await this.waitForMount(true);
       if (again) return again;
     }
-    const grant = await this.lease.begin();
-    if (!grant.ok) return this.retry(grant.retryInMs);
+    const writes = decision.type !== 'none' && decision.type !== 'descend' && decision.type !== 'problem';
+    const grant =
+      writes && decision.type !== 'agree' && decision.type !== 'drop' ? await this.lease.begin() : null;
+    if (grant && !grant.ok) return this.retry(grant.retryInMs);
     try {
-      if (grant.handle.lost.aborted || this.stopping) return this.retry(2000);
-      return await this.execute(plan, ev, d, origin, other, grant.handle.lost);
-    } finally {
-      grant.done();
-    }
-  }
-
-  private async execute(
-    plan: Exclude<Plan, { op: 'none' } | { op: 'conflict' }>,
-    ev: ChangeEvent,
-    d: Delivery,
-    origin: SideRef,
-    other: SideRef,
-    lost: AbortSignal,
-  ): Promise<Disposition> {
-    const { fs, log, clock } = this.deps;
-    const started = clock.now();
-    const path = ev.path;
-    const pick = (w: 'origin' | 'other'): SideRef => (w === 'origin' ? origin : other);
-    let from: SideRef = origin;
-    let to: SideRef = other;
-    let rec: Omit<OpRecord, 'startedAtMs' | 'endedAtMs' | 'status' | 'errorMessage'> | null = null;
-    const success = (r: NonNullable<typeof rec>): OpRecord => ({
-      ...r,
-      startedAtMs: started,
-      endedAtMs: clock.now(),
-      status: 'success',
-      errorMessage: null,
-    });
-    try {
-      switch (plan.op) {
-        case 'copy': {
-          from = pick(plan.from);
-          to = from === origin ? other : origin;
-          rec = {
-            operation: plan.kind,
-            filepath: path,
-            sizeBefore: plan.expectDest?.size ?? null,
-            sizeAfter: plan.expectSrc.size,
-            md5Before: null,
-            md5After: null,
-          };
-          const r = await fs.copy(
-            from.root,
-            to.root,
-            path,
-            { src: plan.expectSrc, dest: plan.expectDest },
-            lost,
-          );
-          // What was done, in the opslog before the ack (see recordAll).
-          const done = this.parents(r.createdDirs, from, to, started);
-          this.written.set(`${to.label}\0${path}`, {
-            type: 'upsert',
-            kind: plan.expectSrc.kind === 'symlink' ? 'symlink' : 'file',
-            size: r.size,
-            mtimeMs: r.mtimeMs,
-          });
-          done.push({ from, to, op: success(rec), bytes: r.bytes });
-          if (!(await this.recordAll(path, done))) return this.auditOwed();
-          log.info(
-            {
-              pair: this.config.pair,
-              direction: directionName(from, to),
-              op: plan.kind,
-              path,
-              bytes: r.bytes,
-              lagMs: Math.max(0, clock.now() - ev.observedAt),
-            },
-            `${plan.kind} ${path}`,
-          );
-          break;
-        }
-        case 'mkdir': {
-          rec = {
-            operation: 'create',
-            filepath: path,
-            sizeBefore: null,
-            sizeAfter: 0,
-            md5Before: null,
-            md5After: null,
-          };
-          const r = await fs.copy(origin.root, other.root, path, { src: plan.expectSrc, dest: null }, lost);
-          const done = this.parents(r.createdDirs, origin, other, started);
-          this.written.set(`${other.label}\0${path}`, { type: 'upsert', kind: 'dir', size: 0, mtimeMs: 0 });
-          done.push({ from: origin, to: other, op: success(rec), bytes: 0 });
-          if (!(await this.recordAll(path, done))) return this.auditOwed();
-          log.info(
-            { pair: this.config.pair, direction: directionName(origin, other), op: 'mkdir', path },
-            `mkdir ${path}`,
-          );
-          break;
-        }
-        case 'delete':
-        case 'rmdir': {
-          rec = {
-            operation: 'delete',
-            filepath: path,
-            sizeBefore: plan.expect.size,
-            sizeAfter: null,
-            md5Before: null,
-            md5After: null,
-          };
-          const r = await fs.remove(other.root, path, plan.expect, lost);
-          if (r === 'not-empty') {
-            // Its contents' delete events may still be on their way: retry a few times, then leave it.
-            if (d.deliveryCount < 6) return this.retry(2000);
-            log.info({ pair: this.config.pair, path }, `directory ${path} not removed: not empty`);
-            this.stats.skipped++;
-            return { action: 'ack' };
-          }
-          if (r === 'missing') {
-            this.stats.skipped++;
-            return { action: 'ack' };
-          }
-          const kind = plan.expect.kind === 'dir' ? 'dir' : 'file';
-          this.written.set(`${other.label}\0${path}`, {
-            type: 'delete',
-            kind: plan.expect.kind === 'symlink' ? 'symlink' : kind,
-            size: plan.expect.size,
-            mtimeMs: plan.expect.mtimeMs,
-          });
-          if (!(await this.recordAll(path, [{ from: origin, to: other, op: success(rec), bytes: 0 }])))
-            return this.auditOwed();
-          log.info(
-            { pair: this.config.pair, direction: directionName(origin, other), op: plan.op, path },
-            `${plan.op} ${path}`,
-          );
-          break;
-        }
-      }
+      if (grant?.ok && (grant.handle.lost.aborted || this.stopping)) return this.retry(2000);
+      const lost = grant?.ok ? grant.handle.lost : new AbortController().signal;
+      const out = await carryOut(this.live, ev.path, decision, now, lost, clock.now());
+      return this.settle(out, ev, d);
     } catch (err) {
-      return this.failure(err, d, ev, rec && { rec, from, to, started });
+      return this.failure(err, d, ev, decision);
+    } finally {
+      if (grant?.ok) grant.done();
     }
-    this.stats.applied++;
-    return { action: 'ack' };
   }
 
-  /** The audit records of the parent directories a copy had to create first (remembered as echoes). */
-  private parents(dirs: string[], from: SideRef, to: SideRef, started: number): Owed[] {
-    return dirs.map((dir) => {
-      this.written.set(`${to.label}\0${dir}`, { type: 'upsert', kind: 'dir', size: 0, mtimeMs: 0 });
-      return {
-        from,
-        to,
-        bytes: 0,
-        op: {
-          operation: 'create',
-          filepath: dir,
-          sizeBefore: null,
-          sizeAfter: 0,
-          md5Before: null,
-          md5After: null,
-          startedAtMs: started,
-          endedAtMs: this.deps.clock.now(),
-          status: 'success',
-          errorMessage: null,
-        },
-      };
-    });
+  /** The event's disposition for how its decision ended. */
+  private settle(out: Outcome, ev: ChangeEvent, d: Delivery): Disposition {
+    const { log, clock } = this.deps;
+    switch (out.done) {
+      case 'audit-owed':
+        return this.auditOwed();
+      case 'not-empty':
+        // Its contents' delete events may still be on their way: retry a few times, then leave it.
+        if (d.deliveryCount < 6) return this.retry(2000);
+        log.info({ pair: this.config.pair, path: ev.path }, `directory ${ev.path} not removed: not empty`);
+        this.stats.skipped++;
+        return { action: 'ack' };
+      case 'nothing':
+        this.stats.skipped++;
+        log.debug({ side: ev.side, type: ev.type, path: ev.path }, `nothing to do: ${out.why}`);
+        return { action: 'ack' };
+      case 'conflict':
+        this.stats.conflicts++;
+        log.warn({ pair: this.config.pair, path: ev.path }, `not synced: ${out.why}`);
+        return { action: 'ack' };
+      case 'applied':
+        this.stats.applied++;
+        log.info(
+          { pair: this.config.pair, path: ev.path, lagMs: Math.max(0, clock.now() - ev.observedAt) },
+          out.what,
+        );
+        return { action: 'ack' };
+    }
   }
 
   /**
@@ -587,12 +535,7 @@ export class Applier {
     err: unknown,
     d: Delivery,
     ev: ChangeEvent,
-    op: {
-      rec: Omit<OpRecord, 'startedAtMs' | 'endedAtMs' | 'status' | 'errorMessage'>;
-      from: SideRef;
-      to: SideRef;
-      started: number;
-    } | null,
+    decision?: Decision,
   ): Promise<Disposition> {
     const { log, clock } = this.deps;
     if (isHaSyncError(err, 'UNSAFE_PATH')) return this.reject(errorMessage(err), d, ev);
@@ -612,17 +555,69 @@ export class Applier {
       { pair: this.config.pair, path: ev.path, attempts: d.deliveryCount },
       `giving up on this event: ${msg}`,
     );
+    const op = decision && failedOp(decision, this.config.a, this.config.b);
     if (op) {
+      const now = clock.now();
       await this.windows
         .record(op.from, op.to, {
-          ...op.rec,
-          startedAtMs: op.started,
-          endedAtMs: clock.now(),
+          operation: op.operation,
+          filepath: ev.path,
+          sizeBefore: op.sizeBefore,
+          sizeAfter: op.sizeAfter,
+          md5Before: null,
+          md5After: null,
+          startedAtMs: now,
+          endedAtMs: now,
           status: 'fail',
           errorMessage: msg.slice(0, 4000),
         })
         .catch((e: unknown) => log.error(`could not audit a failed operation: ${errorMessage(e)}`));
     }
     return { action: 'term', reason: msg };
+  }
+}
+
+/** The audit row of an operation given up on: its direction and sizes, from the decision. */
+function failedOp(
+  d: Decision,
+  a: SideRef,
+  b: SideRef,
+): (Pick<OpRecord, 'operation' | 'sizeBefore' | 'sizeAfter'> & { from: SideRef; to: SideRef }) | null {
+  const side = (s: 'a' | 'b'): SideRef => (s === 'a' ? a : b);
+  switch (d.type) {
+    case 'copy':
+      return {
+        from: side(d.from),
+        to: side(d.to),
+        operation: d.dest ? 'update' : 'create',
+        sizeBefore: d.dest?.size ?? null,
+        sizeAfter: d.src.size,
+      };
+    case 'touch':
+      return {
+        from: side(d.from),
+        to: side(d.to),
+        operation: 'update',
+        sizeBefore: d.dest.size,
+        sizeAfter: d.src.size,
+      };
+    case 'delete':
+      return {
+        from: side(d.on === 'a' ? 'b' : 'a'),
+        to: side(d.on),
+        operation: 'delete',
+        sizeBefore: d.entry.size,
+        sizeAfter: null,
+      };
+    case 'conflict':
+      return {
+        from: side(d.winner),
+        to: side(d.loser),
+        operation: 'update',
+        sizeBefore: d.lose.size,
+        sizeAfter: d.win.size,
+      };
+    default:
+      return null;
   }
 }

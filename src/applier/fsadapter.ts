@@ -4,23 +4,45 @@
 // fsops reports per-file failures as results; this adapter turns them into HaSyncErrors (or errno
 // errors) so the applier can tell "retry later" from "never".
 import * as fs from 'node:fs';
-import type { Stat } from './decide.js';
+import type { EntryKind } from '../core/index.js';
 import { HaSyncError } from '../errors.js';
 import {
   asyncIo,
   copyEntry,
+  decodeName,
   deleteEntry,
+  md5File,
+  moveAside,
   splitRel,
+  touchEntry,
   unsafeRelPath,
   type Io,
   type OpResult,
 } from '../fsops/index.js';
 
-export interface CopyResult {
-  bytes: number;
-  /** What the destination holds now (cached to recognise the echo). */
+/** What the applier knows of one path on one side (lstat; symlinks are never followed). */
+export interface Stat {
+  kind: EntryKind;
+  /** Bytes (files), target length (symlinks), 0 for directories. */
   size: number;
   mtimeMs: number;
+  /** The link's target text (symlinks whose target is valid UTF-8). */
+  target?: string;
+}
+
+/** Keep the version a write replaces or removes (fsops `keep`). */
+export interface Keep {
+  nowMs: number;
+}
+
+export interface CopyResult {
+  bytes: number;
+  /** Where the version it replaced was kept (relative to the destination root). */
+  kept?: string;
+  /** What the destination holds now (cached to recognise the echo; `after` for the baseline). */
+  size: number;
+  mtimeMs: number;
+  after?: Stat;
   /** Parent directories created on the destination first (audited as creates). */
   createdDirs: string[];
 }
@@ -39,14 +61,31 @@ export interface FsOps {
     expect: { src: Stat; dest: Stat | null },
     /** The lock's `lost` signal: checked right before the write (see fsops OpOptions.lost). */
     lost?: AbortSignal,
+    keep?: Keep,
   ): Promise<CopyResult>;
-  /** Removes `rel` only if it still matches `expect` (a directory only when empty). */
+  /**
+   * Removes `rel` only if it still matches `expect` (a directory only when empty; a file or
+   * symlink is kept as a version with `keep`; `kept` says where).
+   */
   remove(
     root: string,
     rel: string,
     expect: Stat,
     lost?: AbortSignal,
-  ): Promise<'removed' | 'not-empty' | 'missing'>;
+    keep?: Keep,
+  ): Promise<{ state: 'removed' | 'not-empty' | 'missing'; kept?: string }>;
+  /** Sets dest's mtime to src's (contents known equal). Throws 'CHANGED_UNDER_US' when either moved. */
+  touch(
+    srcRoot: string,
+    destRoot: string,
+    rel: string,
+    expect: { src: Stat; dest: Stat },
+    lost?: AbortSignal,
+  ): Promise<void>;
+  /** Renames `rel` to `toRel` in the same directory (a conflict copy), never over an existing entry. */
+  moveAside(root: string, rel: string, expect: Stat, toRel: string, lost?: AbortSignal): Promise<void>;
+  /** MD5 of a regular file (never follows a symlink). */
+  md5(root: string, rel: string): Promise<string>;
   /** 'missing' | 'empty' | 'ok': how the root looks (for the unmounted guard). */
   rootState(root: string): Promise<'missing' | 'empty' | 'ok'>;
 }
@@ -56,6 +95,22 @@ const toStat = (st: fs.Stats): Stat => ({
   size: st.isDirectory() ? 0 : st.size,
   mtimeMs: st.mtimeMs,
 });
+
+async function lstatQuiet(io: Io, abs: string): Promise<fs.Stats | null> {
+  try {
+    return await io.lstat(abs);
+  } catch {
+    return null;
+  }
+}
+
+/** `toStat`, with a symlink's target read (the baseline compares it). */
+async function statOf(io: Io, abs: string, st: fs.Stats): Promise<Stat> {
+  const s = toStat(st);
+  if (!st.isSymbolicLink()) return s;
+  const target = decodeName(await io.readlink(abs));
+  return target === null ? s : { ...s, target };
+}
 
 /** Turns an fsops failure into an error the applier classifies (errno code kept when there is one). */
 function raise(r: Exclude<OpResult, { ok: true }>): never {
@@ -92,7 +147,7 @@ export function fsOpsAdapter(io: Io = asyncIo): FsOps {
       i = rel.indexOf('/', i + 1);
     }
     const st = await io.lstat(`${root}/${rel}`);
-    return st ? toStat(st) : null;
+    return st ? statOf(io, `${root}/${rel}`, st) : null;
   }
 
   /** Creates dest's missing parent directories as copies of the source's (mode kept). */
@@ -130,27 +185,51 @@ export function fsOpsAdapter(io: Io = asyncIo): FsOps {
 
   return {
     stat,
-    async copy(srcRoot, destRoot, rel, expect, lost) {
+    async copy(srcRoot, destRoot, rel, expect, lost, keep) {
       const createdDirs = await ensureParents(srcRoot, destRoot, rel, lost);
-      const r = await copyEntry(srcRoot, destRoot, rel, { src: expect.src, dest: expect.dest }, { io, lost });
+      const r = await copyEntry(
+        srcRoot,
+        destRoot,
+        rel,
+        { src: expect.src, dest: expect.dest },
+        { io, lost, ...(keep && expect.dest ? { keep } : {}) },
+      );
       if (!r.ok) raise(r);
       // The path was just checked by copyEntry: a plain lstat (no parent walk) reads what landed.
       const st = await io.lstat(`${destRoot}/${rel}`);
-      const after = st && toStat(st);
+      const after = st && (await statOf(io, `${destRoot}/${rel}`, st));
       return {
         createdDirs,
         bytes: r.bytes,
+        ...(r.kept ? { kept: r.kept } : {}),
         size: after?.size ?? expect.src.size,
         mtimeMs: after?.mtimeMs ?? expect.src.mtimeMs,
+        ...(after ? { after } : {}),
       };
     },
-    async remove(root, rel, expect, lost) {
-      const r = await deleteEntry(root, rel, expect, { io, lost });
-      if (r.ok) return 'removed';
-      if (r.code === 'CHANGED_UNDER_US' && /not empty/.test(r.reason)) return 'not-empty';
-      if (r.code === 'CHANGED_UNDER_US' && /no longer exists/.test(r.reason)) return 'missing';
+    async remove(root, rel, expect, lost, keep) {
+      const r = await deleteEntry(root, rel, expect, {
+        io,
+        lost,
+        ...(keep && expect.kind !== 'dir' ? { keep } : {}),
+      });
+      if (r.ok) return { state: 'removed', ...(r.kept ? { kept: r.kept } : {}) };
+      if (r.code === 'CHANGED_UNDER_US') {
+        const now = await lstatQuiet(io, `${root}/${rel}`);
+        if (!now) return { state: 'missing' };
+        if (expect.kind === 'dir' && now.isDirectory()) return { state: 'not-empty' };
+      }
       raise(r);
     },
+    async touch(srcRoot, destRoot, rel, expect, lost) {
+      const r = await touchEntry(srcRoot, destRoot, rel, expect, { io, lost });
+      if (!r.ok) raise(r);
+    },
+    async moveAside(root, rel, expect, toRel, lost) {
+      const r = await moveAside(root, rel, expect, toRel, { io, lost });
+      if (!r.ok) raise(r);
+    },
+    md5: (root, rel) => md5File(`${root}/${rel}`),
     async rootState(root) {
       try {
         const st = await fs.promises.lstat(root);

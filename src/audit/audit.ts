@@ -29,6 +29,7 @@ import {
   toEnd,
   toHeader,
   toOp,
+  toVersionsState,
   type HeaderLine,
 } from './opslog.js';
 import type { AuditStore } from './store.js';
@@ -40,6 +41,7 @@ import type {
   IterationHeader,
   OpRecord,
   RunRecorder,
+  VersionsState,
 } from './types.js';
 
 const DAY_MS = 86_400_000;
@@ -332,6 +334,23 @@ export class OpslogAudit implements Audit {
       this.log.warn({ store: this.store.where, err: errorMessage(err) }, 'cannot read the last dry-run');
       return null;
     }
+  }
+
+  async recordVersionsState(
+    pair: string,
+    sideLabel: string,
+    root: string,
+    state: VersionsState,
+  ): Promise<void> {
+    const valid = toVersionsState({ ...state });
+    if (pair === '' || sideLabel === '' || root === '' || !valid) {
+      throw new HaSyncError(
+        'INVALID_INPUT',
+        'audit: invalid versions state (pair, side label and root must be set; files and bytes non-negative integers; oldestMs epoch ms or null)',
+      );
+    }
+    await this.ready();
+    await this.store.recordVersionsState(pair, sideLabel, root, valid, this.clock.now());
   }
 
   async cleanOldOpslogs(days: number): Promise<number> {

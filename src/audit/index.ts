@@ -1,14 +1,17 @@
 // Public surface of the audit module: the writer side (`openAudit`, used by the reconciler and the
 // live applier), the read side (`openAuditReader`, used by the dashboard), retention (`pruneAudit`,
-// used by `ha-sync prune`) and DSN helpers (flag validation without a connection).
+// used by `ha-sync prune`), DSN helpers (flag validation without a connection) and the SQLite
+// driver (the baseline's embedded store uses it too).
 import type { Logger } from '../log.js';
 import type { Clock } from '../clock.js';
 import { openStore } from './open.js';
 import type { AuditReader } from './types.js';
 
 export type * from './types.js';
-export { parseDsn, describeTarget, type MysqlTarget } from './dsn.js';
+export { parseDsn, describeTarget, scrubber, type MysqlTarget } from './dsn.js';
 export { sqlitePath } from './open.js';
+// The embedded SQLite driver, shared with the baseline store (src/baseline).
+export { openSqlite, type SqlDb, type SqlStatement, type OpenSqliteOptions } from './sqlite-driver.js';
 export { openAudit } from './audit.js';
 export { pruneAudit, type PruneOptions, type PruneReport } from './prune.js';
 
@@ -60,6 +63,9 @@ export async function openAuditReader(opts: AuditOptions): Promise<AuditReader> 
     pairs: () => afterSchema(() => store.pairs()),
     iterations: (q) => afterSchema(() => store.iterations(q)),
     operations: (id, limit) => afterSchema(() => store.operations(id, limit)),
+    conflicts: (q) => afterSchema(() => store.conflicts(q)),
+    versionsState: (pair) => afterSchema(() => store.versionsState(pair)),
+    fileHistory: (q) => afterSchema(() => store.fileHistory(q)),
     close: () => store.close(),
   };
 }

@@ -17,7 +17,9 @@ import {
   INSERT_MARKER_SQL,
   INSERT_RUNNING_SQL,
   ITERATION_COLUMNS,
+  LEGACY_OPERATION_COLUMNS,
   OPERATION_COLUMNS,
+  OP_COLUMNS,
   OP_INSERT_COLUMNS,
   OP_PLACEHOLDERS,
   SELECT_MARKER_SQL,
@@ -37,7 +39,23 @@ import {
   type DbRow,
   type Param,
 } from './rows.js';
-import { EXTRA_INDEXES, MYSQL_TABLES } from './schema.js';
+import {
+  HISTORY_FROM,
+  VERSIONS_STATE_COLUMNS,
+  conflictCountsSql,
+  conflictFilter,
+  conflictRowsSql,
+  historyColumns,
+  historyKeys,
+  historyTerms,
+  mapConflictCount,
+  mapHistory,
+  mapVersionsState,
+  relatesTo,
+  versionsStateParams,
+  versionsStateSql,
+} from './history.js';
+import { createMysqlSchema } from './mysql-schema.js';
 import {
   DEFAULT_OPERATIONS_LIMIT,
   clampLimit,
@@ -47,7 +65,19 @@ import {
   type LastDryRun,
   type PruneResult,
 } from './store.js';
-import type { IterationQuery, IterationRow, OperationRow, OpRecord, PairSummary } from './types.js';
+import type {
+  ConflictList,
+  ConflictQuery,
+  HistoryQuery,
+  HistoryRow,
+  IterationQuery,
+  IterationRow,
+  OperationRow,
+  OpRecord,
+  PairSummary,
+  VersionsState,
+  VersionsStateRow,
+} from './types.js';
 
 export interface MysqlStoreOptions {
   /** TCP connect timeout, ms. Default 3000: a down database must not stall a run. */
@@ -60,23 +90,18 @@ export interface MysqlStoreOptions {
 
 const ER_DUP_ENTRY = 1062;
 const ER_NO_SUCH_TABLE = 1146;
-const ER_BAD_DB_ERROR = 1049;
-const ER_DUP_KEYNAME = 1061;
+const ER_BAD_FIELD_ERROR = 1054;
 
 /**
  * Statements a run waits on before it starts (ping, the 'running' row, the last dry-run): a
  * database that accepts connections but hangs must not stall the sync for long.
  */
 const QUICK_TIMEOUT_MS = 10_000;
-/** Creating an index on a big existing table is a one-time migration; let it finish. */
-const DDL_TIMEOUT_MS = 15 * 60_000;
 const ER_KEY_DOES_NOT_EXIST = 1176;
 
 /** Rows per multi-row INSERT, and a byte budget well under the default 16 MB max_allowed_packet. */
 const INSERT_ROWS = 2000;
 const INSERT_BYTES = 4 * 1024 * 1024;
-
-const OP_COLUMNS = 12;
 
 export class MysqlStore implements AuditStore {
   readonly kind = 'mysql' as const;
@@ -173,8 +198,18 @@ export class MysqlStore implements AuditStore {
     return this.useHints ? `FORCE INDEX (${index})` : '';
   }
 
-  /** Reader queries treat a schema nobody created yet (a read-only dashboard first) as empty. */
-  private async readRows(what: string, sql: () => string, params: Param[] = []): Promise<DbRow[]> {
+  /**
+   * Reader queries treat a schema nobody created yet (a read-only dashboard first) as empty. A
+   * `sync_operations` without the kept columns (the seed's, or an older ha-sync's, not migrated
+   * yet by a writer of this version) answers through `legacy`: another statement, or no rows.
+   * Checked on every call, so the reader sees the migration as soon as a writer made it.
+   */
+  private async readRows(
+    what: string,
+    sql: () => string,
+    params: Param[] = [],
+    legacy?: { sql: string; params: Param[] } | 'empty',
+  ): Promise<DbRow[]> {
     try {
       return await this.rows(sql(), params);
     } catch (err) {
@@ -182,68 +217,17 @@ export class MysqlStore implements AuditStore {
       if (errno === ER_NO_SUCH_TABLE) return [];
       if (errno === ER_KEY_DOES_NOT_EXIST && this.useHints) {
         this.useHints = false;
-        return this.readRows(what, sql, params);
+        return this.readRows(what, sql, params, legacy);
+      }
+      if (errno === ER_BAD_FIELD_ERROR && legacy !== undefined) {
+        return legacy === 'empty' ? [] : this.readRows(what, () => legacy.sql, legacy.params);
       }
       throw this.fail(what, err);
     }
   }
 
-  /**
-   * Creates the DSN's database when it does not exist yet (a fresh server, a new user trying
-   * ha-sync), as the tables are. Only the writers' ensureSchema does this, never the dashboard.
-   */
-  private async createDatabase(): Promise<void> {
-    const t = this.target;
-    const conn = await mysql.createConnection({
-      host: t.host,
-      port: t.port,
-      ...(t.socketPath ? { socketPath: t.socketPath } : {}),
-      user: t.user,
-      password: t.password,
-      ...(t.tls ? { ssl: { rejectUnauthorized: t.tls === 'verify' } } : {}),
-      connectTimeout: this.connectTimeoutMs,
-    });
-    try {
-      await conn.query({
-        sql: `CREATE DATABASE IF NOT EXISTS ${mysql.escapeId(t.database)} CHARACTER SET utf8mb4 COLLATE utf8mb4_bin`,
-        timeout: DDL_TIMEOUT_MS,
-      });
-    } finally {
-      await conn.end().catch(() => undefined);
-    }
-  }
-
   async ensureSchema(): Promise<void> {
-    await this.run('create tables', async () => {
-      try {
-        await this.createTables();
-      } catch (err) {
-        if ((err as { errno?: number }).errno !== ER_BAD_DB_ERROR) throw err;
-        await this.createDatabase();
-        await this.createTables();
-      }
-    });
-  }
-
-  private async createTables(): Promise<void> {
-    for (const ddl of MYSQL_TABLES) await this.pool.query({ sql: ddl, timeout: DDL_TIMEOUT_MS });
-    const have = await this.rows(
-      'SELECT DISTINCT INDEX_NAME AS name FROM information_schema.STATISTICS WHERE TABLE_SCHEMA = DATABASE() AND TABLE_NAME = ?',
-      ['sync_iterations'],
-    );
-    const names = new Set(have.map((r) => String(r.name)));
-    for (const [table, name, cols] of EXTRA_INDEXES) {
-      if (names.has(name)) continue;
-      try {
-        await this.pool.query({
-          sql: `ALTER TABLE ${table} ADD INDEX ${name} (${cols})`,
-          timeout: DDL_TIMEOUT_MS,
-        });
-      } catch (err) {
-        // Two writers creating the schema at once: the other one won, which is fine.
-        if ((err as { errno?: number }).errno !== ER_DUP_KEYNAME) throw err;
-      }
-    }
+    await this.run('create tables', () => createMysqlSchema(this.pool, this.target, this.connectTimeoutMs));
   }
 
   async ping(): Promise<void> {
@@ -365,8 +349,9 @@ export class MysqlStore implements AuditStore {
         const row = opParams(iterationId, dry, op);
         for (const v of row) params.push(v);
         rows++;
-        // filepath and error_message are the only long values; 4 bytes a character at worst.
-        bytes += 200 + (String(row[3]).length + String(row[11] ?? '').length) * 4;
+        // filepath, error_message and kept_path are the only long values; 4 bytes a character at worst.
+        bytes +=
+          200 + (String(row[3]).length + String(row[11] ?? '').length + String(row[12] ?? '').length) * 4;
         if (rows >= INSERT_ROWS || bytes >= INSERT_BYTES) await send();
       }
     }
@@ -438,12 +423,70 @@ export class MysqlStore implements AuditStore {
 
   async operations(iterationId: number, limit?: number): Promise<OperationRow[]> {
     const n = clampLimit(limit, DEFAULT_OPERATIONS_LIMIT);
-    const rows = await this.readRows(
-      'operations',
-      () => `SELECT ${OPERATION_COLUMNS} FROM sync_operations WHERE iteration_id = ? ORDER BY id LIMIT ${n}`,
-      [iterationId],
-    );
+    const sql = (cols: string): string =>
+      `SELECT ${cols} FROM sync_operations WHERE iteration_id = ? ORDER BY id LIMIT ${n}`;
+    const rows = await this.readRows('operations', () => sql(OPERATION_COLUMNS), [iterationId], {
+      sql: sql(LEGACY_OPERATION_COLUMNS),
+      params: [iterationId],
+    });
     return rows.map(mapOperation);
+  }
+
+  async conflicts(q: ConflictQuery): Promise<ConflictList> {
+    const { where, params } = conflictFilter(q);
+    const limit = clampLimit(q.limit, 100);
+    // Before the kept columns exist nothing was recorded as a conflict: no rows.
+    const counts = await this.readRows('conflicts', () => conflictCountsSql(where), params, 'empty');
+    const rows = counts.length
+      ? await this.readRows('conflicts', () => conflictRowsSql(where, limit), params, 'empty')
+      : [];
+    return { counts: counts.map(mapConflictCount), rows: rows.map(mapHistory) };
+  }
+
+  async versionsState(pair?: string): Promise<VersionsStateRow[]> {
+    const { sql, params } = versionsStateSql(pair);
+    return (await this.readRows('versions state', () => sql, params)).map(mapVersionsState);
+  }
+
+  async fileHistory(q: HistoryQuery): Promise<HistoryRow[]> {
+    const keys = historyKeys(q.path);
+    const limit = clampLimit(q.limit, 200);
+    const pair = q.pair === undefined ? '' : ' AND i.sync_pair = ?';
+    // One index lookup per term, each limited, merged newest first (UNION also drops a row that
+    // two terms found). An OR of the terms would make MariaDB scan the table.
+    const sql = (kept: boolean): { sql: string; params: Param[] } => {
+      const terms = historyTerms(keys, kept);
+      const cols = historyColumns(kept ? OPERATION_COLUMNS : LEGACY_OPERATION_COLUMNS);
+      const parts = terms.map(
+        (t) =>
+          `(SELECT ${cols} FROM ${HISTORY_FROM} WHERE ${t.sql}${pair} ORDER BY o.started_at DESC, o.id DESC LIMIT ${limit})`,
+      );
+      return {
+        sql: `${parts.join(' UNION ')} ORDER BY started_at DESC, id DESC LIMIT ${limit}`,
+        params: terms.flatMap((t) => (q.pair === undefined ? t.params : [...t.params, q.pair])),
+      };
+    };
+    const now = sql(true);
+    const rows = await this.readRows('file history', () => now.sql, now.params, sql(false));
+    return rows.map(mapHistory).filter((r) => relatesTo(r, keys));
+  }
+
+  async recordVersionsState(
+    pair: string,
+    sideLabel: string,
+    root: string,
+    state: VersionsState,
+    nowMs: number,
+  ): Promise<void> {
+    const p = versionsStateParams(pair, sideLabel, root, state, nowMs);
+    // The new values bound twice rather than VALUES(col), which MySQL 8.0.20+ deprecates and the
+    // `AS new` alias form MariaDB does not have.
+    await this.run('record versions state', () =>
+      this.write(
+        `INSERT INTO sync_versions_state (${VERSIONS_STATE_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?) ON DUPLICATE KEY UPDATE root = ?, files = ?, bytes = ?, oldest_at = ?, updated_at = ?`,
+        [...p, ...p.slice(2)],
+      ),
+    );
   }
 
   async prune(cutoffMs: number, batchSize: number, markerCutoffMs: number): Promise<PruneResult> {

@@ -3,6 +3,8 @@
 //   {"v":1,"type":"header", runId, pair, direction, src, dest, startedAtMs, dryRun, pid, host}
 //   {"type":"iteration","iterationId":42}        only when the 'running' row could be inserted
 //   {"type":"op", ...OpRecord}                   one per operation, in the order they happened
+//                                                (keptPath/keptKind: absent in lines written before
+//                                                ha-sync kept versions; read back as null)
 //   {"type":"end", endedAtMs, status, counts, errorMessage}
 //
 // Every line is validated when read back (bytes from disk are input like any other): a line that
@@ -19,7 +21,7 @@ import { join } from 'node:path';
 import { StringDecoder } from 'node:string_decoder';
 import { HaSyncError, errorMessage } from '../errors.js';
 import { addCount } from './store.js';
-import type { IterationCounts, IterationEnd, IterationHeader, OpRecord } from './types.js';
+import type { IterationCounts, IterationEnd, IterationHeader, OpRecord, VersionsState } from './types.js';
 
 export const OPSLOG_RE = /^opslog-.*\.jsonl(\.corrupt)?$/;
 export const OPSLOG_PENDING_RE = /^opslog-.*\.jsonl$/;
@@ -160,6 +162,7 @@ async function writeAll(fh: FileHandle, buf: Buffer): Promise<void> {
 
 const OPERATIONS = new Set(['create', 'update', 'delete']);
 const OP_STATUS = new Set(['success', 'fail']);
+const KEPT_KINDS = new Set(['version', 'conflict']);
 const END_STATUS = new Set(['success', 'partial_failure', 'failed']);
 
 const isStr = (v: unknown): v is string => typeof v === 'string';
@@ -169,8 +172,22 @@ const isTime = (v: unknown): v is number =>
 const isSize = (v: unknown): v is number | null =>
   v === null || (typeof v === 'number' && Number.isSafeInteger(v) && v >= 0);
 
+/**
+ * keptPath and keptKind of an op line: both absent/null (nothing kept, or a line from before), or
+ * a non-empty path with its kind. Anything else is invalid (undefined).
+ */
+function toKept(o: Record<string, unknown>): Pick<OpRecord, 'keptPath' | 'keptKind'> | undefined {
+  const path = o.keptPath ?? null;
+  const kind = o.keptKind ?? null;
+  if (path === null && kind === null) return { keptPath: null, keptKind: null };
+  if (!isStr(path) || path === '' || !isStr(kind) || !KEPT_KINDS.has(kind)) return undefined;
+  return { keptPath: path, keptKind: kind as 'version' | 'conflict' };
+}
+
 export function toOp(o: Record<string, unknown>): OpRecord | null {
+  const kept = toKept(o);
   if (
+    !kept ||
     !isStr(o.operation) ||
     !OPERATIONS.has(o.operation) ||
     !isStr(o.filepath) ||
@@ -198,7 +215,16 @@ export function toOp(o: Record<string, unknown>): OpRecord | null {
     endedAtMs: o.endedAtMs ?? null,
     status: o.status as OpRecord['status'],
     errorMessage: (o.errorMessage ?? null) as string | null,
+    ...kept,
   };
+}
+
+/** A versions-area state as given by a caller (not an opslog line, but validated the same way). */
+export function toVersionsState(o: Record<string, unknown>): VersionsState | null {
+  const count = (v: unknown): v is number => typeof v === 'number' && Number.isSafeInteger(v) && v >= 0;
+  const oldest = o.oldestMs ?? null;
+  if (!count(o.files) || !count(o.bytes) || !(oldest === null || isTime(oldest))) return null;
+  return { files: o.files, bytes: o.bytes, oldestMs: oldest };
 }
 
 export function toHeader(o: Record<string, unknown>): HeaderLine | null {

@@ -8,6 +8,7 @@ import type {
   IterationQuery,
   IterationRow,
   IterationStatus,
+  KeptKind,
   OperationKind,
   OperationRow,
   OperationStatus,
@@ -64,8 +65,29 @@ export type DbRow = Record<string, unknown>;
 export const ITERATION_COLUMNS =
   'id, sync_pair, direction, src, dest, started_at, ended_at, status, dry_run, files_created, files_updated, files_deleted, files_skipped, files_failed, total_bytes_transferred, error_message';
 
-export const OPERATION_COLUMNS =
+const SEED_OPERATION_COLUMNS =
   'id, iteration_id, dry_run, operation, filepath, size_before, size_after, md5_before, md5_after, started_at, ended_at, status, error_message';
+
+export const OPERATION_COLUMNS = `${SEED_OPERATION_COLUMNS}, kept_path, kept_kind`;
+
+/**
+ * The same columns read from a `sync_operations` that lacks the added ones (a database the seed or
+ * an older ha-sync created, which no writer of this version migrated yet): nothing was kept there.
+ */
+export const LEGACY_OPERATION_COLUMNS = `${SEED_OPERATION_COLUMNS}, NULL AS kept_path, NULL AS kept_kind`;
+
+/** `cols` with each column qualified by `alias` (for joins); `NULL AS x` stays as it is. */
+export function qualify(cols: string, alias: string): string {
+  return cols
+    .split(', ')
+    .map((c) => (c.startsWith('NULL ') ? c : `${alias}.${c}`))
+    .join(', ');
+}
+
+function keptKindOf(v: unknown): KeptKind | null {
+  const s = strOrNull(v);
+  return s === 'version' || s === 'conflict' ? s : null;
+}
 
 export function mapIteration(r: DbRow): IterationRow {
   return {
@@ -103,6 +125,8 @@ export function mapOperation(r: DbRow): OperationRow {
     endedAt: fromDbTimeOrNull(r.ended_at),
     status: String(r.status) as OperationStatus,
     errorMessage: strOrNull(r.error_message),
+    keptPath: strOrNull(r.kept_path),
+    keptKind: keptKindOf(r.kept_kind),
   };
 }
 
@@ -113,6 +137,8 @@ export const LIMITS = {
   src: 512,
   dest: 512,
   filepath: 4096,
+  keptPath: 4096,
+  sideLabel: 64,
   md5: 32,
   opError: 4096,
   // TEXT holds 65535 bytes; 16000 characters fit even at 4 bytes each.
@@ -158,8 +184,10 @@ export const SET_MARKER_SQL = 'UPDATE sync_flushes SET iteration_id = ? WHERE ru
 
 /** Columns of one operation row; `opParams` binds them in this order. */
 export const OP_INSERT_COLUMNS =
-  '(iteration_id, dry_run, operation, filepath, size_before, size_after, md5_before, md5_after, started_at, ended_at, status, error_message)';
-export const OP_PLACEHOLDERS = '(?,?,?,?,?,?,?,?,?,?,?,?)';
+  '(iteration_id, dry_run, operation, filepath, size_before, size_after, md5_before, md5_after, started_at, ended_at, status, error_message, kept_path, kept_kind)';
+export const OP_PLACEHOLDERS = '(?,?,?,?,?,?,?,?,?,?,?,?,?,?)';
+/** Parameters per operation row. */
+export const OP_COLUMNS = 14;
 
 /** The last successful dry-run of (pair, direction); a store may add an index hint after FROM. */
 export function lastDryRunSql(hint = ''): string {
@@ -199,7 +227,10 @@ export function outcomeParams(e: IterationEnd): Param[] {
   ];
 }
 
-/** One operation row, in `OP_INSERT_COLUMNS` order (filepath is index 3, error_message 11). */
+/**
+ * One operation row, in `OP_INSERT_COLUMNS` order (filepath is index 3, error_message 11,
+ * kept_path 12). A record without the kept fields (an opslog line from before) binds NULL.
+ */
 export function opParams(iterationId: number, dryRun: 0 | 1, op: OpRecord): Param[] {
   return [
     iterationId,
@@ -214,6 +245,8 @@ export function opParams(iterationId: number, dryRun: 0 | 1, op: OpRecord): Para
     op.endedAtMs === null ? null : toDbTime(op.endedAtMs),
     op.status,
     cut(op.errorMessage, LIMITS.opError),
+    cut(op.keptPath ?? null, LIMITS.keptPath),
+    op.keptKind ?? null,
   ];
 }
 

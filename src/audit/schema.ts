@@ -1,11 +1,19 @@
 // The audit schema, for MySQL/MariaDB and for the embedded SQLite file. The two `sync_*` tables are
 // the seed's, column for column (types, enums, defaults, indexes, foreign key); ha-sync only adds:
 //   - indexes its queries need (dashboard summary per pair+direction, last dry-run lookup, the
-//     iteration list per pair), so no dashboard or idempotency query scans the tables;
+//     iteration list per pair, the file history and conflict lists), so no dashboard or
+//     idempotency query scans the tables;
+//   - two nullable columns at the end of `sync_operations`, `kept_path` and `kept_kind`: where the
+//     version an operation replaced or deleted went (a kept version or a conflict copy). The seed's
+//     columns and their values stay as they were (`operation` is still create/update/delete);
 //   - `sync_flushes`: one marker row per flushed opslog (run id), written in the same transaction
 //     as the rows it stands for, so an opslog is flushed exactly once even when the process dies
-//     between the commit and the deletion of the file.
-// Statements are idempotent (IF NOT EXISTS / checked before adding) and never drop anything.
+//     between the commit and the deletion of the file;
+//   - `sync_versions_state`: one row per pair and side, the versions area as the last expiry pass
+//     left it (files, bytes, oldest).
+// Statements are idempotent (IF NOT EXISTS / checked before adding) and never drop anything. The
+// added columns are added by the same migration step on a fresh database and on one the seed (or
+// an older ha-sync) created, so both paths are the one the tests run.
 
 export const MYSQL_TABLES: readonly string[] = [
   `CREATE TABLE IF NOT EXISTS sync_iterations (
@@ -52,6 +60,27 @@ export const MYSQL_TABLES: readonly string[] = [
   flushed_at DATETIME(3) NOT NULL,
   INDEX idx_flushed (flushed_at)
 ) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_bin`,
+  `CREATE TABLE IF NOT EXISTS sync_versions_state (
+  pair VARCHAR(255) NOT NULL,
+  side_label VARCHAR(64) NOT NULL,
+  root VARCHAR(512) NOT NULL,
+  files BIGINT NOT NULL DEFAULT 0,
+  bytes BIGINT NOT NULL DEFAULT 0,
+  oldest_at DATETIME(3),
+  updated_at DATETIME(3) NOT NULL,
+  PRIMARY KEY (pair, side_label)
+) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_bin`,
+];
+
+/** Columns ha-sync adds to the seed's tables: [table, column, MySQL type, SQLite type]. */
+export const EXTRA_COLUMNS: readonly (readonly [string, string, string, string])[] = [
+  ['sync_operations', 'kept_path', 'VARCHAR(4096) NULL', 'VARCHAR(4096)'],
+  [
+    'sync_operations',
+    'kept_kind',
+    "ENUM('version','conflict') NULL",
+    "TEXT CHECK (kept_kind IS NULL OR kept_kind IN ('version','conflict'))",
+  ],
 ];
 
 /** Indexes ha-sync adds to the seed's tables: [table, name, columns]. */
@@ -62,6 +91,13 @@ export const EXTRA_INDEXES: readonly (readonly [string, string, string])[] = [
   ['sync_iterations', 'idx_pair_dir_dry_status_started', 'sync_pair, direction, dry_run, status, started_at'],
   // iterations({pair}) newest first.
   ['sync_iterations', 'idx_pair_started', 'sync_pair, started_at'],
+  // fileHistory(): a path and its conflict copies (equality and prefix ranges). A 191-character
+  // prefix fits InnoDB's key limit in every row format; the full value is compared after it.
+  ['sync_operations', 'idx_filepath', 'filepath(191)'],
+  // fileHistory(): operations that kept a version or conflict copy of a path.
+  ['sync_operations', 'idx_kept_path', 'kept_path(191)'],
+  // conflicts(): the last days' conflict copies.
+  ['sync_operations', 'idx_kept_kind_started', 'kept_kind, started_at'],
 ];
 
 /**
@@ -116,4 +152,21 @@ CREATE TABLE IF NOT EXISTS sync_flushes (
   flushed_at TEXT NOT NULL
 );
 CREATE INDEX IF NOT EXISTS idx_flushed ON sync_flushes (flushed_at);
+CREATE TABLE IF NOT EXISTS sync_versions_state (
+  pair VARCHAR(255) NOT NULL,
+  side_label VARCHAR(64) NOT NULL,
+  root VARCHAR(512) NOT NULL,
+  files INTEGER NOT NULL DEFAULT 0,
+  bytes INTEGER NOT NULL DEFAULT 0,
+  oldest_at TEXT,
+  updated_at TEXT NOT NULL,
+  PRIMARY KEY (pair, side_label)
+);
+`;
+
+/** SQLite indexes on the added columns: created after EXTRA_COLUMNS are there. */
+export const SQLITE_EXTRA_INDEXES = `
+CREATE INDEX IF NOT EXISTS idx_filepath ON sync_operations (filepath);
+CREATE INDEX IF NOT EXISTS idx_kept_path ON sync_operations (kept_path);
+CREATE INDEX IF NOT EXISTS idx_kept_kind_started ON sync_operations (kept_kind, started_at);
 `;

@@ -33,7 +33,23 @@ import {
   toDbTime,
   type DbRow,
 } from './rows.js';
-import { SQLITE_SCHEMA } from './schema.js';
+import {
+  HISTORY_FROM,
+  VERSIONS_STATE_COLUMNS,
+  conflictCountsSql,
+  conflictFilter,
+  conflictRowsSql,
+  historyColumns,
+  historyKeys,
+  historyTerms,
+  mapConflictCount,
+  mapHistory,
+  mapVersionsState,
+  relatesTo,
+  versionsStateParams,
+  versionsStateSql,
+} from './history.js';
+import { EXTRA_COLUMNS, SQLITE_EXTRA_INDEXES, SQLITE_SCHEMA } from './schema.js';
 import {
   DEFAULT_OPERATIONS_LIMIT,
   clampLimit,
@@ -43,7 +59,23 @@ import {
   type LastDryRun,
   type PruneResult,
 } from './store.js';
-import type { IterationQuery, IterationRow, OperationRow, OpRecord, PairSummary } from './types.js';
+import type {
+  ConflictList,
+  ConflictQuery,
+  HistoryQuery,
+  HistoryRow,
+  IterationQuery,
+  IterationRow,
+  OperationRow,
+  OpRecord,
+  PairSummary,
+  VersionsState,
+  VersionsStateRow,
+} from './types.js';
+
+const UPSERT_VERSIONS_STATE_SQL = `INSERT INTO sync_versions_state (${VERSIONS_STATE_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?)
+ON CONFLICT (pair, side_label) DO UPDATE SET root = excluded.root, files = excluded.files,
+bytes = excluded.bytes, oldest_at = excluded.oldest_at, updated_at = excluded.updated_at`;
 
 export interface SqliteStoreOptions {
   /** How long to wait for another process's write lock, ms. Default 5000. */
@@ -100,7 +132,18 @@ export class SqliteStore implements AuditStore {
 
   ensureSchema(): Promise<void> {
     return this.run('create tables', () => {
-      this.db.exec(SQLITE_SCHEMA);
+      const db = this.db;
+      db.exec(SQLITE_SCHEMA);
+      // Columns added since the seed: checked first (SQLite has no ADD COLUMN IF NOT EXISTS), in
+      // one IMMEDIATE transaction so two processes migrating at once add each column once.
+      db.immediate(() => {
+        for (const [table, column, , type] of EXTRA_COLUMNS) {
+          const cols = db.prepare(`PRAGMA table_info(${table})`).all() as DbRow[];
+          if (!cols.some((c) => c.name === column))
+            db.exec(`ALTER TABLE ${table} ADD COLUMN ${column} ${type}`);
+        }
+      });
+      db.exec(SQLITE_EXTRA_INDEXES);
     });
   }
 
@@ -214,6 +257,58 @@ export class SqliteStore implements AuditStore {
         [iterationId, clampLimit(limit, DEFAULT_OPERATIONS_LIMIT)],
       ).map(mapOperation),
     );
+  }
+
+  conflicts(q: ConflictQuery): Promise<ConflictList> {
+    return this.run('conflicts', () => {
+      const { where, params } = conflictFilter(q);
+      return {
+        counts: this.all(conflictCountsSql(where), params).map(mapConflictCount),
+        rows: this.all(conflictRowsSql(where, clampLimit(q.limit, 100)), params).map(mapHistory),
+      };
+    });
+  }
+
+  versionsState(pair?: string): Promise<VersionsStateRow[]> {
+    return this.run('versions state', () => {
+      const { sql, params } = versionsStateSql(pair);
+      return this.all(sql, params).map(mapVersionsState);
+    });
+  }
+
+  fileHistory(q: HistoryQuery): Promise<HistoryRow[]> {
+    return this.run('file history', () => {
+      const keys = historyKeys(q.path);
+      const terms = historyTerms(keys, true);
+      // SQLite answers an OR of indexed terms with one index lookup per term (multi-index OR).
+      const params = terms.flatMap((t) => t.params);
+      let where = `(${terms.map((t) => `(${t.sql})`).join(' OR ')})`;
+      if (q.pair !== undefined) {
+        where += ' AND i.sync_pair = ?';
+        params.push(q.pair);
+      }
+      const limit = clampLimit(q.limit, 200);
+      return this.all(
+        `SELECT ${historyColumns()} FROM ${HISTORY_FROM} WHERE ${where} ORDER BY o.started_at DESC, o.id DESC LIMIT ${limit}`,
+        params,
+      )
+        .map(mapHistory)
+        .filter((r) => relatesTo(r, keys));
+    });
+  }
+
+  recordVersionsState(
+    pair: string,
+    sideLabel: string,
+    root: string,
+    state: VersionsState,
+    nowMs: number,
+  ): Promise<void> {
+    return this.run('record versions state', () => {
+      this.db
+        .prepare(UPSERT_VERSIONS_STATE_SQL)
+        .run(...versionsStateParams(pair, sideLabel, root, state, nowMs));
+    });
   }
 
   async prune(cutoffMs: number, batchSize: number, markerCutoffMs: number): Promise<PruneResult> {

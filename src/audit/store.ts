@@ -3,7 +3,11 @@
 // same contract suite (test/audit-store.test.ts). Everything above this seam (opslogs, run life,
 // exactly-once flushing, pruning policy) is written once against it.
 import type {
+  ConflictList,
+  ConflictQuery,
   DryRunKey,
+  HistoryQuery,
+  HistoryRow,
   IterationEnd,
   IterationHeader,
   IterationQuery,
@@ -11,6 +15,8 @@ import type {
   OperationRow,
   OpRecord,
   PairSummary,
+  VersionsState,
+  VersionsStateRow,
 } from './types.js';
 
 /** What a flush writes: the run as its opslog describes it. */
@@ -45,7 +51,10 @@ export interface AuditStore {
   readonly kind: 'mysql' | 'sqlite';
   /** Where the rows go, for log lines; never contains a password. */
   readonly where: string;
-  /** Creates the tables and indexes when missing; never drops or alters existing ones. */
+  /**
+   * Creates the tables and indexes when missing and adds the columns ha-sync added to the seed's
+   * tables (schema.ts EXTRA_COLUMNS); never drops anything or changes an existing column.
+   */
   ensureSchema(): Promise<void>;
   /** Throws HaSyncError('AUDIT_UNAVAILABLE') when the store cannot be reached. */
   ping(): Promise<void>;
@@ -63,6 +72,18 @@ export interface AuditStore {
   pairs(): Promise<PairSummary[]>;
   iterations(q: IterationQuery): Promise<IterationRow[]>;
   operations(iterationId: number, limit?: number): Promise<OperationRow[]>;
+  conflicts(q: ConflictQuery): Promise<ConflictList>;
+  versionsState(pair?: string): Promise<VersionsStateRow[]>;
+  /** Candidates by index lookup, then only the rows `relatesTo` the path (history.ts). */
+  fileHistory(q: HistoryQuery): Promise<HistoryRow[]>;
+  /** Inserts or replaces the (pair, side) row of `sync_versions_state`; updated_at = nowMs. */
+  recordVersionsState(
+    pair: string,
+    sideLabel: string,
+    root: string,
+    state: VersionsState,
+    nowMs: number,
+  ): Promise<void>;
   /**
    * Deletes iterations started before `cutoffMs` with their operations, and flush markers older
    * than `markerCutoffMs`, in short transactions of at most `batchSize` rows each.

@@ -6,6 +6,11 @@
 export type OperationKind = 'create' | 'update' | 'delete';
 export type OperationStatus = 'success' | 'fail';
 export type IterationStatus = 'running' | 'success' | 'partial_failure' | 'failed';
+/**
+ * Where the version an operation replaced or deleted went: `version`, a kept version in the
+ * side's `.ha-sync/versions/` area; `conflict`, a conflict copy beside the file.
+ */
+export type KeptKind = 'version' | 'conflict';
 
 /** One row of `sync_operations`, as recorded by a run. Times are epoch milliseconds (UTC). */
 export interface OpRecord {
@@ -20,6 +25,15 @@ export interface OpRecord {
   endedAtMs: number | null;
   status: OperationStatus;
   errorMessage: string | null;
+  /**
+   * Where the version this operation replaced or deleted went, relative to the root of the side
+   * written to (the iteration's dest), '/'-separated: `.ha-sync/versions/photos/a~20261204-231500.jpg`
+   * or a conflict copy `photos/a.sync-conflict-20261204-231500-hp.jpg`. Absent or null: nothing
+   * was kept (a create, a dry run, or an opslog line written before ha-sync kept versions).
+   */
+  keptPath?: string | null;
+  /** What `keptPath` is; set exactly when `keptPath` is. */
+  keptKind?: KeptKind | null;
 }
 
 /** What is known when a run starts: the `sync_iterations` row before its outcome. */
@@ -79,6 +93,18 @@ export interface LastDryRunResult {
   iterationId?: number;
 }
 
+/**
+ * The versions area of one side as an expiry pass left it. Times are epoch milliseconds (UTC).
+ */
+export interface VersionsState {
+  /** Kept versions (files and symlinks) in `<root>/.ha-sync/versions/`. */
+  files: number;
+  /** Their total size. */
+  bytes: number;
+  /** When the oldest was kept (the time in its name); null when the area is empty. */
+  oldestMs: number | null;
+}
+
 export interface FlushReport {
   /** Opslogs now in the store (including ones found already flushed, then deleted). */
   flushed: number;
@@ -106,6 +132,13 @@ export interface Audit {
    * writer elsewhere may still append to); returns how many.
    */
   cleanOldOpslogs(days: number): Promise<number>;
+  /**
+   * Stores the state of one side's versions area (one row per pair and side, replaced each time),
+   * for the dashboard. Goes straight to the store, not through an opslog: the state is a snapshot
+   * the next expiry pass rewrites. Throws HaSyncError('AUDIT_UNAVAILABLE') when the store is down
+   * and 'INVALID_INPUT' for values it cannot store; callers catch, a run never fails on it.
+   */
+  recordVersionsState(pair: string, sideLabel: string, root: string, state: VersionsState): Promise<void>;
   close(): Promise<void>;
 }
 
@@ -145,6 +178,51 @@ export interface OperationRow {
   endedAt: string | null;
   status: OperationStatus;
   errorMessage: string | null;
+  /** See OpRecord.keptPath; null when nothing was kept. */
+  keptPath: string | null;
+  keptKind: KeptKind | null;
+}
+
+/** An operation with the iteration it belongs to (file history, conflict lists). */
+export interface HistoryRow extends OperationRow {
+  syncPair: string;
+  direction: string;
+  src: string;
+  /** The root of the side the operation wrote to: where `keptPath` is relative to. */
+  dest: string;
+}
+
+/** One row of `sync_versions_state`. */
+export interface VersionsStateRow {
+  pair: string;
+  sideLabel: string;
+  root: string;
+  files: number;
+  bytes: number;
+  /** ISO 8601 UTC; null when the area is empty. */
+  oldestAt: string | null;
+  updatedAt: string;
+}
+
+export interface ConflictQuery {
+  pair?: string;
+  /** Only conflicts recorded at or after this time. */
+  since: Date;
+  limit: number;
+}
+
+export interface ConflictList {
+  /** Conflicts per pair since `since` (real runs only); pairs without any are absent. */
+  counts: { pair: string; conflicts: number }[];
+  /** The newest `limit` of them, newest first. */
+  rows: HistoryRow[];
+}
+
+export interface HistoryQuery {
+  /** A path relative to the pair's root, '/'-separated, as the operations show it. */
+  path: string;
+  pair?: string;
+  limit: number;
 }
 
 export interface PairSummary {
@@ -175,5 +253,14 @@ export interface AuditReader {
   pairs(): Promise<PairSummary[]>;
   iterations(q: IterationQuery): Promise<IterationRow[]>;
   operations(iterationId: number, limit?: number): Promise<OperationRow[]>;
+  /** Operations that made a conflict copy (kept_kind 'conflict') in real runs since `q.since`. */
+  conflicts(q: ConflictQuery): Promise<ConflictList>;
+  /** The versions area of each side, by pair then side label. */
+  versionsState(pair?: string): Promise<VersionsStateRow[]>;
+  /**
+   * Every operation on `q.path`, on its conflict copies, or that kept a version or conflict copy
+   * of it, newest first (see history.ts for what counts as a copy).
+   */
+  fileHistory(q: HistoryQuery): Promise<HistoryRow[]>;
   close(): Promise<void>;
 }

@@ -5,6 +5,7 @@
 import { existsSync } from 'node:fs';
 import { Applier, fsOpsAdapter, type ApplierDeps } from '../applier/index.js';
 import { openAudit, type FlushReport } from '../audit/index.js';
+import type { BaselineStore } from '../baseline/index.js';
 import { natsBusOptions, natsFlags, openBus, resolveNatsConfig, type NatsConfig } from '../bus/index.js';
 import { systemClock } from '../clock.js';
 import {
@@ -14,6 +15,8 @@ import {
   logDirOutside,
   flagHelp,
   intFlag,
+  keepVersionsDaysFlag,
+  keepVersionsFlags,
   labelFlag,
   lockFlags,
   numberFlag,
@@ -25,9 +28,10 @@ import {
   type FlagSpecs,
   type LockConfig,
 } from '../config/index.js';
-import { EXIT, errorMessage, usage } from '../errors.js';
+import { EXIT, HaSyncError, errorMessage, usage } from '../errors.js';
 import { holderIdentity, openLock, type Lock } from '../lock/index.js';
 import { createLogger } from '../log.js';
+import { openPairBaseline, stateDirProblem } from '../reconciler/index.js';
 import type { CliContext } from './context.js';
 
 /** The applier's own lock TTL default: short, so a crashed applier blocks the reconciler briefly. */
@@ -48,7 +52,7 @@ export const sideFlags = {
   },
   'delete-missing': {
     type: 'boolean',
-    help: "Propagate deletes: remove the other side's copy when it still matches the deleted file",
+    help: "Propagate deletes: remove the other side's copy when it still holds the version the baseline recorded (it is kept as a version)",
   },
   workers: { type: 'string', valueName: 'n', default: '4', help: 'Operations at once' },
   window: {
@@ -63,6 +67,7 @@ export const sideFlags = {
     default: '5',
     help: 'Release the lock after this long without work',
   },
+  ...keepVersionsFlags,
   verbose: { type: 'boolean', short: 'v', help: 'Log every event decision (debug level)' },
   help: { type: 'boolean', short: 'h', help: 'Show this help' },
 } as const satisfies FlagSpecs;
@@ -115,6 +120,8 @@ export interface LiveOptions {
   readonly windowMs: number;
   readonly idleReleaseMs: number;
   readonly verbose: boolean;
+  /** Kept versions older than this many days are removed; 0 keeps none. Default 30. */
+  readonly keepVersionsDays: number;
 }
 
 export interface ApplyConfig extends LiveOptions {
@@ -136,6 +143,7 @@ export function resolveLiveOptions(v: {
   window: string | undefined;
   'idle-release': string | undefined;
   verbose: boolean;
+  'keep-versions-days': string | undefined;
 }): LiveOptions {
   const a = sideFlag('a', v.a);
   const b = sideFlag('b', v.b);
@@ -149,6 +157,7 @@ export function resolveLiveOptions(v: {
     windowMs: intFlag('window', v.window, 1, 86400, 300) * 1000,
     idleReleaseMs: intFlag('idle-release', v['idle-release'], 1, 25, 5) * 1000,
     verbose: v.verbose,
+    keepVersionsDays: keepVersionsDaysFlag(v['keep-versions-days']),
   };
 }
 
@@ -188,11 +197,20 @@ export async function startApplier(
   roots: { a: Side; b: Side },
   holder: string,
   deps: Omit<ApplierDeps, 'lock' | 'fs'> & { env: NodeJS.ProcessEnv },
-): Promise<{ applier: Applier; lock: Lock; flushed: FlushReport }> {
+): Promise<{ applier: Applier; lock: Lock; flushed: FlushReport; baseline: BaselineStore | null }> {
   const { audit, clock, log, env } = deps;
+  const unsafe = await stateDirProblem([roots.a, roots.b]);
+  if (unsafe) throw new HaSyncError('STATE_DIR_UNSAFE', unsafe);
   const flushed = await audit.flushPending();
   await audit.cleanOldOpslogs(cfg.audit.logRetainDays);
   const lock = await openLock({ ...cfg.lock, pair: cfg.pair, logDir: cfg.audit.logDir, clock, log, env });
+  const baseline = await openPairBaseline({
+    pair: cfg.pair,
+    dsn: cfg.audit.dbDsn,
+    logDir: cfg.audit.logDir,
+    log,
+    sides: { a: roots.a.label, b: roots.b.label },
+  });
   const applier = new Applier(
     {
       pair: cfg.pair,
@@ -203,11 +221,12 @@ export async function startApplier(
       workers: cfg.workers,
       windowMs: cfg.windowMs,
       idleReleaseMs: cfg.idleReleaseMs,
+      keepVersionsDays: cfg.keepVersionsDays,
       holder,
     },
-    { ...deps, lock, fs: fsOpsAdapter() },
+    { ...deps, lock, fs: fsOpsAdapter(), baseline },
   );
-  return { applier, lock, flushed };
+  return { applier, lock, flushed, baseline };
 }
 
 export async function applyCommand(argv: string[], ctx: CliContext): Promise<number> {
@@ -239,13 +258,17 @@ export async function applyCommand(argv: string[], ctx: CliContext): Promise<num
     await audit.close().catch(() => undefined);
     throw err;
   });
+  let baseline: BaselineStore | null = null;
   try {
-    const { applier, flushed } = await startApplier(
-      cfg,
-      { a, b },
-      holderIdentity(`apply-${process.pid}`, ctx.env),
-      { bus, audit, clock, log, env: ctx.env },
-    );
+    const started = await startApplier(cfg, { a, b }, holderIdentity(`apply-${process.pid}`, ctx.env), {
+      bus,
+      audit,
+      clock,
+      log,
+      env: ctx.env,
+    });
+    const { applier, flushed } = started;
+    baseline = started.baseline;
     if (flushed.flushed || flushed.waiting) log.info({ ...flushed }, 'earlier opslogs flushed');
     await applier.run(ctx.signal);
     log.info({ pair: cfg.pair, ...applier.stats }, 'applier stopped');
@@ -255,6 +278,7 @@ export async function applyCommand(argv: string[], ctx: CliContext): Promise<num
     return EXIT.FAILED;
   } finally {
     await bus.close().catch(() => undefined);
+    await baseline?.close().catch(() => undefined);
     await audit.close().catch(() => undefined);
   }
 }

@@ -33,6 +33,14 @@ const COMMANDS: Record<string, { summary: string; load: () => Promise<Command> }
     summary: 'Delete audit rows older than N days',
     load: async () => (await import('./prune.js')).pruneCommand,
   },
+  versions: {
+    summary: 'List the files ha-sync kept when it replaced or deleted them, with restore commands',
+    load: async () => (await import('./versions.js')).versionsCommand,
+  },
+  restore: {
+    summary: 'Put a kept version back at its path (the latest by default)',
+    load: async () => (await import('./versions.js')).restoreCommand,
+  },
 };
 
 export function topHelp(): string {

@@ -15,18 +15,28 @@ import {
   numberFlag,
   pairFlag,
   parseFlags,
+  keepVersionsDaysFlag,
+  keepVersionsFlags,
   requireFlag,
   resolveAuditConfig,
   resolveLockConfig,
 } from '../config/index.js';
+import { usage } from '../errors.js';
 import { createLogger } from '../log.js';
 import type { ReconcileConfig } from '../reconciler/index.js';
 import { RECONCILE_DEFAULTS, runReconcile } from '../reconciler/index.js';
+import { sideFlag } from './apply.js';
 import type { CliContext } from './context.js';
 
 export const reconcileFlags = {
-  src: { type: 'string', valueName: 'path', help: 'Source directory (required)' },
-  dest: { type: 'string', valueName: 'path', help: 'Destination directory (required)' },
+  src: { type: 'string', valueName: 'path', help: 'Source directory (one-way form; with --dest)' },
+  dest: { type: 'string', valueName: 'path', help: 'Destination directory (one-way form; with --src)' },
+  a: {
+    type: 'string',
+    valueName: 'label=path',
+    help: 'Two-way form (with --b): first side, its label (e.g. dell) and root directory',
+  },
+  b: { type: 'string', valueName: 'label=path', help: 'Two-way form: second side (e.g. hp=/mnt/hp/media)' },
   pair: {
     type: 'string',
     valueName: 'name',
@@ -54,6 +64,7 @@ export const reconcileFlags = {
     help: "Fail before deleting more than this percent of dest's files",
   },
   force: { type: 'boolean', help: 'Override the empty-source and --max-delete guards' },
+  ...keepVersionsFlags,
   workers: {
     type: 'string',
     valueName: 'n',
@@ -70,11 +81,15 @@ export const reconcileFlags = {
 
 export function reconcileHelp(): string {
   return [
-    'Usage: ha-sync [reconcile] --src <dir> --dest <dir> --pair <name> [flags]',
+    'Usage: ha-sync [reconcile] --src <dir> --dest <dir> --pair <name> [flags]      (one-way)',
+    '       ha-sync reconcile --a <label>=<dir> --b <label>=<dir> --pair <name> [flags]  (two-way)',
     '',
-    'Makes --dest current with --src once: creates what is missing, updates what src has newer',
-    '(size + mtime; MD5 when only the mtime differs), and with --delete-missing deletes what src',
-    'no longer has. Writes go through a temp file and a rename; every op is audited.',
+    "Compares both trees with the pair's baseline (what they held when they last agreed) and",
+    'carries every change over: the side that changed wins; when both changed, the newer keeps',
+    'the name and the other is kept beside it as a conflict copy. With --delete-missing, deletes',
+    'the baseline shows were made on the other side. The one-way form writes only into --dest.',
+    'Every file overwritten or deleted is kept in <root>/.ha-sync/versions first. Writes go',
+    'through a temp file and a rename; every op is audited.',
     '',
     'Flags:',
     flagHelp(reconcileFlags),
@@ -92,14 +107,27 @@ export function parseReconcileArgs(
 ): Readonly<ReconcileConfig> & { readonly help: boolean } {
   const { values: v } = parseFlags(argv, reconcileFlags, { env });
   if (v.help) return Object.freeze({ help: true } as ReconcileConfig & { help: boolean });
-  const src = resolve(requireFlag('src', v.src, 'the source directory'));
-  const dest = resolve(requireFlag('dest', v.dest, 'the destination directory'));
+  const twoWay = v.a !== undefined || v.b !== undefined;
+  if (twoWay && (v.src !== undefined || v.dest !== undefined)) {
+    throw usage('--a/--b (two-way) and --src/--dest (one-way) cannot be combined; pick one form');
+  }
+  const sa = twoWay ? sideFlag('a', v.a) : null;
+  const sb = twoWay ? sideFlag('b', v.b) : null;
+  if (sa && sb && sa.label === sb.label)
+    throw usage(`--a and --b need different labels, both are '${sa.label}'`);
+  const src = resolve(sa ? sa.root : requireFlag('src', v.src, 'the source directory'));
+  const dest = resolve(sb ? sb.root : requireFlag('dest', v.dest, 'the destination directory'));
   const config: ReconcileConfig & { help: boolean } = {
     help: false,
     src,
     dest,
     pair: pairFlag('pair', v.pair),
-    direction: labelFlag('direction', v.direction, RECONCILE_DEFAULTS.direction),
+    direction:
+      sa && sb
+        ? `${sa.label}-to-${sb.label}`
+        : labelFlag('direction', v.direction, RECONCILE_DEFAULTS.direction),
+    ...(sa && sb ? { sides: { a: sa.label, b: sb.label } } : {}),
+    keepVersionsDays: keepVersionsDaysFlag(v['keep-versions-days']),
     audit: Object.freeze(resolveAuditConfig(v)),
     lock: Object.freeze(resolveLockConfig(v)),
     mtimeThresholdSeconds: numberFlag('mtime-threshold', v['mtime-threshold'], 0, 86400, 2),
@@ -120,12 +148,13 @@ export async function reconcileCommand(argv: string[], ctx: CliContext): Promise
     return 0;
   }
   // Existence checks: still usage errors (exit 2), still before anything is touched.
-  dirFlag('src', config.src, 'source');
-  dirFlag('dest', config.dest, 'destination');
-  disjointDirs('src', config.src, 'dest', config.dest);
+  const [fa, fb] = config.sides ? (['a', 'b'] as const) : (['src', 'dest'] as const);
+  dirFlag(fa, config.src, config.sides ? `${config.sides.a} root` : 'source');
+  dirFlag(fb, config.dest, config.sides ? `${config.sides.b} root` : 'destination');
+  disjointDirs(fa, config.src, fb, config.dest);
   logDirOutside(config.audit.logDir, [
-    ['src', config.src],
-    ['dest', config.dest],
+    [fa, config.src],
+    [fb, config.dest],
   ]);
   const log = createLogger({ verbose: config.verbose });
   const result = await runReconcile(config, {

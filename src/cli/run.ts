@@ -1,12 +1,14 @@
 // `ha-sync run`: live two-way sync of two folders on one machine with nothing else installed. One
 // process holds both pollers, the in-process bus, the applier, the lock file and the SQLite audit.
-// It first makes both sides equal (newest wins, both ways, nothing deleted), then follows changes
-// until SIGINT / SIGTERM, finishing in-flight operations before it exits 0.
+// It first reconciles both trees against the pair's baseline (a two-way reconcile pass: what
+// changed while it was down is carried over, deletes too with --delete-missing), then follows
+// changes until SIGINT / SIGTERM, finishing in-flight operations before it exits 0.
 import { mkdirSync } from 'node:fs';
 import { homedir } from 'node:os';
 import { join } from 'node:path';
 import { equalize, type Applier } from '../applier/index.js';
 import { openAudit } from '../audit/index.js';
+import type { BaselineStore } from '../baseline/index.js';
 import { MemoryBus } from '../bus/index.js';
 import { systemClock } from '../clock.js';
 import {
@@ -98,8 +100,9 @@ export async function runCommand(argv: string[], ctx: CliContext): Promise<numbe
   if (cfg.help) {
     ctx.stdout.write(
       'Usage: ha-sync run --a <label>=<path> --b <label>=<path> [flags]\n\n' +
-        'Live two-way sync of two folders in one process: first makes both sides equal (newest wins,\n' +
-        'both ways, nothing deleted), then follows changes until Ctrl-C.\n\n' +
+        "Live two-way sync of two folders in one process: first reconciles both against the pair's\n" +
+        'baseline (what changed while it was not running is carried over; a first run keeps\n' +
+        'everything, newest wins), then follows changes until Ctrl-C.\n\n' +
         flagHelp(runFlags) +
         '\n',
     );
@@ -128,6 +131,7 @@ export async function runCommand(argv: string[], ctx: CliContext): Promise<numbe
   const watcherFailed = new AbortController();
   const runSignal = AbortSignal.any([signal, watcherFailed.signal]);
   let applier: Applier | undefined;
+  let baseline: BaselineStore | null = null;
   let applierRunning = false;
   let watching: Promise<void> | undefined;
   try {
@@ -140,6 +144,7 @@ export async function runCommand(argv: string[], ctx: CliContext): Promise<numbe
       env: ctx.env,
     });
     applier = started.applier;
+    baseline = started.baseline;
     const { lock } = started;
     // Two `run`s of the same pair would take turns on every event: refuse the second one up front.
     try {
@@ -175,15 +180,14 @@ export async function runCommand(argv: string[], ctx: CliContext): Promise<numbe
       },
     );
 
-    log.info('making both sides equal (newest wins, both ways, nothing deleted)');
+    log.info("first pass: both trees against the pair's baseline (as a two-way reconcile run)");
     const equalizeStarted = clock.now();
     const report = await equalize(applier, { clock, log }, runSignal);
-    const copied = applier.stats.applied;
     log.info(
-      { ...report, applied: copied, seconds: Math.round((clock.now() - equalizeStarted) / 100) / 10 },
-      `both sides equal: ${report.entries} entries compared, ${copied} copied` +
+      { ...report, seconds: Math.round((clock.now() - equalizeStarted) / 100) / 10 },
+      `both sides equal: ${report.created} created, ${report.updated} updated, ${report.deleted} deleted` +
         (report.failed ? `, ${report.failed} not yet (retried live)` : '') +
-        (report.ambiguous ? `, ${report.ambiguous} left alone (same mtime, different size)` : ''),
+        (report.safeMode ? ' (no baseline: newest won, nothing was deleted)' : ''),
     );
 
     if (!runSignal.aborted) {
@@ -210,6 +214,7 @@ export async function runCommand(argv: string[], ctx: CliContext): Promise<numbe
       await applier.close().catch((err: unknown) => log.error(`closing the applier: ${errorMessage(err)}`));
     await watching;
     await bus.close().catch(() => undefined);
+    await baseline?.close().catch(() => undefined);
     await audit.close().catch(() => undefined);
   }
 }

@@ -105,3 +105,21 @@ export function resolveLockConfig(v: {
     kubeconfig: v.kubeconfig === '' ? undefined : v.kubeconfig,
   };
 }
+
+/** Days a kept version stays in `<root>/.ha-sync/versions/` (by the time in its name). */
+export const KEEP_VERSIONS_DAYS_DEFAULT = 30;
+
+/** For every command that writes (reconcile, apply, run). */
+export const keepVersionsFlags = {
+  'keep-versions-days': {
+    type: 'string',
+    valueName: 'n',
+    default: String(KEEP_VERSIONS_DAYS_DEFAULT),
+    help: 'Keep each file ha-sync replaces or deletes in <root>/.ha-sync/versions for N days (0 keeps none)',
+  },
+} as const satisfies FlagSpecs;
+
+/** `--keep-versions-days`: a whole number of days from 0 (keep none) to 36500; default 30. */
+export function keepVersionsDaysFlag(v: string | undefined): number {
+  return intFlag('keep-versions-days', v, 0, 36500, KEEP_VERSIONS_DAYS_DEFAULT);
+}

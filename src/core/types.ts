@@ -104,3 +104,22 @@ export interface DirPlan {
    */
   readonly replace: string[];
 }
+
+/** One side's entry as the baseline recorded it (what lstat showed when both sides agreed). */
+export interface BaseEntry {
+  readonly kind: EntryKind;
+  /** Bytes (files), target length (symlinks), 0 for directories. */
+  readonly size: number;
+  /** Exactly as lstat reported it on that side (epoch ms, fractional). */
+  readonly mtimeMs: number;
+  readonly target?: string;
+}
+
+/** The baseline of one path: each side's entry when the two last agreed, and the MD5 if known. */
+export interface BaseRecord {
+  /** The entry's name inside its directory. */
+  readonly name: string;
+  readonly a: BaseEntry;
+  readonly b: BaseEntry;
+  readonly md5: string | null;
+}

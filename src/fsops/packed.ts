@@ -2,6 +2,7 @@
 // NUL (which no name or symlink target contains), numbers in one Float64Array that is transferred,
 // not copied. The receiving thread unpacks only when it must: two listings can be compared packed
 // (`sameListing`), and on a no-op run nearly every directory is the same on both sides.
+import { createHash } from 'node:crypto';
 import type { Entry, EntryKind } from '../core/index.js';
 import type { DirScan } from './scan.js';
 
@@ -147,4 +148,16 @@ export function subdirNames(p: PackedScan): string[] {
     j += k === SYMLINK ? 2 : 1;
   }
   return out;
+}
+
+/**
+ * A digest of a packed listing: names, kinds, sizes, mtimes, modes and targets. The baseline keeps
+ * it per directory once it verified the directory's records against that very listing, so a later
+ * run that lists the same bytes knows the records still hold without reading them.
+ */
+export function listingDigest(p: PackedScan): string {
+  const h = createHash('sha1');
+  h.update(p.names);
+  h.update(new Uint8Array(p.nums.buffer, p.nums.byteOffset, p.nums.byteLength));
+  return h.digest('base64');
 }

@@ -23,6 +23,13 @@ export interface ReconcileConfig {
   readonly maxDeletePercent: number;
   /** Overrides the empty-source and max-delete guards. Default false. */
   readonly force: boolean;
+  /**
+   * Two-way: both sides are written, and these label them (src is a's root, dest b's). Undefined:
+   * one-way, only dest is written (the seed's form).
+   */
+  readonly sides?: { readonly a: string; readonly b: string };
+  /** Kept versions older than this many days are removed; 0 keeps none. Default 30. */
+  readonly keepVersionsDays: number;
 }
 
 export const RECONCILE_DEFAULTS = {
@@ -30,4 +37,5 @@ export const RECONCILE_DEFAULTS = {
   mtimeThresholdSeconds: 2,
   workers: 4,
   maxDeletePercent: 50,
+  keepVersionsDays: 30,
 } as const;

@@ -7,3 +7,4 @@ export type { OpEvent, EngineOptions, EngineResult } from './engine.js';
 export { runEngine } from './engine.js';
 export { quotePath, planLine, summaryLine, formatBytes } from './print.js';
 export { Progress } from './progress.js';
+export { openPairBaseline, stateDirProblem } from './sidestate.js';

@@ -31,6 +31,8 @@ import type { ReconcileConfig } from './config.js';
 import type { OpEvent } from './engine.js';
 import { runEngine } from './engine.js';
 import { addToSummary, emptySummary, planLine, summaryLine } from './print.js';
+import { oneWaySideNames } from '../baseline/index.js';
+import { expireWritten, openPairBaseline, stateDirProblem } from './sidestate.js';
 import { Progress } from './progress.js';
 
 export interface ReconcileDeps {
@@ -107,6 +109,7 @@ function nullAudit(): Audit {
       }),
     lastDryRun: () => Promise.resolve(null),
     cleanOldOpslogs: () => Promise.resolve(0),
+    recordVersionsState: () => Promise.resolve(),
     close: () => Promise.resolve(),
   };
 }
@@ -340,28 +343,45 @@ async function locked(
     }
   }
 
-  const header = {
-    runId: r.runId,
+  const sides = [
+    { label: config.sides?.a ?? 'src', root: config.src },
+    { label: config.sides?.b ?? 'dest', root: config.dest },
+  ] as const;
+  const unsafe = await stateDirProblem(sides);
+  if (unsafe) {
+    log.error(unsafe);
+    return r.done('failed', ZERO, unsafe);
+  }
+
+  // Two-way: one audit run per direction, named from the labels; one-way: the seed's one run.
+  const headers = (['b', 'a'] as const).map((to) => ({
+    runId: to === 'b' ? r.runId : `${r.runId}-r`,
     pair: config.pair,
-    direction: config.direction,
-    src: config.src,
-    dest: config.dest,
+    direction: to === 'b' ? config.direction : `${sides[1].label}-to-${sides[0].label}`,
+    src: to === 'b' ? config.src : config.dest,
+    dest: to === 'b' ? config.dest : config.src,
     startedAtMs: r.startedAtMs,
     dryRun: config.dryRun,
-  };
-  let recorder: RunRecorder | null = null;
-  const begin = async (): Promise<RunRecorder | null> => {
-    try {
-      return await audit.beginRun(header);
-    } catch (err) {
-      log.warn({ err: errorMessage(err) }, 'audit unavailable: this run is not recorded');
-      return null;
+  }));
+  if (!config.sides) headers.pop();
+  let recorders: (RunRecorder | null)[] = [];
+  const begin = async (): Promise<(RunRecorder | null)[]> => {
+    const out: (RunRecorder | null)[] = [];
+    for (const header of headers) {
+      try {
+        out.push(await audit.beginRun(header));
+      } catch (err) {
+        log.warn({ err: errorMessage(err) }, 'audit unavailable: this run is not recorded');
+        out.push(null);
+      }
     }
+    return out;
   };
   // The sync goes on when the opslog cannot be written (the files are safe on disk), but never
   // silently: each op the opslog lost is logged in full, and the final line counts them.
   let unrecorded = 0;
-  const record = async (op: OpRecord): Promise<void> => {
+  const record = async (op: OpRecord, to: 'a' | 'b'): Promise<void> => {
+    const recorder = recorders[to === 'b' ? 0 : 1] ?? null;
     if (!recorder && config.dryRun) return; // a dry run changed nothing
     try {
       if (!recorder) throw new Error('this run has no opslog (see above)');
@@ -374,11 +394,18 @@ async function locked(
       );
     }
   };
+  const baseline = await openPairBaseline({
+    pair: config.pair,
+    dsn: config.audit.dbDsn,
+    logDir: config.audit.logDir,
+    log,
+    sides: config.sides ?? oneWaySideNames(config.direction, config.src, config.dest),
+  });
 
   const planned: OpEvent[] = [];
   const summary = emptySummary();
   const progress = !config.dryRun && r.stderr.isTTY === true ? new Progress(r.stderr, clock) : null;
-  if (!config.dryRun) recorder = await begin();
+  if (!config.dryRun) recorders = await begin();
 
   let result;
   try {
@@ -389,6 +416,10 @@ async function locked(
       srcRoot: config.src,
       destRoot: config.dest,
       plan: { mtimeThresholdMs: config.mtimeThresholdSeconds * 1000, deleteMissing: config.deleteMissing },
+      twoWay: config.sides !== undefined,
+      labels: { a: sides[0].label, b: sides[1].label },
+      baseline,
+      keepVersions: config.keepVersionsDays > 0,
       workers: config.workers,
       dryRun: config.dryRun,
       maxDeletePercent: config.maxDeletePercent,
@@ -418,11 +449,12 @@ async function locked(
         if (ev.entryKind !== 'dir' && ev.kind !== 'delete' && ev.record.operation !== 'delete') {
           progress?.done(ev.kind === 'create' || ev.kind === 'update' ? ev.size : 0);
         }
-        await record(ev.record);
+        await record(ev.record, ev.to);
       },
     });
   } finally {
     progress?.stop();
+    await baseline?.close().catch(() => undefined);
   }
 
   let failure = result.failure;
@@ -456,26 +488,35 @@ async function locked(
     for (const ev of planned) r.stdout.write(planLine(ev) + '\n');
     r.stdout.write(summaryLine(summary) + '\n');
     if (failure) r.stdout.write(`A real run would fail: ${failure}\n`);
-    recorder = await begin();
+    recorders = await begin();
     // Dry-run ops are recorded as what would happen (status success); failures stay failures.
-    for (const ev of planned) await record(ev.record);
+    for (const ev of planned) await record(ev.record, ev.to);
   }
 
   const status = failure ? 'failed' : result.counts.failed > 0 ? 'partial_failure' : 'success';
   const errorMsg =
     failure ?? (result.counts.failed > 0 ? `${result.counts.failed} operation(s) failed` : null);
-  if (recorder) {
+  for (const [i, recorder] of recorders.entries()) {
+    if (!recorder) continue;
     try {
       const f = await recorder.finish({
         endedAtMs: clock.now(),
         status,
-        counts: result.counts,
+        counts: config.sides ? result.countsTo[i === 0 ? 'b' : 'a'] : result.counts,
         errorMessage: errorMsg,
       });
       if (!f.flushed) log.warn('audit store not reached: the opslog stays for the next run');
     } catch (err) {
       log.warn({ err: errorMessage(err) }, 'could not finish the audit record; the opslog stays');
     }
+  }
+  if (!config.dryRun && !stop.aborted) {
+    await expireWritten(config.sides ? sides : [sides[1]], config.keepVersionsDays, {
+      pair: config.pair,
+      audit,
+      clock,
+      log,
+    });
   }
   try {
     await audit.cleanOldOpslogs(config.audit.logRetainDays);
@@ -487,6 +528,7 @@ async function locked(
     status,
     ...result.counts,
     tempsRemoved: result.tempsRemoved,
+    ...(result.safeMode ? { safeMode: result.safeMode } : {}),
     ...(unrecorded > 0 ? { unrecorded } : {}),
     durationMs: clock.now() - r.startedAtMs,
   };

@@ -19,17 +19,33 @@ import { createLogger, type Logger } from '../log.js';
 import { createMetrics } from './metrics.js';
 import { CONTENT_SECURITY_POLICY, FAVICON_SVG, PAGE_CSS, PAGE_HTML, PAGE_SCRIPT } from './page.js';
 import {
+  DEFAULT_CONFLICTS_LIMIT,
+  DEFAULT_CONFLICT_DAYS,
+  DEFAULT_HISTORY_LIMIT,
   DEFAULT_ITERATIONS_LIMIT,
   DEFAULT_OPERATIONS_LIMIT,
+  conflictsQuerySchema,
   describeQueryIssue,
+  historyQuerySchema,
   oneLine,
   iterationsQuerySchema,
   operationsQuerySchema,
+  versionsQuerySchema,
+  type ConflictsQueryRaw,
+  type HistoryQueryRaw,
   type IterationsQueryRaw,
   type OperationsQueryRaw,
   type ValidationIssue,
+  type VersionsQueryRaw,
 } from './query.js';
-import { pairViews, type Schedule } from './view.js';
+import { historyViews, pairViews, type Schedule } from './view.js';
+
+const DAY_MS = 86_400_000;
+
+/** `{ pair }` when the query names one; an empty or absent pair means every pair. */
+function pairOf(pair: string | undefined): { pair?: string } {
+  return pair !== undefined && pair !== '' ? { pair } : {};
+}
 
 export interface UiDeps {
   reader: AuditReader;
@@ -166,7 +182,7 @@ export function buildApp(deps: UiDeps): FastifyInstance {
       const iterations = await store(() =>
         reader.iterations({
           limit: q.limit === undefined ? DEFAULT_ITERATIONS_LIMIT : Number(q.limit),
-          ...(q.pair !== undefined && q.pair !== '' ? { pair: q.pair } : {}),
+          ...pairOf(q.pair),
           ...(since ? { since } : {}),
           ...(q.dry_run !== undefined ? { dryRun: q.dry_run === '1' } : {}),
         }),
@@ -183,6 +199,61 @@ export function buildApp(deps: UiDeps): FastifyInstance {
       const limit = req.query.limit === undefined ? DEFAULT_OPERATIONS_LIMIT : Number(req.query.limit);
       const operations = await store(() => reader.operations(iterationId, limit));
       return { iterationId, operations };
+    },
+  );
+
+  // ---- kept versions and conflict copies ----
+  app.get<{ Querystring: ConflictsQueryRaw }>(
+    '/api/conflicts',
+    { schema: { querystring: conflictsQuerySchema } },
+    async (req) => {
+      const q = req.query;
+      const days = q.days === undefined ? DEFAULT_CONFLICT_DAYS : Number(q.days);
+      const nowMs = deps.clock.now();
+      const since = new Date(nowMs - days * DAY_MS);
+      const r = await store(() =>
+        reader.conflicts({
+          since,
+          limit: q.limit === undefined ? DEFAULT_CONFLICTS_LIMIT : Number(q.limit),
+          ...pairOf(q.pair),
+        }),
+      );
+      return {
+        generatedAt: new Date(nowMs).toISOString(),
+        days,
+        since: since.toISOString(),
+        counts: r.counts,
+        conflicts: r.rows,
+      };
+    },
+  );
+
+  app.get<{ Querystring: VersionsQueryRaw }>(
+    '/api/versions',
+    { schema: { querystring: versionsQuerySchema } },
+    async (req) => {
+      const versions = await store(() => reader.versionsState(pairOf(req.query.pair).pair));
+      return { generatedAt: new Date(deps.clock.now()).toISOString(), versions };
+    },
+  );
+
+  app.get<{ Querystring: HistoryQueryRaw }>(
+    '/api/history',
+    { schema: { querystring: historyQuerySchema } },
+    async (req) => {
+      const q = req.query;
+      const rows = await store(() =>
+        reader.fileHistory({
+          path: q.path,
+          limit: q.limit === undefined ? DEFAULT_HISTORY_LIMIT : Number(q.limit),
+          ...pairOf(q.pair),
+        }),
+      );
+      return {
+        generatedAt: new Date(deps.clock.now()).toISOString(),
+        path: q.path,
+        history: historyViews(rows),
+      };
     },
   );
 

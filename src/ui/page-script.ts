@@ -16,6 +16,9 @@ export const PAGE_SCRIPT = String.raw`'use strict';
   var SVGNS = 'http://www.w3.org/2000/svg';
   var ATTRS = ['tabindex', 'role', 'colspan', 'scope', 'datetime', 'aria-label', 'aria-selected', 'data-id', 'type'];
 
+  var CONFLICT_DAYS = 7;
+  var CARD_CONFLICTS = 3;  // newest conflicts listed on a pair's card
+
   var state = {
     offsetMs: 0,            // server clock minus browser clock
     kind: 'all',            // activity filter: all | real | dry
@@ -25,6 +28,8 @@ export const PAGE_SCRIPT = String.raw`'use strict';
     lastOk: 0,
     busy: false,
     again: false,
+    historyPair: '',        // file-history filter: pair name or ''
+    historySeq: 0,          // answers of older searches are dropped
   };
 
   // ---- DOM helpers: text only ----
@@ -126,9 +131,11 @@ export const PAGE_SCRIPT = String.raw`'use strict';
     state.busy = true;
     state.again = false;
     var activity = { limit: 50, pair: state.pair, dry_run: state.kind === 'real' ? '0' : state.kind === 'dry' ? '1' : '' };
-    return Promise.all([getJSON('api/pairs'), getJSON('api/iterations?' + q(activity))])
+    return Promise.all([getJSON('api/pairs'), getJSON('api/iterations?' + q(activity)),
+      getJSON('api/conflicts?' + q({ days: CONFLICT_DAYS, limit: 100 })), getJSON('api/versions')])
       .then(function (res) {
         var pairs = res[0]; var its = res[1];
+        var kept = keptByPair(res[2], res[3]);
         state.offsetMs = Date.parse(pairs.generatedAt) - Date.now();
         var names = unique(pairs.pairs.map(function (p) { return p.pair; }));
         var since = new Date(now() - DAY_MS).toISOString();
@@ -139,8 +146,9 @@ export const PAGE_SCRIPT = String.raw`'use strict';
           var byPair = Object.create(null);
           names.forEach(function (n, i) { byPair[n] = charts[i]; });
           renderOverall(pairs.pairs);
-          renderCards(pairs.pairs, byPair);
-          renderPairFilter(names);
+          renderCards(pairs.pairs, byPair, kept);
+          renderPairFilter('pair-filter', names, state.pair);
+          renderPairFilter('history-pair', names, state.historyPair);
           renderActivity(its.iterations);
           state.lastOk = Date.now();
           byId('banner').hidden = true;
@@ -192,7 +200,7 @@ export const PAGE_SCRIPT = String.raw`'use strict';
   // ---- cards ----
   var RANK = { failed: 0, stale: 1, running: 2, ok: 3 };
   var HEALTH_TEXT = { failed: 'failing', stale: 'stale', running: 'syncing', ok: 'in sync' };
-  function renderCards(views, charts) {
+  function renderCards(views, charts, kept) {
     var cards = byId('cards');
     if (views.length === 0) {
       cards.replaceChildren(h('p', { class: 'empty' }, 'No sync has been recorded yet. Cards appear after the first run of a pair.'));
@@ -211,7 +219,8 @@ export const PAGE_SCRIPT = String.raw`'use strict';
       return h('article', { class: 'card h-' + worst, 'data-id': name, 'aria-label': 'pair ' + name },
         h('div', { class: 'card-head' }, h('h3', null, name), h('span', { class: 'badge ' + (worst === 'failed' ? 'failed' : worst === 'ok' ? 'ok' : worst) }, HEALTH_TEXT[worst])),
         dirs.map(function (v, i) { return direction(v, i); }),
-        chart(charts[name] || [], dirNames));
+        chart(charts[name] || [], dirNames),
+        keptBlock(kept[name] || { count: 0, conflicts: [], versions: [] }));
     }));
   }
   function direction(v, i) {
@@ -289,11 +298,10 @@ export const PAGE_SCRIPT = String.raw`'use strict';
   }
 
   // ---- activity ----
-  function renderPairFilter(names) {
-    var sel = byId('pair-filter');
+  function renderPairFilter(id, names, keep) {
+    var sel = byId(id);
     var have = Array.prototype.map.call(sel.options, function (o) { return o.value; }).slice(1);
     if (have.join('\n') === names.join('\n')) return;
-    var keep = state.pair;
     sel.replaceChildren(h('option', null, 'all pairs'));
     sel.options[0].value = '';
     names.forEach(function (n) { var o = h('option', null, n); o.value = n; sel.appendChild(o); });
@@ -341,7 +349,7 @@ export const PAGE_SCRIPT = String.raw`'use strict';
     var panel = byId('ops');
     panel.hidden = false;
     if (scroll) {
-      byId('ops-body').replaceChildren(h('tr', null, h('td', { colspan: 7, class: 'empty' }, 'Loading…')));
+      byId('ops-body').replaceChildren(h('tr', null, h('td', { colspan: 8, class: 'empty' }, 'Loading…')));
       renderOpsSummary(state.selected, null);
       panel.scrollIntoView({ block: 'start', behavior: 'smooth' });
     }
@@ -351,7 +359,7 @@ export const PAGE_SCRIPT = String.raw`'use strict';
       renderOps(r.operations);
       renderOpsSummary(state.selected, r.operations);
     }).catch(function (err) {
-      byId('ops-body').replaceChildren(h('tr', { class: 'bad' }, h('td', { colspan: 7, class: 'msg' }, 'Cannot load operations: ' + err.message)));
+      byId('ops-body').replaceChildren(h('tr', { class: 'bad' }, h('td', { colspan: 8, class: 'msg' }, 'Cannot load operations: ' + err.message)));
     });
   }
   function renderOpsSummary(it, ops) {
@@ -366,7 +374,7 @@ export const PAGE_SCRIPT = String.raw`'use strict';
   function renderOps(ops) {
     var body = byId('ops-body');
     if (ops.length === 0) {
-      body.replaceChildren(h('tr', null, h('td', { colspan: 7, class: 'empty' }, 'No file operations in this iteration: nothing needed to change.')));
+      body.replaceChildren(h('tr', null, h('td', { colspan: 8, class: 'empty' }, 'No file operations in this iteration: nothing needed to change.')));
       return;
     }
     // Failures first: they are what the owner came to see.
@@ -376,12 +384,113 @@ export const PAGE_SCRIPT = String.raw`'use strict';
       return h('tr', { class: bad ? 'bad' : '' },
         h('td', null, h('span', { class: 'badge ' + (bad ? 'failed' : 'success') }, bad ? 'failed' : 'ok')),
         h('td', null, h('span', { class: 'op ' + o.operation }, o.operation)),
-        h('td', { class: 'path' }, o.filepath),
+        h('td', { class: 'path', title: 'Show the history of this file', onclick: function () { showHistory(o.filepath, state.selected ? state.selected.syncPair : ''); } }, o.filepath),
         h('td', { class: 'num' }, bytes(o.sizeBefore)),
         h('td', { class: 'num' }, bytes(o.sizeAfter)),
+        h('td', null, keptCell(o)),
         h('td', null, when(o.startedAt)),
         h('td', { class: 'msg' }, o.errorMessage || ''));
     }));
+  }
+
+  // ---- kept versions and conflict copies ----
+  function keptByPair(conflicts, versions) {
+    var by = Object.create(null);
+    function of(pair) { return by[pair] || (by[pair] = { count: 0, conflicts: [], versions: [] }); }
+    conflicts.counts.forEach(function (c) { of(c.pair).count = c.conflicts; });
+    conflicts.conflicts.forEach(function (c) { of(c.syncPair).conflicts.push(c); });
+    versions.versions.forEach(function (v) { of(v.pair).versions.push(v); });
+    return by;
+  }
+  function fileLink(path, pair) {
+    return h('button', { type: 'button', class: 'file-link', title: 'Show the history of this file', onclick: function () { showHistory(path, pair); } }, path);
+  }
+  function keptBlock(k) {
+    var list = k.conflicts.slice(0, CARD_CONFLICTS).map(function (c) {
+      return h('li', null, when(c.startedAt), fileLink(c.filepath, c.syncPair),
+        h('span', { class: 'hint' }, 'loser kept as'), h('span', { class: 'kept-path' }, c.keptPath));
+    });
+    var vers = k.versions.length === 0
+      ? h('p', { class: 'hint' }, 'No versions area recorded yet: it appears after the first expiry pass of a run.')
+      : h('div', { class: 'mini-wrap' }, h('table', { class: 'vers' },
+        h('thead', null, h('tr', null, h('th', null, 'Side'), h('th', null, 'Root'), h('th', { class: 'num' }, 'Files'),
+          h('th', { class: 'num' }, 'Bytes'), h('th', null, 'Oldest'), h('th', null, 'Checked'))),
+        h('tbody', null, k.versions.map(function (v) {
+          return h('tr', { 'data-id': v.sideLabel }, h('th', { scope: 'row' }, v.sideLabel), h('td', { class: 'root' }, v.root),
+            numCell(v.files), h('td', { class: 'num' }, bytes(v.bytes)),
+            h('td', { title: v.oldestAt ? new Date(v.oldestAt).toString() : '' }, v.oldestAt ? ago(v.oldestAt) : 'none'),
+            h('td', { title: new Date(v.updatedAt).toString() }, ago(v.updatedAt)));
+        }))));
+    return h('div', { class: 'kept-block' },
+      h('div', { class: 'kept-head' }, 'Conflicts, last ' + CONFLICT_DAYS + ' days',
+        h('span', { class: 'badge ' + (k.count ? 'conflicts' : 'ok') }, count(k.count))),
+      list.length ? h('ul', { class: 'conflict-list' }, list) : null,
+      k.count > list.length && list.length ? h('p', { class: 'hint' }, (k.count - list.length) + ' more: search a file for its history') : null,
+      h('div', { class: 'kept-head' }, 'Kept versions'),
+      vers);
+  }
+  function keptCell(o) {
+    if (!o.keptPath) return '';
+    return [h('span', { class: 'kept ' + o.keptKind }, o.keptKind === 'conflict' ? 'conflict copy' : 'version'),
+      h('span', { class: 'kept-path' }, o.keptPath)];
+  }
+  function showHistory(path, pair) {
+    byId('history-path').value = path;
+    state.historyPair = pair || '';
+    byId('history-pair').value = state.historyPair;
+    byId('history').scrollIntoView({ block: 'start', behavior: 'smooth' });
+    return searchHistory();
+  }
+  function searchHistory() {
+    // Spaces around a pasted path are never part of it; inside a name they stay.
+    var path = byId('history-path').value.trim();
+    var summary = byId('history-summary');
+    if (path === '') { summary.textContent = 'Type a path first, such as photos/2026/a.jpg.'; return Promise.resolve(); }
+    var seq = ++state.historySeq;
+    summary.textContent = 'Searching…';
+    return getJSON('api/history?' + q({ path: path, pair: state.historyPair, limit: 200 })).then(function (r) {
+      if (seq !== state.historySeq) return;
+      renderHistory(r.path, r.history);
+    }).catch(function (err) {
+      if (seq !== state.historySeq) return;
+      byId('history-wrap').hidden = true;
+      byId('history-body').replaceChildren();
+      summary.textContent = 'Cannot search: ' + err.message;
+    });
+  }
+  function renderHistory(path, rows) {
+    var summary = byId('history-summary');
+    var wrap = byId('history-wrap');
+    if (rows.length === 0) {
+      wrap.hidden = true;
+      byId('history-body').replaceChildren();
+      summary.textContent = 'Nothing recorded for ' + path + ': no copy, update, delete or kept version of it.';
+      return;
+    }
+    var versions = rows.filter(function (r) { return r.restoreCommand; }).length;
+    summary.textContent = count(rows.length) + (rows.length === 1 ? ' operation' : ' operations') + ' on ' + path +
+      ' and its copies, newest first' + (versions ? '; ' + count(versions) + ' kept ' + (versions === 1 ? 'version' : 'versions') + ' to restore' : '') + '.';
+    wrap.hidden = false;
+    byId('history-body').replaceChildren.apply(byId('history-body'), rows.map(function (r) {
+      var bad = r.status === 'fail';
+      return h('tr', { class: (r.dryRun ? 'dry' : 'real') + (bad ? ' bad' : ''), 'data-id': r.id },
+        h('td', null, when(r.startedAt)),
+        h('td', { class: 'who' }, r.syncPair),
+        h('td', { class: 'who' }, r.direction),
+        h('td', null, kindBadge(r.dryRun)),
+        h('td', null, h('span', { class: 'badge ' + (bad ? 'failed' : 'success') }, bad ? 'failed' : 'ok')),
+        h('td', null, h('span', { class: 'op ' + r.operation }, r.operation)),
+        h('td', { class: 'path' }, r.filepath),
+        h('td', null, keptCell(r)),
+        h('td', { class: 'restore' }, r.restoreCommand ? restoreCell(r.restoreCommand) : ''));
+    }));
+  }
+  function restoreCell(cmd) {
+    var copy = navigator.clipboard ? h('button', { type: 'button', class: 'copy', onclick: function (e) {
+      var b = e.target;
+      navigator.clipboard.writeText(cmd).then(function () { b.textContent = 'Copied'; }, function () { b.textContent = 'Select and copy'; });
+    } }, 'Copy') : null;
+    return [h('code', { class: 'cmd' }, cmd), copy];
   }
 
   // ---- wiring ----
@@ -394,6 +503,9 @@ export const PAGE_SCRIPT = String.raw`'use strict';
       });
     });
     byId('pair-filter').addEventListener('change', function (e) { state.pair = e.target.value; void refresh(); });
+    byId('history-pair').addEventListener('change', function (e) { state.historyPair = e.target.value; });
+    byId('history-go').addEventListener('click', function () { void searchHistory(); });
+    byId('history-path').addEventListener('keydown', function (e) { if (e.key === 'Enter') { e.preventDefault(); void searchHistory(); } });
     byId('ops-close').addEventListener('click', function () {
       state.selected = null;
       byId('ops').hidden = true;

@@ -81,9 +81,31 @@ export const PAGE_HTML = `<!doctype html>
         <thead><tr>
           <th scope="col">Status</th><th scope="col">Operation</th><th scope="col">File</th>
           <th scope="col" class="num">Size before</th><th scope="col" class="num">Size after</th>
-          <th scope="col">When</th><th scope="col">Message</th>
+          <th scope="col">Replaced version went to</th><th scope="col">When</th><th scope="col">Message</th>
         </tr></thead>
         <tbody id="ops-body"></tbody>
+      </table>
+    </div>
+    <p class="hint">Click a file to see its history.</p>
+  </section>
+  <section id="history" class="history-sec" aria-labelledby="hist-h">
+    <div class="section-head">
+      <h2 id="hist-h">File history</h2>
+      <div class="filters">
+        <label class="search">Path <input type="search" id="history-path" placeholder="photos/2026/a.jpg" autocomplete="off" spellcheck="false" size="44"></label>
+        <label class="pair-filter">Pair <select id="history-pair"><option value="">all pairs</option></select></label>
+        <button type="button" id="history-go" class="go">Search</button>
+      </div>
+    </div>
+    <p id="history-summary" class="hint">Type a path relative to the pair's root and press Enter: every copy, update, delete, conflict and kept version of it, newest first, with the command that puts a kept version back.</p>
+    <div id="history-wrap" class="table-wrap" hidden>
+      <table class="grid history">
+        <thead><tr>
+          <th scope="col">When</th><th scope="col">Pair</th><th scope="col">Direction</th><th scope="col">Kind</th>
+          <th scope="col">Status</th><th scope="col">Operation</th><th scope="col">File</th>
+          <th scope="col">Replaced version went to</th><th scope="col">Restore</th>
+        </tr></thead>
+        <tbody id="history-body"></tbody>
       </table>
     </div>
   </section>
@@ -217,11 +239,12 @@ td.fails { color: var(--bad); font-weight: 700; }
 .seg button:last-child { border-right: 0; }
 .seg button.on { background: var(--run); color: #fff; }
 .pair-filter { font-size: .85rem; color: var(--muted); }
-select, .close {
+select, .close, .go {
   font: inherit; font-size: .85rem; padding: .25rem .5rem; border-radius: 6px;
   border: 1px solid var(--line); background: var(--panel); color: var(--ink);
 }
 .close { margin-left: auto; cursor: pointer; }
+.go { cursor: pointer; }
 .table-wrap.scroll { max-height: 36rem; overflow-y: auto; }
 .table-wrap { overflow-x: auto; background: var(--panel); border: 1px solid var(--line); border-radius: 10px; box-shadow: var(--shadow); }
 .grid { width: 100%; border-collapse: collapse; font-size: .88rem; }
@@ -248,6 +271,32 @@ td.path { font-family: ui-monospace, "SFMono-Regular", Menlo, Consolas, monospac
 .op.create { color: var(--ok); }
 .op.update { color: var(--run); }
 .op.delete { color: var(--warn); }
+.kept-block { margin-top: .7rem; border-top: 1px solid var(--line); padding-top: .5rem; }
+.kept-head { display: flex; align-items: center; gap: .5rem; font-weight: 600; font-size: .92rem; margin-top: .3rem; }
+.conflict-list { list-style: none; margin: .3rem 0 0; padding: 0; font-size: .83rem; }
+.conflict-list li { display: flex; gap: .5rem; align-items: baseline; flex-wrap: wrap; padding: .12rem 0; }
+.vers { width: 100%; border-collapse: collapse; margin-top: .3rem; font-size: .85rem; }
+.vers th, .vers td { padding: .22rem .35rem; text-align: left; white-space: nowrap; }
+.vers thead th { color: var(--muted); font-weight: 500; font-size: .78rem; border-bottom: 1px solid var(--line); }
+.vers td.root { font-family: ui-monospace, "SFMono-Regular", Menlo, Consolas, monospace; font-size: .8rem; white-space: normal; overflow-wrap: anywhere; }
+.badge.conflicts { background: var(--warn-bg); color: var(--warn); }
+.kept { display: inline-block; padding: .02rem .4rem; border-radius: 4px; font-size: .72rem; font-weight: 700; margin-right: .35rem; }
+.kept.version { background: var(--run-bg); color: var(--run); }
+.kept.conflict { background: var(--warn-bg); color: var(--warn); }
+.kept-path, .cmd { font-family: ui-monospace, "SFMono-Regular", Menlo, Consolas, monospace; font-size: .8rem; overflow-wrap: anywhere; }
+.cmd { display: block; user-select: all; background: var(--bg); border: 1px solid var(--line); border-radius: 4px; padding: .15rem .35rem; }
+.file-link {
+  font: inherit; font-family: ui-monospace, "SFMono-Regular", Menlo, Consolas, monospace; font-size: .83rem;
+  background: none; border: 0; padding: 0; color: var(--run); cursor: pointer; text-align: left; overflow-wrap: anywhere;
+}
+.file-link:hover { text-decoration: underline; }
+.copy { font: inherit; font-size: .75rem; margin-top: .2rem; padding: .05rem .45rem; border-radius: 4px; border: 1px solid var(--line); background: var(--panel); color: var(--ink); cursor: pointer; }
+.search input { font: inherit; font-size: .85rem; padding: .25rem .5rem; border-radius: 6px; border: 1px solid var(--line); background: var(--panel); color: var(--ink); max-width: 60vw; }
+.search { font-size: .85rem; color: var(--muted); }
+.history-sec { scroll-margin-top: 5rem; }
+.operations td.path { cursor: pointer; }
+.operations td.path:hover { text-decoration: underline; }
+.history tr.dry td { color: var(--muted); }
 footer { color: var(--muted); font-size: .8rem; text-align: center; padding: 1rem 0 2rem; }
 @media (max-width: 560px) {
   .cards { grid-template-columns: 1fr; }

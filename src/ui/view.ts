@@ -1,7 +1,7 @@
 // What the dashboard shows, computed from the audit store's rows: pure functions of rows and a
 // time, so the rules (when is a pair stale, how old is a sync) are tested with plain arrays and
 // shared by the JSON API, the page and /metrics.
-import type { IterationRow, PairSummary } from '../audit/index.js';
+import type { HistoryRow, IterationRow, PairSummary } from '../audit/index.js';
 
 /** How often each pair is expected to sync, for the staleness rule. */
 export interface Schedule {
@@ -82,4 +82,40 @@ export function pairViews(summaries: readonly PairSummary[], schedule: Schedule,
 
 function cmp(a: string, b: string): number {
   return a < b ? -1 : a > b ? 1 : 0;
+}
+
+// ---- kept versions ----
+
+/**
+ * `s` as one POSIX shell word: as it is when it is plainly safe, else in single quotes (the same
+ * rule as the command lines `ha-sync versions` prints, so both show the same command).
+ */
+export function shellWord(s: string): string {
+  if (/^[A-Za-z0-9_@%+=:,./-]+$/.test(s)) return s;
+  return `'${s.replace(/'/g, `'\\''`)}'`;
+}
+
+/**
+ * The command that puts back the version a history row kept, or null when it kept none: a
+ * conflict copy is an ordinary file beside the original, a dry run kept nothing, a failed
+ * operation may not have. The root is the iteration's dest (the side the operation wrote to), the
+ * path the row's file, the version the file name of its kept path.
+ */
+export function restoreCommand(row: HistoryRow): string | null {
+  if (row.keptKind !== 'version' || row.keptPath === null || row.dryRun || row.status !== 'success') {
+    return null;
+  }
+  const version = row.keptPath.slice(row.keptPath.lastIndexOf('/') + 1);
+  return `ha-sync restore ${flag('root', row.dest)} ${flag('path', row.filepath)} ${flag('version', version)}`;
+}
+
+/** `--name value`, or `--name=value` for a value starting with '-' (else read as a flag). */
+function flag(name: string, value: string): string {
+  return value.startsWith('-') ? shellWord(`--${name}=${value}`) : `--${name} ${shellWord(value)}`;
+}
+
+export type HistoryView = HistoryRow & { restoreCommand: string | null };
+
+export function historyViews(rows: readonly HistoryRow[]): HistoryView[] {
+  return rows.map((r) => ({ ...r, restoreCommand: restoreCommand(r) }));
 }

@@ -5,10 +5,11 @@
 // published only if the root still has its device and is not suddenly empty.
 import { lstat, readdir } from 'node:fs/promises';
 import type { Stats } from 'node:fs';
-import { relative, sep } from 'node:path';
+import { join, relative, sep } from 'node:path';
 import { watch, type FSWatcher } from 'chokidar';
 import type { ChangeEvent, ChangeType } from '../bus/index.js';
 import { checkRelPath } from '../bus/index.js';
+import { STATE_DIR } from '../core/index.js';
 import type { Clock } from '../clock.js';
 import { errorMessage } from '../errors.js';
 import type { Logger } from '../log.js';
@@ -74,12 +75,14 @@ export class NativeWatcher {
       }
     }
     if (signal.aborted) return;
+    const stateDir = join(this.opts.root, STATE_DIR);
     const w = watch(this.opts.root, {
       ignoreInitial: true,
       followSymlinks: false,
       persistent: true,
       atomic: false,
-      ignored: (p: string) => isTempName(p.slice(p.lastIndexOf(sep) + 1)),
+      ignored: (p: string) =>
+        isTempName(p.slice(p.lastIndexOf(sep) + 1)) || p === stateDir || p.startsWith(stateDir + sep),
     });
     this.watcher = w;
     const on = (type: ChangeType) => (p: string) => this.queue(type, p);

@@ -28,7 +28,7 @@ import {
   type Node,
   ScanError,
   announceable,
-  isTempName,
+  ownName,
   joinRel,
   metaOf,
   sameMeta,
@@ -279,7 +279,7 @@ export class Poller {
     for (const name of names) {
       const before = dir.entries.get(name);
       if (before === undefined && !announceable(dir.rel, name)) {
-        if (!isTempName(name)) this.warnName(joinRel(dir.rel, name));
+        if (!ownName(dir.rel, name)) this.warnName(joinRel(dir.rel, name));
         continue;
       }
       if (before && !statAll && before.kind !== 'dir') present.add(name);

@@ -6,6 +6,7 @@ import type { Stats } from 'node:fs';
 import { join } from 'node:path';
 import type { ChangeKind } from '../bus/index.js';
 import { checkRelPath } from '../bus/index.js';
+import { STATE_DIR } from '../core/index.js';
 import { isTempName as isEngineTempName } from '../fsops/index.js';
 import type { FsIo } from './fsio.js';
 import { errCode, isGone, mapLimited } from './fsio.js';
@@ -51,9 +52,17 @@ export function joinRel(dir: string, name: string): string {
   return dir === '' ? name : `${dir}/${name}`;
 }
 
-/** A name the watcher can announce: not a temp file, and a path an event may carry. */
+/**
+ * ha-sync's own names, never watched nor announced (and not warned about): its temp files, and
+ * the root's `.ha-sync/` state folder (kept versions).
+ */
+export function ownName(rel: string, name: string): boolean {
+  return isTempName(name) || (rel === '' && name === STATE_DIR);
+}
+
+/** A name the watcher can announce: not one of ha-sync's own, and a path an event may carry. */
 export function announceable(rel: string, name: string): boolean {
-  return !isTempName(name) && checkRelPath(joinRel(rel, name)) === null;
+  return !ownName(rel, name) && checkRelPath(joinRel(rel, name)) === null;
 }
 
 export function metaOf(st: Stats): FileMeta | 'dir' | null {
@@ -121,7 +130,7 @@ export async function scanDir(
       SCAN_STATS,
       async (name) => {
         if (!announceable(node.rel, name)) {
-          if (!isTempName(name)) hooks.onUnannounceable?.(joinRel(node.rel, name));
+          if (!ownName(node.rel, name)) hooks.onUnannounceable?.(joinRel(node.rel, name));
           return;
         }
         const childRel = joinRel(node.rel, name);

@@ -1,0 +1,103 @@
+// The reconciler's view of the baseline: per-directory reads, and writes gathered into batches
+// (one transaction each). Safe mode: with no store, or once any read or write failed, every
+// directory is planned without a baseline (newest wins, nothing is deleted) for the rest of the
+// run, and nothing more is written: a run never goes on with a half-read baseline.
+import type { BaselineChange, BaselineStore } from '../baseline/index.js';
+import type { BaseRecord } from '../core/index.js';
+import { errorMessage } from '../errors.js';
+import type { Logger } from '../log.js';
+
+/** Changes written per transaction. */
+const BATCH = 2000;
+
+export class BaselineSink {
+  private pending: BaselineChange[] = [];
+  /** Digests to store once the changes queued before them are written. */
+  private digests: { dir: string; digest: string }[] = [];
+  private broken: string | null = null;
+  private writing: Promise<void> = Promise.resolve();
+
+  constructor(
+    private readonly store: BaselineStore | null,
+    private readonly log: Logger,
+    /** A dry run reads the baseline but writes nothing. */
+    private readonly readOnly: boolean,
+  ) {
+    if (!store) this.broken = 'no baseline store';
+  }
+
+  /** True when this run plans without a baseline (no store, or it failed). */
+  get safe(): boolean {
+    return this.broken !== null;
+  }
+
+  /** Why the run is in safe mode, or null. */
+  get reason(): string | null {
+    return this.broken;
+  }
+
+  private fail(err: unknown): void {
+    if (this.broken) return;
+    this.broken = errorMessage(err);
+    this.pending = [];
+    this.digests = [];
+    this.log.warn(
+      { err: this.broken },
+      'baseline unavailable: the rest of this run keeps everything (newest wins, nothing is deleted)',
+    );
+  }
+
+  /** The directory's records, or null in safe mode. */
+  async readDir(dir: string): Promise<BaseRecord[] | null> {
+    if (this.broken || !this.store) return null;
+    try {
+      return await this.store.readDir(dir);
+    } catch (err) {
+      this.fail(err);
+      return null;
+    }
+  }
+
+  async digest(dir: string): Promise<string | null> {
+    if (this.broken || !this.store) return null;
+    try {
+      return await this.store.dirDigest(dir);
+    } catch (err) {
+      this.fail(err);
+      return null;
+    }
+  }
+
+  put(dir: string, name: string, rec: BaseRecord | null): void {
+    if (this.broken || this.readOnly) return;
+    this.pending.push({ dir, name, rec });
+    if (this.pending.length >= BATCH) void this.flush();
+  }
+
+  /** Stores `digest` for `dir` after everything queued so far is written. */
+  setDigest(dir: string, digest: string): void {
+    if (this.broken || this.readOnly) return;
+    this.digests.push({ dir, digest });
+  }
+
+  /** Writes what is queued (one transaction), then the digests. Never throws. */
+  flush(): Promise<void> {
+    this.writing = this.writing.then(() => this.writeNow());
+    return this.writing;
+  }
+
+  private async writeNow(): Promise<void> {
+    const store = this.store;
+    if (this.broken || !store) return;
+    const changes = this.pending;
+    const digests = this.digests;
+    this.pending = [];
+    this.digests = [];
+    try {
+      if (changes.length > 0) await store.write(changes);
+      for (const d of digests) await store.setDigest(d.dir, d.digest);
+    } catch (err) {
+      this.fail(err);
+    }
+  }
+}

@@ -1,0 +1,534 @@
+// Carrying out one directory's decisions: copies (small new files in batches), touches, conflicts
+// and hashes now; deletes are only collected (the engine runs them after its guards). Each success
+// is recorded (audit) and then written to the baseline as what the two sides now hold: the entry
+// copied from, and the entry observed on the side written to.
+import type { Stats } from 'node:fs';
+import type { IterationCounts, OpRecord } from '../audit/index.js';
+import type { BaseEntry, BaseRecord, Entry, Hashes, PathPlan, Problem, SideName } from '../core/index.js';
+import { baseEntry, conflictName, decidePath, otherSide } from '../core/index.js';
+import type { CopyItem, OpResult } from '../fsops/index.js';
+import {
+  BATCH_FILE_MAX,
+  BATCH_MAX_BYTES,
+  BATCH_MAX_FILES,
+  copyEntry,
+  decodeName,
+  deleteEntry,
+  entryFromStats,
+  md5File,
+  moveAside,
+  splitRel,
+  touchEntry,
+} from '../fsops/index.js';
+import { errorMessage } from '../errors.js';
+import type { BaselineSink } from './baseline-sink.js';
+import type { EngineOptions, OpEvent, Pool } from './engine-types.js';
+import { expectedOf, zeroCounts } from './engine-types.js';
+
+/** A delete held back until the guards have spoken. */
+export interface Deferred {
+  readonly on: SideName;
+  readonly path: string;
+  readonly entry: Entry;
+  /** A file replaced by a directory from the other side: reconcile the path again afterwards. */
+  readonly replace: boolean;
+}
+
+/** lstat that answers null for anything it cannot read. */
+async function lstatOrNull(io: EngineOptions['opIo'], abs: string): Promise<Stats | null> {
+  try {
+    return await io.lstat(abs);
+  } catch {
+    return null;
+  }
+}
+
+type Kept = { path: string; kind: 'version' | 'conflict' } | null;
+
+export class Carrier {
+  readonly counts: IterationCounts = zeroCounts();
+  readonly countsTo: Record<SideName, IterationCounts> = { a: zeroCounts(), b: zeroCounts() };
+  readonly deletes: Deferred[] = [];
+  /** Files (not directories) each side would lose, for the --max-delete guard. */
+  readonly fileDeletes: Record<SideName, number> = { a: 0, b: 0 };
+  /** Set when a record could not be written: the run must stop. */
+  failure: string | null = null;
+  private readonly roots: Record<SideName, string>;
+  private readonly labels: Record<SideName, string>;
+  /** Directories known to exist on a side (made or seen), so parents are made once. */
+  private readonly dirsMade: Record<SideName, Set<string>> = { a: new Set(), b: new Set() };
+
+  constructor(
+    private readonly o: EngineOptions,
+    private readonly sink: BaselineSink,
+    private readonly pool: Pool,
+    private readonly stopped: () => string | null,
+  ) {
+    this.roots = { a: o.srcRoot, b: o.destRoot };
+    this.labels = { a: o.labels?.a ?? 'src', b: o.labels?.b ?? 'dest' };
+  }
+
+  private get fsOpts(): { io: EngineOptions['opIo']; lost?: AbortSignal } {
+    return { io: this.o.opIo, ...(this.o.lost ? { lost: this.o.lost } : {}) };
+  }
+
+  /** fsops options for a write that replaces or removes a file: its old version is kept. */
+  private keepOpts(): { io: EngineOptions['opIo']; lost?: AbortSignal; keep?: { nowMs: number } } {
+    return this.o.keepVersions === false
+      ? this.fsOpts
+      : { ...this.fsOpts, keep: { nowMs: this.o.clock.now() } };
+  }
+
+  /** Records one finished operation (or failure) and counts it. Never throws. */
+  async emit(
+    kind: OpEvent['kind'],
+    to: SideName,
+    path: string,
+    src: Entry | undefined,
+    dest: Entry | undefined,
+    startedAtMs: number,
+    result: OpResult | null,
+    extra: { md5?: { before: string; after: string }; kept?: Kept } = {},
+  ): Promise<void> {
+    const operation =
+      kind === 'fail'
+        ? dest
+          ? 'update'
+          : 'create'
+        : kind === 'create'
+          ? 'create'
+          : kind === 'delete'
+            ? 'delete'
+            : 'update';
+    const ok = result === null || result.ok;
+    const kept =
+      extra.kept ?? (result?.ok && result.kept ? { path: result.kept, kind: 'version' as const } : null);
+    const record: OpRecord = {
+      operation,
+      filepath: path,
+      sizeBefore: dest && dest.kind !== 'dir' ? dest.size : null,
+      sizeAfter: operation === 'delete' ? null : src && src.kind !== 'dir' ? src.size : null,
+      md5Before: extra.md5?.before ?? null,
+      md5After: extra.md5?.after ?? null,
+      startedAtMs,
+      endedAtMs: this.o.clock.now(),
+      status: ok ? 'success' : 'fail',
+      errorMessage: result && !result.ok ? result.reason : null,
+      keptPath: kept?.path ?? null,
+      keptKind: kept?.kind ?? null,
+    };
+    for (const c of [this.counts, this.countsTo[to]]) {
+      if (!ok) c.failed++;
+      else if (kind === 'create') c.created++;
+      else if (kind === 'update' || kind === 'touch') c.updated++;
+      else if (kind === 'delete') c.deleted++;
+      const moved = ok && (kind === 'create' || kind === 'update') && src?.kind === 'file' ? src.size : 0;
+      c.bytesTransferred += this.o.dryRun ? 0 : moved;
+    }
+    if (!ok) this.o.log.warn({ op: operation, path, reason: record.errorMessage }, 'operation failed');
+    else this.o.log.debug({ op: kind, path, to: this.labels[to] }, kind);
+    try {
+      await this.o.onOp({
+        kind: ok ? kind : 'fail',
+        path,
+        entryKind: (src ?? dest)?.kind ?? 'file',
+        size: kind === 'delete' ? (dest?.size ?? 0) : (src?.size ?? 0),
+        record,
+        to,
+      });
+    } catch (err) {
+      // The op is done on disk; only its record failed. The log carries the record instead, and
+      // the run stops: it must not go on (least of all to deletes) unable to say what it did.
+      this.o.log.error({ ...record, err: errorMessage(err) }, 'operation not recorded; stopping the run');
+      this.failure ??= `could not record ${operation} of '${path}': ${errorMessage(err)}`;
+    }
+  }
+
+  /** A problem: a failure (recorded, counted) or a warning (logged, counted as skipped). */
+  async problem(p: Problem, to: SideName = 'b'): Promise<void> {
+    if (p.fails) {
+      await this.emit('fail', to, p.path, p.src, p.dest, this.o.clock.now(), {
+        ok: false,
+        code: 'CHANGED_UNDER_US',
+        reason: p.message,
+      });
+    } else {
+      this.counts.skipped++;
+      this.o.log.warn({ path: p.path, side: p.side, kind: p.kind }, p.message);
+    }
+  }
+
+  /** What `side` holds at `path` now (lstat), as the baseline records it; null if unknown. */
+  private async observe(side: SideName, path: string): Promise<BaseEntry | null> {
+    try {
+      const abs = `${this.roots[side]}/${path}`;
+      const st = await this.o.opIo.lstat(abs);
+      if (!st) return null;
+      const target = st.isSymbolicLink()
+        ? (decodeName(await this.o.opIo.readlink(abs)) ?? undefined)
+        : undefined;
+      return baseEntry(entryFromStats(splitRel(path).name, st, target));
+    } catch {
+      return null;
+    }
+  }
+
+  private record(path: string, x: SideName, ex: BaseEntry, y: BaseEntry, md5: string | null = null): void {
+    const { parent, name } = splitRel(path);
+    const rec: BaseRecord = x === 'a' ? { name, a: ex, b: y, md5 } : { name, a: y, b: ex, md5 };
+    this.sink.put(parent, name, rec);
+  }
+
+  /** Makes sure directory `dir` exists on `side`, copying missing ones from the other side. */
+  async ensureDir(side: SideName, dir: string): Promise<boolean> {
+    if (dir === '' || this.dirsMade[side].has(dir)) return true;
+    const io = this.o.opIo;
+    const here = await lstatOrNull(io, `${this.roots[side]}/${dir}`);
+    if (here?.isDirectory()) {
+      this.dirsMade[side].add(dir);
+      return true;
+    }
+    if (here) return false;
+    if (!(await this.ensureDir(side, splitRel(dir).parent))) return false;
+    const from = otherSide(side);
+    const st = await lstatOrNull(io, `${this.roots[from]}/${dir}`);
+    if (!st?.isDirectory()) return false;
+    const e = entryFromStats(splitRel(dir).name, st);
+    return this.mkdir(from, side, dir, e);
+  }
+
+  /** Creates directory `path` on `to` as a copy of `from`'s; records it. */
+  async mkdir(from: SideName, to: SideName, path: string, e: Entry): Promise<boolean> {
+    const started = this.o.clock.now();
+    const r = this.o.dryRun
+      ? null
+      : await copyEntry(
+          this.roots[from],
+          this.roots[to],
+          path,
+          { src: expectedOf(e), dest: null },
+          this.fsOpts,
+        );
+    await this.emit('create', to, path, e, undefined, started, r);
+    if (r && !r.ok) return false;
+    this.dirsMade[to].add(path);
+    this.record(path, from, baseEntry(e), baseEntry(e));
+    return true;
+  }
+
+  /**
+   * Carries out one directory's decisions: directories now, copies on the pool (small new files
+   * in batches), deletes collected. Returns true when the run stopped, and the subdirectories that
+   * could not be made (not to be walked).
+   */
+  async carryOut(
+    dir: string,
+    plans: readonly PathPlan[],
+    names: Record<SideName, Set<string>>,
+  ): Promise<{ stop: boolean; failed: Set<string> }> {
+    const failed = new Set<string>();
+    let plannedFiles = 0;
+    let plannedBytes = 0;
+    const batches: Record<SideName, { items: PathPlan[]; bytes: number }> = {
+      a: { items: [], bytes: 0 },
+      b: { items: [], bytes: 0 },
+    };
+    const flush = async (to: SideName): Promise<void> => {
+      const batch = batches[to];
+      if (batch.items.length === 0) return;
+      const items = batch.items;
+      batches[to] = { items: [], bytes: 0 };
+      await this.pool.submit(() => this.executeBatch(dir, otherSide(to), to, items));
+    };
+    try {
+      for (const pp of plans) {
+        if (this.stopped() || this.failure) return { stop: true, failed };
+        const d = pp.decision;
+        switch (d.type) {
+          case 'delete':
+            this.deletes.push({
+              on: d.on,
+              path: pp.path,
+              entry: d.entry,
+              replace: (d.on === 'a' ? pp.b : pp.a)?.kind === 'dir',
+            });
+            if (d.entry.kind !== 'dir') this.fileDeletes[d.on]++;
+            continue;
+          case 'dir-one-side': {
+            const e = (d.on === 'a' ? pp.a : pp.b)!;
+            if (d.then === 'remove') {
+              this.deletes.push({ on: d.on, path: pp.path, entry: e, replace: false });
+              continue;
+            }
+            if (
+              !(await this.ensureDir(otherSide(d.on), dir)) ||
+              !(await this.mkdir(d.on, otherSide(d.on), pp.path, e))
+            ) {
+              failed.add(pp.path);
+            }
+            continue;
+          }
+          case 'copy':
+          case 'touch':
+          case 'conflict':
+          case 'hash':
+            break;
+          default:
+            continue;
+        }
+        const to = d.type === 'conflict' ? d.loser : d.type === 'hash' ? null : d.to;
+        if (to !== null && !(await this.ensureDir(to, dir))) {
+          await this.problem(
+            {
+              kind: 'unreadable',
+              path: pp.path,
+              side: 'dest',
+              message: `cannot create the parent directory on ${this.labels[to]}`,
+              fails: true,
+            },
+            to,
+          );
+          continue;
+        }
+        const src = d.type === 'copy' ? d.src : d.type === 'conflict' ? d.win : undefined;
+        const bytes = d.type === 'copy' || d.type === 'conflict' ? (src?.size ?? 0) : 0;
+        plannedFiles++;
+        plannedBytes += bytes;
+        if (d.type === 'copy' && this.batchable(d.src, d.dest)) {
+          const b = batches[d.to];
+          b.items.push(pp);
+          b.bytes += bytes;
+          if (b.items.length >= BATCH_MAX_FILES || b.bytes >= BATCH_MAX_BYTES) await flush(d.to);
+        } else {
+          await this.pool.submit(() => this.execute(pp, names));
+        }
+      }
+      if (this.stopped()) return { stop: true, failed };
+      await flush('a');
+      await flush('b');
+      return { stop: false, failed };
+    } finally {
+      if (plannedFiles > 0) this.o.onPlanned?.(plannedFiles, plannedBytes);
+    }
+  }
+
+  /** A plain create of a small regular file: the addon copies it in a batch. */
+  private batchable(src: Entry, dest: Entry | undefined): boolean {
+    return (
+      this.o.batchCopy !== undefined &&
+      !this.o.dryRun &&
+      src.kind === 'file' &&
+      src.size <= BATCH_FILE_MAX &&
+      dest === undefined
+    );
+  }
+
+  /** Copies a batch of one directory's new files in one call, then records each. */
+  private async executeBatch(parent: string, from: SideName, to: SideName, plans: PathPlan[]): Promise<void> {
+    if (this.stopped()) return; // waited for a slot while the run was stopping
+    const started = this.o.clock.now();
+    const items: CopyItem[] = plans.map((pp) => {
+      const d = pp.decision as Extract<PathPlan['decision'], { type: 'copy' }>;
+      return { name: pp.name, src: expectedOf(d.src), dest: null };
+    });
+    const results = await this.o.batchCopy!(this.roots[from], this.roots[to], parent, items);
+    // Recorded together: the records are queued in order and reach the opslog in one write. A
+    // file the batch did not start (the run was stopping) was not done: nothing to record.
+    const recorded: Promise<void>[] = [];
+    plans.forEach((pp, i) => {
+      const r = results[i]!;
+      if (r === null) return;
+      const d = pp.decision as Extract<PathPlan['decision'], { type: 'copy' }>;
+      // The addon sets the copy's mtime to the nanosecond from the opened source: what dest
+      // holds now is the source's entry.
+      if (r.ok) this.record(pp.path, from, baseEntry(d.src), baseEntry(d.src));
+      recorded.push(this.emit('create', to, pp.path, d.src, undefined, started, r));
+    });
+    await Promise.all(recorded);
+  }
+
+  /** Carries out one copy, touch, conflict or hash decision. */
+  private async execute(pp: PathPlan, names: Record<SideName, Set<string>>, hashes?: Hashes): Promise<void> {
+    if (this.stopped()) return;
+    const d = pp.decision;
+    const started = this.o.clock.now();
+    if (d.type === 'hash') {
+      const h = await this.hashBoth(pp.path);
+      if (!h.ok) return this.emit('update', 'b', pp.path, pp.a, pp.b, started, h.result);
+      const again = decidePath(pp.base, pp.a, pp.b, this.o.plan, { a: h.a, b: h.b });
+      const hashes = { a: h.a, b: h.b };
+      if (again.type === 'agree') {
+        this.sink.put(splitRel(pp.path).parent, pp.name, { ...again.rec, md5: h.a });
+        return;
+      }
+      if (this.o.twoWay !== true && again.type !== 'none') {
+        const writes =
+          again.type === 'conflict'
+            ? again.loser
+            : again.type === 'copy' || again.type === 'touch'
+              ? again.to
+              : null;
+        if (writes !== 'b') return;
+      }
+      return this.execute({ ...pp, decision: again }, names, hashes);
+    }
+    const md5 =
+      hashes && (d.type === 'copy' || d.type === 'touch')
+        ? { before: hashes[d.to], after: hashes[d.from] }
+        : undefined;
+    if (d.type === 'copy') {
+      if (this.o.dryRun)
+        return this.emit(
+          d.dest ? 'update' : 'create',
+          d.to,
+          pp.path,
+          d.src,
+          d.dest,
+          started,
+          null,
+          md5 ? { md5 } : {},
+        );
+      const r = await copyEntry(
+        this.roots[d.from],
+        this.roots[d.to],
+        pp.path,
+        { src: expectedOf(d.src), dest: d.dest ? expectedOf(d.dest) : null },
+        d.dest ? this.keepOpts() : this.fsOpts,
+      );
+      if (r.ok) {
+        const seen = await this.observe(d.to, pp.path);
+        if (seen) this.record(pp.path, d.from, baseEntry(d.src), seen);
+      }
+      return this.emit(
+        d.dest ? 'update' : 'create',
+        d.to,
+        pp.path,
+        d.src,
+        d.dest,
+        started,
+        r,
+        md5 ? { md5 } : {},
+      );
+    }
+    if (d.type === 'touch') {
+      if (this.o.dryRun)
+        return this.emit('touch', d.to, pp.path, d.src, d.dest, started, null, md5 ? { md5 } : {});
+      const r = await touchEntry(
+        this.roots[d.from],
+        this.roots[d.to],
+        pp.path,
+        { src: expectedOf(d.src), dest: expectedOf(d.dest) },
+        this.fsOpts,
+      );
+      if (r.ok) {
+        const seen = await this.observe(d.to, pp.path);
+        if (seen) this.record(pp.path, d.from, baseEntry(d.src), seen);
+      }
+      return this.emit('touch', d.to, pp.path, d.src, d.dest, started, r, md5 ? { md5 } : {});
+    }
+    if (d.type === 'conflict') return this.conflict(pp, d, names, started);
+  }
+
+  /**
+   * Both sides changed: the loser's version is moved aside to a conflict copy (never overwritten),
+   * the winner's is copied over the name, and the conflict copy goes to the winner's side.
+   */
+  private async conflict(
+    pp: PathPlan,
+    d: Extract<PathPlan['decision'], { type: 'conflict' }>,
+    names: Record<SideName, Set<string>>,
+    started: number,
+  ): Promise<void> {
+    const now = this.o.clock.now();
+    let aside = conflictName(pp.path, this.labels[d.loser], now);
+    for (
+      let n = 1;
+      n < 100 && (names.a.has(splitRel(aside).name) || names.b.has(splitRel(aside).name));
+      n++
+    ) {
+      aside = conflictName(pp.path, this.labels[d.loser], now, n);
+    }
+    const kept: Kept = { path: aside, kind: 'conflict' };
+    this.o.log.warn(
+      { path: pp.path, winner: this.labels[d.winner], conflictCopy: aside },
+      'conflict: both sides changed; the newer keeps the name, the other is kept beside it',
+    );
+    if (this.o.dryRun) return this.emit('update', d.loser, pp.path, d.win, d.lose, started, null, { kept });
+    const moved = await moveAside(this.roots[d.loser], pp.path, expectedOf(d.lose), aside, this.fsOpts);
+    if (!moved.ok) return this.emit('update', d.loser, pp.path, d.win, d.lose, started, moved, { kept });
+    const r = await copyEntry(
+      this.roots[d.winner],
+      this.roots[d.loser],
+      pp.path,
+      { src: expectedOf(d.win), dest: null },
+      this.fsOpts,
+    );
+    if (r.ok) {
+      const seen = await this.observe(d.loser, pp.path);
+      if (seen) this.record(pp.path, d.winner, baseEntry(d.win), seen);
+    }
+    await this.emit('update', d.loser, pp.path, d.win, d.lose, started, r, { kept });
+    // The conflict copy is a new file on the loser's side: it goes to the winner's side now (a
+    // one-way run leaves that to the opposite direction's run).
+    if (this.o.twoWay !== true && d.winner === 'a') return;
+    const copied = await copyEntry(
+      this.roots[d.loser],
+      this.roots[d.winner],
+      aside,
+      { src: expectedOf(d.lose), dest: null },
+      this.fsOpts,
+    );
+    if (copied.ok) {
+      const seen = await this.observe(d.winner, aside);
+      if (seen) this.record(aside, d.loser, baseEntry(d.lose), seen);
+    }
+    await this.emit(
+      'create',
+      d.winner,
+      aside,
+      { ...d.lose, name: splitRel(aside).name },
+      undefined,
+      this.o.clock.now(),
+      copied,
+    );
+  }
+
+  private async hashBoth(
+    path: string,
+  ): Promise<{ ok: true; a: string; b: string } | { ok: false; result: OpResult }> {
+    try {
+      const [a, b] = await Promise.all([
+        md5File(`${this.roots.a}/${path}`),
+        md5File(`${this.roots.b}/${path}`),
+      ]);
+      return { ok: true, a, b };
+    } catch (err) {
+      return { ok: false, result: { ok: false, code: 'IO', reason: `cannot hash: ${errorMessage(err)}` } };
+    }
+  }
+
+  /** Deletes one collected entry (a file is kept as a version first). Returns true when it is gone. */
+  async deleteOne(del: Deferred): Promise<boolean> {
+    const started = this.o.clock.now();
+    const r = this.o.dryRun
+      ? null
+      : await deleteEntry(
+          this.roots[del.on],
+          del.path,
+          expectedOf(del.entry),
+          del.entry.kind === 'dir' ? this.fsOpts : this.keepOpts(),
+        );
+    if (r && !r.ok && del.entry.kind === 'dir' && r.code === 'CHANGED_UNDER_US') {
+      // A directory that is not empty keeps what could not be deleted (changed, or new): not a
+      // failure. Its contents were decided one by one.
+      const still = await lstatOrNull(this.o.opIo, `${this.roots[del.on]}/${del.path}`);
+      if (still?.isDirectory()) return false;
+    }
+    if (r === null || r.ok) {
+      const { parent, name } = splitRel(del.path);
+      this.sink.put(parent, name, null);
+    }
+    await this.emit('delete', del.on, del.path, undefined, del.entry, started, r);
+    return r === null || r.ok;
+  }
+}
