@@ -1,193 +1,241 @@
-// Core planning tables: named fixture directories -> expected ops, descends and problems.
+// Core tables: the one decision (decidePath) from (baseline, side a, side b), and one directory
+// planned (planPairDir). Named fixtures in, decisions out; the same situations on real disks
+// through every caller are in test/matrix.test.ts.
 import { describe, expect, it } from 'vitest';
-import type { Entry, PlanOptions } from '../src/core/index.js';
-import { compareEntries, deleteGuard, planDir } from '../src/core/index.js';
+import type { BaseRecord, Decision, Entry, PlanOptions } from '../src/core/index.js';
+import { agreed, decidePath, deleteGuard, planPairDir, writesInto } from '../src/core/index.js';
 import { T, d, f, l, sp } from './entries.helpers.js';
 
 const keep: PlanOptions = { mtimeThresholdMs: 2000, deleteMissing: false };
 const mirror: PlanOptions = { mtimeThresholdMs: 2000, deleteMissing: true };
 
-interface Case {
-  name: string;
-  src: Entry[];
-  dest: Entry[];
-  opts?: PlanOptions;
-  mode?: 'both' | 'src-only' | 'dest-only';
-  ops: string[];
-  descend?: string[];
-  problems?: string[];
-  replace?: string[];
+/** A decision as one line: `copy a>b`, `delete b`, `conflict a>b`, `agree`, ... */
+function word(x: Decision): string {
+  switch (x.type) {
+    case 'copy':
+    case 'touch':
+      return `${x.type} ${x.from}>${x.to}`;
+    case 'delete':
+      return `delete ${x.on}`;
+    case 'conflict':
+      return `conflict ${x.winner}>${x.loser}`;
+    case 'dir-one-side':
+      return `dir ${x.then} ${x.on}`;
+    case 'problem':
+      return `problem ${x.problem.kind}`;
+    default:
+      return x.type;
+  }
 }
 
+const rec = (e: Entry): BaseRecord => agreed(e.name, e, e);
+
+interface Case {
+  name: string;
+  base?: Entry;
+  a?: Entry;
+  b?: Entry;
+  opts?: PlanOptions;
+  hashes?: { a: string; b: string };
+  want: string;
+}
+
+const v1 = f('x', 3);
 const cases: Case[] = [
+  { name: 'unchanged on both', base: v1, a: v1, b: v1, want: 'none' },
+  { name: 'new on a', a: f('x', 1), want: 'copy a>b' },
+  { name: 'new on b', b: f('x', 1), want: 'copy b>a' },
+  { name: 'new dir on a', a: d('x'), want: 'dir create a' },
+  { name: 'edited on a (newer)', base: v1, a: f('x', 4, T + 9000), b: v1, want: 'copy a>b' },
+  { name: 'edited on a with an OLDER mtime', base: v1, a: f('x', 4, T - 9000), b: v1, want: 'copy a>b' },
+  { name: 'edited on b', base: v1, a: v1, b: f('x', 4, T + 9000), want: 'copy b>a' },
   {
-    name: 'identical trees',
-    src: [f('a', 1), d('s')],
-    dest: [f('a', 1), d('s')],
-    ops: [],
-    descend: ['s:both'],
+    name: 'same size, within the threshold, on a only: hash first',
+    base: v1,
+    a: f('x', 3, T + 1000),
+    b: v1,
+    want: 'hash',
   },
   {
-    name: 'missing in dest: create',
-    src: [f('a', 3), l('ln', 'a')],
-    dest: [],
-    ops: ['create a', 'create ln'],
+    name: '... contents differ: copied',
+    base: v1,
+    a: f('x', 3, T + 1000),
+    b: v1,
+    hashes: { a: '1', b: '2' },
+    want: 'copy a>b',
   },
   {
-    name: 'new dir: create and descend src-only',
-    src: [d('s')],
-    dest: [],
-    ops: ['create s'],
-    descend: ['s:src-only'],
+    name: '... contents equal: touch',
+    base: v1,
+    a: f('x', 3, T + 1000),
+    b: v1,
+    hashes: { a: '1', b: '1' },
+    want: 'touch a>b',
   },
+  { name: 'deleted on a, --delete-missing', base: v1, b: v1, opts: mirror, want: 'delete b' },
+  { name: 'deleted on a, no --delete-missing: comes back', base: v1, b: v1, want: 'copy b>a' },
+  { name: 'dir deleted on a, --delete-missing', base: d('x'), b: d('x'), opts: mirror, want: 'dir remove b' },
+  { name: 'dir deleted on a, no --delete-missing', base: d('x'), b: d('x'), want: 'dir create b' },
   {
-    name: 'src newer, size differs: update',
-    src: [f('a', 5, T + 10_000)],
-    dest: [f('a', 3)],
-    ops: ['update a'],
-  },
-  { name: 'src newer, same size: hash', src: [f('a', 3, T + 10_000)], dest: [f('a', 3)], ops: ['hash a'] },
-  { name: 'dest newer: leave it', src: [f('a', 5)], dest: [f('a', 3, T + 10_000)], ops: [] },
-  { name: 'within threshold, same size: equal', src: [f('a', 3, T + 1500)], dest: [f('a', 3)], ops: [] },
-  {
-    name: 'within threshold, sizes differ, src not older: update',
-    src: [f('a', 4, T + 1000)],
-    dest: [f('a', 3)],
-    ops: ['update a'],
-  },
-  {
-    name: 'within threshold, sizes differ, src older: leave',
-    src: [f('a', 4)],
-    dest: [f('a', 3, T + 1000)],
-    ops: [],
-  },
-  { name: 'dest-only without --delete-missing: kept', src: [], dest: [f('a', 1), d('s')], ops: [] },
-  {
-    name: 'dest-only with --delete-missing: delete, descend dest-only',
-    src: [],
-    dest: [f('a', 1), d('s'), l('ln', 'x')],
+    name: 'edited on a, deleted on b: the edit comes back',
+    base: v1,
+    a: f('x', 4, T + 9000),
     opts: mirror,
-    ops: ['delete a', 'delete ln', 'delete s'],
-    descend: ['s:dest-only'],
+    want: 'copy a>b',
   },
   {
-    name: 'dir in dest where src has a file, keep mode: failed problem, nothing destroyed',
-    src: [f('a', 1)],
-    dest: [d('a')],
-    ops: [],
-    problems: ['type-conflict a fails'],
-  },
-  {
-    name: 'file in dest where src has a dir, keep mode: failed problem',
-    src: [d('a')],
-    dest: [f('a', 1)],
-    ops: [],
-    problems: ['type-conflict a fails'],
-  },
-  {
-    name: 'dir in dest where src has a file, mirror: delete dir tree then replace',
-    src: [f('a', 1)],
-    dest: [d('a')],
+    name: 'deleted on a, edited on b: the edit comes back',
+    base: v1,
+    b: f('x', 4, T + 9000),
     opts: mirror,
-    ops: ['delete a'],
-    descend: ['a:dest-only'],
-    replace: ['a'],
+    want: 'copy b>a',
+  },
+  { name: 'deleted on both', base: v1, opts: mirror, want: 'drop' },
+  {
+    name: 'both edited, a newer',
+    base: v1,
+    a: f('x', 5, T + 9000),
+    b: f('x', 4, T + 5000),
+    want: 'conflict a>b',
   },
   {
-    name: 'file in dest where src has a dir, mirror: delete then replace',
-    src: [d('a')],
-    dest: [f('a', 1)],
+    name: 'both edited, b newer',
+    base: v1,
+    a: f('x', 5, T + 5000),
+    b: f('x', 4, T + 9000),
+    want: 'conflict b>a',
+  },
+  {
+    name: 'both edited alike (within the threshold)',
+    base: v1,
+    a: f('x', 4, T + 5000),
+    b: f('x', 4, T + 6000),
+    want: 'agree',
+  },
+  {
+    name: 'both edited, same size, mtimes apart: hash',
+    base: v1,
+    a: f('x', 4, T + 5000),
+    b: f('x', 4, T + 60000),
+    want: 'hash',
+  },
+  {
+    name: '... equal MD5: agree',
+    base: v1,
+    a: f('x', 4, T + 5000),
+    b: f('x', 4, T + 60000),
+    hashes: { a: '1', b: '1' },
+    want: 'agree',
+  },
+  {
+    name: '... different MD5: conflict',
+    base: v1,
+    a: f('x', 4, T + 5000),
+    b: f('x', 4, T + 60000),
+    hashes: { a: '1', b: '2' },
+    want: 'conflict b>a',
+  },
+  {
+    name: 'no baseline, a newer: newest wins (no conflict)',
+    a: f('x', 5, T + 9000),
+    b: f('x', 4),
+    want: 'copy a>b',
+  },
+  { name: 'no baseline, only on b, --delete-missing: copied', b: f('x', 4), opts: mirror, want: 'copy b>a' },
+  { name: 'no baseline, same size and mtime: agree', a: f('x', 4), b: f('x', 4, T + 100), want: 'agree' },
+  {
+    name: 'no baseline, equal MD5, mtimes apart: touch the older',
+    a: f('x', 4),
+    b: f('x', 4, T + 9000),
+    hashes: { a: '1', b: '1' },
+    want: 'touch b>a',
+  },
+  {
+    name: 'symlink retargeted on a',
+    base: l('x', 'one'),
+    a: l('x', 'two'),
+    b: l('x', 'one'),
+    want: 'copy a>b',
+  },
+  { name: 'both dirs', base: d('x'), a: d('x'), b: d('x'), want: 'descend' },
+  {
+    name: 'dir replaced by a file on a: left alone',
+    base: d('x'),
+    a: f('x', 1, T + 9000),
+    b: d('x'),
     opts: mirror,
-    ops: ['delete a'],
-    replace: ['a'],
+    want: 'problem type-conflict',
   },
+  { name: "file replaced by a dir on a: b's file goes (kept)", base: v1, a: d('x'), b: v1, want: 'delete b' },
   {
-    name: 'symlink target changed, src newer: update',
-    src: [l('ln', 'b', T + 5000)],
-    dest: [l('ln', 'a')],
-    ops: ['update ln'],
+    name: 'dir against file, no baseline: left alone',
+    a: d('x'),
+    b: f('x', 1),
+    want: 'problem type-conflict',
   },
-  { name: 'symlink same target: nothing', src: [l('ln', 'a', T + 99_000)], dest: [l('ln', 'a')], ops: [] },
-  {
-    name: 'file replaces symlink when newer',
-    src: [f('x', 1, T + 5000)],
-    dest: [l('x', 'y')],
-    ops: ['update x'],
-  },
-  {
-    name: 'special files are skipped with a warning, never deleted',
-    src: [sp('fifo')],
-    dest: [sp('sock')],
-    opts: mirror,
-    ops: [],
-    problems: ['special fifo warns', 'special sock warns'],
-  },
-  {
-    name: 'NFC and NFD forms are two different names',
-    src: [f('caf\u00e9', 1), f('cafe\u0301', 2)],
-    dest: [f('caf\u00e9', 1)],
-    ops: ['create cafe\u0301'],
-  },
-  {
-    name: 'src-only mode ignores dest',
-    src: [f('a', 1)],
-    dest: [f('a', 1)],
-    mode: 'src-only',
-    ops: ['create a'],
-  },
-  {
-    name: 'dest-only mode deletes everything',
-    src: [f('a', 1)],
-    dest: [f('a', 1), d('s')],
-    opts: mirror,
-    mode: 'dest-only',
-    ops: ['delete a', 'delete s'],
-    descend: ['s:dest-only'],
-  },
+  { name: 'a fifo is never touched', base: v1, a: sp('x'), b: v1, opts: mirror, want: 'problem special' },
 ];
 
-describe('planDir', () => {
+describe('decidePath', () => {
   it.each(cases)('$name', (c) => {
-    const plan = planDir('', c.src, c.dest, c.opts ?? keep, c.mode ?? 'both');
-    expect(plan.ops.map((o) => `${o.kind} ${o.path}`)).toEqual(c.ops);
-    expect(plan.descend.map((x) => `${x.path}:${x.mode}`)).toEqual(c.descend ?? []);
-    expect(plan.problems.map((p) => `${p.kind} ${p.path} ${p.fails ? 'fails' : 'warns'}`).sort()).toEqual(
-      (c.problems ?? []).sort(),
-    );
-    expect(plan.replace).toEqual(c.replace ?? []);
+    const got = decidePath(c.base && rec(c.base), c.a, c.b, c.opts ?? keep, c.hashes);
+    expect(word(got)).toBe(c.want);
   });
 
-  it('prefixes paths with the directory', () => {
-    const plan = planDir('x/y', [f('a', 1), d('s')], [], keep);
-    expect(plan.ops.map((o) => o.path)).toEqual(['x/y/a', 'x/y/s']);
-    expect(plan.descend).toEqual([{ path: 'x/y/s', mode: 'src-only' }]);
+  it('is symmetric: swapping the sides swaps the answer', () => {
+    const swap = (w: string): string => w.replace(/\b([ab])\b/g, (m) => (m === 'a' ? 'b' : 'a'));
+    for (const c of cases) {
+      const r = c.base && rec(c.base);
+      const h = c.hashes && { a: c.hashes.b, b: c.hashes.a };
+      // Ties go to a (documented): only cases without an exact tie are symmetric.
+      if (c.name.includes('same size and mtime')) continue;
+      expect(word(decidePath(r, c.b, c.a, c.opts ?? keep, h)), c.name).toBe(swap(c.want));
+    }
   });
 
-  it('never deletes a dest entry whose name src listed but could not read', () => {
-    const plan = planDir(
-      '',
-      [f('k', 1)],
-      [f('k', 1), f('gone', 1), f('ln', 1), d('sub')],
-      mirror,
-      'both',
-      new Set(['ln', 'sub']),
-    );
-    expect(plan.ops.map((o) => `${o.kind} ${o.path}`)).toEqual(['delete gone']);
-    expect(plan.descend).toEqual([]);
-  });
-
-  it('carries the entries it saw for check-before-write', () => {
-    const plan = planDir('', [f('a', 5, T + 9000)], [f('a', 3)], keep);
-    expect(plan.ops[0]).toMatchObject({ src: { size: 5 }, dest: { size: 3 } });
+  it('one-way runs keep only what writes into dest', () => {
+    const conflict = decidePath(rec(v1), f('x', 5, T + 9000), f('x', 4, T + 5000), keep);
+    expect(writesInto(conflict, 'b')).toBe(true); // dest lost: its version is moved aside there
+    expect(writesInto(decidePath(rec(v1), f('x', 5, T + 1), f('x', 4, T + 9000), keep), 'b')).toBe(false);
+    expect(writesInto(decidePath(rec(v1), v1, undefined, mirror), 'b')).toBe(false); // dest deleted
+    expect(writesInto(decidePath(undefined, undefined, f('x', 1), mirror), 'b')).toBe(false); // new on dest
   });
 });
 
-describe('compareEntries', () => {
-  it('uses the threshold in both directions', () => {
-    expect(compareEntries(f('a', 1, T + 2000), f('a', 1), 2000)).toBeNull();
-    expect(compareEntries(f('a', 1, T + 2001), f('a', 1), 2000)).toBe('hash');
-    expect(compareEntries(f('a', 1, T + 2001), f('a', 1), 0)).toBe('hash');
-    expect(compareEntries(f('a', 1), f('a', 1, T + 2001), 2000)).toBeNull();
+describe('planPairDir', () => {
+  it('plans every name of either side or the baseline, in name order, with paths under the dir', () => {
+    const plan = planPairDir(
+      'p',
+      [rec(f('gone', 1)), rec(f('k', 1))],
+      [f('k', 1), d('s'), f('n', 2)],
+      [f('k', 1), d('s')],
+      mirror,
+    );
+    expect(plan.paths.map((x) => `${x.path} ${word(x.decision)}`)).toEqual([
+      'p/gone drop',
+      'p/k none',
+      'p/n copy a>b',
+      'p/s descend',
+    ]);
+    expect(plan.descend).toEqual([{ path: 'p/s' }]);
+  });
+
+  it('walks a directory only one side has, the other side named missing', () => {
+    const plan = planPairDir('', [rec(d('old'))], [d('new')], [d('old')], mirror);
+    expect(plan.descend).toEqual([
+      { path: 'new', missing: 'b' },
+      { path: 'old', missing: 'a' },
+    ]);
+  });
+
+  it('a one-way run turns writes into src into nothing, and skips walking what only src would get', () => {
+    const plan = planPairDir('', [], [f('x', 1)], [f('y', 1), d('only-dest')], { ...mirror, writeTo: 'b' });
+    expect(plan.paths.map((x) => `${x.path} ${word(x.decision)}`)).toEqual([
+      'only-dest none',
+      'x copy a>b',
+      'y none',
+    ]);
+    expect(plan.descend).toEqual([]);
   });
 });
 

@@ -2,7 +2,7 @@
 // (`sameListing` + `subdirNames`) must give exactly what planDir gives for it.
 import { describe, expect, it } from 'vitest';
 import type { Entry, PlanOptions } from '../src/core/index.js';
-import { planDir } from '../src/core/index.js';
+import { agreed, planPairDir } from '../src/core/index.js';
 import { PackedDirScan, pack, sameListing, subdirNames, unpackEntries } from '../src/fsops/index.js';
 import { T, d as dir, f as file, l, sp } from './entries.helpers.js';
 
@@ -60,17 +60,20 @@ describe('sameListing', () => {
     expect(sameListing(pack(listing(c.src)), pack(listing(c.dest)))).toBe(c.same);
   });
 
-  it.each(cases.filter((c) => c.same))('agrees with planDir: $name', (c) => {
+  it.each(cases.filter((c) => c.same))('agrees with planPairDir: $name', (c) => {
+    // Both sides list the same entries, and the baseline recorded them: nothing to decide, and
+    // every subdirectory walked.
+    const base = c.src.map((e) => agreed(e.name, e, c.dest.find((x) => x.name === e.name) ?? e));
     for (const opts of [
       { mtimeThresholdMs: 0, deleteMissing: false },
       { mtimeThresholdMs: 2000, deleteMissing: true },
     ] satisfies PlanOptions[]) {
-      const plan = planDir('p', c.src, c.dest, opts, 'both');
-      expect(plan.ops).toEqual([]);
-      expect(plan.problems).toEqual([]);
-      expect(plan.replace).toEqual([]);
+      const plan = planPairDir('p', base, c.src, c.dest, opts);
+      expect(plan.paths.map((x) => x.decision.type).filter((t) => t !== 'none' && t !== 'descend')).toEqual(
+        [],
+      );
       const names = subdirNames(pack(listing(c.src)));
-      expect(plan.descend).toEqual(names.map((n) => ({ path: `p/${n}`, mode: 'both' })));
+      expect(plan.descend).toEqual(names.map((n) => ({ path: `p/${n}` })));
     }
   });
 });

@@ -28,6 +28,11 @@ export interface Stat {
   mtimeMs: number;
   /** The link's target text (symlinks whose target is valid UTF-8). */
   target?: string;
+  /**
+   * Set (with kind 'special') when a parent of the path is a file on this side: the path lies
+   * below a directory replaced by a file, which the core leaves alone (never decided per path).
+   */
+  below?: string;
 }
 
 /** Keep the version a write replaces or removes (fsops `keep`). */
@@ -48,7 +53,10 @@ export interface CopyResult {
 }
 
 export interface FsOps {
-  /** lstat of `rel` under `root`; null when absent. Throws 'UNSAFE_PATH' for a bad path or a symlinked parent. */
+  /**
+   * lstat of `rel` under `root`; null when absent; `below` set when a parent is a file. Throws
+   * 'UNSAFE_PATH' for a bad path or a symlinked parent.
+   */
   stat(root: string, rel: string): Promise<Stat | null>;
   /**
    * Makes dest's `rel` a copy of src's (file, symlink or directory), creating missing parent
@@ -142,7 +150,8 @@ export function fsOpsAdapter(io: Io = asyncIo): FsOps {
             `'${rel}' goes through a symlink ('${rel.slice(0, i)}'); refusing to follow it`,
           );
         }
-        return null;
+        // A file stands where a parent directory was: the path is below a kind change.
+        return st ? { kind: 'special', size: 0, mtimeMs: 0, below: rel.slice(0, i) } : null;
       }
       i = rel.indexOf('/', i + 1);
     }

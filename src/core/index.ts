@@ -1,10 +1,10 @@
 // Public surface of the pure planning core (no filesystem, no clock, no network).
 export type * from './types.js';
-export { planDir, compareEntries, joinPath, auditOperation, deleteGuard } from './plan.js';
+export { deleteGuard } from './guard.js';
 export type { Decision, DecideOptions, Hashes, SideName } from './reconcile.js';
 export { decidePath, unchanged, sameVersion, baseEntry, agreed, writesInto, otherSide } from './reconcile.js';
 export type { PairOptions, PathPlan, PairDescend, PairDirPlan } from './pairplan.js';
-export { planPairDir } from './pairplan.js';
+export { planPairDir, joinPath } from './pairplan.js';
 export type { ParsedVersion } from './names.js';
 export {
   STATE_DIR,

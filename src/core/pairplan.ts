@@ -2,7 +2,6 @@
 // `decidePath`. Pure: the shell lists both sides and reads the directory's baseline first.
 import { decidePath, writesInto, type DecideOptions, type Decision, type SideName } from './reconcile.js';
 import type { BaseRecord, Entry } from './types.js';
-import { joinPath } from './plan.js';
 
 export interface PairOptions extends DecideOptions {
   /**
@@ -32,6 +31,11 @@ export interface PairDirPlan {
   /** Every name, in name order, with its decision ('none' included, for the baseline). */
   readonly paths: PathPlan[];
   readonly descend: PairDescend[];
+}
+
+/** Joins a directory path and a name ('' is the root). */
+export function joinPath(dir: string, name: string): string {
+  return dir === '' ? name : `${dir}/${name}`;
 }
 
 const byName = (x: string, y: string): number => (x < y ? -1 : x > y ? 1 : 0);

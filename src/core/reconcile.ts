@@ -18,18 +18,14 @@
 // - Every overwrite and delete of a file or symlink keeps the old version (the shell moves it to
 //   the versions area first). A directory is never replaced by a file or symlink, and nothing is
 //   ever done to fifos, sockets or devices.
-import type { BaseEntry, BaseRecord, Entry, EntryKind, Problem } from './types.js';
+import type { BaseEntry, BaseRecord, Entry, EntryKind, PlanOptions, Problem } from './types.js';
 
 export type SideName = 'a' | 'b';
 
 export const otherSide = (s: SideName): SideName => (s === 'a' ? 'b' : 'a');
 
-export interface DecideOptions {
-  /** Two mtimes from different sides this close count as equal. Milliseconds; default 2000. */
-  readonly mtimeThresholdMs: number;
-  /** Carry deletes over to the other side. Default false: a deleted file is brought back. */
-  readonly deleteMissing: boolean;
-}
+/** The decision's options: --mtime-threshold (ms, across sides only) and --delete-missing. */
+export type DecideOptions = PlanOptions;
 
 /** MD5s of both sides' files, once the shell computed them for a 'hash' answer. */
 export interface Hashes {
@@ -211,7 +207,9 @@ function oneChanged(
     // w replaced a file by a directory: the other side's file is kept as a version, then replaced.
     return { type: 'delete', on: l, entry: kept };
   }
-  if (sameVersion(won, kept, opts.mtimeThresholdMs)) {
+  // The changed side is compared with the other by contents, never by the threshold: a second
+  // save of the same size within the threshold is a change too.
+  if (won.kind === 'symlink' && kept.kind === 'symlink' && won.target === kept.target) {
     return { type: 'agree', rec: w === 'a' ? agreed(base.name, won, kept) : agreed(base.name, kept, won) };
   }
   if (won.kind === 'file' && kept.kind === 'file' && won.size === kept.size) {

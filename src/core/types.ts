@@ -29,23 +29,10 @@ export interface Expected {
 }
 
 /**
- * One operation of a plan.
- * - create: dest has nothing at `path`; copy src's entry (file, dir or symlink).
- * - update: replace dest's entry with src's.
- * - touch: contents are equal (MD5): only set dest's mtime to src's (an update with 0 bytes moved).
- * - hash: same size, src newer: MD5 both and decide between touch and update (resolved by the shell).
- * - delete: remove dest's entry (only with --delete-missing).
+ * The word for a finished operation (dry-run lines, audit): create, update (contents copied over),
+ * touch (contents equal by MD5: only the mtime set), delete.
  */
-export type OpKind = 'create' | 'update' | 'touch' | 'hash' | 'delete';
-
-export interface Op {
-  readonly kind: OpKind;
-  readonly path: string;
-  /** What src holds at `path` (undefined for delete). */
-  readonly src?: Entry;
-  /** What dest holds at `path` (undefined for create). */
-  readonly dest?: Entry;
-}
+export type OpKind = 'create' | 'update' | 'touch' | 'delete';
 
 /** Why an entry was not synced. Reported, counted; a 'fail' makes the run a partial failure. */
 export type ProblemKind =
@@ -53,7 +40,7 @@ export type ProblemKind =
   | 'special'
   /** A name that is not valid UTF-8: reported and skipped, never renamed. */
   | 'bad-name'
-  /** A directory stands where the other side has a file (or the reverse) and --delete-missing is off. */
+  /** A directory on one side, a file or symlink on the other, and no rule may replace either. */
   | 'type-conflict'
   /** Could not read a directory or an entry. */
   | 'unreadable';
@@ -71,38 +58,11 @@ export interface Problem {
   readonly dest?: Entry;
 }
 
-/** How the walker should treat a subdirectory. */
-export type DescendMode =
-  /** Both sides have the directory: compare. */
-  | 'both'
-  /** Only src has it (dest is being created): everything below is a create. */
-  | 'src-only'
-  /** Only dest has it and --delete-missing is on: everything below is a delete. */
-  | 'dest-only';
-
-export interface Descend {
-  readonly path: string;
-  readonly mode: DescendMode;
-}
-
 export interface PlanOptions {
   /** Two mtimes closer than this are equal. Milliseconds; seed default 2000. */
   readonly mtimeThresholdMs: number;
-  /** Delete dest entries absent from src. Default false. */
+  /** Carry deletes over to the other side (else the other side's copy comes back). Default false. */
   readonly deleteMissing: boolean;
-}
-
-export interface DirPlan {
-  /** Operations in this directory, in name order. Deletes of directories come after their contents. */
-  readonly ops: Op[];
-  /** Subdirectories to walk next. */
-  readonly descend: Descend[];
-  readonly problems: Problem[];
-  /**
-   * Paths where dest's entry must be deleted before src's can be created (a type change with
-   * --delete-missing). The shell deletes first, then reconciles these paths again.
-   */
-  readonly replace: string[];
 }
 
 /** One side's entry as the baseline recorded it (what lstat showed when both sides agreed). */

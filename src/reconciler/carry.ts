@@ -245,15 +245,14 @@ export class Carrier {
         if (this.stopped() || this.failure) return { stop: true, failed };
         const d = pp.decision;
         switch (d.type) {
-          case 'delete':
-            this.deletes.push({
-              on: d.on,
-              path: pp.path,
-              entry: d.entry,
-              replace: (d.on === 'a' ? pp.b : pp.a)?.kind === 'dir',
-            });
-            if (d.entry.kind !== 'dir') this.fileDeletes[d.on]++;
+          case 'delete': {
+            // A file the other side replaced by a directory is replaced, not lost to an absence:
+            // an unmount cannot cause it, so the guards do not count it.
+            const replace = (d.on === 'a' ? pp.b : pp.a)?.kind === 'dir';
+            this.deletes.push({ on: d.on, path: pp.path, entry: d.entry, replace });
+            if (d.entry.kind !== 'dir' && !replace) this.fileDeletes[d.on]++;
             continue;
+          }
           case 'dir-one-side': {
             const e = (d.on === 'a' ? pp.a : pp.b)!;
             if (d.then === 'remove') {

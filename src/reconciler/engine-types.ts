@@ -3,7 +3,7 @@ import { stat } from 'node:fs/promises';
 import type { OpRecord, IterationCounts } from '../audit/index.js';
 import type { Clock } from '../clock.js';
 import type { BaselineStore } from '../baseline/index.js';
-import type { DescendMode, Entry, OpKind, PlanOptions, SideName } from '../core/index.js';
+import type { Entry, OpKind, PlanOptions, SideName } from '../core/index.js';
 import type { BatchCopier, Io, Scanner } from '../fsops/index.js';
 import { Limiter } from '../fsops/index.js';
 import type { PackedScan } from '../fsops/index.js';
@@ -159,4 +159,3 @@ export function zeroCounts(): IterationCounts {
   return { created: 0, updated: 0, deleted: 0, skipped: 0, failed: 0, bytesTransferred: 0 };
 }
 
-export type { DescendMode };

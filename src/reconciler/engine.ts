@@ -337,7 +337,7 @@ async function runDeletes(
     return;
   }
   for (const side of ['a', 'b'] as const) {
-    if (!deletes.some((x) => x.on === side)) continue;
+    if (!deletes.some((x) => x.on === side && !x.replace)) continue;
     const g = deleteGuard({
       srcEmpty: st.rootEmpty[otherSide(side)],
       destEntries: st.entries[side],

@@ -43,7 +43,6 @@ export function emptySummary(): PlanSummary {
 }
 
 export function addToSummary(s: PlanSummary, ev: OpEvent): void {
-  if (ev.kind === 'hash') return;
   s[ev.kind]++;
   if ((ev.kind === 'create' || ev.kind === 'update') && ev.entryKind === 'file') s.bytes += ev.size;
 }

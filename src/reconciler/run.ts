@@ -343,9 +343,12 @@ async function locked(
     }
   }
 
+  // One-way runs name their sides from a `<src>-to-<dest>` direction, as the CronJobs do.
+  const names = config.sides ?? oneWaySideNames(config.direction, config.src, config.dest);
+  const labelled = config.sides !== undefined || names.a !== config.src;
   const sides = [
-    { label: config.sides?.a ?? 'src', root: config.src },
-    { label: config.sides?.b ?? 'dest', root: config.dest },
+    { label: labelled ? names.a : 'src', root: config.src },
+    { label: labelled ? names.b : 'dest', root: config.dest },
   ] as const;
   const unsafe = await stateDirProblem(sides);
   if (unsafe) {
@@ -399,7 +402,7 @@ async function locked(
     dsn: config.audit.dbDsn,
     logDir: config.audit.logDir,
     log,
-    sides: config.sides ?? oneWaySideNames(config.direction, config.src, config.dest),
+    sides: names,
   });
 
   const planned: OpEvent[] = [];
