@@ -445,7 +445,10 @@ export class Applier {
         // walks below: nothing below it is decided here either.
         if (d.deliveryCount < 5) return this.retry(1000);
         this.stats.skipped++;
-        log.debug({ path: ev.path }, `left alone: '${below}' is a directory on one side, a file on the other`);
+        log.debug(
+          { path: ev.path },
+          `left alone: '${below}' is a directory on one side, a file on the other`,
+        );
         return { action: 'ack' };
       }
       now = { a: entryOf(ev.path, sa), b: entryOf(ev.path, sb) };
@@ -476,10 +479,17 @@ export class Applier {
       if (grant?.ok && (grant.handle.lost.aborted || this.stopping)) return this.retry(2000);
       const lost = grant?.ok ? grant.handle.lost : new AbortController().signal;
       let out = await carryOut(this.live, ev.path, decision, now, lost, clock.now());
-      if (out.done === 'applied' && decision.type === 'delete' && now[decision.on === 'a' ? 'b' : 'a']?.kind === 'dir') {
+      if (
+        out.done === 'applied' &&
+        decision.type === 'delete' &&
+        now[decision.on === 'a' ? 'b' : 'a']?.kind === 'dir'
+      ) {
         // A file replaced by a directory on the other side: the file is kept as a version and gone;
         // now the directory is made in its place (the same decision again, on the new state).
-        const [sa, sb] = await Promise.all([fs.stat(this.config.a.root, ev.path), fs.stat(this.config.b.root, ev.path)]);
+        const [sa, sb] = await Promise.all([
+          fs.stat(this.config.a.root, ev.path),
+          fs.stat(this.config.b.root, ev.path),
+        ]);
         now = { a: entryOf(ev.path, sa), b: entryOf(ev.path, sb) };
         decision = await decideLive(this.live, ev.path, await readBase(this.live, ev.path), now.a, now.b);
         const next = await carryOut(this.live, ev.path, decision, now, lost, clock.now());
