@@ -3,6 +3,8 @@
 //      (target <= 1.2x), best of 2 runs each
 //   2. no-op over two identical 100k-file trees vs rsync -a --dry-run (target <= 1.0x), best of 3
 //      runs each, taken in turns
+//   2b. two-way no-op (`reconcile --a --b` against the saved baseline) over the same trees vs one
+//      rsync -a --dry-run (target <= 1.0x), after one run that records the baseline, best of 3
 //   3. peak RSS of a no-op over 1M files (target <= 300 MB)
 //   4. no-op over a network filesystem (netfs: sshfs, 1 ms RTT), 3k files per tree, vs rsync
 //      --dry-run (target >= 3x faster)
@@ -54,6 +56,29 @@ function bigFiles(root, count, mb) {
   }
 }
 
+/** The two-way form over the same trees: `reconcile --a left=SRC --b right=DEST`. */
+function twoWay(a, b) {
+  const logDir = join(BASE, 'logs');
+  fs.mkdirSync(logDir, { recursive: true });
+  const env = {
+    ...process.env,
+    UV_THREADPOOL_SIZE: process.env.BENCH_THREADPOOL ?? process.env.UV_THREADPOOL_SIZE ?? '256',
+  };
+  return timed(
+    process.execPath,
+    [
+      BIN,
+      'reconcile',
+      `--a=left=${a}`,
+      `--b=right=${b}`,
+      '--pair=bench-two-way',
+      `--log-dir=${logDir}`,
+      '--lock=file',
+    ],
+    env,
+  );
+}
+
 /** Runs a command under /usr/bin/time; returns seconds and peak RSS (MB). */
 function timed(cmd, args, env = process.env) {
   const r = spawnSync('/usr/bin/time', ['-f', '%e %M', cmd, ...args], {
@@ -74,7 +99,7 @@ function timed(cmd, args, env = process.env) {
   return { secs, rssMb: kb / 1024, lister };
 }
 
-function hasync(src, dest, extra = []) {
+function hasync(src, dest, extra = [], pair = `bench-${dest.split('/').pop()}`) {
   const logDir = join(BASE, 'logs');
   fs.mkdirSync(logDir, { recursive: true });
   // The production image sets UV_THREADPOOL_SIZE=256 (Node 20 cannot set it from inside an ES
@@ -85,7 +110,7 @@ function hasync(src, dest, extra = []) {
   };
   return timed(
     process.execPath,
-    [BIN, `--src=${src}`, `--dest=${dest}`, '--pair=bench', `--log-dir=${logDir}`, '--lock=file', ...extra],
+    [BIN, `--src=${src}`, `--dest=${dest}`, `--pair=${pair}`, `--log-dir=${logDir}`, '--lock=file', ...extra],
     env,
   );
 }
@@ -152,7 +177,25 @@ if (!SKIP.has('copy') || !SKIP.has('noop')) {
     rs.push(timed('rsync', ['-a', '--dry-run', `${src}/`, `${destRsync}/`]));
     os.push(hasync(src, destOurs));
   }
-  if (!SKIP.has('noop')) report(`no-op (${N} files, best of 3 each)`, best(os), best(rs), 1.0, 'lower');
+  const all = (runs) => runs.map((x) => x.secs.toFixed(2)).join(', ');
+  if (!SKIP.has('noop')) {
+    console.log(
+      `no-op runs in turn: rsync ${all(rs)} s; ha-sync ${all(os)} s (the first also verifies the baseline)`,
+    );
+    report(`no-op (${N} files, best of 3 each)`, best(os), best(rs), 1.0, 'lower');
+    // Two-way: one run records the baseline of the pair, then three in turn with rsync's.
+    const first = twoWay(src, destOurs);
+    const tw = [];
+    const rs2 = [];
+    for (let i = 0; i < 3; i++) {
+      rs2.push(timed('rsync', ['-a', '--dry-run', `${src}/`, `${destRsync}/`]));
+      tw.push(twoWay(src, destOurs));
+    }
+    console.log(
+      `two-way runs: first (records the baseline) ${first.secs.toFixed(2)} s; then ${all(tw)} s; rsync ${all(rs2)} s`,
+    );
+    report(`two-way no-op (${N} files, best of 3 each)`, best(tw), best(rs2), 1.0, 'lower');
+  }
   t = Date.now();
   for (const d of [destRsync, destOurs, `${destOurs}-2`, `${destRsync}-2`])
     fs.rmSync(d, { recursive: true, force: true });

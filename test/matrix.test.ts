@@ -140,6 +140,14 @@ async function withApplier(
   );
   try {
     await fn(applier, bus);
+  } catch (err) {
+    // What the applier said, to tell a real defect from a slow machine.
+    throw new Error(
+      `${String(err)}\n${JSON.stringify(applier.stats)}\n${cap
+        .lines()
+        .map((l) => JSON.stringify(l))
+        .join('\n')}`,
+    );
   } finally {
     await applier.close();
     await bus.close();

@@ -42,6 +42,7 @@ import {
   type Written,
 } from './execute.js';
 import { LeaseKeeper } from './lease.js';
+import { MountWatch } from './mounts.js';
 import { AuditWindows, type SideRef } from './windows.js';
 
 export interface ApplierConfig {
@@ -112,7 +113,6 @@ const TRANSIENT = new Set([
 ]);
 /** After this many deliveries a message that keeps failing is terminated (and logged). */
 const MAX_DELIVERIES = 20;
-const ROOT_STATE_TTL_MS = 1000;
 /** After the baseline failed, plan without it this long before trying it again. */
 const BASELINE_RETRY_MS = 30_000;
 /** How often kept versions are expired. */
@@ -136,9 +136,7 @@ export class Applier {
   private running = 0;
   private readonly inFlight = new Set<Promise<unknown>>();
   private stopping = false;
-  private readonly roots = new Map<string, { at: number; state: 'missing' | 'empty' | 'ok' }>();
-  private readonly seenNonEmpty = new Set<string>();
-  private readonly unmountedLogged = new Set<string>();
+  private readonly mounts: MountWatch;
   /** Records owed to the opslog, by event path (see recordAll). */
   private readonly owed = new Map<string, Owed[]>();
   private baselineDownAt: number | null = null;
@@ -155,6 +153,7 @@ export class Applier {
       ...(config.yieldBackoffMs !== undefined ? { yieldBackoffMs: config.yieldBackoffMs } : {}),
     });
     this.windows = new AuditWindows(deps.audit, config.pair, config.windowMs, deps.clock, deps.log);
+    this.mounts = new MountWatch(config.pair, [config.a, config.b], deps.fs, deps.clock, deps.log);
     this.live = {
       pair: config.pair,
       sides: { a: config.a, b: config.b },
@@ -371,48 +370,9 @@ export class Applier {
     }
   }
 
-  /** How `side`'s root looks, cached for ROOT_STATE_TTL_MS unless `fresh`. */
-  private async rootState(side: SideRef, fresh: boolean): Promise<'missing' | 'empty' | 'ok'> {
-    const now = this.deps.clock.now();
-    const c = this.roots.get(side.label);
-    if (!fresh && c && now - c.at < ROOT_STATE_TTL_MS) return c.state;
-    const state = await this.deps.fs.rootState(side.root);
-    this.roots.set(side.label, { at: now, state });
-    if (state === 'ok') this.seenNonEmpty.add(side.label);
-    return state;
-  }
-
-  /**
-   * Why a root looks unmounted, or null. An empty root counts only once it was seen with files.
-   * `fresh` skips the cache (before a delete, whose only evidence is an absence).
-   */
-  private async unmounted(fresh = false): Promise<string | null> {
-    const { a, b } = this.config;
-    const [sa, sb] = await Promise.all([this.rootState(a, fresh), this.rootState(b, fresh)]);
-    for (const [side, s, o] of [
-      [a, sa, sb],
-      [b, sb, sa],
-    ] as const) {
-      if (s === 'missing') return `root of ${side.label} ('${side.root}') is missing or unreadable`;
-      if (s === 'empty' && o === 'ok' && this.seenNonEmpty.has(side.label)) {
-        return `root of ${side.label} ('${side.root}') is suddenly empty while the other side is not`;
-      }
-    }
-    return null;
-  }
-
   /** Nak'ed while a root looks unmounted (logged once per reason); null when both look mounted. */
   private async waitForMount(fresh = false): Promise<Disposition | null> {
-    const why = await this.unmounted(fresh);
-    if (!why) return null;
-    if (!this.unmountedLogged.has(why)) {
-      this.unmountedLogged.add(why);
-      this.deps.log.error(
-        { pair: this.config.pair },
-        `${why}: looks unmounted, nothing is applied until it is back`,
-      );
-    }
-    return this.retry(10_000);
+    return (await this.mounts.unmounted(fresh)) ? this.retry(10_000) : null;
   }
 
   private async apply(ev: ChangeEvent, d: Delivery): Promise<Disposition> {
@@ -425,10 +385,6 @@ export class Applier {
     }
     const wait = await this.waitForMount();
     if (wait) return wait;
-    if (this.unmountedLogged.size) {
-      log.info({ pair: this.config.pair }, 'both roots look mounted again: applying');
-      this.unmountedLogged.clear();
-    }
 
     let decision: Decision;
     let now: { a: ReturnType<typeof entryOf>; b: ReturnType<typeof entryOf> };
@@ -464,7 +420,7 @@ export class Applier {
       return { action: 'ack' };
     }
     // A delete is justified only by an absence, and an unmount looks exactly like one: re-check the
-    // roots uncached (the cached state may be up to ROOT_STATE_TTL_MS old).
+    // roots uncached (the cached state may be up to a second old).
     const removes =
       decision.type === 'delete' || (decision.type === 'dir-one-side' && decision.then === 'remove');
     if (removes) {

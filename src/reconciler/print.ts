@@ -22,11 +22,17 @@ export function formatBytes(n: number): string {
   return `${v.toFixed(1)} ${units[i]}`;
 }
 
-/** One plan line: `create  path/to/file  1234`; directories show 'dir', symlinks 'symlink'. */
-export function planLine(ev: OpEvent): string {
+/**
+ * One plan line: `create  path/to/file  1234`; directories show 'dir', symlinks 'symlink'. A
+ * two-way run names the side written to (`on`: `create  a.txt  5  on hp`); a version or conflict
+ * copy kept is named too.
+ */
+export function planLine(ev: OpEvent, on?: string): string {
   const size = ev.entryKind === 'dir' ? 'dir' : ev.entryKind === 'symlink' ? 'symlink' : String(ev.size);
   const reason = ev.kind === 'fail' && ev.record.errorMessage ? `  (${ev.record.errorMessage})` : '';
-  return `${ev.kind.padEnd(6)}  ${quotePath(ev.path)}  ${size}${reason.replace(/[\r\n]/g, ' ')}`;
+  const side = on ? `  on ${on}` : '';
+  const kept = ev.record.keptKind === 'conflict' && ev.record.keptPath ? `  (conflict: the other version kept as ${quotePath(ev.record.keptPath)})` : '';
+  return `${ev.kind.padEnd(6)}  ${quotePath(ev.path)}  ${size}${side}${kept}${reason.replace(/[\r\n]/g, ' ')}`;
 }
 
 export interface PlanSummary {

@@ -488,7 +488,9 @@ async function locked(
       }
     }
     planned.sort((a, b) => (a.path < b.path ? -1 : a.path > b.path ? 1 : 0));
-    for (const ev of planned) r.stdout.write(planLine(ev) + '\n');
+    for (const ev of planned) {
+      r.stdout.write(planLine(ev, config.sides ? sides[ev.to === 'a' ? 0 : 1].label : undefined) + '\n');
+    }
     r.stdout.write(summaryLine(summary) + '\n');
     if (failure) r.stdout.write(`A real run would fail: ${failure}\n`);
     recorders = await begin();
