@@ -112,7 +112,7 @@ describe('two-way reconcile run', () => {
     expect([snapshot(d.src), snapshot(d.dest)]).toEqual(before);
     const lines = stdout.trim().split('\n');
     expect(lines[0]).toMatch(
-      /^update  f\.txt  9  on hp  \(conflict: the other version kept as f\.sync-conflict-\d{8}-\d{6}-hp\.txt\)$/,
+      /^update {2}f\.txt {2}9 {2}on hp {2}\(conflict: the other version kept as f\.sync-conflict-\d{8}-\d{6}-hp\.txt\)$/,
     );
     expect(lines[1]).toBe('create  new  1  on dell');
   });

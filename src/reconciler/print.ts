@@ -31,7 +31,10 @@ export function planLine(ev: OpEvent, on?: string): string {
   const size = ev.entryKind === 'dir' ? 'dir' : ev.entryKind === 'symlink' ? 'symlink' : String(ev.size);
   const reason = ev.kind === 'fail' && ev.record.errorMessage ? `  (${ev.record.errorMessage})` : '';
   const side = on ? `  on ${on}` : '';
-  const kept = ev.record.keptKind === 'conflict' && ev.record.keptPath ? `  (conflict: the other version kept as ${quotePath(ev.record.keptPath)})` : '';
+  const kept =
+    ev.record.keptKind === 'conflict' && ev.record.keptPath
+      ? `  (conflict: the other version kept as ${quotePath(ev.record.keptPath)})`
+      : '';
   return `${ev.kind.padEnd(6)}  ${quotePath(ev.path)}  ${size}${side}${kept}${reason.replace(/[\r\n]/g, ' ')}`;
 }
 
