@@ -124,6 +124,15 @@ async function main() {
   populate();
 
   const natsArgs = ['--nats-url', NATS_URL, '--stream', stream, '--subject-prefix', prefix];
+  // As in production, a reconcile run has recorded the pair's baseline before the live path
+  // starts (the applier decides against it: without one, a delete would not be carried over).
+  const seedT = Date.now();
+  const seed = start(
+    ['reconcile', '--pair', pair, '--a', `a=${A}`, '--b', `b=${B}`, '--log-dir', LOGS, '--lock', 'file'],
+    'baseline',
+  );
+  if ((await seed.exited) !== 0) throw new Error(`baseline run failed:\n${seed.lines.slice(-5).join('\n')}`);
+  log(`baseline recorded by a two-way reconcile run in ${((Date.now() - seedT) / 1000).toFixed(1)} s`);
   const wa = start(['watch', '--pair', pair, '--side', 'a', '--root', A, ...natsArgs], 'watcher-a');
   const wb = start(['watch', '--pair', pair, '--side', 'b', '--root', B, ...natsArgs], 'watcher-b');
   const ap = start(
