@@ -117,7 +117,8 @@ async function withApplier(
   deleteMissing: boolean,
   fn: (a: Applier, bus: MemoryBus) => Promise<void>,
 ): Promise<void> {
-  const log = captureLogger().log;
+  const cap = captureLogger(true);
+  const log = cap.log;
   const bus = new MemoryBus({ kind: 'memory' });
   const audit = await openAudit({ dsn: undefined, logDir: d.logDir, log, clock: systemClock });
   const lock = await openLock(fileLockOptions('t', d.logDir, log));

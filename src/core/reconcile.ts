@@ -272,7 +272,16 @@ function contentsDiffer(
   hashes: Hashes | undefined,
   conflict: boolean,
 ): Decision {
-  if (sameVersion(a, b, opts.mtimeThresholdMs)) return { type: 'agree', rec: agreed(name, a, b) };
+  // Equal without reading them only when nothing tells them apart: the same target, or (met for
+  // the first time, rsync's quick check) the same size and the very same mtime. Otherwise files of
+  // one size are compared by MD5: two different saves a second apart, or two edits that happen
+  // to share a size and mtime, must never be taken for one.
+  if (a.kind === 'symlink' && b.kind === 'symlink' && a.target === b.target) {
+    return { type: 'agree', rec: agreed(name, a, b) };
+  }
+  if (!conflict && a.kind === 'file' && b.kind === 'file' && a.size === b.size && a.mtimeMs === b.mtimeMs) {
+    return { type: 'agree', rec: agreed(name, a, b) };
+  }
   if (!leaf(a.kind) || !leaf(b.kind)) return kindProblem(a, b);
   const w = newer(a, b, opts.mtimeThresholdMs);
   const l = otherSide(w);
