@@ -103,6 +103,14 @@ export function sameVersion(a: Entry, b: Entry, thresholdMs: number): boolean {
   return a.size === b.size && Math.abs(a.mtimeMs - b.mtimeMs) <= thresholdMs;
 }
 
+/**
+ * The same mtime, as far as copies can carry one: setting an mtime through a double (utimes)
+ * loses a fraction of a microsecond, so within a millisecond counts. Not the threshold.
+ */
+function sameInstant(a: Entry, b: Entry): boolean {
+  return Math.abs(a.mtimeMs - b.mtimeMs) < 1;
+}
+
 /** The baseline entry for what a side holds now. */
 export function baseEntry(e: Entry): BaseEntry {
   return e.kind === 'symlink'
@@ -273,13 +281,13 @@ function contentsDiffer(
   conflict: boolean,
 ): Decision {
   // Equal without reading them only when nothing tells them apart: the same target, or (met for
-  // the first time, rsync's quick check) the same size and the very same mtime. Otherwise files of
+  // the first time, rsync's quick check) the same size and the same mtime. Otherwise files of
   // one size are compared by MD5: two different saves a second apart, or two edits that happen
   // to share a size and mtime, must never be taken for one.
   if (a.kind === 'symlink' && b.kind === 'symlink' && a.target === b.target) {
     return { type: 'agree', rec: agreed(name, a, b) };
   }
-  if (!conflict && a.kind === 'file' && b.kind === 'file' && a.size === b.size && a.mtimeMs === b.mtimeMs) {
+  if (!conflict && a.kind === 'file' && b.kind === 'file' && a.size === b.size && sameInstant(a, b)) {
     return { type: 'agree', rec: agreed(name, a, b) };
   }
   if (!leaf(a.kind) || !leaf(b.kind)) return kindProblem(a, b);
