@@ -8,7 +8,7 @@ import { describe, expect, it } from 'vitest';
 import { main } from '../src/cli/main.js';
 import { K8S_DIR, ROOT, parseDocs, renderKustomization } from './k8s.helpers.js';
 
-const COMMANDS = ['reconcile', 'watch', 'apply', 'run', 'tap', 'ui', 'prune'];
+const COMMANDS = ['reconcile', 'watch', 'apply', 'run', 'tap', 'ui', 'prune', 'versions', 'restore'];
 const CLI_MD = readFileSync(join(ROOT, 'docs', 'cli.md'), 'utf8');
 const OPS_MD = readFileSync(join(ROOT, 'docs', 'operations.md'), 'utf8');
 
@@ -110,7 +110,16 @@ describe('docs/operations.md', () => {
 });
 
 describe('relative links in the docs I ship', () => {
-  it.each(['docs/cli.md', 'docs/operations.md'])('%s links only to files that exist', (file) => {
+  it.each([
+    'README.md',
+    'docs/cli.md',
+    'docs/cli-reconcile.md',
+    'docs/operations.md',
+    'docs/two-way.md',
+    'docs/recovery.md',
+    'docs/live-sync.md',
+    'k8s/README.md',
+  ])('%s links only to files that exist', (file) => {
     const text = readFileSync(join(ROOT, file), 'utf8');
     const broken: string[] = [];
     for (const m of text.matchAll(/\]\(([^)#\s]+)(#[^)]*)?\)/g)) {

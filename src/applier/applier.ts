@@ -117,6 +117,10 @@ const MAX_DELIVERIES = 20;
 const BASELINE_RETRY_MS = 30_000;
 /** How often kept versions are expired. */
 const EXPIRY_EVERY_MS = 60 * 60_000;
+/** A write not reported by its side's watcher within this long is decided again from the disk. */
+const ECHO_WAIT_MS = 5000;
+/** Writes awaiting their echo at most (beyond, the reconciler is the safety net). */
+const AWAITING_ECHO_MAX = 100_000;
 
 export class Applier {
   readonly stats: ApplierStats = {
@@ -140,6 +144,8 @@ export class Applier {
   /** Records owed to the opslog, by event path (see recordAll). */
   private readonly owed = new Map<string, Owed[]>();
   private baselineDownAt: number | null = null;
+  /** Writes whose echo has not come yet, in write order (see recheckSilent). */
+  private readonly awaitingEcho = new Map<string, { at: number; side: string; path: string }>();
   private lastExpiry: number | null = null;
   private readonly live: LiveContext;
 
@@ -164,7 +170,7 @@ export class Applier {
       log: deps.log,
       baseline: () => this.baselineNow(),
       baselineFailed: (err) => this.baselineFailed(err),
-      remember: (side, path, w) => this.written.set(`${side.label}\0${path}`, w),
+      remember: (side, path, w) => this.remember(side, path, w),
       record: (path, recs) => this.recordAll(path, recs),
     };
   }
@@ -244,9 +250,49 @@ export class Applier {
     try {
       await this.lease.tick();
       await this.windows.tick();
+      this.recheckSilent();
       await this.expire();
     } catch (err) {
       this.deps.log.error(`applier housekeeping failed: ${errorMessage(err)}`);
+    }
+  }
+
+  /** Remembers a write (the echo cache) and waits for the written side's watcher to report it. */
+  private remember(side: SideRef, path: string, w: Written): void {
+    const key = `${side.label}\0${path}`;
+    this.written.set(key, w);
+    this.awaitingEcho.delete(key); // re-inserted last: the map stays in write order
+    if (this.awaitingEcho.size < AWAITING_ECHO_MAX)
+      this.awaitingEcho.set(key, { at: this.deps.clock.now(), side: side.label, path });
+  }
+
+  /**
+   * A write whose echo never came: the written side changed again before its watcher looked (a
+   * file deleted or moved the instant it landed), so no event will ever name the path. The path is
+   * decided again from the disk, as if the event had come.
+   */
+  private recheckSilent(): void {
+    const now = this.deps.clock.now();
+    for (const [key, w] of this.awaitingEcho) {
+      if (now - w.at < ECHO_WAIT_MS) break; // in write order: the rest are younger
+      this.awaitingEcho.delete(key);
+      if (this.stopping) continue;
+      const ev: ChangeEvent = {
+        v: 1,
+        pair: this.config.pair,
+        side: w.side,
+        type: 'upsert',
+        kind: 'file',
+        path: w.path,
+        size: -1, // never anybody's echo
+        mtimeMs: 0,
+        observedAt: now,
+      };
+      void this.handle({ event: ev, subject: 'recheck', deliveryCount: 1 }).then((disp) => {
+        // Not settled (lock busy, root unmounted): look again later.
+        if (disp.action === 'nak' && !this.stopping)
+          this.awaitingEcho.set(key, { ...w, at: this.deps.clock.now() });
+      });
     }
   }
 
@@ -317,6 +363,7 @@ export class Applier {
     if (ev.path === STATE_DIR || ev.path.startsWith(`${STATE_DIR}/`))
       return this.reject(`'${STATE_DIR}/' belongs to ha-sync and is never synced`, d, ev);
 
+    this.awaitingEcho.delete(`${ev.side}\0${ev.path}`);
     if (this.isEcho(ev)) {
       this.stats.echoes++;
       return { action: 'ack' };

@@ -222,8 +222,10 @@ async function copy(
     await putBase(ctx, dir, { name, a: e, b: e, md5: null });
   }
   ctx.remember(to, path, { type: 'upsert', kind: leafKind(src.kind), size: r.size, mtimeMs: r.mtimeMs });
-  const seen = r.after ? entryOf(path, r.after) : undefined;
-  if (seen) await putBase(ctx, path, recFor(splitRel(path).name, fromSide, baseEntry(src), baseEntry(seen)));
+  // What the written side holds now; if it is already gone again (deleted the instant it landed),
+  // what was written: the next decision then sees that side's delete against it.
+  const seen = r.after ? entryOf(path, r.after)! : src;
+  await putBase(ctx, path, recFor(splitRel(path).name, fromSide, baseEntry(src), baseEntry(seen)));
   const kept = conflictOf ?? r.kept ?? null;
   const op = success(ctx, started, {
     operation: dest ? 'update' : 'create',
@@ -291,7 +293,10 @@ async function conflict(
   const loser = ctx.sides[d.loser];
   const now = ctx.clock.now();
   let aside = conflictName(path, loser.label, now);
-  for (let n = 1; n < 100 && (await ctx.fs.stat(loser.root, aside)) !== null; n++) {
+  const taken = async (rel: string): Promise<boolean> =>
+    (await ctx.fs.stat(loser.root, rel)) !== null ||
+    (await ctx.fs.stat(ctx.sides[d.winner].root, rel)) !== null;
+  for (let n = 1; n < 100 && (await taken(aside)); n++) {
     aside = conflictName(path, loser.label, now, n);
   }
   ctx.log.warn(

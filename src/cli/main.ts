@@ -6,7 +6,8 @@ import type { CliContext, Command } from './context.js';
 
 const COMMANDS: Record<string, { summary: string; load: () => Promise<Command> }> = {
   reconcile: {
-    summary: 'Make --dest current with --src once (the CronJob); the default command',
+    summary:
+      'Reconcile both trees once against the baseline (the CronJob; one-way or two-way); the default command',
     load: async () => (await import('./reconcile.js')).reconcileCommand,
   },
   watch: {

@@ -1,6 +1,7 @@
-// `ha-sync [reconcile] --src <dir> --dest <dir> --pair <name> [flags]`: make --dest current with
-// --src once (the CronJob). Flags and defaults follow the seed's CLI; --max-delete and --force are
-// ours. parseReconcileArgs is pure (no filesystem): existence checks happen in the command.
+// `ha-sync [reconcile] --src <dir> --dest <dir> --pair <name> [flags]` (one-way, the seed's CronJob)
+// and `ha-sync reconcile --a L=DIR --b L=DIR ...` (two-way): one run over both trees against the
+// pair's baseline. Flags and defaults follow the seed's CLI; --max-delete, --force, --a/--b and
+// --keep-versions-days are ours. parseReconcileArgs is pure (no filesystem): existence checks happen in the command.
 import { resolve } from 'node:path';
 import type { FlagSpecs } from '../config/index.js';
 import {
@@ -56,12 +57,15 @@ export const reconcileFlags = {
     default: String(RECONCILE_DEFAULTS.mtimeThresholdSeconds),
     help: 'Two mtimes this close are equal',
   },
-  'delete-missing': { type: 'boolean', help: 'Delete dest entries absent from src (default: false)' },
+  'delete-missing': {
+    type: 'boolean',
+    help: 'Carry deletes over: delete what the baseline shows the other side deleted (kept as a version; default: false)',
+  },
   'max-delete': {
     type: 'string',
     valueName: 'percent',
     default: String(RECONCILE_DEFAULTS.maxDeletePercent),
-    help: "Fail before deleting more than this percent of dest's files",
+    help: "Fail before deleting more than this percent of a side's files",
   },
   force: { type: 'boolean', help: 'Override the empty-source and --max-delete guards' },
   ...keepVersionsFlags,

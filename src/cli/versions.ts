@@ -242,8 +242,8 @@ function expectedOf(st: fs.Stats): Expected {
  * Puts a kept version back at its path. The version stays in the versions area (a restore copies,
  * it does not consume); the entry it replaces is kept as a new version. The restored file's mtime
  * is the restore's time, not the version's: it must count as the newest change of this side under
- * every rule (changed since the baseline; newest wins when there is no baseline; src newer in the
- * one-way form), so the next sync carries it to the other side instead of overwriting it again.
+ * every rule (changed since the baseline; newest wins when there is no baseline), so the next
+ * sync carries it to the other side instead of overwriting it again.
  * Returns the exit code.
  */
 export async function restoreVersion(

@@ -396,7 +396,7 @@ export class Carrier {
       );
       if (r.ok) {
         const seen = await this.observe(d.to, pp.path);
-        if (seen) this.record(pp.path, d.from, baseEntry(d.src), seen);
+        this.record(pp.path, d.from, baseEntry(d.src), seen ?? baseEntry(d.src));
       }
       return this.emit(
         d.dest ? 'update' : 'create',
@@ -421,7 +421,7 @@ export class Carrier {
       );
       if (r.ok) {
         const seen = await this.observe(d.to, pp.path);
-        if (seen) this.record(pp.path, d.from, baseEntry(d.src), seen);
+        this.record(pp.path, d.from, baseEntry(d.src), seen ?? baseEntry(d.src));
       }
       return this.emit('touch', d.to, pp.path, d.src, d.dest, started, r, md5 ? { md5 } : {});
     }
@@ -464,7 +464,7 @@ export class Carrier {
     );
     if (r.ok) {
       const seen = await this.observe(d.loser, pp.path);
-      if (seen) this.record(pp.path, d.winner, baseEntry(d.win), seen);
+      this.record(pp.path, d.winner, baseEntry(d.win), seen ?? baseEntry(d.win));
     }
     await this.emit('update', d.loser, pp.path, d.win, d.lose, started, r, { kept });
     // The conflict copy is a new file on the loser's side: it goes to the winner's side now (a
@@ -479,7 +479,7 @@ export class Carrier {
     );
     if (copied.ok) {
       const seen = await this.observe(d.winner, aside);
-      if (seen) this.record(aside, d.loser, baseEntry(d.lose), seen);
+      this.record(aside, d.loser, baseEntry(d.lose), seen ?? baseEntry(d.lose));
     }
     await this.emit(
       'create',

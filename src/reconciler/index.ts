@@ -1,4 +1,4 @@
-// Public surface of the reconciler: one run that makes --dest current with --src.
+// Public surface of the reconciler: one run over both trees against the pair's baseline (one-way or two-way).
 export type { ReconcileConfig } from './config.js';
 export { RECONCILE_DEFAULTS } from './config.js';
 export type { ReconcileDeps, ReconcileResult, RunOutcome } from './run.js';
