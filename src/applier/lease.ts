@@ -62,8 +62,9 @@ export class LeaseKeeper {
    */
   async begin(): Promise<LeaseGrant> {
     const now = this.clock.now();
-    if (this.yielding || this.releasing)
-      return { ok: false, retryInMs: this.yieldBackoffMs, why: 'yielding the lock' };
+    if (this.yielding) return { ok: false, retryInMs: this.yieldBackoffMs, why: 'yielding the lock' };
+    // An idle release in progress is not a yield: the lock is taken again right after it.
+    if (this.releasing) return { ok: false, retryInMs: 250, why: 'releasing the idle lock' };
     if (this.handle?.lost.aborted) this.dropLost();
     if (!this.handle) {
       if (now < this.notBefore)
