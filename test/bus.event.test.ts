@@ -1,6 +1,13 @@
 // The event schema gate: every hostile shape is one clear line, never an event.
 import { describe, expect, it } from 'vitest';
-import { checkRelPath, encodeEvent, msgId, parseEvent, type ChangeEvent } from '../src/bus/index.js';
+import {
+  ObservationIds,
+  checkRelPath,
+  encodeEvent,
+  msgId,
+  parseEvent,
+  type ChangeEvent,
+} from '../src/bus/index.js';
 
 const good: ChangeEvent = {
   v: 1,
@@ -103,5 +110,22 @@ describe('msgId', () => {
     expect(msgId({ ...good, side: 'hp' })).not.toBe(id);
     expect(msgId({ ...good, path: 'photos/2024/a b.jpeg' })).not.toBe(id);
     expect(id).toMatch(/^media\.dell\.[A-Za-z0-9_-]{32}$/);
+  });
+
+  it('with an observation id, it is that id: two observations of the very same state never share one', () => {
+    const ids = new ObservationIds();
+    const first = { ...good, obs: ids.next() };
+    const again = { ...good, obs: ids.next() }; // a rename back: the same path, size and mtime
+    expect(msgId(first)).not.toBe(msgId(again));
+    expect(msgId({ ...first })).toBe(msgId(first)); // a republish of one observation keeps its id
+    expect(msgId(first)).not.toBe(msgId({ ...first, obs: new ObservationIds().next() }));
+  });
+
+  it('obs is validated and round-trips', () => {
+    const ev = { ...good, obs: 'a1b2c3d4e5f6.17' };
+    expect(parseEvent(encodeEvent(ev))).toEqual(ev);
+    for (const bad of ['', 'x.1', 'a1b2c3d4e5f6', 'a1b2c3d4e5f6.-1', 7]) {
+      expect(parseEvent(JSON.stringify({ ...good, obs: bad }))).toMatch(/^obs must be/);
+    }
   });
 });

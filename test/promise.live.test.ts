@@ -300,6 +300,39 @@ describe('a delete made right after a sync stays deleted (--delete-missing)', ()
   }
 });
 
+describe('events are hints: the same state seen again is never dropped as a duplicate', () => {
+  it('a rename and a rename back, a cp -p restore, and a create-delete-create with one mtime all reach hp', async () => {
+    const l = (live = await startLive(true));
+    const t = Date.now() - 60_000;
+    let e = l.applier.stats.echoes;
+    put(l, l.a, 'report.txt', 'quarterly', t);
+    await until('report on hp', () => read(join(l.b, 'report.txt')) === 'quarterly');
+    await echoed(l, e);
+    // Rename away and back: the last upsert shows exactly the first one's path, size and mtime.
+    renameSync(join(l.a, 'report.txt'), join(l.a, 'report-old.txt'));
+    await until(
+      'renamed on hp',
+      () => existsSync(join(l.b, 'report-old.txt')) && !existsSync(join(l.b, 'report.txt')),
+    );
+    await l.drained();
+    renameSync(join(l.a, 'report-old.txt'), join(l.a, 'report.txt'));
+    await until(
+      'renamed back on hp',
+      () => read(join(l.b, 'report.txt')) === 'quarterly' && !existsSync(join(l.b, 'report-old.txt')),
+    );
+    await quiet(l);
+    // Deleted, then restored with cp -p (the same size and mtime as before the delete).
+    rmSync(join(l.a, 'report.txt'));
+    await until('deleted on hp', () => !existsSync(join(l.b, 'report.txt')));
+    await l.drained();
+    put(l, l.a, 'report.txt', 'quarterly', t);
+    await until('restored on hp', () => read(join(l.b, 'report.txt')) === 'quarterly');
+    await quiet(l);
+    expect(read(join(l.b, 'report.txt'))).toBe('quarterly');
+    expect(existsSync(join(l.b, 'report-old.txt'))).toBe(false);
+  });
+});
+
 describe('a second same-size save within 2 s arrives', () => {
   it('two real saves of one size on dell, under 2 s apart: hp ends with the second', async () => {
     const l = (live = await startLive(true));

@@ -2,7 +2,7 @@
 // the bus can send one, so every field is checked before an applier acts on it. A path must be a
 // plain relative '/'-separated path inside its root: never absolute, never '..', never NUL or a
 // backslash (a Windows-style separator or escape would mean something else on another side).
-import { createHash } from 'node:crypto';
+import { createHash, randomBytes } from 'node:crypto';
 import { PAIR_RE } from '../config/index.js';
 import type { ChangeEvent, ChangeKind, ChangeType } from './types.js';
 
@@ -13,7 +13,21 @@ export const MAX_EVENT_BYTES = 16 * 1024;
 
 const TYPES: readonly ChangeType[] = ['upsert', 'delete'];
 const KINDS: readonly ChangeKind[] = ['file', 'dir', 'symlink'];
-const KEYS = new Set(['v', 'pair', 'side', 'type', 'kind', 'path', 'size', 'mtimeMs', 'prev', 'observedAt']);
+const KEYS = new Set([
+  'v',
+  'pair',
+  'side',
+  'type',
+  'kind',
+  'path',
+  'size',
+  'mtimeMs',
+  'prev',
+  'observedAt',
+  'obs',
+]);
+/** An observation id: the watcher's random id, '.', its sequence number. */
+const OBS_RE = /^[0-9a-f]{8,32}\.[0-9]{1,16}$/;
 
 /** The NATS subject an event is published on: `hasync.<pair>.<side>.events`. */
 export function eventSubject(pair: string, side: string): string {
@@ -82,6 +96,8 @@ export function validateEvent(raw: unknown): ChangeEvent | string {
   if (!isSize(o.size)) return 'size must be a non-negative integer';
   if (!isTime(o.mtimeMs)) return 'mtimeMs must be a finite non-negative number';
   if (!isTime(o.observedAt)) return 'observedAt must be a finite non-negative number';
+  if (o.obs !== undefined && (typeof o.obs !== 'string' || !OBS_RE.test(o.obs)))
+    return "obs must be '<hex id>.<sequence>'";
   let prev: ChangeEvent['prev'];
   if (o.prev !== undefined) {
     const p = o.prev as Record<string, unknown> | null;
@@ -103,6 +119,7 @@ export function validateEvent(raw: unknown): ChangeEvent | string {
     mtimeMs: o.mtimeMs,
     ...(prev ? { prev } : {}),
     observedAt: o.observedAt,
+    ...(typeof o.obs === 'string' ? { obs: o.obs } : {}),
   };
   return Object.freeze(ev);
 }
@@ -120,23 +137,35 @@ export function encodeEvent(ev: ChangeEvent): Uint8Array {
     mtimeMs: ev.mtimeMs,
     ...(ev.prev ? { prev: { size: ev.prev.size, mtimeMs: ev.prev.mtimeMs } } : {}),
     observedAt: ev.observedAt,
+    ...(ev.obs !== undefined ? { obs: ev.obs } : {}),
   };
   return Buffer.from(JSON.stringify(o), 'utf8');
 }
 
 /**
- * The Nats-Msg-Id of an event: the same observed change (pair, side, path, type, kind, size,
- * mtime) always gets the same id, so a republish after a lost PubAck or a watcher restart inside
- * the duplicate window is dropped by the server. `observedAt` and `prev` are left out on purpose.
- * Known edge: deleting a file and re-creating it with identical size and mtime within the window
- * re-uses the first upsert's id and is dropped; the reconciler converges that case.
+ * The Nats-Msg-Id of an event. With an observation id (`obs`, from the watcher that saw the
+ * change) it is that id: a republish of the same observation (a publish retried after a lost ack)
+ * is dropped by the server's duplicate window, and any new observation gets a new id, even of the
+ * very state seen before (a rename back, a `cp -p` restore, a create-delete-create with the same
+ * mtime must never be dropped). Without one (events of older watchers, tests), the id is a hash
+ * of the observed change (pair, side, path, type, kind, size, mtime), as before.
  */
 export function msgId(
-  ev: Pick<ChangeEvent, 'pair' | 'side' | 'path' | 'type' | 'kind' | 'size' | 'mtimeMs'>,
+  ev: Pick<ChangeEvent, 'pair' | 'side' | 'path' | 'type' | 'kind' | 'size' | 'mtimeMs' | 'obs'>,
 ): string {
+  if (ev.obs !== undefined) return `${ev.pair}.${ev.side}.o.${ev.obs}`;
   const h = createHash('sha256')
     .update(JSON.stringify([ev.pair, ev.side, ev.path, ev.type, ev.kind, ev.size, ev.mtimeMs]))
     .digest('base64url')
     .slice(0, 32);
   return `${ev.pair}.${ev.side}.${h}`;
+}
+
+/** Observation ids of one watcher: a random id for this process, then a sequence number. */
+export class ObservationIds {
+  private readonly id = randomBytes(6).toString('hex');
+  private seq = 0;
+  next(): string {
+    return `${this.id}.${++this.seq}`;
+  }
 }

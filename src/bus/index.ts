@@ -13,6 +13,7 @@ export {
   encodeEvent,
   eventSubject,
   msgId,
+  ObservationIds,
   parseEvent,
   validateEvent,
 } from './event.js';

@@ -23,6 +23,12 @@ export interface ChangeEvent {
   prev?: { size: number; mtimeMs: number };
   /** When the watcher observed the change, epoch ms. */
   observedAt: number;
+  /**
+   * Which observation this is: `<watcher id>.<sequence>`, unique per watcher process and change
+   * seen. The bus de-duplicates on it (a republish of the same observation is dropped; a new
+   * observation of the same state, such as a rename back, never is). Absent: older watchers.
+   */
+  obs?: string;
 }
 
 /** What the consumer decides for one delivered event. */

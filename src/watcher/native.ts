@@ -8,7 +8,7 @@ import type { Stats } from 'node:fs';
 import { join, relative, sep } from 'node:path';
 import { watch, type FSWatcher } from 'chokidar';
 import type { ChangeEvent, ChangeType } from '../bus/index.js';
-import { checkRelPath } from '../bus/index.js';
+import { ObservationIds, checkRelPath } from '../bus/index.js';
 import { STATE_DIR } from '../core/index.js';
 import type { Clock } from '../clock.js';
 import { errorMessage } from '../errors.js';
@@ -39,6 +39,9 @@ export class NativeWatcher {
   private timer: NodeJS.Timeout | null = null;
   private unhealthy: string | null = null;
   private chain: Promise<void> = Promise.resolve();
+
+  /** Every change this watcher reports is a new observation (the bus de-duplicates on it). */
+  private readonly observations = new ObservationIds();
 
   constructor(readonly opts: NativeOptions) {}
 
@@ -224,6 +227,7 @@ export class NativeWatcher {
       mtimeMs: n.mtimeMs,
       ...(prev ? { prev: { size: prev.size, mtimeMs: prev.mtimeMs } } : {}),
       observedAt: this.opts.clock.now(),
+      obs: this.observations.next(),
     };
   }
 

@@ -18,6 +18,7 @@
 import type { Stats } from 'node:fs';
 import { join } from 'node:path';
 import type { ChangeEvent, ChangeKind, ChangeType } from '../bus/index.js';
+import { ObservationIds } from '../bus/index.js';
 import type { Clock } from '../clock.js';
 import { errorMessage } from '../errors.js';
 import type { Logger } from '../log.js';
@@ -93,6 +94,9 @@ export class Poller {
   private readonly warnedNames = new Set<string>();
   /** Counters for logs and the benchmark. */
   readonly stats = { ticks: 0, committed: 0, aborted: 0, events: 0 };
+
+  /** Every change this poller reports is a new observation (the bus de-duplicates on it). */
+  private readonly observations = new ObservationIds();
 
   constructor(readonly opts: PollOptions) {
     this.io = new FsIo(opts.statConcurrency, opts.statTimeoutMs, opts.syncIo ?? false);
@@ -406,6 +410,7 @@ export class Poller {
       mtimeMs: n.mtimeMs,
       ...(prev ? { prev: { size: prev.size, mtimeMs: prev.mtimeMs } } : {}),
       observedAt: this.opts.clock.now(),
+      obs: this.observations.next(),
     };
   }
 
