@@ -304,7 +304,7 @@ describe('events are hints: the same state seen again is never dropped as a dupl
   it('a rename and a rename back, a cp -p restore, and a create-delete-create with one mtime all reach hp', async () => {
     const l = (live = await startLive(true));
     const t = Date.now() - 60_000;
-    let e = l.applier.stats.echoes;
+    const e = l.applier.stats.echoes;
     put(l, l.a, 'report.txt', 'quarterly', t);
     await until('report on hp', () => read(join(l.b, 'report.txt')) === 'quarterly');
     await echoed(l, e);
