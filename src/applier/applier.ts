@@ -19,7 +19,6 @@
 //   from an LRU cache of what was just written, without a stat. Only an optimisation: an echo that
 //   got through finds both sides as the baseline records them, and nothing is done.
 // - Baseline unreadable: safe mode (newest wins, nothing deleted), retried after a while.
-import { LRUCache } from 'lru-cache';
 import type { Audit, OpRecord } from '../audit/index.js';
 import type { ChangeEvent, Delivery, Disposition, EventBus } from '../bus/index.js';
 import type { Clock } from '../clock.js';
@@ -37,11 +36,12 @@ import {
   entryOf,
   readBase,
   type LiveContext,
+  failedOp,
   type Owed,
   type Outcome,
-  type Written,
 } from './execute.js';
 import { LeaseKeeper } from './lease.js';
+import { Echoes } from './echoes.js';
 import { MountWatch } from './mounts.js';
 import { AuditWindows, type SideRef } from './windows.js';
 
@@ -117,10 +117,6 @@ const MAX_DELIVERIES = 20;
 const BASELINE_RETRY_MS = 30_000;
 /** How often kept versions are expired. */
 const EXPIRY_EVERY_MS = 60 * 60_000;
-/** A write not reported by its side's watcher within this long is decided again from the disk. */
-const ECHO_WAIT_MS = 5000;
-/** Writes awaiting their echo at most (beyond, the reconciler is the safety net). */
-const AWAITING_ECHO_MAX = 100_000;
 
 export class Applier {
   readonly stats: ApplierStats = {
@@ -134,7 +130,7 @@ export class Applier {
   };
   readonly lease: LeaseKeeper;
   readonly windows: AuditWindows;
-  private readonly written = new LRUCache<string, Written>({ max: 100_000, ttl: 10 * 60_000 });
+  private readonly echoes = new Echoes();
   private readonly pathQueues = new Map<string, Promise<void>>();
   private readonly waiters: (() => void)[] = [];
   private running = 0;
@@ -144,8 +140,6 @@ export class Applier {
   /** Records owed to the opslog, by event path (see recordAll). */
   private readonly owed = new Map<string, Owed[]>();
   private baselineDownAt: number | null = null;
-  /** Writes whose echo has not come yet, in write order (see recheckSilent). */
-  private readonly awaitingEcho = new Map<string, { at: number; side: string; path: string }>();
   private lastExpiry: number | null = null;
   private readonly live: LiveContext;
 
@@ -170,7 +164,7 @@ export class Applier {
       log: deps.log,
       baseline: () => this.baselineNow(),
       baselineFailed: (err) => this.baselineFailed(err),
-      remember: (side, path, w) => this.remember(side, path, w),
+      remember: (side, path, w) => this.echoes.wrote(side.label, path, w, deps.clock.now()),
       record: (path, recs) => this.recordAll(path, recs),
     };
   }
@@ -257,25 +251,13 @@ export class Applier {
     }
   }
 
-  /** Remembers a write (the echo cache) and waits for the written side's watcher to report it. */
-  private remember(side: SideRef, path: string, w: Written): void {
-    const key = `${side.label}\0${path}`;
-    this.written.set(key, w);
-    this.awaitingEcho.delete(key); // re-inserted last: the map stays in write order
-    if (this.awaitingEcho.size < AWAITING_ECHO_MAX)
-      this.awaitingEcho.set(key, { at: this.deps.clock.now(), side: side.label, path });
-  }
-
   /**
-   * A write whose echo never came: the written side changed again before its watcher looked (a
-   * file deleted or moved the instant it landed), so no event will ever name the path. The path is
-   * decided again from the disk, as if the event had come.
+   * Writes whose echo never came are decided again from the disk, as if their event had come
+   * (see echoes.ts).
    */
   private recheckSilent(): void {
     const now = this.deps.clock.now();
-    for (const [key, w] of this.awaitingEcho) {
-      if (now - w.at < ECHO_WAIT_MS) break; // in write order: the rest are younger
-      this.awaitingEcho.delete(key);
+    for (const w of this.echoes.takeSilent(now)) {
       if (this.stopping) continue;
       const ev: ChangeEvent = {
         v: 1,
@@ -290,8 +272,7 @@ export class Applier {
       };
       void this.handle({ event: ev, subject: 'recheck', deliveryCount: 1 }).then((disp) => {
         // Not settled (lock busy, root unmounted): look again later.
-        if (disp.action === 'nak' && !this.stopping)
-          this.awaitingEcho.set(key, { ...w, at: this.deps.clock.now() });
+        if (disp.action === 'nak' && !this.stopping) this.echoes.again(w.side, w.path, this.deps.clock.now());
       });
     }
   }
@@ -363,30 +344,12 @@ export class Applier {
     if (ev.path === STATE_DIR || ev.path.startsWith(`${STATE_DIR}/`))
       return this.reject(`'${STATE_DIR}/' belongs to ha-sync and is never synced`, d, ev);
 
-    this.awaitingEcho.delete(`${ev.side}\0${ev.path}`);
-    if (this.isEcho(ev)) {
+    if (this.echoes.isEcho(ev)) {
       this.stats.echoes++;
       return { action: 'ack' };
     }
     if (this.stopping) return this.retry(1000);
     return this.serialized(ev.path, () => this.apply(ev, d));
-  }
-
-  /**
-   * True when `ev` reports exactly what this applier just wrote on that side. A directory's echo
-   * is consumed once (it carries no size or mtime of ours); any other event for the path clears
-   * the entry: the side changed in a way we did not cause.
-   */
-  private isEcho(ev: ChangeEvent): boolean {
-    const key = `${ev.side}\0${ev.path}`;
-    const w = this.written.get(key);
-    if (!w) return false;
-    const hit =
-      w.type === ev.type &&
-      w.kind === ev.kind &&
-      (w.kind === 'dir' || (w.size === ev.size && Math.abs(w.mtimeMs - ev.mtimeMs) < 1));
-    if (!hit || w.kind === 'dir') this.written.delete(key);
-    return hit;
   }
 
   private retry(delayMs: number): Disposition {
@@ -607,50 +570,5 @@ export class Applier {
         .catch((e: unknown) => log.error(`could not audit a failed operation: ${errorMessage(e)}`));
     }
     return { action: 'term', reason: msg };
-  }
-}
-
-/** The audit row of an operation given up on: its direction and sizes, from the decision. */
-function failedOp(
-  d: Decision,
-  a: SideRef,
-  b: SideRef,
-): (Pick<OpRecord, 'operation' | 'sizeBefore' | 'sizeAfter'> & { from: SideRef; to: SideRef }) | null {
-  const side = (s: 'a' | 'b'): SideRef => (s === 'a' ? a : b);
-  switch (d.type) {
-    case 'copy':
-      return {
-        from: side(d.from),
-        to: side(d.to),
-        operation: d.dest ? 'update' : 'create',
-        sizeBefore: d.dest?.size ?? null,
-        sizeAfter: d.src.size,
-      };
-    case 'touch':
-      return {
-        from: side(d.from),
-        to: side(d.to),
-        operation: 'update',
-        sizeBefore: d.dest.size,
-        sizeAfter: d.src.size,
-      };
-    case 'delete':
-      return {
-        from: side(d.on === 'a' ? 'b' : 'a'),
-        to: side(d.on),
-        operation: 'delete',
-        sizeBefore: d.entry.size,
-        sizeAfter: null,
-      };
-    case 'conflict':
-      return {
-        from: side(d.winner),
-        to: side(d.loser),
-        operation: 'update',
-        sizeBefore: d.lose.size,
-        sizeAfter: d.win.size,
-      };
-    default:
-      return null;
   }
 }

@@ -331,3 +331,48 @@ async function conflict(
     what: `conflict ${path}: ${ctx.sides[d.loser].label}'s version kept as ${aside}`,
   };
 }
+
+/** The audit row of an operation given up on: its direction and sizes, from the decision. */
+export function failedOp(
+  d: Decision,
+  a: SideRef,
+  b: SideRef,
+): (Pick<OpRecord, 'operation' | 'sizeBefore' | 'sizeAfter'> & { from: SideRef; to: SideRef }) | null {
+  const side = (s: 'a' | 'b'): SideRef => (s === 'a' ? a : b);
+  switch (d.type) {
+    case 'copy':
+      return {
+        from: side(d.from),
+        to: side(d.to),
+        operation: d.dest ? 'update' : 'create',
+        sizeBefore: d.dest?.size ?? null,
+        sizeAfter: d.src.size,
+      };
+    case 'touch':
+      return {
+        from: side(d.from),
+        to: side(d.to),
+        operation: 'update',
+        sizeBefore: d.dest.size,
+        sizeAfter: d.src.size,
+      };
+    case 'delete':
+      return {
+        from: side(d.on === 'a' ? 'b' : 'a'),
+        to: side(d.on),
+        operation: 'delete',
+        sizeBefore: d.entry.size,
+        sizeAfter: null,
+      };
+    case 'conflict':
+      return {
+        from: side(d.winner),
+        to: side(d.loser),
+        operation: 'update',
+        sizeBefore: d.lose.size,
+        sizeAfter: d.win.size,
+      };
+    default:
+      return null;
+  }
+}
