@@ -19,7 +19,7 @@
 //   from an LRU cache of what was just written, without a stat. Only an optimisation: an echo that
 //   got through finds both sides as the baseline records them, and nothing is done.
 // - Baseline unreadable: safe mode (newest wins, nothing deleted), retried after a while.
-import type { Audit, OpRecord } from '../audit/index.js';
+import type { Audit } from '../audit/index.js';
 import type { ChangeEvent, Delivery, Disposition, EventBus } from '../bus/index.js';
 import type { Clock } from '../clock.js';
 import { errorMessage, isHaSyncError } from '../errors.js';
