@@ -20,7 +20,7 @@ afterEach(async () => {
 });
 
 async function rig(idleReleaseMs: number) {
-  const t = tempRoots('lease');
+  const t = tempRoots('lease', PAIR);
   writeFileSync(join(t.a, 'marker'), 'm');
   writeFileSync(join(t.b, 'marker'), 'm');
   const lockOpts = fileLockOptions(PAIR, t.logs, log, { checkIntervalMs: 200, pollIntervalMs: 200 });

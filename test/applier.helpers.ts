@@ -1,6 +1,7 @@
 // Shared helpers for the applier / live / run tests: temp roots, events built from real stats,
 // polling for a condition (no fixed sleeps).
-import { existsSync, lstatSync, mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { randomBytes } from 'node:crypto';
+import { existsSync, lstatSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { ChangeEvent } from '../src/bus/index.js';
@@ -8,7 +9,15 @@ import { systemClock } from '../src/clock.js';
 import type { LockOptions } from '../src/lock/index.js';
 import type { Logger } from '../src/log.js';
 
-export function tempRoots(prefix: string): {
+/**
+ * Temp roots a and b (and a log dir). With `pair`, both roots get a marker of that pair naming
+ * no side (as a first sync of an unlabelled run leaves it), so an applier or watcher of the pair
+ * takes them for mounted.
+ */
+export function tempRoots(
+  prefix: string,
+  pair?: string,
+): {
   base: string;
   a: string;
   b: string;
@@ -20,7 +29,19 @@ export function tempRoots(prefix: string): {
   const b = join(base, 'b');
   const logs = join(base, 'logs');
   for (const d of [a, b, logs]) mkdirSync(d, { recursive: true });
+  if (pair !== undefined) for (const d of [a, b]) markRootSync(d, pair);
   return { base, a, b, logs, cleanup: () => rmSync(base, { recursive: true, force: true }) };
+}
+
+/** Writes `<dir>/.ha-sync/root.json` for `pair` (and `side`); returns the root id. */
+export function markRootSync(dir: string, pair: string, side?: string): string {
+  const rootId = randomBytes(8).toString('hex');
+  mkdirSync(join(dir, '.ha-sync'), { recursive: true });
+  writeFileSync(
+    join(dir, '.ha-sync', 'root.json'),
+    JSON.stringify({ v: 1, pair, ...(side ? { side } : {}), rootId, createdAt: new Date().toISOString() }),
+  );
+  return rootId;
 }
 
 /** An event as a watcher would publish it for `path` under `root` (upsert from the disk, or a delete). */

@@ -41,7 +41,7 @@ let rig: Rig;
 let cleanup: () => void;
 
 async function start(over: Partial<ApplierConfig> = {}): Promise<Rig> {
-  const t = tempRoots('applier');
+  const t = tempRoots('applier', PAIR);
   cleanup = t.cleanup;
   // Both roots hold a marker so neither looks unmounted (an empty root beside a full one).
   writeFileSync(join(t.a, 'marker'), 'm');
@@ -304,7 +304,7 @@ describe('applier (memory bus, real disk)', () => {
 
 describe('applier run()', () => {
   it('rejects with the bus error when consume fails, instead of hanging on its ticker', async () => {
-    const t = tempRoots('applier-run');
+    const t = tempRoots('applier-run', PAIR);
     try {
       const bus = {
         kind: 'stub',
@@ -346,7 +346,7 @@ describe('applier run()', () => {
 
 describe('fsOpsAdapter copy', () => {
   it('a copy into an existing deep parent costs no per-level parent walk; missing parents are made', async () => {
-    const t = tempRoots('adapter');
+    const t = tempRoots('adapter', PAIR);
     try {
       const deep = 'd1/d2/d3/d4/d5';
       mkdirSync(join(t.a, deep), { recursive: true });
@@ -378,7 +378,7 @@ describe('fsOpsAdapter copy', () => {
 
 describe('applier audit', () => {
   it('an operation done but not in the opslog is not acked; it is recorded when the event returns', async () => {
-    const t = tempRoots('applier-owed');
+    const t = tempRoots('applier-owed', PAIR);
     try {
       writeFileSync(join(t.a, 'marker'), 'm');
       writeFileSync(join(t.b, 'marker'), 'm');

@@ -9,7 +9,7 @@ import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import type { Expected } from '../src/core/index.js';
 import type { BatchCopier, CopyItem, FailCode, OpResult } from '../src/fsops/index.js';
-import { copyEntry, isTempName, loadFastscan, nativeCopier } from '../src/fsops/index.js';
+import { TEMP_RE, copyEntry, loadFastscan, nativeCopier } from '../src/fsops/index.js';
 
 const addon = loadFastscan({});
 const run = addon ? describe : describe.skip;
@@ -46,7 +46,7 @@ function expectedOf(p: string): Expected | null {
 /** Every temp file left anywhere under `base`. */
 function temps(base: string): string[] {
   return (fs.readdirSync(base, { recursive: true }) as string[]).filter((p) =>
-    isTempName(p.split('/').pop()!),
+    TEMP_RE.test(p.split('/').pop()!),
   );
 }
 

@@ -70,7 +70,7 @@ function hostile(dir: string): void {
   fs.symlinkSync('/nonexistent/target', join(dir, 'dangling'));
   fs.symlinkSync(Buffer.from('bad\xfftarget', 'latin1'), Buffer.from(join(dir, 'badlink'), 'utf8'));
   fs.writeFileSync(Buffer.from(`${dir}/bad\xfename`, 'latin1'), 'z');
-  fs.writeFileSync(join(dir, tempName()), 'partial');
+  fs.writeFileSync(join(dir, tempName('0123456789abcdef')), 'partial');
   spawnSync('mkfifo', [join(dir, 'fifo')]);
 }
 

@@ -21,10 +21,12 @@ import {
   unpack,
   syncIo,
   tempName,
+  TEMP_RE,
   touchEntry,
   unsafeRelPath,
 } from '../src/fsops/index.js';
 
+const ROOT_ID = '0123456789abcdef';
 let root: string;
 let src: string;
 let dest: string;
@@ -43,7 +45,7 @@ const exp = (p: string): Expected => {
   const kind = st.isFile() ? 'file' : st.isDirectory() ? 'dir' : st.isSymbolicLink() ? 'symlink' : 'special';
   return { kind, size: kind === 'dir' ? 0 : st.size, mtimeMs: st.mtimeMs };
 };
-const noTemps = (dir: string): void => expect(fs.readdirSync(dir).filter(isTempName)).toEqual([]);
+const noTemps = (dir: string): void => expect(fs.readdirSync(dir).filter((n) => TEMP_RE.test(n))).toEqual([]);
 
 describe.each([
   ['sync', syncIo],
@@ -262,10 +264,10 @@ describe('scanDir', () => {
   it('reports non-UTF-8 names, sets temp files apart, lstat-s symlinks', async () => {
     fs.writeFileSync(join(src, 'ok'), 'x');
     fs.writeFileSync(Buffer.from(`${src}/bad\xff.txt`, 'latin1'), 'x');
-    fs.writeFileSync(join(src, tempName()), 'partial');
+    fs.writeFileSync(join(src, tempName(ROOT_ID)), 'partial');
     fs.symlinkSync('/nonexistent', join(src, 'dangling'));
     for (const io of [syncIo, asyncIo]) {
-      const s = await scanDir(src, io);
+      const s = await scanDir(src, io, undefined, ROOT_ID);
       expect(s.entries.map((e) => `${e.name}:${e.kind}`).sort()).toEqual(['dangling:symlink', 'ok:file']);
       expect(s.entries.find((e) => e.name === 'dangling')?.target).toBe('/nonexistent');
       expect(s.temps).toHaveLength(1);
@@ -281,11 +283,19 @@ describe('scanDir', () => {
     expect(round.entries).toEqual(s.entries);
     expect(unpack(pack({ entries: [], temps: [], issues: [] })).entries).toEqual([]);
   });
-  it('temp names are short and fixed-length', () => {
-    const n = tempName();
-    expect(n).toMatch(/^\.ha-sync-[0-9a-f]{16}\.tmp$/);
-    expect(isTempName(n)).toBe(true);
-    expect(isTempName('.ha-sync-zz.tmp')).toBe(false);
+  it("temp names carry the root's id: only the root's own are temps", async () => {
+    const n = tempName(ROOT_ID);
+    expect(n).toMatch(/^\.ha-sync-0123456789abcdef-[0-9a-f]{16}\.tmp$/);
+    expect(isTempName(n, ROOT_ID)).toBe(true);
+    expect(isTempName(n, 'fedcba9876543210')).toBe(false);
+    expect(isTempName(n, null)).toBe(false);
+    expect(isTempName('.ha-sync-zz.tmp', ROOT_ID)).toBe(false);
+    // The old form, and another root's temp: a user's file, listed like any other.
+    fs.writeFileSync(join(src, '.ha-sync-0123456789abcdef.tmp'), 'mine');
+    fs.writeFileSync(join(src, tempName('fedcba9876543210')), 'mine too');
+    const s = await scanDir(src, syncIo, undefined, ROOT_ID);
+    expect(s.temps).toEqual([]);
+    expect(s.entries).toHaveLength(2);
   });
 });
 

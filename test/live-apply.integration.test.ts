@@ -51,7 +51,7 @@ function freePort(): Promise<number> {
 describe('ha-sync apply over NATS JetStream', () => {
   const stream = `HASYNC_T_APPLY_${suffix}`;
   const prefix = `hst${suffix}`;
-  const t = tempRoots('live-apply');
+  const t = tempRoots('live-apply', PAIR);
   let bus: NatsBus;
   const procs: Proc[] = [];
 

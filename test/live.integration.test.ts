@@ -39,7 +39,7 @@ afterAll(async () => {
 
 /** Two watchers and an applier for one pair, all in this process, over the shared NATS bus. */
 async function startPair(pair: string, deleteMissing: boolean) {
-  const t = tempRoots(`live-${pair}`);
+  const t = tempRoots(`live-${pair}`, pair);
   writeFileSync(join(t.a, 'marker'), 'm');
   writeFileSync(join(t.b, 'marker'), 'm');
   utimesSync(join(t.b, 'marker'), new Date(), new Date(Date.now() - 1000));

@@ -11,7 +11,7 @@ import { openBaseline, orientedBaseline } from '../src/baseline/index.js';
 import { MemoryBus, type ChangeEvent } from '../src/bus/index.js';
 import { systemClock } from '../src/clock.js';
 import { openLock } from '../src/lock/index.js';
-import { runReconcile, type ReconcileConfig } from '../src/reconciler/index.js';
+import { runReconcile, verifyRoots, type ReconcileConfig } from '../src/reconciler/index.js';
 import { fileLockOptions, until } from './applier.helpers.js';
 import { CASES, T0, type MatrixCase, type State } from './matrix.cases.js';
 import { captureLogger, config, freeLock, memoryAudit, sink, tempRoot } from './reconcile.helpers.js';
@@ -115,7 +115,7 @@ function changedPaths(state: State | undefined): string[] {
 async function withApplier(
   d: Dirs,
   deleteMissing: boolean,
-  fn: (a: Applier, bus: MemoryBus) => Promise<void>,
+  fn: (a: Applier, bus: MemoryBus, tempIds: { a: string; b: string }) => Promise<void>,
 ): Promise<void> {
   const cap = captureLogger(true);
   const log = cap.log;
@@ -140,7 +140,10 @@ async function withApplier(
     { bus, lock, audit, fs: fsOpsAdapter(), clock: systemClock, log, baseline },
   );
   try {
-    await fn(applier, bus);
+    // The roots hold their markers (a first meeting marks them, as the first CronJob would).
+    const v = await verifyRoots('t', [applier.config.a, applier.config.b], baseline, { dryRun: false, log });
+    if (!v.ok) throw new Error(v.why);
+    await fn(applier, bus, { a: v.ids[0]!, b: v.ids[1]! });
   } catch (err) {
     // What the applier said, to tell a real defect from a slow machine.
     throw new Error(
@@ -211,8 +214,9 @@ const CALLERS: Record<string, (d: Dirs, c: MatrixCase) => Promise<void>> = {
   },
   'live applier': live,
   "run's start": async (d, c) => {
-    await withApplier(d, c.deleteMissing === true, async (applier) => {
-      await equalize(applier, { clock: systemClock, log: captureLogger().log }, new AbortController().signal);
+    await withApplier(d, c.deleteMissing === true, async (applier, _bus, tempIds) => {
+      const log = captureLogger().log;
+      await equalize(applier, { clock: systemClock, log }, new AbortController().signal, tempIds);
     });
   },
 };

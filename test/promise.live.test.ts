@@ -65,7 +65,7 @@ afterEach(async () => {
  * (the live path as `run` and the watch pods wire it); otherwise the test publishes them.
  */
 async function startLive(watch: boolean, pollIntervalMs = POLL_MS): Promise<Live> {
-  const t = tempRoots('promise');
+  const t = tempRoots('promise', PAIR);
   // Both roots hold the same marker, so neither looks unmounted (empty beside a full one).
   writeFileSync(join(t.a, 'marker'), 'm');
   writeFileSync(join(t.b, 'marker'), 'm');

@@ -7,8 +7,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { parseReconcileArgs } from '../src/cli/reconcile.js';
-import { isTempName, loadFastscan } from '../src/fsops/index.js';
-import { put, snapshot, tempRoot } from './reconcile.helpers.js';
+import { loadFastscan } from '../src/fsops/index.js';
+import { anyTemp, put, snapshot, tempRoot } from './reconcile.helpers.js';
 
 const BIN = join(import.meta.dirname, '..', 'dist', 'bin', 'ha-sync.js');
 const env = (): NodeJS.ProcessEnv => {
@@ -177,11 +177,21 @@ describe('the command', () => {
     put(d.src, 'c', 'file');
     put(d.dest, 'c/x', 'dir');
     expect(cli(base).code).toBe(3);
-    fs.rmSync(d.src, { recursive: true });
-    fs.mkdirSync(d.src);
+    // Emptied for real (its marker stays): the empty-source guard speaks.
+    for (const n of fs.readdirSync(d.src))
+      if (n !== '.ha-sync') fs.rmSync(join(d.src, n), { recursive: true });
     const guarded = cli([...base, '--delete-missing', '--max-delete=100']);
     expect(guarded.code).toBe(1);
     expect(guarded.stdout).toMatch(/source is empty/);
+    // A folder without its marker (a bare mount point) is refused before anything is read.
+    fs.rmSync(d.src, { recursive: true });
+    fs.mkdirSync(d.src);
+    const bare2 = cli([...base, '--delete-missing', '--max-delete=100']);
+    expect(bare2.code).toBe(1);
+    expect(bare2.stdout).toMatch(
+      /has no \.ha-sync\/root\.json, but pair 't' synced before: it looks like a bare mount point/,
+    );
+    expect(snapshot(d.dest)).toEqual(['a file:a', 'b file:b', 'c dir', 'c/x file:dir']);
     expect(snapshot(d.dest)).toHaveLength(4);
   });
 
@@ -251,7 +261,7 @@ describe('the command', () => {
     const exited = new Promise((r) => child.on('exit', r));
     let sawTemp = false;
     for (let i = 0; i < 200_000 && child.exitCode === null; i++) {
-      if (fs.readdirSync(d.dest).some(isTempName)) {
+      if (fs.readdirSync(d.dest).some(anyTemp)) {
         child.kill('SIGKILL');
         sawTemp = true;
         break;
@@ -262,11 +272,11 @@ describe('the command', () => {
     expect(sawTemp).toBe(true);
     const big = join(d.dest, 'big.bin');
     if (fs.existsSync(big)) expect(fs.statSync(big).size).toBe(size); // renamed complete, never partial
-    expect(fs.readdirSync(d.dest).filter(isTempName).length).toBeLessThanOrEqual(1);
+    expect(fs.readdirSync(d.dest).filter(anyTemp).length).toBeLessThanOrEqual(1);
     // The killed run's lock file names a dead process: the next run takes it over.
     const again = cli(args.slice(1));
     expect(again.code).toBe(0);
-    expect(fs.readdirSync(d.dest)).toEqual(['big.bin']);
+    expect(fs.readdirSync(d.dest).filter((n) => n !== '.ha-sync')).toEqual(['big.bin']);
     expect(fs.statSync(big).size).toBe(size);
     expect(Math.abs(fs.statSync(big).mtimeMs - fs.statSync(join(d.src, 'big.bin')).mtimeMs)).toBeLessThan(1);
   });
@@ -291,7 +301,7 @@ describe('the command', () => {
     child.stdout.on('data', (b: Buffer) => (out += b.toString()));
     const exited = new Promise<number | null>((r) => child.on('exit', (code) => r(code)));
     for (let i = 0; i < 200_000 && child.exitCode === null; i++) {
-      if (fs.readdirSync(d.dest).some(isTempName)) {
+      if (fs.readdirSync(d.dest).some(anyTemp)) {
         child.kill('SIGTERM');
         break;
       }

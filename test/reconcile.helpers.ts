@@ -5,6 +5,7 @@ import { join } from 'node:path';
 import { Writable } from 'node:stream';
 import type { Audit, DryRunKey, IterationEnd, IterationHeader, OpRecord } from '../src/audit/index.js';
 import { HaSyncError } from '../src/errors.js';
+import { TEMP_RE, createMarker } from '../src/fsops/index.js';
 import type { Lock } from '../src/lock/index.js';
 import { createLogger, type Logger } from '../src/log.js';
 import type { ReconcileConfig } from '../src/reconciler/index.js';
@@ -187,4 +188,14 @@ export function captureLogger(verbose = false): { log: Logger; lines: () => Reco
         .filter(Boolean)
         .map((l) => JSON.parse(l) as Record<string, unknown>),
   };
+}
+
+/** Whether `name` looks like a temp file of ours, in any root (tests: "no temp file left"). */
+export function anyTemp(name: string): boolean {
+  return TEMP_RE.test(name);
+}
+
+/** Marks `dir` as a root of `pair` (side optional) and returns its root id. */
+export async function markRoot(dir: string, pair = 't', side: string | null = null): Promise<string> {
+  return (await createMarker(dir, { pair, side })).rootId;
 }

@@ -8,10 +8,12 @@ import type { EngineOptions, ReconcileConfig } from '../src/reconciler/index.js'
 import type { Logger } from '../src/log.js';
 import { newRunId, runEngine, runReconcile, quotePath, Progress } from '../src/reconciler/index.js';
 import { ManualClock, systemClock } from '../src/clock.js';
-import { isTempName, loadFastscan, scanDir, syncIo, tempName } from '../src/fsops/index.js';
+import { loadFastscan, scanDir, syncIo, tempName } from '../src/fsops/index.js';
 import type { MemoryAudit } from './reconcile.helpers.js';
 import {
+  anyTemp,
   captureLogger,
+  markRoot,
   config,
   freeLock,
   heldLock,
@@ -88,7 +90,8 @@ describe.each(['sync', 'async'] as const)('reconcile (%s io)', (io) => {
     fs.mkdirSync(join(d.src, 'empty'));
     fs.symlinkSync('../a.txt', join(d.src, 'sub', 'ln'));
     fs.symlinkSync('/does/not/exist', join(d.src, 'dangling'));
-    fs.writeFileSync(join(d.src, tempName()), 'a temp file of a writer into src: never synced');
+    const srcId = await markRoot(d.src);
+    fs.writeFileSync(join(d.src, tempName(srcId)), 'a temp file of a writer into src: never synced');
     const { execFileSync } = await import('node:child_process');
     execFileSync('mkfifo', [join(d.src, 'fifo')]);
     const { r, ops, logs } = await run(d, {}, { io });
@@ -376,8 +379,9 @@ describe('names', () => {
 describe('temp files and changes during the run', () => {
   it('removes stale temp files in dest and never copies or counts them', async () => {
     const d = dirs();
-    put(d.dest, `sub/${tempName()}`, 'partial');
-    put(d.dest, tempName(), 'partial');
+    const id = await markRoot(d.dest);
+    put(d.dest, `sub/${tempName(id)}`, 'partial');
+    put(d.dest, tempName(id), 'partial');
     put(d.src, 'sub/a', 'a');
     const { r, logs } = await run(d);
     expect(r.exitCode).toBe(0);
@@ -409,7 +413,7 @@ describe('temp files and changes during the run', () => {
     expect(fs.readFileSync(join(d.dest, 'b'), 'utf8')).toBe('user edit in dest');
     expect(ops.find((o) => o.filepath === 'b')).toMatchObject({ status: 'fail' });
     expect(ops.find((o) => o.filepath === 'b')!.errorMessage).toMatch(/destination changed/);
-    expect(fs.readdirSync(d.dest).filter(isTempName)).toEqual([]);
+    expect(fs.readdirSync(d.dest).filter(anyTemp)).toEqual([]);
   });
 });
 
@@ -437,7 +441,7 @@ describe('dry run', () => {
     ]);
     expect(audit.runs[0]!.header.dryRun).toBe(true);
     expect(audit.runs[0]!.ops.map((o) => o.status)).toEqual(['success', 'success', 'success', 'success']);
-    expect(fs.existsSync(join(d.dest, '.ha-sync'))).toBe(false); // a dry run keeps no versions
+    expect(fs.existsSync(join(d.dest, '.ha-sync/versions'))).toBe(false); // a dry run keeps no versions
     const second = await run(d, { dryRun: true, deleteMissing: true }, { audit });
     expect(second.stdout).toMatch(/^Dry-run already current as of \d{4}-.*Z\. Nothing has changed\.\n$/);
     expect(audit.runs).toHaveLength(1);
@@ -551,7 +555,7 @@ describe('recording', () => {
       await new Promise((r) => setImmediate(r));
       expect(res.failure).toMatch(/^could not record create of 'f\d+': audit callback broke/);
       expect(fs.existsSync(join(d.dest, 'extra'))).toBe(true);
-      expect(fs.readdirSync(d.dest).filter(isTempName)).toEqual([]);
+      expect(fs.readdirSync(d.dest).filter(anyTemp)).toEqual([]);
       expect(fs.readdirSync(d.dest).length).toBeLessThan(41);
       // Every op that finished was reported (none dropped), the broken one in the log.
       expect(calls).toBe(res.counts.created);
@@ -589,7 +593,7 @@ describe('a crashing file operation', () => {
       await new Promise((r) => setImmediate(r));
       expect(res.failure).toBe('internal error: logger exploded');
       expect(fs.existsSync(join(d.dest, 'extra'))).toBe(true);
-      expect(fs.readdirSync(d.dest).filter(isTempName)).toEqual([]);
+      expect(fs.readdirSync(d.dest).filter(anyTemp)).toEqual([]);
       expect(fs.readdirSync(d.dest).length).toBeLessThan(41);
       expect(unhandled).toEqual([]);
     } finally {
@@ -602,14 +606,15 @@ describe('lease lost while scanning', () => {
   it("stale temp files are not removed once the lock is lost (they may be the new holder's copies)", async () => {
     const d = dirs();
     put(d.src, 'a', 'a');
-    const temp = tempName();
+    const temp = tempName('0123456789abcdef');
     put(d.dest, temp, 'a copy of the new holder, in flight');
     const lost = new AbortController();
     const res = await runEngine({
       ...engineOptions(d, captureLogger().log),
+      tempIds: { a: null, b: '0123456789abcdef' },
       destScanner: {
         scan: async (abs) => {
-          const scan = await scanDir(abs, syncIo);
+          const scan = await scanDir(abs, syncIo, undefined, '0123456789abcdef');
           lost.abort(new HaSyncError('LOCK_LOST', 'lease taken by other/run'));
           return scan;
         },

@@ -14,7 +14,7 @@ import {
   copyEntry,
   deleteEntry,
   expireVersions,
-  isTempName,
+  TEMP_RE,
   keepPath,
   listVersions,
   moveAside,
@@ -58,7 +58,7 @@ const tree = (dir: string): string[] => {
 };
 const noTemps = (dir: string): void =>
   expect(
-    (fs.readdirSync(dir, { recursive: true }) as string[]).filter((p) => isTempName(p.split('/').pop()!)),
+    (fs.readdirSync(dir, { recursive: true }) as string[]).filter((p) => TEMP_RE.test(p.split('/').pop()!)),
   ).toEqual([]);
 const errno = (code: string): NodeJS.ErrnoException =>
   Object.assign(new Error(code), { code, syscall: 'link' });

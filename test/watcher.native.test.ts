@@ -8,8 +8,11 @@ import { openBus, type ChangeEvent } from '../src/bus/index.js';
 import { systemClock } from '../src/clock.js';
 import { createLogger } from '../src/log.js';
 import { DEFAULT_WATCHER_OPTIONS, RootWatcher } from '../src/watcher/index.js';
+import { markRootSync } from './applier.helpers.js';
+import { tempName } from '../src/fsops/index.js';
 
 const root = mkdtempSync(join(tmpdir(), 'hasync-native-'));
+const rootId = markRootSync(root, 'local', 'laptop');
 afterAll(() => rmSync(root, { recursive: true, force: true }));
 
 async function waitFor<T>(f: () => T | undefined, ms = 20_000): Promise<T> {
@@ -40,7 +43,7 @@ describe('native mode', () => {
       seen.find((e) => e.type === t && e.path === p);
 
     writeFileSync(join(root, 'new.txt'), 'new!');
-    writeFileSync(join(root, '.ha-sync-0123456789abcdef.tmp'), 'tmp');
+    writeFileSync(join(root, tempName(rootId)), 'tmp');
     expect((await waitFor(() => find('upsert', 'new.txt'))).size).toBe(4);
     appendFileSync(join(root, 'old.txt'), '+more');
     const mod = await waitFor(() => find('upsert', 'old.txt'));

@@ -13,6 +13,7 @@ import { openBus, type ChangeEvent, type Delivery, type NatsBus } from '../src/b
 import { systemClock } from '../src/clock.js';
 import { createLogger } from '../src/log.js';
 import { DEFAULT_WATCHER_OPTIONS, RootWatcher } from '../src/watcher/index.js';
+import { markRootSync } from './applier.helpers.js';
 
 const base = mkdtempSync(join(tmpdir(), 'hasync-outage-'));
 const root = join(base, 'root');
@@ -98,6 +99,7 @@ async function drain(b: NatsBus, pair: string, want: number): Promise<ChangeEven
 
 beforeAll(async () => {
   mkdirSync(root);
+  markRootSync(root, 'outage', 'dell');
   mkdirSync(store);
   writeFileSync(join(root, 'old.txt'), 'old');
   port = await freePort();

@@ -22,6 +22,7 @@ import { openBus, type ChangeEvent, type NatsBus } from '../src/bus/index.js';
 import { systemClock } from '../src/clock.js';
 import { createLogger } from '../src/log.js';
 import { DEFAULT_WATCHER_OPTIONS, RootWatcher } from '../src/watcher/index.js';
+import { markRootSync } from './applier.helpers.js';
 
 const NETFS = '/work/shared/tools/netfs';
 const suffix = randomBytes(4).toString('hex');
@@ -64,6 +65,7 @@ const find = (type: string, path: string): ChangeEvent | undefined =>
 
 beforeAll(async () => {
   mkdirSync(server);
+  markRootSync(server, 'media', 'dell');
   mkdirSync(join(server, 'docs'));
   for (let i = 0; i < 20; i++) writeFileSync(join(server, 'docs', `f${i}.txt`), `file ${i}`);
   writeFileSync(join(server, 'keep.txt'), 'keep');

@@ -21,8 +21,11 @@ import { createLogger } from '../src/log.js';
 import { Outbox, Poller, scanTree } from '../src/watcher/index.js';
 import { FsIo } from '../src/watcher/fsio.js';
 import { ScanError, scanDir } from '../src/watcher/tree.js';
+import { tempName } from '../src/fsops/index.js';
+import { markRootSync } from './applier.helpers.js';
 
 let root: string;
+let rootId: string;
 let events: ChangeEvent[];
 let logs: string[];
 let clock: ManualClock;
@@ -71,6 +74,7 @@ const sorted = <T extends { path: string; type: string }>(a: T[]): T[] =>
 
 beforeEach(() => {
   root = mkdtempSync(join(tmpdir(), 'hasync-poll-'));
+  rootId = markRootSync(root, 'media', 'dell');
   mkdirSync(join(root, 'a'));
   writeFileSync(join(root, 'a', 'one.txt'), '1');
   writeFileSync(join(root, 'top.txt'), 'top');
@@ -136,26 +140,52 @@ describe('Poller', () => {
     expect(p.dirCount).toBe(2); // root and a
   });
 
-  it('never announces ha-sync temp files', async () => {
+  it("never announces its root's temp files; a user's file of a similar name is announced", async () => {
     const p = makePoller();
     await p.start(new AbortController().signal);
-    writeFileSync(join(root, 'a', '.ha-sync-0123456789abcdef.tmp'), 'x');
-    writeFileSync(join(root, '.ha-sync-anything.tmp'), 'x');
+    const temp = tempName(rootId);
+    writeFileSync(join(root, 'a', temp), 'x');
     expect(await tick(p)).toEqual([]);
-    renameSync(join(root, 'a', '.ha-sync-0123456789abcdef.tmp'), join(root, 'a', 'final.txt'));
+    renameSync(join(root, 'a', temp), join(root, 'a', 'final.txt'));
     expect(await tick(p)).toEqual([{ type: 'upsert', kind: 'file', path: 'a/final.txt', size: 1 }]);
+    const other = tempName('fedcba9876543210');
+    writeFileSync(join(root, '.ha-sync-0123456789abcdef.tmp'), 'mine');
+    writeFileSync(join(root, other), 'mine too');
+    expect(sorted(await tick(p))).toEqual(
+      sorted([
+        { type: 'upsert', kind: 'file', path: '.ha-sync-0123456789abcdef.tmp', size: 4 },
+        { type: 'upsert', kind: 'file', path: other, size: 8 },
+      ]),
+    );
   });
 
-  it('publishes no deletes while the root is missing or suddenly empty, and resumes after', async () => {
+  it('reports a temp file of its root untouched for 10 minutes (for the applier to remove), once', async () => {
+    const p = makePoller();
+    await p.start(new AbortController().signal);
+    const temp = tempName(rootId);
+    writeFileSync(join(root, 'a', temp), 'partial');
+    expect(await tick(p)).toEqual([]);
+    expect(await tick(p, 11 * 60_000)).toEqual([
+      { type: 'upsert', kind: 'file', path: `a/${temp}`, size: 7 },
+    ]);
+    expect(await tick(p)).toEqual([]); // not again within 10 minutes
+    expect(await tick(p, 11 * 60_000)).toEqual([
+      { type: 'upsert', kind: 'file', path: `a/${temp}`, size: 7 },
+    ]);
+  });
+
+  it('publishes nothing while the root lacks its marker (a bare mount point), and resumes after', async () => {
     const p = makePoller();
     await p.start(new AbortController().signal);
     const aside = root + '.aside';
     renameSync(root, aside);
-    mkdirSync(root); // an empty mount point: same path, nothing in it
+    mkdirSync(root); // a bare mount point: same path, a stale file, no marker
+    writeFileSync(join(root, 'stale.txt'), 'stale');
     expect(await tick(p)).toEqual([]);
     expect(await tick(p)).toEqual([]);
     expect(p.healthy).toBe(false);
     expect(logs.filter((l) => l.includes('root looks unmounted'))).toHaveLength(1);
+    expect(logs.find((l) => l.includes('root looks unmounted'))).toContain('has no .ha-sync/root.json');
 
     rmSync(root, { recursive: true });
     expect(await tick(p)).toEqual([]);
@@ -164,6 +194,28 @@ describe('Poller', () => {
     expect(await tick(p)).toEqual([{ type: 'upsert', kind: 'file', path: 'a/later.txt', size: 1 }]);
     expect(p.healthy).toBe(true);
     expect(logs.filter((l) => l.includes('root is back'))).toHaveLength(1);
+  });
+
+  it('a marker of another pair or side counts as not mounted; an emptied root that keeps its marker is a real emptying', async () => {
+    const p = makePoller();
+    await p.start(new AbortController().signal);
+    markRootSync(root, 'media', 'hp');
+    expect(await tick(p)).toEqual([]);
+    expect(p.healthy).toBe(false);
+    writeFileSync(
+      join(root, '.ha-sync', 'root.json'),
+      JSON.stringify({ v: 1, pair: 'media', side: 'dell', rootId, createdAt: '' }),
+    );
+    rmSync(join(root, 'a'), { recursive: true });
+    rmSync(join(root, 'top.txt'));
+    expect(sorted(await tick(p))).toEqual(
+      sorted([
+        { type: 'delete', kind: 'dir', path: 'a', size: 0 },
+        { type: 'delete', kind: 'file', path: 'a/one.txt', size: 1 },
+        { type: 'delete', kind: 'file', path: 'top.txt', size: 3 },
+      ]),
+    );
+    expect(p.healthy).toBe(true);
   });
 
   it('re-announces upserts with --initial-sync and scanTree snapshots parents first', async () => {

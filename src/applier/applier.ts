@@ -10,9 +10,13 @@
 //   through a symlink is terminated and logged, never acted on.
 // - One operation per path at a time (a per-path queue), at most `workers` at once.
 // - No write starts without the pair's lock (LeaseKeeper) and never after `handle.lost` aborted.
-// - Nothing is done while a root looks unmounted (missing, or empty when it had files and the
-//   other side still has some): the event is nak'ed with a delay and waits. A delete re-checks
-//   the roots uncached right before it is carried out.
+// - Nothing is done while a root is not the pair's: missing, or without its marker
+//   (`.ha-sync/root.json` naming this pair and side; a bare mount point has none). The event is
+//   nak'ed with a delay and waits in NATS; work resumes by itself when the marker is back. Every
+//   write re-checks both markers right before it is carried out. A root emptied for real keeps
+//   its marker: its deletes follow the deletion rules, never a stall.
+// - Temp files a killed writer left are removed where the applier works (see temps.ts), and
+//   where a watcher reports one (an upsert naming a temp file of that root).
 // - An operation done whose opslog record failed keeps its event un-acked; the record is written
 //   first when the event (or another for the path) comes back.
 // - The echo of the applier's own writes (the other watcher reporting the copy) is recognised
@@ -28,7 +32,7 @@ import type { Logger } from '../log.js';
 import { checkRelPath } from '../bus/index.js';
 import type { BaselineStore } from '../baseline/index.js';
 import { STATE_DIR, type Decision } from '../core/index.js';
-import { expireSides } from '../fsops/index.js';
+import { STALE_TEMP_MS, TEMP_RE, expireSides, isTempName, splitRel } from '../fsops/index.js';
 import type { FsOps } from './fsadapter.js';
 import {
   carryOut,
@@ -43,6 +47,7 @@ import {
 import { LeaseKeeper } from './lease.js';
 import { Echoes } from './echoes.js';
 import { MountWatch } from './mounts.js';
+import { TempSweeper } from './temps.js';
 import { AuditWindows, type SideRef } from './windows.js';
 
 export interface ApplierConfig {
@@ -137,6 +142,7 @@ export class Applier {
   private readonly inFlight = new Set<Promise<unknown>>();
   private stopping = false;
   private readonly mounts: MountWatch;
+  private readonly temps: TempSweeper;
   /** Records owed to the opslog, by event path (see recordAll). */
   private readonly owed = new Map<string, Owed[]>();
   private baselineDownAt: number | null = null;
@@ -154,6 +160,7 @@ export class Applier {
     });
     this.windows = new AuditWindows(deps.audit, config.pair, config.windowMs, deps.clock, deps.log);
     this.mounts = new MountWatch(config.pair, [config.a, config.b], deps.fs, deps.clock, deps.log);
+    this.temps = new TempSweeper(deps.fs, deps.log);
     this.live = {
       pair: config.pair,
       sides: { a: config.a, b: config.b },
@@ -349,6 +356,14 @@ export class Applier {
       return { action: 'ack' };
     }
     if (this.stopping) return this.retry(1000);
+    if (TEMP_RE.test(splitRel(ev.path).name)) {
+      // Perhaps a watcher's report of a stale temp file of ours (see temps.ts); a user's file of
+      // a similar name (another root's id) is synced like any other.
+      const wait = await this.waitForMount();
+      if (wait) return wait;
+      if (isTempName(splitRel(ev.path).name, this.mounts.rootId(origin)))
+        return this.serialized(ev.path, () => this.removeReportedTemp(origin, ev.path));
+    }
     return this.serialized(ev.path, () => this.apply(ev, d));
   }
 
@@ -380,9 +395,33 @@ export class Applier {
     }
   }
 
-  /** Nak'ed while a root looks unmounted (logged once per reason); null when both look mounted. */
+  /** Nak'ed while a root lacks its marker (logged once per reason); null when both hold theirs. */
   private async waitForMount(fresh = false): Promise<Disposition | null> {
     return (await this.mounts.unmounted(fresh)) ? this.retry(10_000) : null;
+  }
+
+  /** A watcher reported a stale temp file of ours: removed under the lock if still stale. */
+  private async removeReportedTemp(side: SideRef, path: string): Promise<Disposition> {
+    const dir = splitRel(path).parent;
+    if (this.temps.inFlight(side, dir)) return { action: 'ack' }; // reported again if it stays
+    const grant = await this.lease.begin();
+    if (!grant.ok) return this.retry(grant.retryInMs);
+    try {
+      if (grant.handle.lost.aborted || this.stopping) return this.retry(2000);
+      const { fs, clock, log } = this.deps;
+      if (await fs.removeStaleTemp(side.root, path, STALE_TEMP_MS, clock.now()))
+        log.info(
+          { pair: this.config.pair, side: side.label, path },
+          'removed a stale temp file (reported by the watcher)',
+        );
+      this.stats.skipped++;
+      return { action: 'ack' };
+    } catch (err) {
+      this.deps.log.warn({ path, err: errorMessage(err) }, 'could not remove a stale temp file');
+      return { action: 'ack' };
+    } finally {
+      grant.done();
+    }
   }
 
   private async apply(ev: ChangeEvent, d: Delivery): Promise<Disposition> {
@@ -429,18 +468,27 @@ export class Applier {
       log.debug({ side: ev.side, path: ev.path }, `nothing to do: ${decision.problem.message}`);
       return { action: 'ack' };
     }
-    // A delete is justified only by an absence, and an unmount looks exactly like one: re-check the
-    // roots uncached (the cached state may be up to a second old).
-    const removes =
-      decision.type === 'delete' || (decision.type === 'dir-one-side' && decision.then === 'remove');
-    if (removes) {
+    const writes =
+      decision.type !== 'none' &&
+      decision.type !== 'descend' &&
+      decision.type !== 'problem' &&
+      decision.type !== 'agree' &&
+      decision.type !== 'drop';
+    // Every write re-checks both markers now (the cached state may be up to a second old): a share
+    // unmounted since must not receive it, and a delete's only evidence is an absence.
+    if (writes) {
       const again = await this.waitForMount(true);
       if (again) return again;
     }
-    const writes = decision.type !== 'none' && decision.type !== 'descend' && decision.type !== 'problem';
-    const grant =
-      writes && decision.type !== 'agree' && decision.type !== 'drop' ? await this.lease.begin() : null;
-    if (grant && !grant.ok) return this.retry(grant.retryInMs);
+    const sides = [this.config.a, this.config.b] as const;
+    const dir = splitRel(ev.path).parent;
+    const sweep = sides.some((s) => this.temps.due(s, dir));
+    const grant = writes || sweep ? await this.lease.begin() : null;
+    if (grant && !grant.ok) {
+      if (writes) return this.retry(grant.retryInMs);
+    }
+    const held = grant?.ok === true;
+    if (held) await this.temps.enter(sides, dir);
     try {
       if (grant?.ok && (grant.handle.lost.aborted || this.stopping)) return this.retry(2000);
       const lost = grant?.ok ? grant.handle.lost : new AbortController().signal;
@@ -465,6 +513,7 @@ export class Applier {
     } catch (err) {
       return this.failure(err, d, ev, decision);
     } finally {
+      if (held) this.temps.leave(sides, dir);
       if (grant?.ok) grant.done();
     }
   }

@@ -25,6 +25,8 @@ export async function equalize(
   applier: Applier,
   deps: { clock: Clock; log: Logger },
   signal: AbortSignal,
+  /** Each root's id (its marker; see verifyRoots): our temp files there carry it. */
+  tempIds: { a: string; b: string },
 ): Promise<EqualizeReport> {
   const cfg = applier.config;
   const none: EqualizeReport = { created: 0, updated: 0, deleted: 0, failed: 0, safeMode: null };
@@ -49,6 +51,7 @@ export async function equalize(
       twoWay: true,
       labels: { a: cfg.a.label, b: cfg.b.label },
       baseline: applier.baseline,
+      tempIds,
       keepVersions: (cfg.keepVersionsDays ?? 30) > 0,
       plan: { mtimeThresholdMs: cfg.mtimeThresholdMs, deleteMissing: cfg.deleteMissing },
       workers: cfg.workers,

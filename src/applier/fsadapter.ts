@@ -3,12 +3,15 @@
 // mode and mtime preserved, re-stat of source and destination right before the rename or unlink).
 // fsops reports per-file failures as results; this adapter turns them into HaSyncErrors (or errno
 // errors) so the applier can tell "retry later" from "never".
-import * as fs from 'node:fs';
+import type * as fs from 'node:fs';
 import type { EntryKind } from '../core/index.js';
 import { HaSyncError } from '../errors.js';
 import {
+  UNMARKED_ROOT_ID,
   asyncIo,
   copyEntry,
+  isTempName,
+  removeTemp,
   decodeName,
   deleteEntry,
   md5File,
@@ -94,8 +97,21 @@ export interface FsOps {
   moveAside(root: string, rel: string, expect: Stat, toRel: string, lost?: AbortSignal): Promise<void>;
   /** MD5 of a regular file (never follows a symlink). */
   md5(root: string, rel: string): Promise<string>;
-  /** 'missing' | 'empty' | 'ok': how the root looks (for the unmounted guard). */
-  rootState(root: string): Promise<'missing' | 'empty' | 'ok'>;
+  /**
+   * The id of `root` from its marker (see fsops marker.ts): temp files written there carry it.
+   * Set by the mount watch after each good check; until then writes use UNMARKED_ROOT_ID.
+   */
+  useRootId(root: string, rootId: string): void;
+  /**
+   * Removes our temp files (named with `root`'s id) directly in `dir` ('' = the root); only call
+   * it while no write of this process is in flight there. Returns how many were removed.
+   */
+  sweepTemps(root: string, dir: string): Promise<number>;
+  /**
+   * Removes the one temp file `rel` if it is ours (named with `root`'s id) and untouched for
+   * `minAgeMs`. True when removed.
+   */
+  removeStaleTemp(root: string, rel: string, minAgeMs: number, nowMs: number): Promise<boolean>;
 }
 
 const toStat = (st: fs.Stats): Stat => ({
@@ -136,6 +152,8 @@ function raise(r: Exclude<OpResult, { ok: true }>): never {
 }
 
 export function fsOpsAdapter(io: Io = asyncIo): FsOps {
+  const rootIds = new Map<string, string>();
+  const tempIdOf = (root: string): string => rootIds.get(root) ?? UNMARKED_ROOT_ID;
   /** lstat, refusing paths that are unsafe or go through a symlinked directory. */
   async function stat(root: string, rel: string): Promise<Stat | null> {
     const bad = unsafeRelPath(rel);
@@ -201,7 +219,7 @@ export function fsOpsAdapter(io: Io = asyncIo): FsOps {
         destRoot,
         rel,
         { src: expect.src, dest: expect.dest },
-        { io, lost, ...(keep && expect.dest ? { keep } : {}) },
+        { io, lost, tempId: tempIdOf(destRoot), ...(keep && expect.dest ? { keep } : {}) },
       );
       if (!r.ok) raise(r);
       // The path was just checked by copyEntry: a plain lstat (no parent walk) reads what landed.
@@ -239,21 +257,31 @@ export function fsOpsAdapter(io: Io = asyncIo): FsOps {
       if (!r.ok) raise(r);
     },
     md5: (root, rel) => md5File(`${root}/${rel}`),
-    async rootState(root) {
+    useRootId(root, rootId) {
+      rootIds.set(root, rootId);
+    },
+    async sweepTemps(root, dir) {
+      const id = rootIds.get(root);
+      if (id === undefined) return 0;
+      const abs = dir === '' ? root : `${root}/${dir}`;
+      let names: string[];
       try {
-        const st = await fs.promises.lstat(root);
-        if (!st.isDirectory() && !st.isSymbolicLink()) return 'missing';
-        // Reads entries only until the first real one: a root with 100k entries costs one batch.
-        const dir = await fs.promises.opendir(root, { bufferSize: 32 });
-        try {
-          for await (const e of dir) if (!e.name.startsWith('.ha-sync')) return 'ok';
-        } finally {
-          await dir.close().catch(() => undefined);
-        }
-        return 'empty';
+        names = await io.readdirNames(abs);
       } catch {
-        return 'missing';
+        return 0; // gone or unreadable: nothing of ours to remove there
       }
+      let removed = 0;
+      for (const n of names) if (isTempName(n, id) && (await removeTemp(`${abs}/${n}`, io))) removed++;
+      return removed;
+    },
+    async removeStaleTemp(root, rel, minAgeMs, nowMs) {
+      const id = rootIds.get(root);
+      const { name } = splitRel(rel);
+      if (id === undefined || !isTempName(name, id) || unsafeRelPath(rel) !== null) return false;
+      if ((await stat(root, rel)) === null) return false; // also refuses a symlinked parent
+      const st = await lstatQuiet(io, `${root}/${rel}`);
+      if (!st?.isFile() || nowMs - st.ctimeMs < minAgeMs) return false;
+      return removeTemp(`${root}/${rel}`, io);
     },
   };
 }

@@ -1,20 +1,25 @@
-// Whether both roots look mounted. An unmounted NFS export looks like an empty (or missing)
-// folder, and every absence in it like a delete: nothing is applied while a root looks unmounted.
-// The state is cached for a second; a delete asks uncached (`fresh`), since its only evidence is
-// an absence.
+// Whether both roots are the pair's roots right now: each holds its marker (`.ha-sync/root.json`
+// naming this pair and side; see fsops marker.ts). An NFS export that is not mounted leaves a bare
+// mount point behind, empty or with stale files in it, and without the marker: nothing is applied
+// while a root lacks it, the event waits in NATS, and work resumes by itself once it is back. A
+// root emptied for real still holds its marker: its deletes follow the deletion rules.
+//
+// A check costs one stat per root while the marker file is unchanged, so it is made right before
+// every write, not only per event: a share unmounted between the decision and the write must not
+// receive it.
 import type { Clock } from '../clock.js';
+import { RootGuard } from '../fsops/index.js';
 import type { Logger } from '../log.js';
 import type { FsOps } from './fsadapter.js';
 import type { SideRef } from './windows.js';
 
-type RootState = 'missing' | 'empty' | 'ok';
-
+/** A good check is trusted this long for reads, ms (writes always check again). */
 const ROOT_STATE_TTL_MS = 1000;
 
 export class MountWatch {
-  private readonly states = new Map<string, { at: number; state: RootState }>();
-  private readonly seenNonEmpty = new Set<string>();
-  private readonly logged = new Set<string>();
+  private readonly guards: readonly [RootGuard, RootGuard];
+  private okAt: number | null = null;
+  private logged: string | null = null;
 
   constructor(
     private readonly pair: string,
@@ -22,46 +27,48 @@ export class MountWatch {
     private readonly fs: FsOps,
     private readonly clock: Clock,
     private readonly log: Logger,
-  ) {}
-
-  private async state(side: SideRef, fresh: boolean): Promise<RootState> {
-    const now = this.clock.now();
-    const c = this.states.get(side.label);
-    if (!fresh && c && now - c.at < ROOT_STATE_TTL_MS) return c.state;
-    const state = await this.fs.rootState(side.root);
-    this.states.set(side.label, { at: now, state });
-    if (state === 'ok') this.seenNonEmpty.add(side.label);
-    return state;
+  ) {
+    this.guards = [
+      new RootGuard(sides[0].root, pair, sides[0].label),
+      new RootGuard(sides[1].root, pair, sides[1].label),
+    ];
   }
 
   /**
-   * Why a root looks unmounted (logged once per reason), or null. An empty root counts only once
-   * it was seen with files and while the other side still has some.
+   * Why a root is not the pair's now (one line, logged once per reason), or null when both hold
+   * their markers. `fresh`: check now, even if a good check is less than a second old.
    */
   async unmounted(fresh = false): Promise<string | null> {
-    const [a, b] = this.sides;
-    const [sa, sb] = await Promise.all([this.state(a, fresh), this.state(b, fresh)]);
+    const now = this.clock.now();
+    if (!fresh && this.okAt !== null && now - this.okAt < ROOT_STATE_TTL_MS) return null;
+    const states = await Promise.all(this.guards.map((g) => g.check()));
     let why: string | null = null;
-    for (const [side, s, o] of [
-      [a, sa, sb],
-      [b, sb, sa],
-    ] as const) {
-      if (s === 'missing') why ??= `root of ${side.label} ('${side.root}') is missing or unreadable`;
-      else if (s === 'empty' && o === 'ok' && this.seenNonEmpty.has(side.label)) {
-        why ??= `root of ${side.label} ('${side.root}') is suddenly empty while the other side is not`;
-      }
+    for (const [i, s] of states.entries()) {
+      const side = this.sides[i]!;
+      if (s.ok) this.fs.useRootId(side.root, s.marker.rootId);
+      else why ??= `${side.label}: ${s.why}`;
     }
     if (why === null) {
-      if (this.logged.size > 0) {
-        this.log.info({ pair: this.pair }, 'both roots look mounted again: applying');
-        this.logged.clear();
+      this.okAt = now;
+      if (this.logged !== null) {
+        this.log.info({ pair: this.pair }, 'both roots hold their markers again: applying');
+        this.logged = null;
       }
       return null;
     }
-    if (!this.logged.has(why)) {
-      this.logged.add(why);
-      this.log.error({ pair: this.pair }, `${why}: looks unmounted, nothing is applied until it is back`);
+    this.okAt = null;
+    if (this.logged !== why) {
+      this.logged = why;
+      this.log.error(
+        { pair: this.pair },
+        `${why}: counts as not mounted; nothing is applied until it is back`,
+      );
     }
     return why;
+  }
+
+  /** The root id of a side from its last good check (temp names carry it), or null. */
+  rootId(side: SideRef): string | null {
+    return this.guards[side.label === this.sides[0].label ? 0 : 1].rootId;
   }
 }

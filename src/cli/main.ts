@@ -42,6 +42,11 @@ const COMMANDS: Record<string, { summary: string; load: () => Promise<Command> }
     summary: 'Put a kept version back at its path (the latest by default)',
     load: async () => (await import('./versions.js')).restoreCommand,
   },
+  init: {
+    summary:
+      "Mark a folder as one side of a pair (its .ha-sync/root.json; a pair's first sync does it by itself)",
+    load: async () => (await import('./init.js')).initCommand,
+  },
 };
 
 export function topHelp(): string {

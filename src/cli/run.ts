@@ -10,7 +10,7 @@ import { equalize, type Applier } from '../applier/index.js';
 import { openAudit } from '../audit/index.js';
 import type { BaselineStore } from '../baseline/index.js';
 import { MemoryBus } from '../bus/index.js';
-import { systemClock } from '../clock.js';
+import { systemClock, type Clock } from '../clock.js';
 import {
   auditFlags,
   flagHelp,
@@ -26,7 +26,8 @@ import {
 } from '../config/index.js';
 import { EXIT, errorMessage, isHaSyncError, usage } from '../errors.js';
 import { holderIdentity } from '../lock/index.js';
-import { createLogger } from '../log.js';
+import { createLogger, type Logger } from '../log.js';
+import { verifyRoots } from '../reconciler/index.js';
 import { DEFAULT_WATCHER_OPTIONS, RootWatcher } from '../watcher/index.js';
 import {
   APPLY_LOCK_TTL_SECONDS,
@@ -35,6 +36,7 @@ import {
   startApplier,
   sideFlags,
   type LiveOptions,
+  type Side,
 } from './apply.js';
 import type { CliContext } from './context.js';
 
@@ -158,6 +160,12 @@ export async function runCommand(argv: string[], ctx: CliContext): Promise<numbe
       return EXIT.FAILED;
     }
 
+    // Both roots must be the pair's (their markers; a first meeting marks them). A root without
+    // its marker is waited for (a share not mounted yet); one that belongs elsewhere is an error.
+    const tempIds = await awaitRoots(cfg.pair, [a, b], baseline, { clock, log, signal });
+    if (tempIds === 'foreign') return EXIT.FAILED;
+    if (tempIds === null) return EXIT.OK;
+
     // Watchers first: their index is taken before the first pass, so a change made while the
     // sides are being equalised is still seen (and an echo of our own copies is absorbed).
     const wopts = {
@@ -182,7 +190,7 @@ export async function runCommand(argv: string[], ctx: CliContext): Promise<numbe
 
     log.info("first pass: both trees against the pair's baseline (as a two-way reconcile run)");
     const equalizeStarted = clock.now();
-    const report = await equalize(applier, { clock, log }, runSignal);
+    const report = await equalize(applier, { clock, log }, runSignal, tempIds);
     log.info(
       { ...report, seconds: Math.round((clock.now() - equalizeStarted) / 100) / 10 },
       `both sides equal: ${report.created} created, ${report.updated} updated, ${report.deleted} deleted` +
@@ -217,4 +225,36 @@ export async function runCommand(argv: string[], ctx: CliContext): Promise<numbe
     await baseline?.close().catch(() => undefined);
     await audit.close().catch(() => undefined);
   }
+}
+
+/**
+ * Waits until both roots hold their markers (made now on a pair's first meeting): their ids, null
+ * when stopped meanwhile, 'foreign' when a root belongs to another pair or side (logged).
+ */
+async function awaitRoots(
+  pair: string,
+  sides: readonly [Side, Side],
+  baseline: BaselineStore | null,
+  o: { clock: Clock; log: Logger; signal: AbortSignal },
+): Promise<{ a: string; b: string } | 'foreign' | null> {
+  let logged = '';
+  while (!o.signal.aborted) {
+    const v = await verifyRoots(pair, sides, baseline, { dryRun: false, log: o.log, nowMs: o.clock.now() });
+    if (v.ok) {
+      if (logged) o.log.info('both roots hold their markers: starting');
+      return { a: v.ids[0]!, b: v.ids[1]! };
+    }
+    if (v.foreign) {
+      o.log.error(v.why);
+      return 'foreign';
+    }
+    if (v.why !== logged) o.log.error(`${v.why}; waiting for it`);
+    logged = v.why;
+    try {
+      await o.clock.sleep(2000, o.signal);
+    } catch {
+      break;
+    }
+  }
+  return null;
 }

@@ -19,7 +19,15 @@ import type { FlagSpecs } from '../config/index.js';
 import { dirFlag, flagHelp, parseFlags, requireFlag } from '../config/index.js';
 import { EXIT, HaSyncError, usage } from '../errors.js';
 import type { KeptVersion } from '../fsops/index.js';
-import { checkStateDir, isStatePath, kindOf, listVersions, restoreEntry, splitRel } from '../fsops/index.js';
+import {
+  checkStateDir,
+  isStatePath,
+  kindOf,
+  listVersions,
+  readMarker,
+  restoreEntry,
+  splitRel,
+} from '../fsops/index.js';
 import type { CliContext } from './context.js';
 
 const rootFlag = {
@@ -265,12 +273,14 @@ export async function restoreVersion(
   // Input is valid: from here on the root is written. Missing folders come back as real ones.
   for (const dir of toCreate) fs.mkdirSync(`${cfg.root}/${dir}`, { mode: 0o755 });
   const nowMs = deps.clock.now();
+  // The temp file is named with the root's id, so a sync never takes it for a user's file.
+  const marker = await readMarker(cfg.root);
   const r = await restoreEntry(
     cfg.root,
     k.version,
     cfg.path,
     { src: expectedOf(vst), dest: cur ? expectedOf(cur) : null },
-    { keep: { nowMs }, mtimeMs: nowMs },
+    { keep: { nowMs }, mtimeMs: nowMs, ...(marker.ok ? { tempId: marker.marker.rootId } : {}) },
   );
   if (!r.ok) {
     deps.stderr.write(`ha-sync restore: '${printable(cfg.path)}' not restored: ${r.reason}\n`);

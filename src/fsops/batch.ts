@@ -11,7 +11,7 @@ import { getSystemErrorMap } from 'node:util';
 import type { EntryKind, Expected } from '../core/index.js';
 import type { FastscanAddon } from './native.js';
 import type { OpResult } from './ops.js';
-import { LOST, destChanged, fail, ioFailure, mismatchSeen, srcChanged } from './ops.js';
+import { LOST, UNMARKED_ROOT_ID, destChanged, fail, ioFailure, mismatchSeen, srcChanged } from './ops.js';
 import { ROOT_MISSING, parentMissing, parentUnsafe, tempName, unsafeRelPath } from './paths.js';
 
 export interface CopyItem {
@@ -68,10 +68,15 @@ function codeOf(errno: number): string {
  * - `lost` aborts when the lock is lost: from then on nothing is renamed into place.
  * - `stop` aborts when the run is stopping (SIGTERM): the file being copied finishes, no other
  *   file of a batch starts.
+ * - `tempIds` names each root's temp files (its marker's root id; see OpOptions.tempId).
  */
 export function nativeCopier(
   addon: FastscanAddon,
-  signals: { lost?: AbortSignal; stop?: AbortSignal } = {},
+  signals: {
+    lost?: AbortSignal;
+    stop?: AbortSignal;
+    tempIds?: ReadonlyMap<string, string>;
+  } = {},
 ): BatchCopier | null {
   const copy = addon.copy;
   const syscalls = addon.copySyscalls;
@@ -91,6 +96,7 @@ export function nativeCopier(
     const expected = new Float64Array(items.length * IN);
     let names = '';
     let temps = '';
+    const tempId = signals.tempIds?.get(destRoot) ?? UNMARKED_ROOT_ID;
     for (let i = 0; i < items.length; i++) {
       const it = items[i]!;
       const n = it.name;
@@ -99,7 +105,7 @@ export function nativeCopier(
         throw new Error(`batch copy: not a plain file copy: '${n}'`);
       }
       names += `${n}\0`;
-      temps += `${tempName()}\0`;
+      temps += `${tempName(tempId)}\0`;
       const e = i * IN;
       expected[e] = it.src.size;
       expected[e + 1] = it.src.mtimeMs;

@@ -15,8 +15,17 @@ export type { Io } from './io.js';
 export { syncIo, asyncIo } from './io.js';
 export type { DirScan, ScanIssue } from './scan.js';
 export { scanDir, decodeName, showBytes, entryFromStats, kindOf, Limiter } from './scan.js';
-export { isTempName, tempName, unsafeRelPath, unsafeParents, splitRel, TEMP_RE } from './paths.js';
+export {
+  isTempName,
+  tempName,
+  unsafeRelPath,
+  unsafeParents,
+  splitRel,
+  TEMP_RE,
+  STALE_TEMP_MS,
+} from './paths.js';
 export type { OpResult, OpOptions, FailCode } from './ops.js';
+export { UNMARKED_ROOT_ID } from './ops.js';
 export {
   copyEntry,
   touchEntry,
@@ -47,3 +56,13 @@ export {
 export type { BatchCopier, CopyItem } from './batch.js';
 export { nativeCopier, BATCH_FILE_MAX, BATCH_MAX_FILES, BATCH_MAX_BYTES } from './batch.js';
 export { expireSides } from './expiry.js';
+export type { RootMarker, RootState, RootTrouble } from './marker.js';
+export {
+  MARKER_REL,
+  ROOT_ID_RE,
+  RootGuard,
+  createMarker,
+  markerMismatch,
+  parseMarker,
+  readMarker,
+} from './marker.js';

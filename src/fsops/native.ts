@@ -102,12 +102,16 @@ function splitBytes(b: Buffer): Buffer[] {
  * itself). Per path: the listing, or an Error like readdir's (with `code`) when the directory
  * itself cannot be read.
  */
-export async function fastScanDirs(addon: FastscanAddon, absDirs: string[]): Promise<(PackedScan | Error)[]> {
+export async function fastScanDirs(
+  addon: FastscanAddon,
+  absDirs: string[],
+  tempId: string | null = null,
+): Promise<(PackedScan | Error)[]> {
   const raw = await addon.scan(absDirs);
-  return raw.map((r, i) => (r instanceof Error ? fsError(r, absDirs[i]!) : fromRaw(absDirs[i]!, r)));
+  return raw.map((r, i) => (r instanceof Error ? fsError(r, absDirs[i]!) : fromRaw(absDirs[i]!, r, tempId)));
 }
 
-function fromRaw(absDir: string, [names, nums, targets]: RawListing): PackedScan {
+function fromRaw(absDir: string, [names, nums, targets]: RawListing, tempId: string | null): PackedScan {
   const count = nums.length / 4;
   // The common case: valid names, no symlinks, no temp files, nothing vanished or failed. The
   // addon's buffers are the packed listing already.
@@ -142,7 +146,7 @@ function fromRaw(absDir: string, [names, nums, targets]: RawListing): PackedScan
       issues.push(badNameIssue(raw));
       continue;
     }
-    if (isTempName(name)) {
+    if (isTempName(name, tempId)) {
       temps.push(name);
       continue;
     }

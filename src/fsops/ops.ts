@@ -45,7 +45,16 @@ export interface OpOptions {
    * the old entry is gone).
    */
   keep?: { nowMs: number };
+  /**
+   * The destination root's id (its marker, see marker.ts): temp files are named with it, so a
+   * later scan of that root knows them for ours. Default UNMARKED_ROOT_ID (tests; a temp file so
+   * named is never taken for ours by a scan of a marked root).
+   */
+  tempId?: string;
 }
+
+/** The temp id of a write into a root whose marker the caller did not read. */
+export const UNMARKED_ROOT_ID = '0000000000000000';
 
 export const fail = (code: FailCode, reason: string): OpResult => ({ ok: false, code, reason });
 
@@ -178,7 +187,7 @@ async function copyLeaf(
   opts: OpOptions,
 ): Promise<OpResult> {
   const { parent } = splitRel(rel);
-  const tmp = `${destRoot}${parent === '' ? '' : '/' + parent}/${tempName()}`;
+  const tmp = `${destRoot}${parent === '' ? '' : '/' + parent}/${tempName(opts.tempId ?? UNMARKED_ROOT_ID)}`;
   const mtimeS = mtimeMs / 1000;
   // Once the temp file exists, every way out but the rename removes it (a failed check, a lost
   // lock, a call that throws), so no temp file is left behind by a process that lives on.

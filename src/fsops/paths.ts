@@ -5,20 +5,37 @@
 import { randomBytes } from 'node:crypto';
 import type { Io } from './io.js';
 
-/** Our temp files: short, fixed length (a 255-byte name leaves no room for a prefix). */
-export const TEMP_RE = /^\.ha-sync-[0-9a-f]{16}\.tmp$/;
+/**
+ * Our temp files: `.ha-sync-<root id>-<16 hex>.tmp`, the root id from the root's marker (see
+ * marker.ts). Only names with the id of the root they stand in are ours: a user's file with a
+ * similar name (another id, the old `.ha-sync-<16 hex>.tmp` form) is synced like any other.
+ * Short and of fixed length (a 255-byte name leaves no room for a prefix).
+ */
+export const TEMP_RE = /^\.ha-sync-([0-9a-f]{16})-[0-9a-f]{16}\.tmp$/;
+const TEMP_LEN = 46;
 
-export function isTempName(name: string): boolean {
-  return name.length === 29 && TEMP_RE.test(name);
+/** Whether `name` is one of our temp files in the root whose id is `rootId` (null: none is). */
+export function isTempName(name: string, rootId: string | null): boolean {
+  return (
+    rootId !== null &&
+    name.length === TEMP_LEN &&
+    name.startsWith('.ha-sync-') &&
+    name.startsWith(rootId, 9) &&
+    TEMP_RE.test(name)
+  );
 }
+
+/** A temp file of ours untouched this long has lost its writer (a copy in flight changes its ctime), ms. */
+export const STALE_TEMP_MS = 10 * 60_000;
 
 // 8 random hex digits per process, then a counter: unique without a random draw per file.
 const tempPrefix = randomBytes(4).toString('hex');
 let tempCounter = 0;
 
-export function tempName(): string {
+/** A fresh temp file name for the root whose id is `rootId`. */
+export function tempName(rootId: string): string {
   tempCounter = (tempCounter + 1) >>> 0;
-  return `.ha-sync-${tempPrefix}${tempCounter.toString(16).padStart(8, '0')}.tmp`;
+  return `.ha-sync-${rootId}-${tempPrefix}${tempCounter.toString(16).padStart(8, '0')}.tmp`;
 }
 
 /** Why a relative path is unsafe, or null when it is fine. Pure. */

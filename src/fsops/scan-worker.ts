@@ -9,7 +9,7 @@ import { pack } from './packed.js';
 import { scanDir } from './scan.js';
 
 export interface ScanRequest {
-  readonly dirs: readonly { readonly id: number; readonly abs: string }[];
+  readonly dirs: readonly { readonly id: number; readonly abs: string; readonly tempId: string | null }[];
 }
 
 export interface ScanResult {
@@ -27,7 +27,7 @@ const REPLY_ENTRIES = 2048;
 
 const port = parentPort;
 if (port) {
-  const queue: { id: number; abs: string }[] = [];
+  const queue: { id: number; abs: string; tempId: string | null }[] = [];
   let scheduled = false;
   const drain = async (): Promise<void> => {
     scheduled = false;
@@ -44,9 +44,9 @@ if (port) {
     // Requests that arrive while this loop runs wait in the port (scanDir with sync calls only
     // awaits settled values, so no message event runs in between); they are drained next time.
     for (let head = 0; head < queue.length; head++) {
-      const { id, abs } = queue[head]!;
+      const { id, abs, tempId } = queue[head]!;
       try {
-        const packed = pack(await scanDir(abs, syncIo));
+        const packed = pack(await scanDir(abs, syncIo, undefined, tempId));
         results.push({ id, packed });
         transfer.push(packed.nums.buffer as ArrayBuffer);
         entries += packed.count + 1;

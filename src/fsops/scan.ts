@@ -102,7 +102,13 @@ export class Limiter {
  * that means); per-entry trouble becomes an issue. With `limiter` (async io) the lstats of the
  * entries go out concurrently.
  */
-export async function scanDir(absDir: string, io: Io, limiter?: Limiter): Promise<DirScan> {
+export async function scanDir(
+  absDir: string,
+  io: Io,
+  limiter?: Limiter,
+  /** The root's id (its marker): names of our temp files carry it. Null: nothing is a temp. */
+  tempId: string | null = null,
+): Promise<DirScan> {
   // Names are read as strings first (cheap). Only when one holds U+FFFD (an invalid byte, or a
   // real U+FFFD) is the directory read again as bytes to tell them apart.
   const names = await io.readdirNames(absDir);
@@ -141,7 +147,7 @@ export async function scanDir(absDir: string, io: Io, limiter?: Limiter): Promis
     for (const r of raw) {
       const name = decode(r);
       if (name === null) continue;
-      if (isTempName(name)) {
+      if (isTempName(name, tempId)) {
         temps.push(name);
         continue;
       }
@@ -158,7 +164,7 @@ export async function scanDir(absDir: string, io: Io, limiter?: Limiter): Promis
   const one = async (r: string | Buffer): Promise<void> => {
     const name = decode(r);
     if (name === null) return;
-    if (isTempName(name)) {
+    if (isTempName(name, tempId)) {
       temps.push(name);
       return;
     }

@@ -21,9 +21,13 @@ export interface Scanner {
   close(): Promise<void>;
 }
 
-export function directScanner(io: Io, limiter?: Limiter): Scanner {
+/** The scanned root's id when a listing is made (temp file names carry it), or null. */
+export type TempIdOf = () => string | null;
+const noTempId: TempIdOf = () => null;
+
+export function directScanner(io: Io, limiter?: Limiter, tempId: TempIdOf = noTempId): Scanner {
   return {
-    scan: (abs) => scanDir(abs, io, limiter),
+    scan: (abs) => scanDir(abs, io, limiter, tempId()),
     prefetch: () => undefined,
     close: () => Promise.resolve(),
   };
@@ -72,7 +76,12 @@ const FAST_BATCH = 16;
  * in 0.35 s; 16 per call, 4 at once, in 0.27 s.) Up to `maxAhead` prefetched listings are queued
  * or held at once, so memory does not grow with the tree.
  */
-export function fastScanner(addon: FastscanAddon, maxAhead = 64, inFlight = 4): Scanner {
+export function fastScanner(
+  addon: FastscanAddon,
+  maxAhead = 64,
+  inFlight = 4,
+  tempId: TempIdOf = noTempId,
+): Scanner {
   const limiter = new Limiter(Math.max(1, inFlight));
   let outbox: { abs: string; resolve: (s: DirScan) => void; reject: (e: unknown) => void }[] = [];
   const send = (): void => {
@@ -85,6 +94,7 @@ export function fastScanner(addon: FastscanAddon, maxAhead = 64, inFlight = 4): 
           fastScanDirs(
             addon,
             batch.map((b) => b.abs),
+            tempId(),
           ),
         )
         .then(
@@ -111,7 +121,7 @@ export function fastScanner(addon: FastscanAddon, maxAhead = 64, inFlight = 4): 
  * At most `maxAhead` prefetched listings are held at once, so memory does not grow with the tree.
  * Requests made in one turn of the event loop go to the worker as one message.
  */
-export function workerScanner(maxAhead = 64): Scanner | null {
+export function workerScanner(maxAhead = 64, tempId: TempIdOf = noTempId): Scanner | null {
   // Only from the built package: under a TypeScript test runner there is no scan-worker.js.
   if (!import.meta.url.endsWith('.js')) return null;
   const url = new URL('./scan-worker.js', import.meta.url);
@@ -148,7 +158,7 @@ export function workerScanner(maxAhead = 64): Scanner | null {
   });
   worker.on('error', (err) => {
     broken = err;
-    for (const w of waiting.values()) scanDir(w.abs, syncIo).then(w.resolve, w.reject);
+    for (const w of waiting.values()) scanDir(w.abs, syncIo, undefined, tempId()).then(w.resolve, w.reject);
     waiting.clear();
   });
   const send = (): void => {
@@ -159,7 +169,7 @@ export function workerScanner(maxAhead = 64): Scanner | null {
       for (const d of dirs) {
         const w = waiting.get(d.id);
         waiting.delete(d.id);
-        if (w) scanDir(w.abs, syncIo).then(w.resolve, w.reject);
+        if (w) scanDir(w.abs, syncIo, undefined, tempId()).then(w.resolve, w.reject);
       }
       return;
     }
@@ -167,11 +177,11 @@ export function workerScanner(maxAhead = 64): Scanner | null {
   };
   const request = (abs: string): Promise<DirScan> => {
     // A broken worker must not fail the run: scan on this thread instead.
-    if (broken) return scanDir(abs, syncIo);
+    if (broken) return scanDir(abs, syncIo, undefined, tempId());
     const id = nextId++;
     const p = new Promise<DirScan>((resolve, reject) => waiting.set(id, { abs, resolve, reject }));
     if (outbox.length === 0) queueMicrotask(send);
-    outbox.push({ id, abs });
+    outbox.push({ id, abs, tempId: tempId() });
     return p;
   };
   return readAhead(request, maxAhead, () => worker.terminate().then(() => undefined));

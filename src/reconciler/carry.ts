@@ -6,7 +6,7 @@ import type { Stats } from 'node:fs';
 import type { IterationCounts, OpRecord } from '../audit/index.js';
 import type { BaseEntry, BaseRecord, Entry, Hashes, PathPlan, Problem, SideName } from '../core/index.js';
 import { baseEntry, conflictName, decidePath, otherSide } from '../core/index.js';
-import type { CopyItem, OpResult } from '../fsops/index.js';
+import type { CopyItem, OpOptions, OpResult } from '../fsops/index.js';
 import {
   BATCH_FILE_MAX,
   BATCH_MAX_BYTES,
@@ -68,15 +68,21 @@ export class Carrier {
     this.labels = { a: o.labels?.a ?? 'src', b: o.labels?.b ?? 'dest' };
   }
 
-  private get fsOpts(): { io: EngineOptions['opIo']; lost?: AbortSignal } {
-    return { io: this.o.opIo, ...(this.o.lost ? { lost: this.o.lost } : {}) };
+  /** fsops options for a write into side `to` (its temp files carry its root id). */
+  private fsOpts(to: SideName): OpOptions {
+    const tempId = this.o.tempIds?.[to];
+    return {
+      io: this.o.opIo,
+      ...(this.o.lost ? { lost: this.o.lost } : {}),
+      ...(tempId ? { tempId } : {}),
+    };
   }
 
-  /** fsops options for a write that replaces or removes a file: its old version is kept. */
-  private keepOpts(): { io: EngineOptions['opIo']; lost?: AbortSignal; keep?: { nowMs: number } } {
+  /** fsops options for a write that replaces or removes a file on `to`: its old version is kept. */
+  private keepOpts(to: SideName): OpOptions {
     return this.o.keepVersions === false
-      ? this.fsOpts
-      : { ...this.fsOpts, keep: { nowMs: this.o.clock.now() } };
+      ? this.fsOpts(to)
+      : { ...this.fsOpts(to), keep: { nowMs: this.o.clock.now() } };
   }
 
   /** Records one finished operation (or failure) and counts it. Never throws. */
@@ -207,7 +213,7 @@ export class Carrier {
           this.roots[to],
           path,
           { src: expectedOf(e), dest: null },
-          this.fsOpts,
+          this.fsOpts(to),
         );
     await this.emit('create', to, path, e, undefined, started, r);
     if (r && !r.ok) return false;
@@ -392,7 +398,7 @@ export class Carrier {
         this.roots[d.to],
         pp.path,
         { src: expectedOf(d.src), dest: d.dest ? expectedOf(d.dest) : null },
-        d.dest ? this.keepOpts() : this.fsOpts,
+        d.dest ? this.keepOpts(d.to) : this.fsOpts(d.to),
       );
       if (r.ok) {
         const seen = await this.observe(d.to, pp.path);
@@ -417,7 +423,7 @@ export class Carrier {
         this.roots[d.to],
         pp.path,
         { src: expectedOf(d.src), dest: expectedOf(d.dest) },
-        this.fsOpts,
+        this.fsOpts(d.to),
       );
       if (r.ok) {
         const seen = await this.observe(d.to, pp.path);
@@ -453,14 +459,20 @@ export class Carrier {
       'conflict: both sides changed; the newer keeps the name, the other is kept beside it',
     );
     if (this.o.dryRun) return this.emit('update', d.loser, pp.path, d.win, d.lose, started, null, { kept });
-    const moved = await moveAside(this.roots[d.loser], pp.path, expectedOf(d.lose), aside, this.fsOpts);
+    const moved = await moveAside(
+      this.roots[d.loser],
+      pp.path,
+      expectedOf(d.lose),
+      aside,
+      this.fsOpts(d.loser),
+    );
     if (!moved.ok) return this.emit('update', d.loser, pp.path, d.win, d.lose, started, moved, { kept });
     const r = await copyEntry(
       this.roots[d.winner],
       this.roots[d.loser],
       pp.path,
       { src: expectedOf(d.win), dest: null },
-      this.fsOpts,
+      this.fsOpts(d.loser),
     );
     if (r.ok) {
       const seen = await this.observe(d.loser, pp.path);
@@ -475,7 +487,7 @@ export class Carrier {
       this.roots[d.winner],
       aside,
       { src: expectedOf(d.lose), dest: null },
-      this.fsOpts,
+      this.fsOpts(d.winner),
     );
     if (copied.ok) {
       const seen = await this.observe(d.winner, aside);
@@ -515,7 +527,7 @@ export class Carrier {
           this.roots[del.on],
           del.path,
           expectedOf(del.entry),
-          del.entry.kind === 'dir' ? this.fsOpts : this.keepOpts(),
+          del.entry.kind === 'dir' ? this.fsOpts(del.on) : this.keepOpts(del.on),
         );
     if (r && !r.ok && del.entry.kind === 'dir' && r.code === 'CHANGED_UNDER_US') {
       // A directory that is not empty keeps what could not be deleted (changed, or new): not a

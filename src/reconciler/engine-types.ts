@@ -35,6 +35,12 @@ export interface EngineOptions {
   readonly labels?: { readonly a: string; readonly b: string };
   /** The pair's baseline; null or absent: safe mode (newest wins, nothing deleted). */
   readonly baseline?: BaselineStore | null;
+  /**
+   * Each root's id (its marker, see fsops marker.ts): our temp files there carry it, so a listing
+   * tells them from a user's file of a similar name. Null or absent: the root has no marker (a dry
+   * run's first meeting), and nothing in it is taken for a temp file.
+   */
+  readonly tempIds?: Readonly<Record<SideName, string | null>>;
   /** Keep every file overwritten or deleted in the side's versions area. Default true. */
   readonly keepVersions?: boolean;
   readonly workers: number;

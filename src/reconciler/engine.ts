@@ -61,8 +61,8 @@ export async function runEngine(o: EngineOptions): Promise<EngineResult> {
   const ios = { a: o.srcIo, b: o.destIo };
   const limiters = { a: new Limiter(o.statConcurrency), b: new Limiter(o.statConcurrency) };
   const scanners = {
-    a: o.srcScanner ?? directScanner(o.srcIo, limiters.a),
-    b: o.destScanner ?? directScanner(o.destIo, limiters.b),
+    a: o.srcScanner ?? directScanner(o.srcIo, limiters.a, () => o.tempIds?.a ?? null),
+    b: o.destScanner ?? directScanner(o.destIo, limiters.b, () => o.tempIds?.b ?? null),
   };
   const writeTo: SideName | undefined = o.twoWay === true ? undefined : 'b';
   const planOpts = { ...o.plan, ...(writeTo ? { writeTo } : {}) };
@@ -95,7 +95,9 @@ export async function runEngine(o: EngineOptions): Promise<EngineResult> {
     const io = ios[side];
     const word = side === 'a' ? 'src' : 'dest';
     try {
-      const scan = again ? await scanDir(abs, io, limiters[side]) : await scanners[side].scan(abs);
+      const scan = again
+        ? await scanDir(abs, io, limiters[side], o.tempIds?.[side] ?? null)
+        : await scanners[side].scan(abs);
       const unread = new Set<string>();
       for (const issue of scan.issues) {
         unread.add(issue.name);

@@ -8,3 +8,5 @@ export { runEngine } from './engine.js';
 export { quotePath, planLine, summaryLine, formatBytes } from './print.js';
 export { Progress } from './progress.js';
 export { openPairBaseline, stateDirProblem } from './sidestate.js';
+export type { RootSide, RootsVerdict } from './roots.js';
+export { verifyRoots } from './roots.js';

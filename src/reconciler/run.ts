@@ -32,6 +32,7 @@ import type { OpEvent } from './engine.js';
 import { runEngine } from './engine.js';
 import { addToSummary, emptySummary, planLine, summaryLine } from './print.js';
 import { oneWaySideNames } from '../baseline/index.js';
+import { verifyRoots } from './roots.js';
 import { expireWritten, openPairBaseline, stateDirProblem } from './sidestate.js';
 import { Progress } from './progress.js';
 
@@ -164,6 +165,8 @@ interface Trees {
   destLister: 'fastscan' | 'worker' | 'direct' | 'async';
   /** The addon, when both trees are local and it is built: small files are copied through it. */
   copyAddon: FastscanAddon | null;
+  /** Each root's id once its marker was read (the scanners read it for temp names). */
+  ids: { src: string | null; dest: string | null };
 }
 
 /** Listings held ahead of the walk per local tree (bounds memory: a few thousand entries). */
@@ -180,9 +183,11 @@ function detectTrees(config: ReconcileConfig, deps: ReconcileDeps): Trees {
   // thread pool, else on a worker thread per tree. Network trees are listed here, async.
   const ahead = deps.scanWorker !== false;
   const addon = ahead ? loadFastscan(deps.env ?? process.env) : null;
-  const local = (): Scanner | null => (addon ? fastScanner(addon) : workerScanner(LOCAL_LOOKAHEAD));
-  const srcScanner = !netSrc && ahead ? local() : null;
-  const destScanner = !netDest && ahead ? local() : null;
+  const ids: Trees['ids'] = { src: null, dest: null };
+  const local = (id: () => string | null): Scanner | null =>
+    addon ? fastScanner(addon, undefined, undefined, id) : workerScanner(LOCAL_LOOKAHEAD, id);
+  const srcScanner = !netSrc && ahead ? local(() => ids.src) : null;
+  const destScanner = !netDest && ahead ? local(() => ids.dest) : null;
   const lister = (net: boolean, s: Scanner | null): Trees['srcLister'] =>
     net ? 'async' : !s ? 'direct' : addon ? 'fastscan' : 'worker';
   return {
@@ -195,6 +200,7 @@ function detectTrees(config: ReconcileConfig, deps: ReconcileDeps): Trees {
     srcLister: lister(netSrc, srcScanner),
     destLister: lister(netDest, destScanner),
     copyAddon: addon && !netSrc && !netDest ? addon : null,
+    ids,
   };
 }
 
@@ -306,7 +312,8 @@ async function locked(
   const { srcFs, destFs, netSrc, netDest, srcScanner, destScanner, srcLister, destLister, copyAddon } =
     r.trees;
   // Small files of local trees are copied in batches by the addon; otherwise one by one.
-  const batchCopy = copyAddon ? nativeCopier(copyAddon, { lost: r.handle.lost, stop }) : null;
+  const tempIds = new Map<string, string>();
+  const batchCopy = copyAddon ? nativeCopier(copyAddon, { lost: r.handle.lost, stop, tempIds }) : null;
   log.info(
     {
       runId: r.runId,
@@ -405,6 +412,24 @@ async function locked(
     sides: names,
   });
 
+  // Both roots must be the pair's (their markers); a first meeting marks them.
+  const verdict = await verifyRoots(
+    config.pair,
+    sides.map((s) => ({ label: labelled ? s.label : null, root: s.root })),
+    baseline,
+    { dryRun: config.dryRun, log, nowMs: clock.now() },
+  );
+  if (!verdict.ok) {
+    await baseline?.close().catch(() => undefined);
+    log.error(verdict.why);
+    return r.done('failed', ZERO, verdict.why);
+  }
+  const [idA = null, idB = null] = verdict.ids;
+  r.trees.ids.src = idA;
+  r.trees.ids.dest = idB;
+  if (idA) tempIds.set(config.src, idA);
+  if (idB) tempIds.set(config.dest, idB);
+
   const planned: OpEvent[] = [];
   const summary = emptySummary();
   const progress = !config.dryRun && r.stderr.isTTY === true ? new Progress(r.stderr, clock) : null;
@@ -422,6 +447,7 @@ async function locked(
       twoWay: config.sides !== undefined,
       labels: { a: sides[0].label, b: sides[1].label },
       baseline,
+      tempIds: { a: idA, b: idB },
       keepVersions: config.keepVersionsDays > 0,
       workers: config.workers,
       dryRun: config.dryRun,

@@ -12,7 +12,6 @@ export { Outbox } from './outbox.js';
 export { Poller } from './poll.js';
 export { NativeWatcher } from './native.js';
 export type { SnapshotEntry } from './tree.js';
-export { isTempName, TEMP_NAME_RE } from './tree.js';
 
 /**
  * Every entry under `root` (files, dirs, symlinks; never following symlinks; skipping ha-sync

@@ -2,8 +2,8 @@
 // (not over NFS, where other clients' writes raise no notification). The index is a flat map of
 // what was last announced, so deletes carry the last known size and mtime and upserts their
 // `prev`. The same unmounted-root rule as the poller applies: events are held in a short batch and
-// published only if the root still has its device and is not suddenly empty.
-import { lstat, readdir } from 'node:fs/promises';
+// published only if the root still holds its marker (`.ha-sync/root.json` of this pair and side).
+import { lstat } from 'node:fs/promises';
 import type { Stats } from 'node:fs';
 import { join, relative, sep } from 'node:path';
 import { watch, type FSWatcher } from 'chokidar';
@@ -15,7 +15,8 @@ import { errorMessage } from '../errors.js';
 import type { Logger } from '../log.js';
 import { FsIo } from './fsio.js';
 import { parentDir } from './outbox.js';
-import { type FileMeta, isTempName, metaOf, scanDir, walk } from './tree.js';
+import { RootGuard, isTempName } from '../fsops/index.js';
+import { type FileMeta, metaOf, scanDir, walk } from './tree.js';
 
 export interface NativeOptions {
   pair: string;
@@ -33,7 +34,8 @@ type Meta = FileMeta | { kind: 'dir'; size: 0; mtimeMs: number };
 
 export class NativeWatcher {
   private readonly index = new Map<string, Meta>();
-  private rootDev = -1;
+  private readonly rootGuard: RootGuard;
+  private rootId: string | null = null;
   private watcher: FSWatcher | null = null;
   private batch: { type: ChangeType; rel: string }[] = [];
   private timer: NodeJS.Timeout | null = null;
@@ -43,7 +45,9 @@ export class NativeWatcher {
   /** Every change this watcher reports is a new observation (the bus de-duplicates on it). */
   private readonly observations = new ObservationIds();
 
-  constructor(readonly opts: NativeOptions) {}
+  constructor(readonly opts: NativeOptions) {
+    this.rootGuard = new RootGuard(opts.root, opts.pair, opts.side);
+  }
 
   get healthy(): boolean {
     return this.unhealthy === null;
@@ -55,8 +59,10 @@ export class NativeWatcher {
     while (!signal.aborted) {
       try {
         const st = await lstat(this.opts.root);
-        const node = await scanDir(io, this.opts.root, '', st);
-        this.rootDev = st.dev;
+        const marked = await this.rootGuard.check();
+        if (!marked.ok) throw new Error(marked.why);
+        this.rootId = marked.marker.rootId;
+        const node = await scanDir(io, this.opts.root, '', st, { rootId: this.rootId });
         for (const [rel, n] of walk(node)) {
           this.index.set(rel, n.kind === 'dir' ? { kind: 'dir', size: 0, mtimeMs: n.mtimeMs } : n);
           if (announce) this.emit('upsert', rel, this.index.get(rel)!);
@@ -85,7 +91,9 @@ export class NativeWatcher {
       persistent: true,
       atomic: false,
       ignored: (p: string) =>
-        isTempName(p.slice(p.lastIndexOf(sep) + 1)) || p === stateDir || p.startsWith(stateDir + sep),
+        isTempName(p.slice(p.lastIndexOf(sep) + 1), this.rootId) ||
+        p === stateDir ||
+        p.startsWith(stateDir + sep),
     });
     this.watcher = w;
     const on = (type: ChangeType) => (p: string) => this.queue(type, p);
@@ -200,11 +208,10 @@ export class NativeWatcher {
 
   private async probe(): Promise<{ ok: true } | { ok: false; reason: string }> {
     try {
-      const st = await lstat(this.opts.root);
-      if (st.dev !== this.rootDev) return { ok: false, reason: 'root is on another device' };
-      if (this.index.size > 0 && (await readdir(this.opts.root)).length === 0) {
-        return { ok: false, reason: 'root is suddenly empty' };
-      }
+      const marked = await this.rootGuard.check();
+      if (!marked.ok) return { ok: false, reason: marked.why };
+      if (marked.marker.rootId !== this.rootId)
+        return { ok: false, reason: 'root id changed: another folder was marked; restart the watcher' };
       return { ok: true };
     } catch (err) {
       return { ok: false, reason: `cannot read root: ${errorMessage(err)}` };

@@ -2,7 +2,9 @@
 //
 // Invariants:
 // - Nothing is published from a look at the filesystem unless the root was healthy both before
-//   and after that look (same device, readable, not suddenly empty). A pass computes diffs
+//   and after that look: readable, and holding its marker (`.ha-sync/root.json` naming this pair
+//   and side; a bare mount point has none). An emptied root that still has its marker is a real
+//   emptying and is published like any change. A pass computes diffs
 //   against the index without touching it; only a pass that ends on a healthy root commits them
 //   (updates the index and emits events). So a mount that vanishes mid-pass yields no deletes.
 // - An I/O error other than "not there" (ENOENT/ENOTDIR) never counts as a deletion: the
@@ -22,6 +24,8 @@ import { ObservationIds } from '../bus/index.js';
 import type { Clock } from '../clock.js';
 import { errorMessage } from '../errors.js';
 import type { Logger } from '../log.js';
+import { RootGuard, isTempName } from '../fsops/index.js';
+import { StaleTemps } from './temps.js';
 import { FsIo, FsTimeoutError, errCode, isGone, mapLimited } from './fsio.js';
 import {
   type DirNode,
@@ -97,9 +101,14 @@ export class Poller {
 
   /** Every change this poller reports is a new observation (the bus de-duplicates on it). */
   private readonly observations = new ObservationIds();
+  private readonly rootGuard: RootGuard;
+  /** The root's id from its marker (our temp files there carry it); null until it was read. */
+  private rootId: string | null = null;
+  private readonly staleTemps = new StaleTemps();
 
   constructor(readonly opts: PollOptions) {
     this.io = new FsIo(opts.statConcurrency, opts.statTimeoutMs, opts.syncIo ?? false);
+    this.rootGuard = new RootGuard(opts.root, opts.pair, opts.side);
   }
 
   get healthy(): boolean {
@@ -120,8 +129,12 @@ export class Poller {
       try {
         const st = await this.io.lstat(this.opts.root);
         if (!st.isDirectory()) throw new ScanError('.', 'ENOTDIR');
+        const marked = await this.rootGuard.check();
+        if (!marked.ok) throw new Error(marked.why);
+        this.rootId = marked.marker.rootId;
         const node = await scanDir(this.io, this.opts.root, '', st, {
           onUnannounceable: (r) => this.warnName(r),
+          rootId: this.rootId,
         });
         this.rootDev = st.dev;
         this.install(node);
@@ -280,10 +293,12 @@ export class Poller {
     const changes: Change[] = [];
     // Names already in the index were checked when they were added; only new ones are checked.
     const toStat: string[] = [];
+    const temps: string[] = [];
     for (const name of names) {
       const before = dir.entries.get(name);
-      if (before === undefined && !announceable(dir.rel, name)) {
-        if (!ownName(dir.rel, name)) this.warnName(joinRel(dir.rel, name));
+      if (before === undefined && !announceable(dir.rel, name, this.rootId)) {
+        if (isTempName(name, this.rootId)) temps.push(name);
+        else if (!ownName(dir.rel, name, this.rootId)) this.warnName(joinRel(dir.rel, name));
         continue;
       }
       if (before && !statAll && before.kind !== 'dir') present.add(name);
@@ -310,6 +325,7 @@ export class Poller {
           const sub = await scanDir(this.io, this.opts.root, joinRel(dir.rel, name), r, {
             onUnannounceable: (x) => this.warnName(x),
             aborted: () => pass.aborted,
+            rootId: this.rootId,
           });
           changes.push({ name, before, after: sub });
         } catch (err) {
@@ -321,6 +337,7 @@ export class Poller {
       if (!before || before.kind === 'dir' || !sameMeta(before, m)) changes.push({ name, before, after: m });
     }
     if (failed || pass.aborted) return null;
+    if (temps.length > 0) await this.reportStaleTemps(dir.rel, abs, temps, pass);
     for (const [name, before] of dir.entries) {
       if (!present.has(name)) changes.push({ name, before, after: null });
     }
@@ -328,19 +345,30 @@ export class Poller {
     return { dir, mtimeMs: st.mtimeMs, changes };
   }
 
+  /**
+   * Our temp files in `dir` untouched for STALE_TEMP_MS are reported (an upsert naming the temp
+   * file), so that the applier removes them: their writer is gone.
+   */
+  private async reportStaleTemps(
+    rel: string,
+    abs: string,
+    names: string[],
+    pass: { aborted: boolean; timeouts: number; errors: number },
+  ): Promise<void> {
+    const results = await this.io.statMany(abs, names, () => pass.aborted);
+    const now = this.opts.clock.now();
+    names.forEach((name, i) => {
+      const st = results[i];
+      const path = joinRel(rel, name);
+      if (st === undefined || st instanceof Error || !this.staleTemps.due(path, st, now)) return;
+      this.opts.logger.info({ ...this.ctx(), path }, 'stale temp file of ours; reported for removal');
+      this.emit('upsert', path, { kind: 'file', size: st.size, mtimeMs: st.mtimeMs });
+    });
+  }
+
   /** Applies diffs to the index and emits their events. */
   private commit(diffs: Diff[]): void {
     const now = this.opts.clock.now();
-    const root = this.rootNode!;
-    const rootDiff = diffs.find((d) => d.dir === root);
-    if (rootDiff && root.entries.size > 0) {
-      const removed = rootDiff.changes.filter((c) => c.after === null).length;
-      const added = rootDiff.changes.filter((c) => c.before === undefined).length;
-      if (removed === root.entries.size && added === 0) {
-        this.setHealth({ ok: false, reason: 'root is suddenly empty' });
-        return;
-      }
-    }
     this.stats.committed++;
     for (const diff of diffs) {
       const dir = diff.dir;
@@ -424,8 +452,9 @@ export class Poller {
   }
 
   /**
-   * Is the root still the one we indexed? Same device, a readable directory, and not empty when
-   * the index says it holds entries. At most one probe is in flight: a hung probe is not repeated.
+   * Is the root still the one we indexed? A readable directory holding its marker (the pair's and
+   * this side's, with the root id we indexed under). At most one probe is in flight: a hung probe
+   * is not repeated.
    */
   private async probeOnce(): Promise<Health> {
     if (this.probing) return { ok: false, reason: 'the previous probe of the root has not returned' };
@@ -433,15 +462,18 @@ export class Poller {
     try {
       const st = await this.io.lstat(this.opts.root);
       if (!st.isDirectory()) return { ok: false, reason: 'root is not a directory' };
-      if (st.dev !== this.rootDev) {
+      const marked = await this.rootGuard.check();
+      if (!marked.ok) return { ok: false, reason: marked.why };
+      if (marked.marker.rootId !== this.rootId) {
         return {
           ok: false,
-          reason: `root is on another device (${st.dev}, was ${this.rootDev}): unmounted or remounted; restart the watcher if it was remounted on purpose`,
+          reason: `root id changed (${marked.marker.rootId}, indexed as ${this.rootId ?? 'none'}): another folder was marked; restart the watcher to index it`,
         };
       }
-      const names = await this.io.readdir(this.opts.root);
-      if (names.length === 0 && (this.rootNode?.entries.size ?? 0) > 0) {
-        return { ok: false, reason: 'root is suddenly empty' };
+      if (st.dev !== this.rootDev) {
+        // Remounted (same marker on another device): the passes compare it with the index.
+        this.opts.logger.info({ ...this.ctx(), dev: st.dev, was: this.rootDev }, 'root was remounted');
+        this.rootDev = st.dev;
       }
       return { ok: true };
     } catch (err) {

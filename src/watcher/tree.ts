@@ -7,7 +7,7 @@ import { join } from 'node:path';
 import type { ChangeKind } from '../bus/index.js';
 import { checkRelPath } from '../bus/index.js';
 import { STATE_DIR } from '../core/index.js';
-import { isTempName as isEngineTempName } from '../fsops/index.js';
+import { isTempName } from '../fsops/index.js';
 import type { FsIo } from './fsio.js';
 import { errCode, isGone, mapLimited } from './fsio.js';
 
@@ -37,32 +37,22 @@ export interface SnapshotEntry {
   mtimeMs: number;
 }
 
-/**
- * ha-sync's own temp files (written by the engine before a rename, see fsops `tempName`): never
- * announced. Broader than fsops' exact pattern on purpose, so a future temp-name change is still
- * skipped.
- */
-export const TEMP_NAME_RE = /^\.ha-sync-.*\.tmp$/;
-
-export function isTempName(name: string): boolean {
-  return isEngineTempName(name) || TEMP_NAME_RE.test(name);
-}
-
 export function joinRel(dir: string, name: string): string {
   return dir === '' ? name : `${dir}/${name}`;
 }
 
 /**
- * ha-sync's own names, never watched nor announced (and not warned about): its temp files, and
- * the root's `.ha-sync/` state folder (kept versions).
+ * ha-sync's own names, never watched nor announced (and not warned about): its temp files in this
+ * root (named with the root's id, `rootId`; null: none), and the root's `.ha-sync/` state folder
+ * (marker, kept versions). A user's file of a similar name is announced like any other.
  */
-export function ownName(rel: string, name: string): boolean {
-  return isTempName(name) || (rel === '' && name === STATE_DIR);
+export function ownName(rel: string, name: string, rootId: string | null): boolean {
+  return isTempName(name, rootId) || (rel === '' && name === STATE_DIR);
 }
 
 /** A name the watcher can announce: not one of ha-sync's own, and a path an event may carry. */
-export function announceable(rel: string, name: string): boolean {
-  return !ownName(rel, name) && checkRelPath(joinRel(rel, name)) === null;
+export function announceable(rel: string, name: string, rootId: string | null): boolean {
+  return !ownName(rel, name, rootId) && checkRelPath(joinRel(rel, name)) === null;
 }
 
 export function metaOf(st: Stats): FileMeta | 'dir' | null {
@@ -91,6 +81,8 @@ export interface ScanHooks {
   onUnannounceable?: (rel: string) => void;
   /** Stop early (the pass was aborted). */
   aborted?: () => boolean;
+  /** The root's id (its marker): our temp files carry it and are skipped. Default null. */
+  rootId?: string | null;
 }
 
 /** Directories listed at once by a scan, and stats in flight per directory. */
@@ -129,8 +121,9 @@ export async function scanDir(
       names,
       SCAN_STATS,
       async (name) => {
-        if (!announceable(node.rel, name)) {
-          if (!ownName(node.rel, name)) hooks.onUnannounceable?.(joinRel(node.rel, name));
+        if (!announceable(node.rel, name, hooks.rootId ?? null)) {
+          if (!ownName(node.rel, name, hooks.rootId ?? null))
+            hooks.onUnannounceable?.(joinRel(node.rel, name));
           return;
         }
         const childRel = joinRel(node.rel, name);
