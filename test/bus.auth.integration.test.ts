@@ -17,6 +17,7 @@ import {
   writeFileSync,
 } from 'node:fs';
 import { createServer } from 'node:net';
+import { Writable } from 'node:stream';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { connect, type NatsConnection } from '@nats-io/transport-node';
@@ -156,6 +157,44 @@ describe('NATS with identities: who may connect', () => {
     // The right user and password over TLS, verified against the generated CA: accepted.
     const nc = await raw({ tls, user: 'watch-dell', pass: passwords['watch-dell']! });
     expect(nc.isClosed()).toBe(false);
+  });
+
+  it('the bus says why it is refused (never with the password), and keeps trying', async () => {
+    const lines: string[] = [];
+    const logger = createLogger({
+      destination: new Writable({
+        write(c: Buffer, _e, cb) {
+          lines.push(c.toString());
+          cb();
+        },
+      }),
+    });
+    const wrong = 'not-the-password-4711';
+    const refused = await openBus({
+      kind: 'nats',
+      url,
+      user: 'watch-dell',
+      password: wrong,
+      tls: { caFile: ca },
+      logger,
+    });
+    opened.push(refused);
+    await until('a refusal is logged', () => lines.some((l) => l.includes('nats refused the credentials')));
+    // Without the CA the server's certificate cannot be verified.
+    const untrusted = await openBus({
+      kind: 'nats',
+      url,
+      user: 'watch-dell',
+      password: passwords['watch-dell']!,
+      tls: {},
+      logger,
+    });
+    opened.push(untrusted);
+    await until('a TLS failure is logged', () => lines.some((l) => l.includes('nats TLS failed')));
+    expect(refused.connected || untrusted.connected).toBe(false);
+    const all = lines.join('');
+    expect(all).not.toContain(wrong);
+    expect(all).not.toContain(passwords['watch-dell']!);
   });
 });
 

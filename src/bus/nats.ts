@@ -169,10 +169,15 @@ export class NatsBus implements EventBus {
       } catch (err) {
         if (nc && this.conn?.nc !== nc) await nc.close().catch(() => undefined);
         if (this.life.signal.aborted) return;
-        this.log?.warn(
-          { url: this.safeUrl, err: this.scrub(errorMessage(err)), retryInMs: delay },
-          'nats unreachable; retrying',
-        );
+        // A refused user or password, or a TLS failure, is no outage: say so (it will not heal
+        // until the Secret or the flags are fixed), and keep trying, as for an outage.
+        const msg = this.scrub(errorMessage(err));
+        const why = /authori[sz]ation|permissions/i.test(msg)
+          ? 'nats refused the credentials; retrying'
+          : /tls|certificate|self[- ]signed/i.test(msg)
+            ? 'nats TLS failed; retrying'
+            : 'nats unreachable; retrying';
+        this.log?.warn({ url: this.safeUrl, err: msg, retryInMs: delay }, why);
         try {
           await this.clock.sleep(delay, this.life.signal);
         } catch {
