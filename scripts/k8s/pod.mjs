@@ -120,7 +120,10 @@ export const meta = (cfg, name, component, extra = {}) => ({
  */
 export function podSecurityContext(cfg, pair, supplementalGroups = []) {
   const runAs = pair?.runAs ?? cfg.runAs;
-  const groups = [...new Set(supplementalGroups)].filter((g) => g !== runAs.group).sort((x, y) => x - y);
+  // A pair with its own uid still writes the shared logs volume (opslogs), which belongs to the
+  // top-level group: that group is a supplementary one of its pods.
+  const all = pair?.runAs ? [...supplementalGroups, cfg.runAs.group] : supplementalGroups;
+  const groups = [...new Set(all)].filter((g) => g !== runAs.group).sort((x, y) => x - y);
   return {
     runAsNonRoot: true,
     runAsUser: runAs.user,
