@@ -8,9 +8,14 @@
 //   node scripts/gen-k8s.mjs --out <dir>     write somewhere else (the staleness test)
 //   node scripts/gen-k8s.mjs --check         exit 1 when k8s/generated/ differs from a fresh render
 //   node scripts/gen-k8s.mjs --pairs <file>  read another list
+//   node scripts/gen-k8s.mjs --secrets <dir>  write the NATS Secrets (TLS, users) into <dir>, e.g.
+//                                            k8s/secrets (in .gitignore); a re-run keeps existing
+//                                            passwords and certificates unless --rotate / --rotate-tls
 //
 // The pieces: scripts/k8s/config.mjs (read and validate the list), scripts/k8s/pod.mjs (names,
-// command lines, hardened pod specs), scripts/k8s/objects.mjs (every object, and their YAML).
+// command lines, hardened pod specs), scripts/k8s/objects.mjs (every object, and their YAML),
+// scripts/k8s/nats.mjs (the NATS server, its identities and permissions), scripts/k8s/network.mjs
+// (NetworkPolicies), scripts/k8s/secrets.mjs (the NATS Secrets, never committed).
 import { readFileSync, writeFileSync, mkdirSync, readdirSync, rmSync } from 'node:fs';
 import { join, dirname, resolve, relative, isAbsolute } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -18,6 +23,7 @@ import { parseArgs } from 'node:util';
 import process from 'node:process';
 import { parsePairsConfig } from './k8s/config.mjs';
 import { renderText } from './k8s/objects.mjs';
+import { writeSecrets } from './k8s/secrets.mjs';
 
 export { parsePairsConfig } from './k8s/config.mjs';
 export { render, renderText } from './k8s/objects.mjs';
@@ -62,12 +68,16 @@ function cli() {
       pairs: { type: 'string', default: join(ROOT, 'k8s', 'pairs.yaml') },
       out: { type: 'string', default: join(ROOT, 'k8s', 'generated') },
       check: { type: 'boolean', default: false },
+      secrets: { type: 'string' },
+      rotate: { type: 'boolean', default: false },
+      'rotate-tls': { type: 'boolean', default: false },
       help: { type: 'boolean', default: false },
     },
   });
   if (values.help) {
     process.stdout.write(
-      'usage: node scripts/gen-k8s.mjs [--pairs k8s/pairs.yaml] [--out k8s/generated] [--check]\n',
+      'usage: node scripts/gen-k8s.mjs [--pairs k8s/pairs.yaml] [--out k8s/generated] [--check]\n' +
+        '       node scripts/gen-k8s.mjs --secrets k8s/secrets [--rotate] [--rotate-tls]\n',
     );
     return 0;
   }
@@ -77,6 +87,19 @@ function cli() {
   } catch (err) {
     process.stderr.write(`gen-k8s: ${err instanceof Error ? err.message : String(err)}\n`);
     return 2;
+  }
+  if (values.secrets !== undefined) {
+    const dir = isAbsolute(values.secrets) ? values.secrets : resolve(values.secrets);
+    try {
+      const files = writeSecrets(cfg, dir, { rotate: values.rotate, rotateTls: values['rotate-tls'] });
+      process.stdout.write(
+        `gen-k8s: wrote ${files.length} files to ${dir} (secret: never commit them); apply with kubectl apply -k ${values.secrets}\n`,
+      );
+      return 0;
+    } catch (err) {
+      process.stderr.write(`gen-k8s: ${err instanceof Error ? err.message : String(err)}\n`);
+      return 1;
+    }
   }
   const texts = renderText(cfg);
   const out = isAbsolute(values.out) ? values.out : resolve(values.out);

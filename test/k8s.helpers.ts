@@ -63,13 +63,28 @@ export function fallbackRender(dir: string): Obj[] {
   }
   for (const o of objs) {
     if (k.namespace && !CLUSTER_SCOPED.has(o.kind)) o.metadata.namespace = k.namespace;
-    for (const img of (k.images ?? []) as { name: string; newName?: string; newTag?: string }[]) {
+    type Img = { name: string; newName?: string; newTag?: string; digest?: string };
+    for (const img of (k.images ?? []) as Img[]) {
       for (const c of allContainers(o)) {
-        if (c.image === img.name) c.image = `${img.newName ?? img.name}${img.newTag ? `:${img.newTag}` : ''}`;
+        const ref = splitImage(c.image as string);
+        if (ref.name !== img.name) continue;
+        const tag = img.newTag ?? ref.tag;
+        const digest = img.digest ?? (img.newTag ? undefined : ref.digest);
+        c.image = `${img.newName ?? ref.name}${tag ? `:${tag}` : ''}${digest ? `@${digest}` : ''}`;
       }
     }
   }
   return objs;
+}
+
+/** An image reference's name, tag and digest (a registry's `host:port/` is part of the name). */
+export function splitImage(image: string): { name: string; tag?: string; digest?: string } {
+  const at = image.indexOf('@');
+  const digest = at < 0 ? undefined : image.slice(at + 1);
+  const rest = at < 0 ? image : image.slice(0, at);
+  const colon = rest.lastIndexOf(':');
+  if (colon < 0 || rest.slice(colon).includes('/')) return { name: rest, ...(digest ? { digest } : {}) };
+  return { name: rest.slice(0, colon), tag: rest.slice(colon + 1), ...(digest ? { digest } : {}) };
 }
 
 export function parseDocs(text: string): Obj[] {

@@ -38,6 +38,27 @@ import {
 
 const NS = 'infrastructure';
 const DB_SECRET = 'ha-sync-db-secret';
+const DB_READONLY_SECRET = 'ha-sync-db-readonly';
+
+/** The Secrets `gen-k8s.mjs --secrets` writes for the committed pairs.yaml, by name. */
+let natsSecretCache: string[] | undefined;
+function natsSecretNames(): string[] {
+  if (natsSecretCache) return natsSecretCache;
+  const dir = mkdtempSync(join(tmpdir(), 'ha-sync-k8s-secrets-'));
+  try {
+    const r = spawnSync(process.execPath, [GENERATOR, '--secrets', dir], { encoding: 'utf8' });
+    expect(r.status, r.stderr).toBe(0);
+    const files = (
+      YAML.parse(readFileSync(join(dir, 'kustomization.yaml'), 'utf8')) as { resources: string[] }
+    ).resources;
+    natsSecretCache = files
+      .flatMap((f) => parseDocs(readFileSync(join(dir, f), 'utf8')))
+      .map((o) => o.metadata.name);
+    return natsSecretCache;
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
 const SERVERS = { dell: '192.168.2.100', hp: '192.168.2.193' } as const;
 /** The seed's "NFS Sync Pairs" table and Phase 3B capacities. */
 const SEED_PAIRS: Record<string, string> = {
@@ -278,8 +299,8 @@ describe("a pair's mode: one-way (the seed's two CronJobs) or two-way (one)", ()
 
   it('mode: one-way, said explicitly on every pair, renders exactly the committed files', () => {
     const explicit = SEED_LIST.replace(
-      /^( {2}- \{ name: [a-z]+, capacity: \w+) \}$/gm,
-      '$1, mode: one-way }',
+      /^( {2}- \{ name: [a-z]+, capacity: \w+)(.*) \}$/gm,
+      '$1$2, mode: one-way }',
     );
     expect(explicit.match(/mode: one-way/g)).toHaveLength(Object.keys(SEED_PAIRS).length);
     const file = join(tmp, 'explicit.yaml');
@@ -468,13 +489,16 @@ describe('rendered kustomization', () => {
     expect(new Set(ids).size).toBe(ids.length);
   });
 
-  it('no Secret is shipped; the DB secret is the documented one, created by hand', () => {
+  it('no Secret is shipped; the DB secrets are documented, the NATS ones written by --secrets', () => {
     expect(byKind('Secret')).toEqual([]);
     const doc = readFileSync(join(K8S_DIR, 'secret.yaml'), 'utf8');
     // Comment-only: not one YAML document with content.
     expect(parseDocs(doc)).toEqual([]);
     expect(doc).toContain(`kubectl create secret generic ${DB_SECRET}`);
+    expect(doc).toContain(`kubectl create secret generic ${DB_READONLY_SECRET}`);
     expect(doc).toContain('HA_SYNC_DB_DSN=');
+    expect(doc).toMatch(/GRANT SELECT, CREATE ON general_db\.\* TO 'ha_sync_ro'/);
+    expect(doc).toContain('node scripts/gen-k8s.mjs --secrets k8s/secrets');
     const refs = new Set<string>();
     for (const o of workloads()) {
       for (const c of allContainers(o)) {
@@ -483,7 +507,10 @@ describe('rendered kustomization', () => {
       }
       for (const v of podTemplate(o)!.spec.volumes ?? []) if (v.secret) refs.add(v.secret.secretName);
     }
-    expect([...refs]).toEqual([DB_SECRET]);
+    // Every NATS Secret --secrets writes is used by a pod, but tap's (for people, with its CA).
+    const nats = natsSecretNames().filter((n) => n !== 'ha-sync-nats-tap');
+    expect(nats.length).toBeGreaterThan(3);
+    expect([...refs].sort()).toEqual([DB_SECRET, DB_READONLY_SECRET, ...nats].sort());
   });
 });
 
@@ -573,7 +600,7 @@ describe('references resolve', () => {
 });
 
 describe('the seed: RBAC, storage, CronJobs, dashboard', () => {
-  it('ServiceAccount ha-sync; a Role on leases with exactly create/get/update/delete', () => {
+  it("ServiceAccount ha-sync; a Role on exactly the pairs' leases (get/update/delete), and create", () => {
     expect(find('ServiceAccount', 'ha-sync')).toBeDefined();
     const roles = byKind('Role');
     expect(roles).toHaveLength(1);
@@ -581,8 +608,11 @@ describe('the seed: RBAC, storage, CronJobs, dashboard', () => {
       {
         apiGroups: ['coordination.k8s.io'],
         resources: ['leases'],
-        verbs: ['create', 'get', 'update', 'delete'],
+        resourceNames: Object.keys(SEED_PAIRS).map((p) => `ha-sync-${p}`),
+        verbs: ['get', 'update', 'delete'],
       },
+      // create cannot be limited by resourceNames: a rule of its own, with nothing else.
+      { apiGroups: ['coordination.k8s.io'], resources: ['leases'], verbs: ['create'] },
     ]);
     const rb = byKind('RoleBinding')[0]!;
     expect(rb.subjects).toEqual([{ kind: 'ServiceAccount', name: 'ha-sync', namespace: NS }]);
@@ -732,7 +762,7 @@ describe('the live path: watchers, appliers, NATS', () => {
     expect(sts).toBeDefined();
     expect(sts.spec.volumeClaimTemplates[0].metadata.name).toBe('data');
     const conf = find('ConfigMap', 'ha-sync-nats-config')!.data['nats.conf'] as string;
-    expect(conf).toMatch(/jetstream\s*\{[^}]*store_dir: \/data/);
+    expect(conf).toMatch(/jetstream\s*\{[^}]*store_dir: "\/data"/);
     const c = sts.spec.template.spec.containers[0];
     expect(c.image).toMatch(/^nats:\d+\.\d+\.\d+/);
     expect(c.livenessProbe).toBeDefined();
@@ -785,7 +815,11 @@ describe('every pod is hardened', () => {
       expect(podTemplate(o)!.spec.terminationGracePeriodSeconds, id).toBeGreaterThanOrEqual(120);
       const from = (c.envFrom ?? []).map((e: any) => e.secretRef?.name ?? e.configMapRef?.name);
       expect(from, id).toContain('ha-sync-env');
-      if (readsAudit.has(c.args[0])) expect(from, id).toContain(DB_SECRET);
+      // The dashboard reads with the read-only DSN, and never gets the writing one.
+      if (c.args[0] === 'ui') {
+        expect(from, id).toContain(DB_READONLY_SECRET);
+        expect(from, id).not.toContain(DB_SECRET);
+      } else if (readsAudit.has(c.args[0])) expect(from, id).toContain(DB_SECRET);
     }
   });
 

@@ -14,7 +14,7 @@ describe('parseUiArgs', () => {
     expect(parseUiArgs([], {})).toEqual({
       help: false,
       port: 8080,
-      host: '0.0.0.0',
+      host: '127.0.0.1',
       dbDsn: undefined,
       logDir: '/var/log/ha-sync',
       scheduleMinutes: 15,

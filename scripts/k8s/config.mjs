@@ -7,6 +7,13 @@ import YAML from 'yaml';
 const NAME_RE = /^[a-z0-9]([a-z0-9-]{0,53}[a-z0-9])?$/;
 const QUANTITY_RE = /^[0-9]+(\.[0-9]+)?(Ki|Mi|Gi|Ti|Pi|Ei|k|M|G|T|P|E)?$/;
 const CRON_RE = /^\S+( \S+){4}$/;
+const CIDR_RE = /^(\d{1,3}\.){3}\d{1,3}\/\d{1,2}$|^[0-9a-fA-F:]+\/\d{1,3}$/;
+const DIGEST_RE = /^sha256:[0-9a-f]{64}$/;
+const NGINX = 'nginx.ingress.kubernetes.io';
+/** Annotations that restrict who reaches the Ingress (nginx allow-list, basic auth, external auth). */
+const ACCESS_ANNOTATIONS = [`${NGINX}/whitelist-source-range`, `${NGINX}/auth-type`, `${NGINX}/auth-url`];
+/** What a writing pod may add back, on request (pairs[].capabilities). */
+const WRITE_CAPABILITIES = ['CHOWN', 'FOWNER'];
 /**
  * How a pair's CronJobs reconcile. `one-way` (the seed's default): two jobs, one per direction.
  * `two-way`: one job that walks both trees against the pair's baseline.
@@ -38,6 +45,7 @@ export function parsePairsConfig(text) {
     'prune',
     'ui',
     'nats',
+    'network',
   ];
   for (const k of Object.keys(raw))
     if (!TOP.includes(k)) fail(`unknown key '${k}' (known: ${TOP.join(', ')})`);
@@ -75,8 +83,22 @@ export function parsePairsConfig(text) {
     }
     const mode = p.mode ?? 'one-way';
     if (!MODES.includes(mode)) fail(`${where}.mode: expected ${MODES.join(' or ')}, got '${p.mode}'`);
-    const known = new Set(['name', 'capacity', 'path', 'mode', 'dryRun', 'deleteMissing']);
+    const known = new Set([
+      'name',
+      'capacity',
+      'path',
+      'mode',
+      'dryRun',
+      'deleteMissing',
+      'runAs',
+      'capabilities',
+    ]);
     for (const k of Object.keys(p)) if (!known.has(k)) fail(`${where}: unknown key '${k}'`);
+    const pairRunAs = p.runAs === undefined ? undefined : parseRunAs(`${where}.runAs`, p.runAs, fail);
+    const caps = p.capabilities ?? [];
+    if (!Array.isArray(caps) || caps.some((c) => !WRITE_CAPABILITIES.includes(c))) {
+      fail(`${where}.capabilities: expected a list of ${WRITE_CAPABILITIES.join(' and ')}`);
+    }
     outPairs.push(
       Object.freeze({
         name: p.name,
@@ -85,6 +107,8 @@ export function parsePairsConfig(text) {
         mode,
         dryRun: p.dryRun ?? true,
         deleteMissing: p.deleteMissing ?? false,
+        ...(pairRunAs ? { runAs: pairRunAs } : {}),
+        capabilities: Object.freeze(Array.isArray(caps) ? [...new Set(caps)] : []),
       }),
     );
   }
@@ -125,10 +149,7 @@ export function parsePairsConfig(text) {
   if (!Array.isArray(mountOptions) || mountOptions.some((o) => typeof o !== 'string')) {
     fail('nfsMountOptions: expected a list of strings');
   }
-  const runAs = raw.runAs ?? {};
-  for (const k of ['user', 'group']) {
-    if (!Number.isInteger(runAs[k]) || runAs[k] < 1) fail(`runAs.${k}: expected a non-zero uid/gid`);
-  }
+  const runAs = parseRunAs('runAs', raw.runAs ?? {}, fail);
   const namespace = raw.namespace ?? 'infrastructure';
   if (!NAME_RE.test(namespace)) fail(`namespace: invalid '${namespace}'`);
   const lockWaitSeconds = raw.lockWaitSeconds ?? 300;
@@ -147,12 +168,23 @@ export function parsePairsConfig(text) {
   ) {
     fail("ui.annotations: expected a map of strings (quote values like 'true')");
   }
+  const access = parseUiAccess(ui, ingressAnnotations, fail);
+  const network = raw.network ?? {};
+  for (const k of ['ingressNamespace', 'prometheusNamespace']) {
+    if (network[k] !== undefined && !NAME_RE.test(String(network[k])))
+      fail(`network.${k}: expected a namespace name, got '${network[k]}'`);
+  }
+
   const nats = raw.nats ?? {};
   if (nats.external === undefined && typeof nats.image !== 'string')
     fail('nats.image: required unless nats.external');
   if (nats.external !== undefined && !/^(nats|tls):\/\/\S+$/.test(String(nats.external))) {
     fail(`nats.external: expected nats://host:port, got '${nats.external}'`);
   }
+  if (nats.digest !== undefined && !DIGEST_RE.test(String(nats.digest)))
+    fail(`nats.digest: expected sha256:<64 hex digits>, got '${nats.digest}'`);
+  if (typeof nats.image === 'string' && nats.image.includes('@'))
+    fail('nats.image: give the digest as nats.digest, not in the image');
 
   if (problems.length) throw new Error(`pairs.yaml:\n  ${problems.join('\n  ')}`);
   const [primary, secondary] = servers;
@@ -165,7 +197,7 @@ export function parsePairsConfig(text) {
     secondary: secondary.name,
     logs: Object.freeze({ server: logs.server, path: logs.path, capacity: String(logs.capacity) }),
     mountOptions: Object.freeze([...mountOptions]),
-    runAs: Object.freeze({ user: runAs.user, group: runAs.group }),
+    runAs,
     namespace,
     lockWaitSeconds,
     prune: Object.freeze({ schedule: prune.schedule, olderThanDays: prune.olderThanDays }),
@@ -174,14 +206,67 @@ export function parsePairsConfig(text) {
       clusterIssuer: ui.clusterIssuer ?? 'letsencrypt-prod',
       ingressClassName: ui.ingressClassName,
       annotations: Object.freeze({ ...ingressAnnotations }),
+      access,
     }),
+    network: Object.freeze({
+      ingressNamespace: network.ingressNamespace ?? 'ingress-nginx',
+      prometheusNamespace: network.prometheusNamespace ?? 'monitoring',
+    }),
+
     nats: Object.freeze({
       external: nats.external,
       image: nats.image,
+      digest: nats.digest,
       storage: String(nats.storage ?? '5Gi'),
       storageClassName: nats.storageClassName || undefined,
     }),
   });
+}
+
+function parseRunAs(where, v, fail) {
+  const o = v ?? {};
+  for (const k of ['user', 'group']) {
+    if (!Number.isInteger(o[k]) || o[k] < 1) fail(`${where}.${k}: expected a non-zero uid/gid`);
+  }
+  return Object.freeze({ user: o.user, group: o.group });
+}
+
+/**
+ * The dashboard's Ingress must say who may reach it: `ui.access` (allowList of CIDRs, a basic-auth
+ * Secret, or an oauth2-proxy URL), or an equivalent annotation of its own. Returns the annotations
+ * the access rule adds. The one line names the choices.
+ */
+function parseUiAccess(ui, annotations, fail) {
+  const a = ui.access ?? {};
+  const known = ['allowList', 'basicAuthSecret', 'oauth2Proxy'];
+  for (const k of Object.keys(a)) if (!known.includes(k)) fail(`ui.access: unknown key '${k}'`);
+  const out = {};
+  if (a.allowList !== undefined) {
+    if (!Array.isArray(a.allowList) || a.allowList.length === 0 || a.allowList.some((c) => !CIDR_RE.test(c)))
+      fail(`ui.access.allowList: expected a list of CIDRs such as 192.168.2.0/24`);
+    else out[`${NGINX}/whitelist-source-range`] = a.allowList.join(',');
+  }
+  if (a.basicAuthSecret !== undefined) {
+    if (!NAME_RE.test(String(a.basicAuthSecret))) fail('ui.access.basicAuthSecret: expected a Secret name');
+    out[`${NGINX}/auth-type`] = 'basic';
+    out[`${NGINX}/auth-secret`] = String(a.basicAuthSecret);
+    out[`${NGINX}/auth-realm`] = 'ha-sync';
+  }
+  if (a.oauth2Proxy !== undefined) {
+    if (!/^https?:\/\/\S+$/.test(String(a.oauth2Proxy))) fail('ui.access.oauth2Proxy: expected a URL');
+    const base = String(a.oauth2Proxy).replace(/\/+$/, '');
+    out[`${NGINX}/auth-url`] = `${base}/oauth2/auth`;
+    out[`${NGINX}/auth-signin`] = `${base}/oauth2/start?rd=$escaped_request_uri`;
+  }
+  const guarded = [...Object.keys(out), ...Object.keys(annotations ?? {})].some((k) =>
+    ACCESS_ANNOTATIONS.includes(k),
+  );
+  if (!guarded) {
+    fail(
+      'ui: the dashboard Ingress has no access rule; set ui.access.allowList (CIDRs), ui.access.basicAuthSecret or ui.access.oauth2Proxy',
+    );
+  }
+  return Object.freeze(out);
 }
 
 function isInsidePosix(outer, inner) {

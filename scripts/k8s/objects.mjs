@@ -3,12 +3,12 @@
 // `renderText` the YAML of each file plus generated/kustomization.yaml.
 import YAML from 'yaml';
 import { oneWayCronJobName, twoWayCronJobName } from './config.mjs';
+import { natsClientEnv, natsObjects, natsUrl, applierUser, watcherUser } from './nats.mjs';
+import { networkPolicies } from './network.mjs';
 import {
   NAMES,
-  PATHS,
   RESOURCES,
   applyArgs,
-  containerSecurityContext,
   dataVolume,
   haSyncContainer,
   labels,
@@ -16,7 +16,6 @@ import {
   logsVolume,
   meta,
   mountPath,
-  podSecurityContext,
   podSpec,
   pruneArgs,
   pvcVolume,
@@ -84,14 +83,15 @@ function reconcileCronJob(cfg, pair, from, to) {
       { name: dataVolume(to), mountPath: mountPath(to, pair.name) },
       logsMount(),
     ],
-    { withDb: true },
+    { withDb: true, capabilities: pair.capabilities },
   );
   const volumes = [
     pvcVolume(dataVolume(from), pvcName(from, pair.name), true),
     pvcVolume(dataVolume(to), pvcName(to, pair.name)),
     logsVolume(),
   ];
-  return reconcilerCronJob(cfg, oneWayCronJobName(pair.name, from, to), schedule, extra, container, volumes);
+  const name = oneWayCronJobName(pair.name, from, to);
+  return reconcilerCronJob(cfg, pair, name, schedule, extra, container, volumes);
 }
 
 /**
@@ -108,15 +108,15 @@ function twoWayCronJob(cfg, pair) {
     twoWayReconcileArgs(cfg, pair),
     RESOURCES.reconcile,
     [...sides.map((s) => ({ name: dataVolume(s), mountPath: mountPath(s, pair.name) })), logsMount()],
-    { withDb: true },
+    { withDb: true, capabilities: pair.capabilities },
   );
   const volumes = [...sides.map((s) => pvcVolume(dataVolume(s), pvcName(s, pair.name))), logsVolume()];
   const schedule = cfg.servers.find((s) => s.name === cfg.primary).schedule;
-  return reconcilerCronJob(cfg, twoWayCronJobName(pair.name), schedule, extra, container, volumes);
+  return reconcilerCronJob(cfg, pair, twoWayCronJobName(pair.name), schedule, extra, container, volumes);
 }
 
 /** What every reconcile CronJob shares, one-way or two-way. */
-function reconcilerCronJob(cfg, name, schedule, extra, container, volumes) {
+function reconcilerCronJob(cfg, pair, name, schedule, extra, container, volumes) {
   return {
     apiVersion: 'batch/v1',
     kind: 'CronJob',
@@ -138,7 +138,7 @@ function reconcilerCronJob(cfg, name, schedule, extra, container, volumes) {
           backoffLimit: 0,
           template: {
             metadata: { labels: labels('reconciler', extra) },
-            spec: podSpec(cfg, [container], volumes, { token: true, restartPolicy: 'Never' }),
+            spec: podSpec(cfg, [container], volumes, { token: true, restartPolicy: 'Never', pair }),
           },
         },
       },
@@ -179,9 +179,14 @@ function watcherDeployment(cfg, server) {
     readOnly: true,
   }));
   const volumes = cfg.pairs.map((p) => pvcVolume(dataVolume(p.name), pvcName(server, p.name), true));
+  const nats = natsClientEnv(cfg, watcherUser(server));
   const container = haSyncContainer('watch', watchArgs(cfg, server), RESOURCES.watcher, mounts, {
     withDb: false,
+    nats,
   });
+  volumes.push(nats.volume);
+  // It reads every pair of its server: the pairs' own groups (a pair's `runAs`) as supplementary.
+  const groups = cfg.pairs.map((p) => p.runAs?.group).filter((g) => g !== undefined);
   // Two watchers of one root would only publish duplicates (dropped by the server), but Recreate
   // keeps it to one poller hitting the NFS server.
   return deployment(
@@ -190,7 +195,7 @@ function watcherDeployment(cfg, server) {
     'watcher',
     extra,
     { strategy: { type: 'Recreate' } },
-    podSpec(cfg, [container], volumes, { token: false }),
+    podSpec(cfg, [container], volumes, { token: false, supplementalGroups: groups }),
   );
 }
 
@@ -204,8 +209,12 @@ function applierDeployment(cfg, pair) {
   }
   mounts.push(logsMount());
   volumes.push(logsVolume());
+  const nats = natsClientEnv(cfg, applierUser(pair.name));
+  volumes.push(nats.volume);
   const container = haSyncContainer('apply', applyArgs(cfg, pair), RESOURCES.applier, mounts, {
     withDb: true,
+    nats,
+    capabilities: pair.capabilities,
   });
   // A pair still in dry-run has no live writer: replicas 0 until pairs.yaml says dryRun: false.
   return deployment(
@@ -214,18 +223,20 @@ function applierDeployment(cfg, pair) {
     'applier',
     extra,
     { replicas: pair.dryRun ? 0 : 1, strategy: { type: 'Recreate' } },
-    podSpec(cfg, [container], volumes, { token: true }),
+    podSpec(cfg, [container], volumes, { token: true, pair }),
   );
 }
 
 function uiObjects(cfg) {
   const container = {
-    ...haSyncContainer('ui', uiArgs(), RESOURCES.ui, [], { withDb: true }),
+    // The dashboard only reads: it gets the read-only DSN (a user with SELECT only).
+    ...haSyncContainer('ui', uiArgs(), RESOURCES.ui, [], { withDb: 'read-only' }),
     ports: [{ name: 'http', containerPort: 8080, protocol: 'TCP' }],
     livenessProbe: { httpGet: { path: '/healthz', port: 'http' }, periodSeconds: 10, failureThreshold: 3 },
     readinessProbe: { httpGet: { path: '/readyz', port: 'http' }, periodSeconds: 10, failureThreshold: 3 },
   };
-  // The dashboard serves /metrics; the annotations let an annotation-driven Prometheus scrape it.
+  // The dashboard serves /metrics; the annotations let an annotation-driven Prometheus scrape it
+  // (inside the cluster: the Ingress routes only the page and its API, never /metrics).
   const scrape = {
     'prometheus.io/scrape': 'true',
     'prometheus.io/port': '8080',
@@ -250,13 +261,19 @@ function uiObjects(cfg) {
       ports: [{ name: 'http', port: 8080, targetPort: 'http', protocol: 'TCP' }],
     },
   };
+  const backend = { service: { name: NAMES.ui, port: { number: 8080 } } };
   const ing = {
     apiVersion: 'networking.k8s.io/v1',
     kind: 'Ingress',
     metadata: {
       ...meta(cfg, NAMES.ui, 'ui'),
-      // Extra annotations from pairs.yaml first (e.g. access control); the issuer always wins.
-      annotations: { ...cfg.ui.annotations, 'cert-manager.io/cluster-issuer': cfg.ui.clusterIssuer },
+      // Extra annotations from pairs.yaml first, then the access rule (ui.access); the issuer
+      // always wins.
+      annotations: {
+        ...cfg.ui.annotations,
+        ...cfg.ui.access,
+        'cert-manager.io/cluster-issuer': cfg.ui.clusterIssuer,
+      },
     },
     spec: {
       ...(cfg.ui.ingressClassName ? { ingressClassName: cfg.ui.ingressClassName } : {}),
@@ -265,12 +282,13 @@ function uiObjects(cfg) {
         {
           host: cfg.ui.host,
           http: {
+            // Exactly the page, its assets and its API: /metrics, /healthz and /readyz stay
+            // inside the cluster.
             paths: [
-              {
-                path: '/',
-                pathType: 'Prefix',
-                backend: { service: { name: NAMES.ui, port: { number: 8080 } } },
-              },
+              { path: '/', pathType: 'Exact', backend },
+              { path: '/favicon.svg', pathType: 'Exact', backend },
+              { path: '/assets/', pathType: 'Prefix', backend },
+              { path: '/api/', pathType: 'Prefix', backend },
             ],
           },
         },
@@ -308,137 +326,6 @@ function pruneCronJob(cfg) {
   };
 }
 
-const NATS_CONF = `# nats-server configuration for ha-sync (single node, JetStream on a PVC).
-server_name: $POD_NAME
-listen: 0.0.0.0:4222
-http: 0.0.0.0:8222
-max_payload: 1MB
-# On SIGTERM, stop taking clients and let them move on before exiting.
-lame_duck_duration: 30s
-lame_duck_grace_period: 10s
-jetstream {
-  store_dir: /data
-  max_memory_store: 64MB
-  max_file_store: 4GB
-}
-`;
-
-function natsObjects(cfg) {
-  const sel = { 'app.kubernetes.io/name': 'ha-sync', 'app.kubernetes.io/component': 'nats' };
-  const configMap = {
-    apiVersion: 'v1',
-    kind: 'ConfigMap',
-    metadata: meta(cfg, `${NAMES.nats}-config`, 'nats'),
-    data: { 'nats.conf': NATS_CONF },
-  };
-  const svc = {
-    apiVersion: 'v1',
-    kind: 'Service',
-    metadata: meta(cfg, NAMES.nats, 'nats'),
-    spec: {
-      type: 'ClusterIP',
-      selector: sel,
-      ports: [
-        { name: 'client', port: 4222, targetPort: 'client', protocol: 'TCP' },
-        { name: 'monitor', port: 8222, targetPort: 'monitor', protocol: 'TCP' },
-      ],
-    },
-  };
-  const headless = {
-    apiVersion: 'v1',
-    kind: 'Service',
-    metadata: meta(cfg, `${NAMES.nats}-headless`, 'nats'),
-    spec: {
-      clusterIP: 'None',
-      publishNotReadyAddresses: true,
-      selector: sel,
-      ports: [{ name: 'client', port: 4222, targetPort: 'client', protocol: 'TCP' }],
-    },
-  };
-  const health = (q) => ({ httpGet: { path: `/healthz?${q}`, port: 'monitor' } });
-  const container = {
-    name: 'nats',
-    image: cfg.nats.image,
-    imagePullPolicy: 'IfNotPresent',
-    command: ['nats-server', '--config', '/etc/nats/nats.conf'],
-    ports: [
-      { name: 'client', containerPort: 4222, protocol: 'TCP' },
-      { name: 'monitor', containerPort: 8222, protocol: 'TCP' },
-    ],
-    env: [
-      { name: 'POD_NAME', valueFrom: { fieldRef: { fieldPath: 'metadata.name' } } },
-      // Lets the Go runtime collect before the kernel kills it at the memory limit.
-      { name: 'GOMEMLIMIT', valueFrom: { resourceFieldRef: { resource: 'limits.memory' } } },
-    ],
-    resources: RESOURCES.nats,
-    securityContext: containerSecurityContext(),
-    startupProbe: { ...health('js-enabled-only=true'), periodSeconds: 5, failureThreshold: 60 },
-    livenessProbe: { ...health('js-enabled-only=true'), periodSeconds: 30, failureThreshold: 3 },
-    readinessProbe: { ...health('js-server-only=true'), periodSeconds: 10, failureThreshold: 3 },
-    volumeMounts: [
-      { name: 'config', mountPath: '/etc/nats', readOnly: true },
-      { name: 'data', mountPath: '/data' },
-      { name: 'tmp', mountPath: PATHS.tmp },
-    ],
-  };
-  const sts = {
-    apiVersion: 'apps/v1',
-    kind: 'StatefulSet',
-    metadata: meta(cfg, NAMES.nats, 'nats'),
-    spec: {
-      serviceName: `${NAMES.nats}-headless`,
-      replicas: 1,
-      selector: { matchLabels: sel },
-      template: {
-        metadata: { labels: labels('nats') },
-        spec: {
-          automountServiceAccountToken: false,
-          terminationGracePeriodSeconds: 60,
-          securityContext: { ...podSecurityContext(cfg), fsGroup: cfg.runAs.group },
-          containers: [container],
-          volumes: [
-            { name: 'config', configMap: { name: configMap.metadata.name } },
-            { name: 'tmp', emptyDir: { sizeLimit: '64Mi' } },
-          ],
-        },
-      },
-      persistentVolumeClaimRetentionPolicy: { whenDeleted: 'Retain', whenScaled: 'Retain' },
-      volumeClaimTemplates: [
-        {
-          metadata: { name: 'data', labels: labels('nats') },
-          spec: {
-            accessModes: ['ReadWriteOnce'],
-            ...(cfg.nats.storageClassName ? { storageClassName: cfg.nats.storageClassName } : {}),
-            resources: { requests: { storage: cfg.nats.storage } },
-          },
-        },
-      ],
-    },
-  };
-  // Only ha-sync pods may publish or consume; the monitor port stays open for probes and scraping.
-  const netpol = {
-    apiVersion: 'networking.k8s.io/v1',
-    kind: 'NetworkPolicy',
-    metadata: meta(cfg, NAMES.nats, 'nats'),
-    spec: {
-      podSelector: { matchLabels: sel },
-      policyTypes: ['Ingress'],
-      ingress: [
-        {
-          from: [{ podSelector: { matchLabels: { 'app.kubernetes.io/part-of': 'ha-sync' } } }],
-          ports: [{ port: 4222, protocol: 'TCP' }],
-        },
-        { ports: [{ port: 8222, protocol: 'TCP' }] },
-      ],
-    },
-  };
-  return { configMap, svc, headless, sts, netpol };
-}
-
-export function natsUrl(cfg) {
-  return cfg.nats.external ?? `nats://${NAMES.nats}.${cfg.namespace}.svc:4222`;
-}
-
 // ---------------------------------------------------------------------------------------------
 // The whole set: file name -> object(s).
 
@@ -447,26 +334,40 @@ export function render(cfg) {
   const files = new Map();
   const add = (file, ...objs) => files.set(file, objs);
 
-  add('serviceaccount.yaml', {
-    apiVersion: 'v1',
-    kind: 'ServiceAccount',
-    metadata: meta(cfg, NAMES.serviceAccount, 'rbac'),
-    // Pods that need the token (Lease holders) ask for it in their spec.
-    automountServiceAccountToken: false,
-  });
+  add(
+    'serviceaccount.yaml',
+    {
+      apiVersion: 'v1',
+      kind: 'ServiceAccount',
+      metadata: meta(cfg, NAMES.serviceAccount, 'rbac'),
+      // Pods that need the token (Lease holders) ask for it in their spec.
+      automountServiceAccountToken: false,
+    },
+    {
+      apiVersion: 'v1',
+      kind: 'ServiceAccount',
+      // Bound to no Role: the dashboard, watchers, prune and NATS have nothing to ask the API.
+      metadata: meta(cfg, NAMES.plainServiceAccount, 'rbac'),
+      automountServiceAccountToken: false,
+    },
+  );
   add(
     'rbac.yaml',
     {
       apiVersion: 'rbac.authorization.k8s.io/v1',
       kind: 'Role',
       metadata: meta(cfg, 'ha-sync-leases', 'rbac'),
-      // Exactly the verbs src/lock uses: read, create, renew or take over (update), release (delete).
+      // Exactly the verbs src/lock uses, on exactly the pairs' Leases: read, renew or take over
+      // (update), release (delete). `create` cannot be limited by resourceNames (the name is not
+      // known when the request is authorized), so it is a rule of its own.
       rules: [
         {
           apiGroups: ['coordination.k8s.io'],
           resources: ['leases'],
-          verbs: ['create', 'get', 'update', 'delete'],
+          resourceNames: cfg.pairs.map((p) => `ha-sync-${p.name}`),
+          verbs: ['get', 'update', 'delete'],
         },
+        { apiGroups: ['coordination.k8s.io'], resources: ['leases'], verbs: ['create'] },
       ],
     },
     {
@@ -540,8 +441,9 @@ export function render(cfg) {
   add('ui-ingress.yaml', ui.ing);
   if (cfg.nats.external === undefined) {
     const n = natsObjects(cfg);
-    add('nats.yaml', n.configMap, n.svc, n.headless, n.sts, n.netpol);
+    add('nats.yaml', n.configMap, n.svc, n.headless, n.sts);
   }
+  add('networkpolicies.yaml', ...networkPolicies(cfg));
   return files;
 }
 
@@ -556,10 +458,19 @@ export function renderText(cfg) {
       HEADER + objs.map((o) => YAML.stringify(o, { lineWidth: 0, version: '1.1' })).join('---\n'),
     );
   }
+  // The NATS image pinned by digest when pairs.yaml gives one (nats.digest): the tag stays for
+  // humans, the digest is what the node pulls. (The ha-sync image's digest goes beside its
+  // newName/newTag in k8s/kustomization.yaml, which sets them last.)
+  const images = [];
+  if (cfg.nats.digest && cfg.nats.external === undefined) {
+    const [name, tag] = cfg.nats.image.split(':');
+    images.push({ name, ...(tag ? { newTag: tag } : {}), digest: cfg.nats.digest });
+  }
   const kustomization = {
     apiVersion: 'kustomize.config.k8s.io/v1beta1',
     kind: 'Kustomization',
     resources: [...files.keys()],
+    ...(images.length ? { images } : {}),
   };
   out.set('kustomization.yaml', HEADER + YAML.stringify(kustomization, { lineWidth: 0, version: '1.1' }));
   return out;

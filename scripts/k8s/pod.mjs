@@ -8,9 +8,18 @@
 export const PATHS = Object.freeze({ logs: '/var/log/ha-sync', tmp: '/tmp', mnt: '/mnt' });
 /** Names of the objects other objects refer to. */
 export const NAMES = Object.freeze({
+  /** Bound to the Lease Role: only the Lease holders (reconcile CronJobs, appliers) use it. */
   serviceAccount: 'ha-sync',
+  /** Bound to nothing: the dashboard, watchers, prune and NATS. */
+  plainServiceAccount: 'ha-sync-no-rbac',
   dbSecret: 'ha-sync-db-secret',
+  /** The dashboard's read-only DSN (SELECT only), under the same key HA_SYNC_DB_DSN. */
+  dbReadOnlySecret: 'ha-sync-db-readonly',
   dbSecretKey: 'HA_SYNC_DB_DSN',
+  /** NATS: the server's certificate and key, the users' passwords, the CA clients verify with. */
+  natsTls: 'ha-sync-nats-tls',
+  natsServerUsers: 'ha-sync-nats-server-users',
+  natsCa: 'ha-sync-nats-ca',
   envConfigMap: 'ha-sync-env',
   logsPv: 'pv-ha-sync-logs',
   logsPvc: 'pvc-ha-sync-logs',
@@ -104,20 +113,36 @@ export const meta = (cfg, name, component, extra = {}) => ({
   labels: labels(component, extra),
 });
 
-export function podSecurityContext(cfg) {
+/**
+ * The pod's uid/gid: the pair's own `runAs` when it has one (e.g. owncloud's files belong to
+ * www-data, 33:33), else the top-level one. `supplementalGroups` lets one pod read files of
+ * several pairs (a watcher serves every pair of its server).
+ */
+export function podSecurityContext(cfg, pair, supplementalGroups = []) {
+  const runAs = pair?.runAs ?? cfg.runAs;
+  // A pair with its own uid still writes the shared logs volume (opslogs), which belongs to the
+  // top-level group: that group is a supplementary one of its pods.
+  const all = pair?.runAs ? [...supplementalGroups, cfg.runAs.group] : supplementalGroups;
+  const groups = [...new Set(all)].filter((g) => g !== runAs.group).sort((x, y) => x - y);
   return {
     runAsNonRoot: true,
-    runAsUser: cfg.runAs.user,
-    runAsGroup: cfg.runAs.group,
+    runAsUser: runAs.user,
+    runAsGroup: runAs.group,
+    ...(groups.length ? { supplementalGroups: groups } : {}),
     seccompProfile: { type: 'RuntimeDefault' },
   };
 }
 
-export const containerSecurityContext = () => ({
+/**
+ * Every capability dropped. `add` (only CHOWN and FOWNER, only for a pair whose entry asks with
+ * `capabilities:`, only on pods that write) takes the pod out of the "restricted" Pod Security
+ * profile into "baseline": docs/operations.md, "Security model".
+ */
+export const containerSecurityContext = (add = []) => ({
   allowPrivilegeEscalation: false,
   readOnlyRootFilesystem: true,
   runAsNonRoot: true,
-  capabilities: { drop: ['ALL'] },
+  capabilities: { drop: ['ALL'], ...(add.length ? { add: [...add] } : {}) },
 });
 
 export const RESOURCES = {
@@ -135,33 +160,44 @@ const GRACE_SECONDS = 120;
 
 /**
  * An ha-sync container: the image's entrypoint is `ha-sync`, so `args` starts with the command.
- * @param {{withDb: boolean, withNats: boolean}} opts
+ * `withDb`: the read-write DSN secret, or 'read-only' for the dashboard's. `nats`: the identity's
+ * env (scripts/k8s/nats.mjs natsClientEnv). `capabilities`: what to add back (see above).
+ * @param {{withDb: boolean | 'read-only', nats?: {env: object[], envFrom: object[], volumeMount: object}, capabilities?: string[]}} opts
  */
 export function haSyncContainer(name, args, resources, volumeMounts, opts) {
   const envFrom = [{ configMapRef: { name: NAMES.envConfigMap } }];
-  if (opts.withDb) envFrom.push({ secretRef: { name: NAMES.dbSecret } });
+  if (opts.withDb === 'read-only') envFrom.push({ secretRef: { name: NAMES.dbReadOnlySecret } });
+  else if (opts.withDb) envFrom.push({ secretRef: { name: NAMES.dbSecret } });
+  if (opts.nats) envFrom.push(...opts.nats.envFrom);
   return {
     name,
     image: NAMES.image,
     imagePullPolicy: 'IfNotPresent',
     args,
-    env: [{ name: 'POD_NAME', valueFrom: { fieldRef: { fieldPath: 'metadata.name' } } }],
+    env: [
+      { name: 'POD_NAME', valueFrom: { fieldRef: { fieldPath: 'metadata.name' } } },
+      ...(opts.nats ? opts.nats.env : []),
+    ],
     envFrom,
     resources,
-    securityContext: containerSecurityContext(),
-    volumeMounts: [{ name: 'tmp', mountPath: PATHS.tmp }, ...volumeMounts],
+    securityContext: containerSecurityContext(opts.capabilities ?? []),
+    volumeMounts: [
+      { name: 'tmp', mountPath: PATHS.tmp },
+      ...volumeMounts,
+      ...(opts.nats ? [opts.nats.volumeMount] : []),
+    ],
   };
 }
 
-/** @param {{token: boolean, restartPolicy?: string}} opts */
+/** @param {{token: boolean, restartPolicy?: string, pair?: object, supplementalGroups?: number[]}} opts */
 export function podSpec(cfg, containers, volumes, opts) {
   return {
-    serviceAccountName: NAMES.serviceAccount,
-    // Only the Lease holders talk to the Kubernetes API.
+    // Only the Lease holders talk to the Kubernetes API; every other pod gets an unbound account.
+    serviceAccountName: opts.token ? NAMES.serviceAccount : NAMES.plainServiceAccount,
     automountServiceAccountToken: opts.token,
     ...(opts.restartPolicy ? { restartPolicy: opts.restartPolicy } : {}),
     terminationGracePeriodSeconds: GRACE_SECONDS,
-    securityContext: podSecurityContext(cfg),
+    securityContext: podSecurityContext(cfg, opts.pair, opts.supplementalGroups),
     containers,
     volumes: [{ name: 'tmp', emptyDir: { sizeLimit: '256Mi' } }, ...volumes],
   };

@@ -32,6 +32,24 @@ export const natsFlags = {
     env: 'NATS_CREDS',
     help: 'NATS credentials file (JWT + nkey seed)',
   },
+  'nats-tls-ca': {
+    type: 'string',
+    valueName: 'file',
+    env: 'NATS_TLS_CA',
+    help: "PEM file of the CA that signed the server's certificate (turns TLS on)",
+  },
+  'nats-tls-cert': {
+    type: 'string',
+    valueName: 'file',
+    env: 'NATS_TLS_CERT',
+    help: 'PEM client certificate, for servers that verify clients (with --nats-tls-key)',
+  },
+  'nats-tls-key': {
+    type: 'string',
+    valueName: 'file',
+    env: 'NATS_TLS_KEY',
+    help: 'PEM private key of --nats-tls-cert (never logged)',
+  },
   stream: {
     type: 'string',
     valueName: 'name',
@@ -54,6 +72,10 @@ export interface NatsConfig {
   readonly natsUser: string | undefined;
   readonly natsPassword: string | undefined;
   readonly natsCreds: string | undefined;
+  /** TLS files (paths; read when the bus opens). Any of them, or a tls:// URL, turns TLS on. */
+  readonly natsTlsCa: string | undefined;
+  readonly natsTlsCert: string | undefined;
+  readonly natsTlsKey: string | undefined;
   readonly stream: string;
   readonly subjectPrefix: string;
 }
@@ -66,6 +88,9 @@ export function resolveNatsConfig(v: {
   'nats-user': string | undefined;
   'nats-password': string | undefined;
   'nats-creds': string | undefined;
+  'nats-tls-ca': string | undefined;
+  'nats-tls-cert': string | undefined;
+  'nats-tls-key': string | undefined;
   stream: string | undefined;
   'subject-prefix': string | undefined;
 }): NatsConfig {
@@ -85,6 +110,10 @@ export function resolveNatsConfig(v: {
   if ([token, user, creds].filter(Boolean).length > 1) {
     throw usage('--nats-token, --nats-user and --nats-creds are exclusive: give one of them');
   }
+  const tlsCa = fileFlag('nats-tls-ca', v['nats-tls-ca']);
+  const tlsCert = fileFlag('nats-tls-cert', v['nats-tls-cert']);
+  const tlsKey = fileFlag('nats-tls-key', v['nats-tls-key']);
+  if (!!tlsCert !== !!tlsKey) throw usage('--nats-tls-cert and --nats-tls-key go together: give both');
   const stream = v.stream || DEFAULT_STREAM;
   if (!/^[A-Za-z0-9_-]{1,64}$/.test(stream))
     throw usage(`--stream: expected letters, digits, _ or -, got '${stream}'`);
@@ -98,9 +127,19 @@ export function resolveNatsConfig(v: {
     natsUser: user,
     natsPassword: password,
     natsCreds: creds,
+    natsTlsCa: tlsCa,
+    natsTlsCert: tlsCert,
+    natsTlsKey: tlsKey,
     stream,
     subjectPrefix: prefix,
   });
+}
+
+/** A file flag: unset, or a non-empty path without NUL (read later, when the bus opens). */
+function fileFlag(name: string, v: string | undefined): string | undefined {
+  if (v === undefined || v === '') return undefined;
+  if (v.trim() === '' || v.includes('\0')) throw usage(`--${name}: expected a file path, got '${v}'`);
+  return v;
 }
 
 /** The bus options for a resolved config. */
@@ -111,6 +150,14 @@ export function natsBusOptions(c: NatsConfig): NatsBusOptions {
     ...(c.natsToken ? { token: c.natsToken } : {}),
     ...(c.natsUser ? { user: c.natsUser, password: c.natsPassword ?? '' } : {}),
     ...(c.natsCreds ? { credsFile: c.natsCreds } : {}),
+    ...(c.natsTlsCa || c.natsTlsCert
+      ? {
+          tls: {
+            ...(c.natsTlsCa ? { caFile: c.natsTlsCa } : {}),
+            ...(c.natsTlsCert ? { certFile: c.natsTlsCert, keyFile: c.natsTlsKey ?? '' } : {}),
+          },
+        }
+      : {}),
     stream: c.stream,
     subjectPrefix: c.subjectPrefix,
   };

@@ -54,6 +54,12 @@ export interface NatsBusOptions {
   password?: string;
   /** Path of a .creds file (JWT + nkey seed). */
   credsFile?: string;
+  /**
+   * TLS: PEM files of the CA that signed the server's certificate and, for servers that verify
+   * clients, this client's certificate and key. Given (or a tls:// URL), the connection requires
+   * TLS and verifies the server against the CA (the system's CAs when no caFile).
+   */
+  tls?: { caFile?: string; certFile?: string; keyFile?: string };
   /** Stream name. Default HASYNC (tests use their own). */
   stream?: string;
   /** First subject token. Default 'hasync' (tests use their own so streams do not overlap). */
@@ -163,10 +169,15 @@ export class NatsBus implements EventBus {
       } catch (err) {
         if (nc && this.conn?.nc !== nc) await nc.close().catch(() => undefined);
         if (this.life.signal.aborted) return;
-        this.log?.warn(
-          { url: this.safeUrl, err: this.scrub(errorMessage(err)), retryInMs: delay },
-          'nats unreachable; retrying',
-        );
+        // A refused user or password, or a TLS failure, is no outage: say so (it will not heal
+        // until the Secret or the flags are fixed), and keep trying, as for an outage.
+        const msg = this.scrub(errorMessage(err));
+        const why = /authori[sz]ation|permissions/i.test(msg)
+          ? 'nats refused the credentials; retrying'
+          : /tls|certificate|self[- ]signed/i.test(msg)
+            ? 'nats TLS failed; retrying'
+            : 'nats unreachable; retrying';
+        this.log?.warn({ url: this.safeUrl, err: msg, retryInMs: delay }, why);
         try {
           await this.clock.sleep(delay, this.life.signal);
         } catch {
@@ -222,7 +233,16 @@ export class NatsBus implements EventBus {
         c.subjects.length !== 1 ||
         c.subjects[0] !== subjects[0]
       ) {
-        await jsm.streams.update(this.stream, { subjects, max_age: maxAge, duplicate_window: dup });
+        try {
+          await jsm.streams.update(this.stream, { subjects, max_age: maxAge, duplicate_window: dup });
+        } catch (err) {
+          // Watchers and tap may not update the stream (the generated server config lets only
+          // appliers): they use it as it is, and the next applier to start updates it.
+          this.log?.warn(
+            { stream: this.stream, err: this.scrub(errorMessage(err)) },
+            'nats stream settings differ and could not be updated; using them as they are',
+          );
+        }
       }
     } catch (err) {
       if (!(err instanceof JetStreamApiError) || err.code !== JetStreamApiCodes.StreamNotFound) throw err;
@@ -472,22 +492,46 @@ export class NatsBus implements EventBus {
   }
 }
 
-/** Builds the bus; reads the creds file (if any) but never waits for the server. */
+/** Reads one file given by a flag; an unreadable file is a usage error naming the flag. */
+async function readFlagFile(flag: string, file: string): Promise<Uint8Array> {
+  try {
+    return await readFile(file);
+  } catch (err) {
+    throw new HaSyncError('USAGE', `--${flag}: cannot read '${file}' (${errorMessage(err)})`);
+  }
+}
+
+/**
+ * The inbox prefix of a named user: `_INBOX_<user>`. The generated server config lets each user
+ * subscribe only to its own inbox, so no identity can read another's replies (JetStream acks,
+ * pulled messages). Users whose name is not one subject token keep the default `_INBOX`.
+ */
+export function inboxPrefixFor(user: string | undefined): string | undefined {
+  return user && /^[A-Za-z0-9_-]{1,64}$/.test(user) ? `_INBOX_${user}` : undefined;
+}
+
+/** Builds the bus; reads the creds and TLS files (if any) but never waits for the server. */
 export async function openNatsBus(opts: NatsBusOptions): Promise<NatsBus> {
   const auth: Partial<ConnectionOptions> = {};
   if (opts.credsFile) {
-    let creds: Uint8Array;
-    try {
-      creds = await readFile(opts.credsFile);
-    } catch (err) {
-      throw new HaSyncError('USAGE', `--nats-creds: cannot read '${opts.credsFile}' (${errorMessage(err)})`);
-    }
-    auth.authenticator = credsAuthenticator(creds);
+    auth.authenticator = credsAuthenticator(await readFlagFile('nats-creds', opts.credsFile));
   } else if (opts.token) {
     auth.token = opts.token;
   } else if (opts.user) {
     auth.user = opts.user;
     auth.pass = opts.password ?? '';
+    const inbox = inboxPrefixFor(opts.user);
+    if (inbox) auth.inboxPrefix = inbox;
+  }
+  const t = opts.tls;
+  const tlsUrl = (opts.url ?? DEFAULT_NATS_URL).split(',').some((u) => /^\s*tls:\/\//.test(u));
+  if (t || tlsUrl) {
+    const text = async (flag: string, f: string | undefined): Promise<string | undefined> =>
+      f ? Buffer.from(await readFlagFile(flag, f)).toString('utf8') : undefined;
+    const ca = await text('nats-tls-ca', t?.caFile);
+    const cert = await text('nats-tls-cert', t?.certFile);
+    const key = await text('nats-tls-key', t?.keyFile);
+    auth.tls = { ...(ca ? { ca } : {}), ...(cert ? { cert } : {}), ...(key ? { key } : {}) };
   }
   return new NatsBus(opts, auth);
 }

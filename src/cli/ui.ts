@@ -12,7 +12,12 @@ import type { CliContext } from './context.js';
 
 export const uiFlags = {
   port: { type: 'string', valueName: 'n', default: '8080', help: 'TCP port to listen on (0: any free port)' },
-  host: { type: 'string', valueName: 'addr', default: '0.0.0.0', help: 'Address to listen on' },
+  host: {
+    type: 'string',
+    valueName: 'addr',
+    default: '127.0.0.1',
+    help: 'Address to listen on (0.0.0.0: every interface, as in the cluster)',
+  },
   'db-dsn': auditFlags['db-dsn'],
   'log-dir': {
     ...auditFlags['log-dir'],
@@ -57,7 +62,8 @@ export function parseUiArgs(argv: string[], env: NodeJS.ProcessEnv): UiConfig {
   const { values } = parseFlags(argv, uiFlags, { env });
   const defaults = {
     port: 8080,
-    host: '0.0.0.0',
+    // Only this machine, unless asked: the dashboard has no login and shows file names.
+    host: '127.0.0.1',
     dbDsn: undefined,
     logDir: uiFlags['log-dir'].default,
     scheduleMinutes: 15,
