@@ -497,7 +497,7 @@ describe('rendered kustomization', () => {
     expect(doc).toContain(`kubectl create secret generic ${DB_SECRET}`);
     expect(doc).toContain(`kubectl create secret generic ${DB_READONLY_SECRET}`);
     expect(doc).toContain('HA_SYNC_DB_DSN=');
-    expect(doc).toMatch(/GRANT SELECT, CREATE ON general_db\.\* TO 'ha_sync_ro'/);
+    expect(doc).toMatch(/GRANT SELECT ON general_db\.\* TO 'ha_sync_ro'/);
     expect(doc).toContain('node scripts/gen-k8s.mjs --secrets k8s/secrets');
     const refs = new Set<string>();
     for (const o of workloads()) {

@@ -1,5 +1,5 @@
 // The dashboard on the read-only database account k8s/secret.yaml documents (the Secret
-// ha-sync-db-readonly): a MariaDB user with exactly `GRANT SELECT, CREATE ON <db>.*` serves every
+// ha-sync-db-readonly): a MariaDB user with exactly `GRANT SELECT ON <db>.*` serves every
 // route, and cannot write a row. Own database and user, dropped afterwards.
 import { randomBytes } from 'node:crypto';
 import { mkdtemp, rm } from 'node:fs/promises';
