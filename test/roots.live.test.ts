@@ -126,7 +126,7 @@ async function startNats(a: string, b: string, base: string, logs: string): Prom
   };
   const buses: NatsBus[] = [];
   for (let i = 0; i < 3; i++) {
-    const bus = (await openBus(busOpts)) as NatsBus;
+    const bus = (await openBus(busOpts));
     await bus.ready();
     buses.push(bus);
   }
