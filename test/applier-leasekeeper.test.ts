@@ -44,6 +44,36 @@ function stubLock() {
 }
 
 describe('LeaseKeeper', () => {
+  it('an event arriving while the idle lock is being released retries within 250 ms, never the 20 s yield back-off', async () => {
+    const clock = new ManualClock();
+    const { lock, state } = stubLock();
+    let letGo!: () => void;
+    const slowRelease: Lock = {
+      ...lock,
+      acquire: async (o) => {
+        const h = await lock.acquire(o);
+        return {
+          ...h,
+          release: () => new Promise<void>((r) => (letGo = () => void h.release().then(r))),
+        };
+      },
+    };
+    const k = new LeaseKeeper(slowRelease, clock, log, { holder: 'h', idleReleaseMs: 1000 });
+    const g = await k.begin();
+    if (g.ok) g.done();
+    await clock.advance(1000);
+    const releasing = k.tick(); // the idle release starts and waits on the lock backend
+    const during = await k.begin();
+    expect(during).toMatchObject({ ok: false, why: 'releasing the idle lock' });
+    expect(!during.ok && during.retryInMs).toBeLessThanOrEqual(250);
+    letGo();
+    await releasing;
+    expect(state.held).toBe(false);
+    const after = await k.begin(); // right away: the lock is free again
+    expect(after.ok).toBe(true);
+    expect(state.acquires).toBe(2);
+  });
+
   it('acquires on the first operation, keeps it while busy, releases after the idle time', async () => {
     const clock = new ManualClock();
     const { lock, state } = stubLock();

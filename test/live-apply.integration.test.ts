@@ -4,13 +4,23 @@
 // hostile raw messages rejected with nothing written outside the roots, duplicates harmless.
 import { spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { mkdirSync, writeFileSync, readdirSync, existsSync } from 'node:fs';
+import {
+  closeSync,
+  mkdirSync,
+  openSync,
+  statSync,
+  writeFileSync,
+  writeSync,
+  readdirSync,
+  existsSync,
+} from 'node:fs';
 import { createServer } from 'node:net';
 import { join, resolve } from 'node:path';
 import { connect } from '@nats-io/transport-node';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { NatsBus } from '../src/bus/index.js';
 import { openBus } from '../src/bus/index.js';
+import { TEMP_RE } from '../src/fsops/index.js';
 import { createLogger } from '../src/log.js';
 import { eventFor, read, tempRoots, until } from './applier.helpers.js';
 
@@ -137,6 +147,44 @@ describe('ha-sync apply over NATS JetStream', () => {
     second.child.kill('SIGTERM');
     expect(await second.exited).toBe(0);
     expect(second.out.join('\n')).toContain('applier stopped');
+  });
+
+  it('kill -9 during a large copy leaves a temp file; the restarted applier removes it and copies again', async () => {
+    mkdirSync(join(t.a, 'big'));
+    const chunk = randomBytes(1 << 20);
+    const fd = openSync(join(t.a, 'big', 'video.bin'), 'w');
+    for (let i = 0; i < 300; i++) writeSync(fd, chunk);
+    closeSync(fd);
+    const first = startApply(applyArgs(['--workers', '1']));
+    procs.push(first);
+    await bus.publish(eventFor(PAIR, 'dell', t.a, 'big'));
+    await bus.publish(eventFor(PAIR, 'dell', t.a, 'big/video.bin'));
+    const temps = (): string[] =>
+      existsSync(join(t.b, 'big')) ? readdirSync(join(t.b, 'big')).filter((n) => TEMP_RE.test(n)) : [];
+    let seen = false;
+    for (let i = 0; i < 2_000_000 && first.child.exitCode === null; i++) {
+      if (temps().length > 0) {
+        first.child.kill('SIGKILL');
+        seen = true;
+        break;
+      }
+      await new Promise((r) => setImmediate(r));
+    }
+    await first.exited;
+    expect(seen).toBe(true);
+    expect(temps()).toHaveLength(1); // what the killed copy left
+    const second = startApply(applyArgs());
+    procs.push(second);
+    await until(
+      'copied after the restart',
+      () => statSync(join(t.b, 'big', 'video.bin'), { throwIfNoEntry: false })?.size === 300 << 20,
+      60_000,
+    );
+    await until('queue drained', async () => (await bus.pending(PAIR)) === 0);
+    expect(temps()).toEqual([]);
+    expect(second.out.join('\n')).toMatch(/removed stale temp files/);
+    second.child.kill('SIGTERM');
+    expect(await second.exited).toBe(0);
   });
 
   it('rejects hostile raw messages; nothing is written outside the roots', async () => {

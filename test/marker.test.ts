@@ -155,6 +155,17 @@ describe('verifyRoots', () => {
     expect(!v.ok && v.why).toMatch(/bare mount point.*ha-sync init --root .* --pair photos --side hp/);
     expect(fs.readdirSync(s[1]!.root)).toEqual(['stale.txt']);
   });
+  it('a marked root beside an unmarked one: the pair synced before, even with an empty baseline', async () => {
+    const s = sides();
+    await createMarker(s[0]!.root, { pair: 'photos', side: 'dell' });
+    const v = await verifyRoots('photos', s, openMemoryBaseline('photos'), {
+      dryRun: false,
+      log: captureLogger().log,
+    });
+    expect(v).toMatchObject({ ok: false, foreign: false });
+    expect(!v.ok && v.why).toMatch(/bare mount point/);
+    expect(fs.existsSync(join(s[1]!.root, MARKER_REL))).toBe(false);
+  });
   it('without a baseline a first sync cannot be told from a bare mount point: refused', async () => {
     const v = await verifyRoots('photos', sides(), null, { dryRun: false, log: captureLogger().log });
     expect(v).toMatchObject({ ok: false, foreign: false });

@@ -91,6 +91,7 @@ describe.each(['sync', 'async'] as const)('reconcile (%s io)', (io) => {
     fs.symlinkSync('../a.txt', join(d.src, 'sub', 'ln'));
     fs.symlinkSync('/does/not/exist', join(d.src, 'dangling'));
     const srcId = await markRoot(d.src);
+    await markRoot(d.dest);
     fs.writeFileSync(join(d.src, tempName(srcId)), 'a temp file of a writer into src: never synced');
     const { execFileSync } = await import('node:child_process');
     execFileSync('mkfifo', [join(d.src, 'fifo')]);
@@ -379,6 +380,7 @@ describe('names', () => {
 describe('temp files and changes during the run', () => {
   it('removes stale temp files in dest and never copies or counts them', async () => {
     const d = dirs();
+    await markRoot(d.src);
     const id = await markRoot(d.dest);
     put(d.dest, `sub/${tempName(id)}`, 'partial');
     put(d.dest, tempName(id), 'partial');

@@ -126,7 +126,7 @@ async function startNats(a: string, b: string, base: string, logs: string): Prom
   };
   const buses: NatsBus[] = [];
   for (let i = 0; i < 3; i++) {
-    const bus = (await openBus(busOpts));
+    const bus = await openBus(busOpts);
     await bus.ready();
     buses.push(bus);
   }
@@ -330,6 +330,22 @@ describe.skipIf(mountProblem !== null).each(Object.keys(RIGS) as (keyof typeof R
         20_000,
       );
       await new Promise((res) => setTimeout(res, 1500));
+      expect(readdirSync(t.b)).toEqual(['stale.txt']);
+      // A reconcile run (the CronJob) refuses the bare mount point too: exit 1, nothing written.
+      const cron = await runReconcile(
+        config(
+          { src: r.a, dest: t.b, logDir: t.logs },
+          {
+            pair: PAIR,
+            sides: { a: 'dell', b: 'hp' },
+            deleteMissing: true,
+            lock: { ...config({ src: '', dest: '', logDir: '' }).lock, lockWaitSeconds: 60 },
+          },
+        ),
+        { log, stdout: sink(), stderr: sink() },
+      );
+      expect(cron.exitCode).toBe(1);
+      expect(cron.errorMessage).toMatch(/has no \.ha-sync\/root\.json/);
       expect(readdirSync(t.b)).toEqual(['stale.txt']);
       expect(existsSync(join(r.a, 'stale.txt'))).toBe(false);
 
