@@ -2,6 +2,7 @@
 // polling for a condition (no fixed sleeps).
 import { randomBytes } from 'node:crypto';
 import { existsSync, lstatSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { ChangeEvent } from '../src/bus/index.js';
@@ -118,4 +119,16 @@ export function fileLockOptions(
     env: {},
     ...extra,
   };
+}
+
+/** A TCP port free on 127.0.0.1 right now (for a server a test starts). */
+export function freePort(): Promise<number> {
+  return new Promise((res, rej) => {
+    const s = createServer();
+    s.listen(0, '127.0.0.1', () => {
+      const port = (s.address() as { port: number }).port;
+      s.close(() => res(port));
+    });
+    s.on('error', rej);
+  });
 }

@@ -16,7 +16,6 @@ import {
   unlinkSync,
   writeFileSync,
 } from 'node:fs';
-import { createServer } from 'node:net';
 import { Writable } from 'node:stream';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
@@ -26,24 +25,13 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import YAML from 'yaml';
 import { openBus, type ChangeEvent, type Delivery, type NatsBus } from '../src/bus/index.js';
 import { createLogger } from '../src/log.js';
-import { eventFor, read, until } from './applier.helpers.js';
+import { eventFor, read, until, freePort } from './applier.helpers.js';
 import { GENERATOR, K8S_DIR, parseDocs } from './k8s.helpers.js';
 
 const CLI = resolve('dist/bin/ha-sync.js');
 const PAIR = 'live';
 const STREAM = 'HASYNC';
 const log = createLogger({ silent: true });
-
-function freePort(): Promise<number> {
-  return new Promise((res, rej) => {
-    const s = createServer();
-    s.listen(0, '127.0.0.1', () => {
-      const port = (s.address() as { port: number }).port;
-      s.close(() => res(port));
-    });
-    s.on('error', rej);
-  });
-}
 
 let tmp = '';
 let server: ChildProcess | undefined;

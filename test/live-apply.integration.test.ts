@@ -14,7 +14,6 @@ import {
   readdirSync,
   existsSync,
 } from 'node:fs';
-import { createServer } from 'node:net';
 import { join, resolve } from 'node:path';
 import { connect } from '@nats-io/transport-node';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -22,7 +21,7 @@ import type { NatsBus } from '../src/bus/index.js';
 import { openBus } from '../src/bus/index.js';
 import { TEMP_RE } from '../src/fsops/index.js';
 import { createLogger } from '../src/log.js';
-import { eventFor, read, tempRoots, until } from './applier.helpers.js';
+import { eventFor, read, tempRoots, until, freePort } from './applier.helpers.js';
 
 const CLI = resolve('dist/bin/ha-sync.js');
 const PAIR = 'live';
@@ -45,17 +44,6 @@ function startApply(args: string[]): Proc {
   child.stderr.on('data', (b: Buffer) => out.push(...b.toString().split('\n').filter(Boolean)));
   const exited = new Promise<number | null>((r) => child.on('exit', (code) => r(code)));
   return { child, out, exited };
-}
-
-function freePort(): Promise<number> {
-  return new Promise((res, rej) => {
-    const s = createServer();
-    s.listen(0, '127.0.0.1', () => {
-      const port = (s.address() as { port: number }).port;
-      s.close(() => res(port));
-    });
-    s.on('error', rej);
-  });
 }
 
 describe('ha-sync apply over NATS JetStream', () => {
