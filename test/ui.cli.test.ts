@@ -19,9 +19,14 @@ describe('parseUiArgs', () => {
       logDir: '/var/log/ha-sync',
       scheduleMinutes: 15,
       pairScheduleMinutes: {},
+      nats: null,
       verbose: false,
     });
     expect(Object.isFrozen(parseUiArgs([], {}))).toBe(true);
+    // --live: heartbeats heard on NATS, the --nats-* flags as the other commands take them.
+    expect(parseUiArgs(['--live', '--nats-url', 'nats://n:4222'], {}).nats).toMatchObject({
+      natsUrl: 'nats://n:4222',
+    });
   });
   it('reads every flag, and the DSN from HA_SYNC_DB_DSN', () => {
     const c = parseUiArgs(

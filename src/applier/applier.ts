@@ -29,6 +29,7 @@ import type { Clock } from '../clock.js';
 import { errorMessage, isHaSyncError } from '../errors.js';
 import type { Lock } from '../lock/index.js';
 import type { Logger } from '../log.js';
+import type { ApplierBeat } from '../health/index.js';
 import { checkRelPath } from '../bus/index.js';
 import type { BaselineStore } from '../baseline/index.js';
 import { STATE_DIR, type Decision } from '../core/index.js';
@@ -48,6 +49,7 @@ import { LeaseKeeper } from './lease.js';
 import { Echoes } from './echoes.js';
 import { MountWatch } from './mounts.js';
 import { TempSweeper } from './temps.js';
+import { LiveState } from './livestate.js';
 import { AuditWindows, type SideRef } from './windows.js';
 
 export interface ApplierConfig {
@@ -143,6 +145,8 @@ export class Applier {
   private stopping = false;
   private readonly mounts: MountWatch;
   private readonly temps: TempSweeper;
+  /** What the heartbeat reports (see livestate.ts). */
+  readonly liveState = new LiveState();
   /** Records owed to the opslog, by event path (see recordAll). */
   private readonly owed = new Map<string, Owed[]>();
   private baselineDownAt: number | null = null;
@@ -305,8 +309,22 @@ export class Applier {
     await this.lease.close();
   }
 
+  /** The applier's heartbeat now (`pending`: the pair's events not yet acked, from the bus). */
+  beat(now: number, everyMs: number, pending: number): ApplierBeat {
+    return this.liveState.beat({
+      pair: this.config.pair,
+      now,
+      everyMs,
+      lockHeld: this.lease.held,
+      pending,
+      blocked: this.mounts.blocked,
+    });
+  }
+
   /** Decides and carries out one delivered event. Never throws. */
   handle(d: Delivery): Promise<Disposition> {
+    const ev = d.event;
+    if (ev) this.liveState.holding(ev.path, ev.observedAt);
     const p = this.handleInner(d).catch((err: unknown): Disposition => {
       this.deps.log.error(
         { subject: d.subject },
@@ -317,6 +335,7 @@ export class Applier {
     });
     this.inFlight.add(p);
     void p.finally(() => this.inFlight.delete(p));
+    if (ev) void p.then((disp) => disp.action !== 'nak' && this.liveState.settled(ev.path));
     return p;
   }
 
@@ -536,6 +555,7 @@ export class Applier {
         return { action: 'ack' };
       case 'conflict':
         this.stats.conflicts++;
+        this.liveState.conflict(clock.now());
         log.warn({ pair: this.config.pair, path: ev.path }, `not synced: ${out.why}`);
         return { action: 'ack' };
       case 'applied':
@@ -558,6 +578,10 @@ export class Applier {
       const o = recs[i]!;
       try {
         await this.windows.record(o.from, o.to, o.op, o.bytes);
+        if (o.op.status === 'success') {
+          this.liveState.operation(o.op.operation, o.op.keptKind ?? null, this.deps.clock.now());
+          if (o.op.keptKind === 'conflict') this.liveState.conflict(this.deps.clock.now());
+        }
       } catch (err) {
         this.owed.set(path, recs.slice(i));
         this.deps.log.error(
@@ -587,6 +611,7 @@ export class Applier {
     const msg = errorMessage(err);
     const code = (err as NodeJS.ErrnoException).code ?? '';
     const transient = isHaSyncError(err, 'CHANGED_UNDER_US') || TRANSIENT.has(code);
+    this.liveState.failed(msg, clock.now(), d.deliveryCount >= MAX_DELIVERIES);
     if (d.deliveryCount < MAX_DELIVERIES) {
       const delayMs = Math.min(30_000, 500 * 2 ** Math.min(6, d.deliveryCount - 1));
       (transient ? log.info.bind(log) : log.warn.bind(log))(

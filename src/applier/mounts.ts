@@ -67,6 +67,11 @@ export class MountWatch {
     return why;
   }
 
+  /** Why nothing is applied now (a root not the pair's), or null: from the last check. */
+  get blocked(): string | null {
+    return this.logged;
+  }
+
   /** The root id of a side from its last good check (temp names carry it), or null. */
   rootId(side: SideRef): string | null {
     return this.guards[side.label === this.sides[0].label ? 0 : 1].rootId;

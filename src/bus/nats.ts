@@ -473,6 +473,51 @@ export class NatsBus implements EventBus {
     }
   }
 
+  /** True while the connection to the server is up (the stream aside). */
+  get linkUp(): boolean {
+    return this.up && this.conn !== null;
+  }
+
+  /**
+   * Publishes on a plain (not JetStream) subject, for heartbeats: nothing is stored, nothing
+   * acked. False when not connected (the next heartbeat tries again).
+   */
+  publishPlain(subject: string, data: Uint8Array): boolean {
+    if (!this.up || !this.conn) return false;
+    try {
+      this.conn.nc.publish(subject, data);
+      return true;
+    } catch {
+      return false;
+    }
+  }
+
+  /**
+   * Subscribes to a plain subject until `signal` aborts (the client re-subscribes by itself after a
+   * reconnect). Waits for the first connection.
+   */
+  async subscribePlain(
+    subject: string,
+    onMsg: (subject: string, data: Uint8Array) => void,
+    signal: AbortSignal,
+  ): Promise<void> {
+    while (!this.conn && !signal.aborted && !this.life.signal.aborted) {
+      await this.ready(signal).catch(() => undefined);
+    }
+    const conn = this.conn;
+    if (!conn || signal.aborted) return;
+    const sub = conn.nc.subscribe(subject);
+    const stop = (): void => sub.unsubscribe();
+    signal.addEventListener('abort', stop, { once: true });
+    this.life.signal.addEventListener('abort', stop, { once: true });
+    try {
+      for await (const m of sub) onMsg(m.subject, m.data);
+    } finally {
+      signal.removeEventListener('abort', stop);
+      this.life.signal.removeEventListener('abort', stop);
+    }
+  }
+
   /** Deletes the stream (tests). */
   async deleteStream(): Promise<void> {
     await this.ready();

@@ -6,7 +6,15 @@ import { existsSync } from 'node:fs';
 import { Applier, fsOpsAdapter, type ApplierDeps } from '../applier/index.js';
 import { openAudit, type FlushReport } from '../audit/index.js';
 import type { BaselineStore } from '../baseline/index.js';
-import { natsBusOptions, natsFlags, openBus, resolveNatsConfig, type NatsConfig } from '../bus/index.js';
+import {
+  natsBusOptions,
+  natsFlags,
+  openBus,
+  resolveNatsConfig,
+  type EventBus,
+  type NatsConfig,
+} from '../bus/index.js';
+import { HEARTBEAT_MS, LiveMetrics, publishBeats, serveMetrics, type Beat } from '../health/index.js';
 import { systemClock } from '../clock.js';
 import {
   auditFlags,
@@ -87,6 +95,12 @@ export const applyFlags = {
     hidden: true,
     help: 'JetStream ack wait of the durable consumer: an unsettled event is redelivered after it',
   },
+  'metrics-port': {
+    type: 'string',
+    valueName: 'port',
+    default: '0',
+    help: 'Serve Prometheus /metrics on this port, all interfaces (the cluster uses 9464); 0: none',
+  },
   ...auditFlags,
   ...lockFlags,
   'lock-ttl': {
@@ -129,6 +143,8 @@ export interface ApplyConfig extends LiveOptions {
   readonly pair: string;
   readonly nats: NatsConfig;
   readonly ackWaitMs: number;
+  /** Port of /metrics; 0: none. */
+  readonly metricsPort: number;
   readonly audit: AuditConfig;
   readonly lock: LockConfig;
 }
@@ -171,6 +187,7 @@ export function parseApplyArgs(argv: string[], env: NodeJS.ProcessEnv): ApplyCon
     ...resolveLiveOptions(values),
     nats: resolveNatsConfig(values),
     ackWaitMs: intFlag('ack-wait', values['ack-wait'], 1, 3600, 30) * 1000,
+    metricsPort: intFlag('metrics-port', values['metrics-port'], 0, 65535, 0),
     audit: resolveAuditConfig(values),
     lock: resolveLockConfig(values),
   });
@@ -270,7 +287,21 @@ export async function applyCommand(argv: string[], ctx: CliContext): Promise<num
     const { applier, flushed } = started;
     baseline = started.baseline;
     if (flushed.flushed || flushed.waiting) log.info({ ...flushed }, 'earlier opslogs flushed');
-    await applier.run(ctx.signal);
+    const stop = new AbortController();
+    const live = AbortSignal.any([ctx.signal, stop.signal]);
+    const metrics = new LiveMetrics();
+    if (cfg.metricsPort > 0) await serveMetrics(cfg.metricsPort, metrics.registry, log, live);
+    const beating = publishBeats(bus, () => applierBeat(applier, bus, metrics, clock.now()), {
+      clock,
+      log,
+      signal: live,
+    });
+    try {
+      await applier.run(ctx.signal);
+    } finally {
+      stop.abort();
+      await beating;
+    }
     log.info({ pair: cfg.pair, ...applier.stats }, 'applier stopped');
     return EXIT.OK;
   } catch (err) {
@@ -281,4 +312,19 @@ export async function applyCommand(argv: string[], ctx: CliContext): Promise<num
     await baseline?.close().catch(() => undefined);
     await audit.close().catch(() => undefined);
   }
+}
+
+/** The applier's heartbeat, its /metrics brought up to date on the way. */
+async function applierBeat(
+  applier: Applier,
+  bus: EventBus,
+  metrics: LiveMetrics,
+  now: number,
+): Promise<Beat[]> {
+  const pair = applier.config.pair;
+  const pending = await bus.pending(pair).catch(() => 0);
+  const b = applier.beat(now, HEARTBEAT_MS, pending);
+  metrics.applier(b);
+  metrics.sync(pair, applier.liveState.totals);
+  return [b];
 }

@@ -4,7 +4,9 @@
 // exits 0. A store that is down does not stop it: /readyz answers 503 until the store is back.
 import { openAuditReader, parseDsn } from '../audit/index.js';
 import { systemClock } from '../clock.js';
+import { natsBusOptions, natsFlags, openBus, resolveNatsConfig, type NatsConfig } from '../bus/index.js';
 import { auditFlags, flagHelp, intFlag, pairFlag, parseFlags, type FlagSpecs } from '../config/index.js';
+import { HealthBoard } from '../health/index.js';
 import { EXIT, usage } from '../errors.js';
 import { createLogger } from '../log.js';
 import { buildApp } from '../ui/index.js';
@@ -35,6 +37,11 @@ export const uiFlags = {
     multiple: true,
     help: 'The schedule of one pair when it differs from --schedule-minutes, e.g. media=60',
   },
+  live: {
+    type: 'boolean',
+    help: "Show live health: listen to the watchers' and appliers' heartbeats on NATS (the --nats-* flags)",
+  },
+  ...natsFlags,
   verbose: { type: 'boolean', short: 'v', help: 'Log at debug level' },
   help: { type: 'boolean', short: 'h', help: 'Show this help' },
 } as const satisfies FlagSpecs;
@@ -51,6 +58,8 @@ export interface UiConfig {
   readonly scheduleMinutes: number;
   /** Per-pair schedule overrides, minutes. */
   readonly pairScheduleMinutes: Readonly<Record<string, number>>;
+  /** Where to hear heartbeats (--live), or null. */
+  readonly nats: NatsConfig | null;
   readonly verbose: boolean;
 }
 
@@ -68,6 +77,7 @@ export function parseUiArgs(argv: string[], env: NodeJS.ProcessEnv): UiConfig {
     logDir: uiFlags['log-dir'].default,
     scheduleMinutes: 15,
     pairScheduleMinutes: Object.freeze({}),
+    nats: null,
     verbose: false,
   };
   if (values.help) return Object.freeze({ ...defaults, help: true });
@@ -94,6 +104,7 @@ export function parseUiArgs(argv: string[], env: NodeJS.ProcessEnv): UiConfig {
     logDir,
     scheduleMinutes: intFlag('schedule-minutes', values['schedule-minutes'], 1, MAX_SCHEDULE_MINUTES, 15),
     pairScheduleMinutes: Object.freeze(pairScheduleMinutes),
+    nats: values.live ? resolveNatsConfig(values) : null,
     verbose: values.verbose,
   });
 }
@@ -107,7 +118,7 @@ export function uiHelp(): string {
     'Flags:',
     flagHelp(uiFlags),
     '',
-    'Routes: / (the page), /api/pairs, /api/iterations, /api/operations, /healthz, /readyz, /metrics.',
+    'Routes: / (the page), /api/pairs, /api/iterations, /api/operations, /api/health, /healthz, /readyz, /metrics.',
     'It only reads the audit store. See docs/dashboard.md.',
   ].join('\n');
 }
@@ -121,9 +132,15 @@ export async function uiCommand(argv: string[], ctx: CliContext): Promise<number
   const log = createLogger({ verbose: cfg.verbose });
   const reader = await openAuditReader({ dsn: cfg.dbDsn, logDir: cfg.logDir, log });
   let app: ReturnType<typeof buildApp> | undefined;
+  // Live health: heartbeats heard on NATS (a bus that cannot connect retries in the background).
+  const board = cfg.nats ? new HealthBoard(systemClock, log) : null;
+  const bus = cfg.nats ? await openBus({ ...natsBusOptions(cfg.nats), logger: log, name: 'ha-sync-ui' }) : null;
+  const stopLive = new AbortController();
+  const listening = board && bus ? board.listen(bus, stopLive.signal) : Promise.resolve();
   try {
     app = buildApp({
       reader,
+      ...(board ? { health: board } : {}),
       clock: systemClock,
       schedule: { defaultMinutes: cfg.scheduleMinutes, perPairMinutes: cfg.pairScheduleMinutes },
       log,
@@ -143,6 +160,9 @@ export async function uiCommand(argv: string[], ctx: CliContext): Promise<number
     try {
       await app?.close();
     } finally {
+      stopLive.abort();
+      await listening.catch(() => undefined);
+      await bus?.close();
       await reader.close();
     }
   }

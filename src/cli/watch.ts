@@ -7,10 +7,12 @@ import { natsBusOptions, natsFlags, openBus, resolveNatsConfig, type NatsConfig 
 import { systemClock } from '../clock.js';
 import { PAIR_RE, enumFlag, flagHelp, intFlag, parseFlags, type FlagSpecs } from '../config/index.js';
 import { EXIT, errorMessage, usage } from '../errors.js';
+import { HEARTBEAT_MS, LiveMetrics, publishBeats, serveMetrics } from '../health/index.js';
 import { createLogger } from '../log.js';
 import {
   DEFAULT_WATCHER_OPTIONS,
   runWatchers,
+  type RootWatcher,
   type WatchRoot,
   type WatcherOptions,
 } from '../watcher/index.js';
@@ -71,6 +73,12 @@ export const watchFlags = {
     type: 'boolean',
     help: 'Publish every existing entry at start (default: only changes; the reconciler owns the backlog)',
   },
+  'metrics-port': {
+    type: 'string',
+    valueName: 'port',
+    default: '0',
+    help: 'Serve Prometheus /metrics on this port, all interfaces (the cluster uses 9464); 0: none',
+  },
   verbose: { type: 'boolean', short: 'v', help: 'Debug logging' },
   help: { type: 'boolean', short: 'h', help: 'Show this help' },
   ...natsFlags,
@@ -84,6 +92,8 @@ export interface WatchConfig {
   readonly configFile: string | undefined;
   readonly watcher: Readonly<WatcherOptions>;
   readonly nats: NatsConfig;
+  /** Port of /metrics; 0: none. */
+  readonly metricsPort: number;
   readonly verbose: boolean;
 }
 
@@ -143,6 +153,7 @@ export function parseWatchArgs(argv: string[], env: NodeJS.ProcessEnv): WatchCon
     configFile: v.config,
     watcher: Object.freeze(watcher),
     nats: resolveNatsConfig(v),
+    metricsPort: intFlag('metrics-port', v['metrics-port'], 0, 65535, 0),
     verbose: v.verbose,
   });
 }
@@ -201,9 +212,31 @@ export async function watchCommand(argv: string[], ctx: CliContext): Promise<num
   });
   const bus = await openBus({ ...natsBusOptions(cfg.nats), logger, name: 'ha-sync-watch' });
   logger.info({ url: bus.safeUrl, roots: roots.length, mode: cfg.watcher.mode }, 'watcher starting');
+  const metrics = new LiveMetrics();
+  const stop = new AbortController();
+  const signal = AbortSignal.any([ctx.signal, stop.signal]);
   try {
-    await runWatchers(roots, cfg.watcher, { bus, clock: systemClock, logger }, ctx.signal);
+    if (cfg.metricsPort > 0) await serveMetrics(cfg.metricsPort, metrics.registry, logger, signal);
+    let beating: Promise<void> = Promise.resolve();
+    await runWatchers(roots, cfg.watcher, { bus, clock: systemClock, logger }, ctx.signal, (watchers) => {
+      const sent = new Map<RootWatcher, number>();
+      beating = publishBeats(
+        bus,
+        () =>
+          watchers.map((w) => {
+            const b = w.beat(systemClock.now(), HEARTBEAT_MS);
+            metrics.watcher(b);
+            metrics.published.inc({ pair: b.pair, side: b.side }, w.published - (sent.get(w) ?? 0));
+            sent.set(w, w.published);
+            return b;
+          }),
+        { clock: systemClock, log: logger, signal },
+      );
+    });
+    stop.abort();
+    await beating;
   } finally {
+    stop.abort();
     await bus.close();
   }
   logger.info('watcher stopped');

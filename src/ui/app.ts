@@ -16,6 +16,7 @@ import type { AuditReader } from '../audit/index.js';
 import type { Clock } from '../clock.js';
 import { errorMessage } from '../errors.js';
 import { createLogger, type Logger } from '../log.js';
+import type { PairHealth } from '../health/index.js';
 import { createMetrics } from './metrics.js';
 import { CONTENT_SECURITY_POLICY, FAVICON_SVG, PAGE_CSS, PAGE_HTML, PAGE_SCRIPT } from './page.js';
 import {
@@ -57,6 +58,8 @@ export interface UiDeps {
   storeTimeoutMs?: number;
   /** Export Node process metrics on /metrics. Default false (tests build many apps). */
   processMetrics?: boolean;
+  /** Live health from heartbeats (`ha-sync ui --live`); absent: /api/health says it is off. */
+  health?: { readonly enabled: boolean; health(): PairHealth[] };
 }
 
 /** The store failed or did not answer in time; the request gets 503. */
@@ -105,7 +108,10 @@ export function buildApp(deps: UiDeps): FastifyInstance {
     reader: {
       pairs: () => store(() => reader.pairs()),
       iterations: (q) => store(() => reader.iterations(q)),
+      conflicts: (q) => store(() => reader.conflicts(q)),
+      versionsState: (pair) => store(() => reader.versionsState(pair)),
     },
+    ...(deps.health ? { health: deps.health } : {}),
     schedule: deps.schedule,
     now: () => deps.clock.now(),
     processMetrics: deps.processMetrics ?? false,
@@ -256,6 +262,27 @@ export function buildApp(deps: UiDeps): FastifyInstance {
       };
     },
   );
+
+  // Live health from heartbeats: every pair's light and each component's reason in words.
+  app.get('/api/health', () => {
+    const nowMs = deps.clock.now();
+    return {
+      generatedAt: new Date(nowMs).toISOString(),
+      enabled: deps.health?.enabled ?? false,
+      pairs: (deps.health?.health() ?? []).map((p) => ({
+        pair: p.pair,
+        light: p.light,
+        components: p.components.map((c) => ({
+          component: c.component,
+          side: c.side,
+          light: c.light,
+          reason: c.reason,
+          silentSeconds: Math.round(c.silentMs / 1000),
+          lastAt: new Date(c.beat.at).toISOString(),
+        })),
+      })),
+    };
+  });
 
   // ---- probes and metrics ----
   app.get('/healthz', () => ({ status: 'ok' }));

@@ -7,6 +7,7 @@
 // the last iteration. The alert examples are in docs/dashboard.md.
 import { Gauge, Registry, collectDefaultMetrics } from 'prom-client';
 import type { AuditReader, IterationRow, IterationStatus } from '../audit/index.js';
+import { SILENT_BEATS, type PairHealth } from '../health/index.js';
 import type { Schedule } from './view.js';
 import { pairViews } from './view.js';
 
@@ -23,7 +24,9 @@ export interface UiMetrics {
 
 export interface MetricsDeps {
   /** The store, already wrapped with the app's timeout. */
-  reader: Pick<AuditReader, 'pairs' | 'iterations'>;
+  reader: Pick<AuditReader, 'pairs' | 'iterations'> & Partial<Pick<AuditReader, 'conflicts' | 'versionsState'>>;
+  /** Live health from heartbeats (absent: the dashboard listens to none). */
+  health?: { health(): PairHealth[] };
   schedule: Schedule;
   now: () => number;
   /** Also export Node process metrics (event loop, memory). Default false. */
@@ -85,7 +88,55 @@ export function createMetrics(deps: MetricsDeps): UiMetrics {
     labelNames: pd,
     registers,
   });
-  const perStore = [iterations, lastStatus, files, bytesMoved, sinceSuccess, staleAfter, stale];
+  const versionsBytes = new Gauge({
+    name: 'ha_sync_versions_bytes',
+    help: "Bytes in a side's kept-versions area (.ha-sync/versions), as last recorded",
+    labelNames: ['pair', 'side'],
+    registers,
+  });
+  const conflicts24h = new Gauge({
+    name: 'ha_sync_conflicts_24h',
+    help: 'Conflict copies made in the last 24 hours (real runs and the live applier)',
+    labelNames: ['pair'],
+    registers,
+  });
+  const componentUp = new Gauge({
+    name: 'ha_sync_component_up',
+    help: "1 while a live component's heartbeat is fresh, 0 once it was silent for 3 heartbeats (or NATS is unreachable)",
+    labelNames: ['pair', 'component', 'side'],
+    registers,
+  });
+  const componentHealthy = new Gauge({
+    name: 'ha_sync_component_healthy',
+    help: "1 when a live component is green or amber on the dashboard, 0 when red",
+    labelNames: ['pair', 'component', 'side'],
+    registers,
+  });
+  const perStore = [
+    iterations,
+    lastStatus,
+    files,
+    bytesMoved,
+    sinceSuccess,
+    staleAfter,
+    stale,
+    versionsBytes,
+    conflicts24h,
+  ];
+
+  /** Live health from heartbeats: never depends on the store. */
+  function updateLive(): void {
+    componentUp.reset();
+    componentHealthy.reset();
+    for (const p of deps.health?.health() ?? []) {
+      for (const c of p.components) {
+        const l = { pair: p.pair, component: c.component, side: c.side };
+        const silent = c.silentMs > SILENT_BEATS * c.beat.everyMs || c.reason.startsWith('NATS unreachable');
+        componentUp.set(l, silent ? 0 : 1);
+        componentHealthy.set(l, c.light === 'red' ? 0 : 1);
+      }
+    }
+  }
 
   async function update(): Promise<void> {
     for (const g of perStore) g.reset();
@@ -105,6 +156,7 @@ export function createMetrics(deps: MetricsDeps): UiMetrics {
       return;
     }
     storeUp.set(1);
+    await updateSides(nowMs).catch((err: unknown) => deps.onStoreError?.(err));
     for (const v of views) {
       const labels = { pair: v.pair, direction: v.direction };
       sinceSuccess.set(labels, v.secondsSinceSuccess ?? Infinity);
@@ -134,10 +186,22 @@ export function createMetrics(deps: MetricsDeps): UiMetrics {
     }
   }
 
+  /** Versions areas and conflicts of the last day, when the store can tell them. */
+  async function updateSides(nowMs: number): Promise<void> {
+    if (deps.reader.versionsState) {
+      for (const r of await deps.reader.versionsState()) versionsBytes.set({ pair: r.pair, side: r.sideLabel }, r.bytes);
+    }
+    if (deps.reader.conflicts) {
+      const c = await deps.reader.conflicts({ since: new Date(nowMs - WINDOW_MS), limit: 1 });
+      for (const x of c.counts) conflicts24h.set({ pair: x.pair }, x.conflicts);
+    }
+  }
+
   // Scrapes are serialised: two interleaved updates would reset each other's gauges mid-render.
   let chain: Promise<unknown> = Promise.resolve();
   function render(): Promise<string> {
     const next = chain.then(async () => {
+      updateLive();
       await update();
       return registry.metrics();
     });

@@ -14,7 +14,7 @@ export const PAGE_SCRIPT = String.raw`'use strict';
   var REFRESH_MS = 10000;
   var DAY_MS = 24 * 3600 * 1000;
   var SVGNS = 'http://www.w3.org/2000/svg';
-  var ATTRS = ['tabindex', 'role', 'colspan', 'scope', 'datetime', 'aria-label', 'aria-selected', 'data-id', 'type'];
+  var ATTRS = ['tabindex', 'role', 'colspan', 'scope', 'datetime', 'aria-label', 'aria-selected', 'data-id', 'type', 'data-pair', 'data-light', 'data-component', 'data-side'];
 
   var CONFLICT_DAYS = 7;
   var CARD_CONFLICTS = 3;  // newest conflicts listed on a pair's card
@@ -132,9 +132,11 @@ export const PAGE_SCRIPT = String.raw`'use strict';
     state.again = false;
     var activity = { limit: 50, pair: state.pair, dry_run: state.kind === 'real' ? '0' : state.kind === 'dry' ? '1' : '' };
     return Promise.all([getJSON('api/pairs'), getJSON('api/iterations?' + q(activity)),
-      getJSON('api/conflicts?' + q({ days: CONFLICT_DAYS, limit: 100 })), getJSON('api/versions')])
+      getJSON('api/conflicts?' + q({ days: CONFLICT_DAYS, limit: 100 })), getJSON('api/versions'),
+      getJSON('api/health')])
       .then(function (res) {
         var pairs = res[0]; var its = res[1];
+        renderLive(res[4]);
         var kept = keptByPair(res[2], res[3]);
         state.offsetMs = Date.parse(pairs.generatedAt) - Date.now();
         var names = unique(pairs.pairs.map(function (p) { return p.pair; }));
@@ -145,7 +147,7 @@ export const PAGE_SCRIPT = String.raw`'use strict';
         })).then(function (charts) {
           var byPair = Object.create(null);
           names.forEach(function (n, i) { byPair[n] = charts[i]; });
-          renderOverall(pairs.pairs);
+          renderOverall(pairs.pairs, res[4]);
           renderCards(pairs.pairs, byPair, kept);
           renderPairFilter('pair-filter', names, state.pair);
           renderPairFilter('history-pair', names, state.historyPair);
@@ -178,8 +180,42 @@ export const PAGE_SCRIPT = String.raw`'use strict';
   function unique(xs) { return xs.filter(function (x, i) { return xs.indexOf(x) === i; }); }
 
   // ---- header ----
-  function renderOverall(views) {
+  // Live health (heartbeats): one strip per pair, each component green, amber or red with its reason.
+  var COMP_TEXT = { watcher: 'watcher', applier: 'applier', reconcile: 'reconcile' };
+  function renderLive(health) {
+    var sec = byId('live');
+    if (!health || !health.enabled) { sec.hidden = true; return; }
+    sec.hidden = false;
+    var pairs = health.pairs || [];
+    byId('live-hint').textContent = pairs.length ? 'from heartbeats, every few seconds' : 'no heartbeat heard yet';
+    byId('strips').replaceChildren.apply(byId('strips'), pairs.map(function (p) {
+      return h('div', { class: 'strip', 'data-pair': p.pair, 'data-light': p.light },
+        h('h3', null, p.pair),
+        p.components.map(function (c) {
+          var name = (COMP_TEXT[c.component] || c.component) + (c.side ? ' ' + c.side : '');
+          return h('span', { class: 'comp ' + c.light, 'data-component': c.component, 'data-side': c.side, title: c.reason },
+            h('strong', null, name), h('span', { class: 'why' }, c.reason));
+        }));
+    }));
+  }
+  function liveTrouble(health) {
+    var out = { red: [], amber: [] };
+    ((health && health.enabled && health.pairs) || []).forEach(function (p) {
+      p.components.forEach(function (c) {
+        if (c.light === 'red' || c.light === 'amber') out[c.light].push(p.pair + ' ' + c.component + (c.side ? ' ' + c.side : ''));
+      });
+    });
+    return out;
+  }
+
+  function renderOverall(views, health) {
     var el = byId('overall');
+    var live = liveTrouble(health);
+    if (live.red.length) {
+      el.textContent = 'Live sync stopped: ' + live.red.join(', ');
+      el.className = 'overall bad';
+      return;
+    }
     var failed = views.filter(function (v) { return v.health === 'failed'; }).length;
     var stale = views.filter(function (v) { return v.health === 'stale'; }).length;
     var names = unique(views.map(function (v) { return v.pair; }));
@@ -190,6 +226,9 @@ export const PAGE_SCRIPT = String.raw`'use strict';
       if (stale) parts.push(stale + ' stale');
       el.textContent = parts.join(', ') + ' of ' + views.length + ' directions';
       el.className = 'overall ' + (failed ? 'bad' : 'warn');
+    } else if (live.amber.length) {
+      el.textContent = 'In sync; live sync slow: ' + live.amber.join(', ');
+      el.className = 'overall warn';
     } else {
       el.textContent = 'All ' + names.length + (names.length === 1 ? ' pair' : ' pairs') + ' in sync';
       el.className = 'overall ok';

@@ -40,6 +40,10 @@ export const PAGE_HTML = `<!doctype html>
 </header>
 <div id="banner" class="banner" role="alert" hidden></div>
 <main>
+  <section id="live" aria-labelledby="live-h" hidden>
+    <div class="section-head"><h2 id="live-h">Live sync</h2><span class="hint" id="live-hint"></span></div>
+    <div id="strips" class="strips"></div>
+  </section>
   <section aria-labelledby="pairs-h">
     <div class="section-head"><h2 id="pairs-h">Pairs</h2><span class="hint" id="pairs-hint"></span></div>
     <div id="cards" class="cards"><p class="empty">Loading&hellip;</p></div>
@@ -161,6 +165,14 @@ h2 { font-size: 1.05rem; margin: 0; }
 .overall.ok { background: var(--ok-bg); color: var(--ok); }
 .overall.bad { background: var(--bad-bg); color: var(--bad); }
 .overall.warn { background: var(--warn-bg); color: var(--warn); }
+.strips { display: grid; gap: .4rem; }
+.strip { display: flex; flex-wrap: wrap; align-items: center; gap: .5rem; padding: .4rem .6rem; border: 1px solid var(--line); border-radius: 6px; }
+.strip h3 { margin: 0 .4rem 0 0; font-size: 1rem; min-width: 7rem; }
+.comp { display: inline-flex; align-items: center; gap: .3rem; padding: .15rem .5rem; border-radius: 4px; }
+.comp.green { background: var(--ok-bg); color: var(--ok); }
+.comp.amber { background: var(--warn-bg); color: var(--warn); }
+.comp.red { background: var(--bad-bg); color: var(--bad); }
+.comp .why { color: inherit; opacity: .85; font-size: .85em; }
 .meta { color: var(--muted); font-size: .85rem; display: flex; align-items: center; gap: .45rem; }
 .pulse { width: .55rem; height: .55rem; border-radius: 50%; background: var(--line); }
 .pulse.live { background: var(--ok); }

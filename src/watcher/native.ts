@@ -53,6 +53,18 @@ export class NativeWatcher {
     return this.unhealthy === null;
   }
 
+  /** Why the root is not healthy now, or null (for heartbeats). */
+  get unhealthyReason(): string | null {
+    return this.rootId === null ? 'root not available yet' : this.unhealthy;
+  }
+
+  get entriesIndexed(): number {
+    return this.index.size;
+  }
+
+  /** Native mode does not sweep. */
+  readonly sweep: { lastAt: number | null; ms: number | null } = { lastAt: null, ms: null };
+
   async start(signal: AbortSignal, announce = false): Promise<void> {
     const io = new FsIo(8, this.opts.statTimeoutMs);
     let logged = false;

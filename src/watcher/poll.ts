@@ -119,6 +119,25 @@ export class Poller {
     return this.dirs.size;
   }
 
+  /** Why the root is not healthy now, or null (for heartbeats). */
+  get unhealthyReason(): string | null {
+    return this.unhealthy ?? (this.rootNode === null ? 'root not available yet' : null);
+  }
+
+  /** Entries in the index (files, symlinks and directories). */
+  get entriesIndexed(): number {
+    let n = 0;
+    for (const d of this.dirs.values()) n += d.entries.size;
+    return n;
+  }
+
+  /** When the last full sweep ended and how long it took (null before the first). */
+  readonly sweep: { lastAt: number | null; ms: number | null; startedAt: number | null } = {
+    lastAt: null,
+    ms: null,
+    startedAt: null,
+  };
+
   /**
    * Scans the root into the index (publishing nothing). Waits, logging once, while the root is
    * missing or unreadable. With `announce`, emits an upsert for every entry (--initial-sync).
@@ -137,12 +156,14 @@ export class Poller {
           rootId: this.rootId,
         });
         this.rootDev = st.dev;
+        this.unhealthy = null;
         this.install(node);
         if (logged) this.opts.logger.info(this.ctx(), 'root is available; watching');
         if (announce) for (const [rel, n] of walk(node)) this.emit('upsert', rel, n);
         this.lastTickAt = this.opts.clock.now();
         return;
       } catch (err) {
+        this.unhealthy = errorMessage(err);
         if (!logged) {
           this.opts.logger.warn(
             { ...this.ctx(), err: errorMessage(err) },
@@ -270,6 +291,13 @@ export class Poller {
       return first.value;
     }
     if (this.sweepQueue.length === 0) {
+      // A full sweep ended (every directory visited once): remember when and how long it took.
+      const now = this.opts.clock.now();
+      if (this.sweep.startedAt !== null) {
+        this.sweep.lastAt = now;
+        this.sweep.ms = now - this.sweep.startedAt;
+      }
+      this.sweep.startedAt = now;
       this.sweepQueue = [...this.dirs.keys()].reverse();
       if (this.sweepQueue.length === 0) return undefined;
     }

@@ -6,6 +6,7 @@ import type { Clock } from '../clock.js';
 import { errorMessage, isHaSyncError } from '../errors.js';
 import type { Logger } from '../log.js';
 import { fsTypeOf, isNetworkFs } from '../fsops/index.js';
+import type { WatcherBeat } from '../health/index.js';
 import { NativeWatcher } from './native.js';
 import { Outbox } from './outbox.js';
 import { Poller } from './poll.js';
@@ -106,6 +107,25 @@ export class RootWatcher {
             logger: log,
             emit,
           });
+  }
+
+  /** What this watcher says about itself in a heartbeat. */
+  beat(now: number, everyMs: number): WatcherBeat {
+    const why = this.source.unhealthyReason;
+    return {
+      v: 1,
+      pair: this.root.pair,
+      component: 'watcher',
+      side: this.root.side,
+      at: now,
+      everyMs,
+      root: why === null ? 'ok' : /has not returned|timed? ?out|ETIMEDOUT/i.test(why) ? 'hung' : 'unmounted',
+      ...(why !== null ? { reason: why.slice(0, 300) } : {}),
+      filesIndexed: this.source.entriesIndexed,
+      lastSweepAt: this.source.sweep.lastAt,
+      sweepMs: this.source.sweep.ms,
+      pending: this.outbox.size,
+    };
   }
 
   /** Initial scan (publishes nothing unless initialSync). Resolves once the index is built. */
@@ -215,8 +235,11 @@ export async function runWatchers(
   opts: WatcherOptions,
   deps: WatcherDeps,
   signal: AbortSignal,
+  /** Called with the watchers once made, before they start (for heartbeats). */
+  created?: (watchers: readonly RootWatcher[]) => void,
 ): Promise<RootWatcher[]> {
   const watchers = roots.map((r) => new RootWatcher(r, opts, deps));
+  created?.(watchers);
   await Promise.all(
     watchers.map(async (w) => {
       await w.start(signal);
