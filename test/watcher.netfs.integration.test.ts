@@ -15,7 +15,8 @@ import {
   writeFileSync,
 } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { dirname, join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { Writable } from 'node:stream';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { openBus, type ChangeEvent, type NatsBus } from '../src/bus/index.js';
@@ -23,7 +24,8 @@ import { systemClock } from '../src/clock.js';
 import { createLogger } from '../src/log.js';
 import { DEFAULT_WATCHER_OPTIONS, RootWatcher } from '../src/watcher/index.js';
 
-const NETFS = '/work/shared/tools/netfs';
+// netfs as CI lays it out: `../shared/tools/netfs` beside the project root (never an absolute path).
+const NETFS = resolve(dirname(fileURLToPath(import.meta.url)), '../../shared/tools/netfs');
 const suffix = randomBytes(4).toString('hex');
 const base = mkdtempSync(join(tmpdir(), 'hasync-netfs-'));
 const server = join(base, 'server');
