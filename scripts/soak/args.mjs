@@ -1,15 +1,18 @@
-// The soak's command line: `npm run soak -- [--seed N] [--minutes M] [--files F] [--netfs] [--keep]`.
+// The soak's command line: `npm run soak -- [--seed N] [--minutes M] [--files F] [--netfs] ...`.
 // Parsed once and frozen; a bad flag is one line naming the flag and what it accepts, exit 2
 // (the project's convention for every entry point).
 
 export const USAGE =
-  'usage: npm run soak -- [--seed N] [--minutes M] [--files F] [--netfs] [--keep] [--verbose]';
+  'usage: npm run soak -- [--seed N] [--minutes M] [--files F] [--netfs] [--faults kill,nats,mariadb,netfs,diskfull] [--keep] [--verbose]';
+
+export const FAULT_KINDS = Object.freeze(['kill', 'nats', 'mariadb', 'netfs', 'diskfull']);
 
 const DEFAULTS = Object.freeze({
   seed: null,
   minutes: 1,
   files: 200,
   netfs: false,
+  faults: FAULT_KINDS,
   keep: false,
   verbose: false,
 });
@@ -17,6 +20,8 @@ const DEFAULTS = Object.freeze({
 export class UsageError extends Error {}
 
 /**
+ * `--faults` limits the faults to the kinds listed (`none`: no faults); the rest of the schedule
+ * keeps its times, so a seed's failure can be narrowed down to one kind of fault.
  * `--minutes` is the whole run's wall-clock budget (start-up, workload with faults, settling, the
  * final reconcile and the oracle); the workload gets what the fixed phases leave, at least 10 s.
  * `--files` is the number of files each side starts with. Without `--seed` a random seed is drawn
@@ -49,6 +54,18 @@ export function parseArgs(argv) {
       case '--files':
         out.files = intArg(name, value(), 0, 100_000);
         break;
+      case '--faults': {
+        const kinds = value()
+          .split(',')
+          .filter((k) => k !== '');
+        const bad = kinds.find((k) => !FAULT_KINDS.includes(k) && k !== 'none');
+        if (bad !== undefined)
+          throw new UsageError(
+            `--faults: expected a comma-separated list of ${FAULT_KINDS.join(', ')} (or none), got '${bad}'`,
+          );
+        out.faults = Object.freeze(kinds.filter((k) => k !== 'none'));
+        break;
+      }
       case '--netfs':
       case '--keep':
       case '--verbose':
@@ -76,5 +93,6 @@ function intArg(name, v, min, max) {
 
 /** The command that repeats a run (printed when it fails). */
 export function rerunCommand(a) {
-  return `npm run soak -- --seed ${a.seed} --minutes ${a.minutes} --files ${a.files}${a.netfs ? ' --netfs' : ''}`;
+  const faults = a.faults.length === FAULT_KINDS.length ? '' : ` --faults ${a.faults.join(',') || 'none'}`;
+  return `npm run soak -- --seed ${a.seed} --minutes ${a.minutes} --files ${a.files}${a.netfs ? ' --netfs' : ''}${faults}`;
 }

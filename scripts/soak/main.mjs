@@ -150,10 +150,14 @@ async function main() {
     ballast,
     log: args.verbose ? say : () => undefined,
   });
-  say(`workload: ${script.ops.length} ops, ${script.faults.length} faults scheduled`);
-  await Promise.all([workload.run(script.ops, abort.signal), faults.run(script.faults, abort.signal)]);
+  const schedule = script.faults.filter((f) => args.faults.includes(f.kind));
+  say(`workload: ${script.ops.length} ops, ${schedule.length} faults scheduled`);
+  await Promise.all([workload.run(script.ops, abort.signal), faults.run(schedule, abort.signal)]);
   await faults.healAll();
-  if (abort.signal.aborted) return 130;
+  if (abort.signal.aborted) {
+    console.log(`soak: interrupted; rerun with: ${rerunCommand(args)}`);
+    return 130;
+  }
   say(
     `workload done: ${workload.done} ops done, ${workload.timedOut} timed out, errors: ${countsLine(workload.errors)}; ` +
       `faults: ${countsLine(faults.byKind)}${faults.failures.length ? `; fault errors: ${faults.failures.join('; ')}` : ''}`,
