@@ -28,13 +28,9 @@ function soak(args: string[]): Promise<{ code: number | null; out: string }> {
 }
 
 describe('soak (issue 14)', () => {
-  // Skipped until a found bug is fixed: a path that is a file on one side and a directory on the
-  // other, with no usable baseline record (the applier plans without the baseline for 30 s after
-  // each database error, and records nothing meanwhile), is "left alone" by the applier and by
-  // every later reconcile, so the sides never converge and the oracle's first check fails
-  // (`sides differ: <path>: file on a, dir on b`; e.g. `npm run soak -- --seed 4 --minutes 1`).
-  // Turn it on (`it(`) once a file/directory conflict converges without losing the file.
-  it.skip(`one minute, seed ${SEED}: nothing lost, no duplicate audit rows`, async (ctx) => {
+  // The fixed seed passes on the current code. Other seeds still find the file/directory
+  // conflict that never converges after a database outage (docs/soak.md, "Known findings").
+  it(`one minute, seed ${SEED}: nothing lost, no duplicate audit rows`, async (ctx) => {
     const { code, out } = await soak(['--seed', String(SEED), '--minutes', '1']);
     // Exit 2: the run could not start (no private MariaDB on this machine); it says why in one line.
     if (code === 2) ctx.skip(out.trim().split('\n').pop());
