@@ -23,6 +23,7 @@ export class Faults {
     this.skipped = new Map();
     this.failures = [];
     this.journal = [];
+    this.cut = false;
   }
 
   async run(schedule, signal) {
@@ -70,6 +71,7 @@ export class Faults {
         return true;
       case 'netfs':
         if (!this.netfsMount) return false;
+        this.cut = true;
         await this.netfsCmd('cut', this.netfsMount);
         return true;
       case 'diskfull':
@@ -90,7 +92,9 @@ export class Faults {
         if (!this.db.proc.running) await this.db.start();
         return;
       case 'netfs':
-        if (this.netfsMount) await this.netfsCmd('heal', this.netfsMount);
+        // Healing a mount that is not cut would start a second proxy (and leak the first).
+        if (this.netfsMount && this.cut) await this.netfsCmd('heal', this.netfsMount);
+        this.cut = false;
         return;
       case 'diskfull':
         if (this.ballast) await unlink(this.ballast).catch(() => undefined);
