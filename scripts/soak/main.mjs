@@ -207,7 +207,9 @@ async function main() {
   if (found.length === 0) return 0;
   for (const p of found) console.log(`soak: ${p}`);
   console.log(system.logTails(20));
-  console.log(`soak: FAILED; rerun with: ${rerunCommand(args)}`);
+  for (const p of [nats.proc, db.proc])
+    console.log(`--- last lines of ${p.name} (${p.logPath}):\n${p.tail(8)}`);
+  console.log(`soak: FAILED; rerun with: ${rerunCommand(args)} (add --keep to keep the logs)`);
   return 1;
 }
 
