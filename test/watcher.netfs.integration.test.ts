@@ -38,6 +38,8 @@ const stop = new AbortController();
 let running: Promise<void> | undefined;
 let tapping: Promise<void> | undefined;
 let watcher: RootWatcher;
+/** The mount is cut (set by the cut test until it heals it). */
+let cut = false;
 
 // netfs starts a Python proxy and gives it half a second before sshfs connects. A pyenv shim
 // first in PATH alone takes 0.45 s to start python (0.035 s for /usr/bin/python3), so under load
@@ -102,10 +104,14 @@ afterAll(async () => {
   stop.abort();
   await running?.catch(() => undefined);
   await tapping?.catch(() => undefined);
-  try {
-    netfs('heal', mount);
-  } catch {
-    /* already healed */
+  // Heal only a mount left cut (a failed test): `heal` on a healed mount starts a second proxy,
+  // and `down` stops only the one it recorded last, so the first one was left running.
+  if (cut) {
+    try {
+      netfs('heal', mount);
+    } catch {
+      /* already healed */
+    }
   }
   netfs('down', mount);
   await bus?.deleteStream().catch(() => undefined);
@@ -148,6 +154,7 @@ describe('watcher over a network mount, publishing to JetStream', () => {
 
   it('a cut server yields no delete events and one clear log line; events resume after heal', async () => {
     const before = seen.length;
+    cut = true;
     netfs('cut', mount);
     // Server-side changes during the cut, including a delete.
     unlinkSync(join(server, 'docs', 'f5.txt'));
@@ -165,6 +172,7 @@ describe('watcher over a network mount, publishing to JetStream', () => {
     expect(typeof line.reason).toBe('string');
 
     netfs('heal', mount);
+    cut = false;
     await waitFor('the back log line', () => logs.some((l) => l.includes('root is back')), 60_000);
     writeFileSync(join(server, 'after-heal.txt'), 'ok');
     await waitFor('a create after heal', () => find('upsert', 'after-heal.txt'), 60_000);
