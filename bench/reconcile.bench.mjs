@@ -12,13 +12,15 @@
 // skips parts; BENCH_DIR (default /tmp/ha-sync-bench) is where trees are built (removed after).
 import { execFileSync, spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
-import { join } from 'node:path';
+import { dirname, join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
 
 const SCALE = Number(process.env.BENCH_SCALE ?? '1');
 const SKIP = new Set((process.env.BENCH_SKIP ?? '').split(',').filter(Boolean));
 const BASE = process.env.BENCH_DIR ?? '/tmp/ha-sync-bench';
 const BIN = join(process.cwd(), 'dist', 'bin', 'ha-sync.js');
-const NETFS = '/work/shared/tools/netfs';
+// netfs as CI lays it out: `../shared/tools/netfs` beside the project root (never an absolute path).
+const NETFS = resolve(dirname(fileURLToPath(import.meta.url)), '../../shared/tools/netfs');
 // netfs gives its Python proxy half a second to start; a pyenv shim first in PATH takes most of it.
 const NETFS_ENV = { ...process.env, PATH: `/usr/bin:/bin:${process.env.PATH ?? ''}` };
 const results = [];

@@ -15,7 +15,8 @@ import {
   writeFileSync,
 } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { dirname, join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { Writable } from 'node:stream';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { openBus, type ChangeEvent, type NatsBus } from '../src/bus/index.js';
@@ -24,7 +25,8 @@ import { createLogger } from '../src/log.js';
 import { DEFAULT_WATCHER_OPTIONS, RootWatcher } from '../src/watcher/index.js';
 import { markRootSync } from './applier.helpers.js';
 
-const NETFS = '/work/shared/tools/netfs';
+// netfs as CI lays it out: `../shared/tools/netfs` beside the project root (never an absolute path).
+const NETFS = resolve(dirname(fileURLToPath(import.meta.url)), '../../shared/tools/netfs');
 const suffix = randomBytes(4).toString('hex');
 const base = mkdtempSync(join(tmpdir(), 'hasync-netfs-'));
 const server = join(base, 'server');
@@ -37,6 +39,8 @@ const stop = new AbortController();
 let running: Promise<void> | undefined;
 let tapping: Promise<void> | undefined;
 let watcher: RootWatcher;
+/** The mount is cut (set by the cut test until it heals it). */
+let cut = false;
 
 // netfs starts a Python proxy and gives it half a second before sshfs connects. A pyenv shim
 // first in PATH alone takes 0.45 s to start python (0.035 s for /usr/bin/python3), so under load
@@ -102,10 +106,14 @@ afterAll(async () => {
   stop.abort();
   await running?.catch(() => undefined);
   await tapping?.catch(() => undefined);
-  try {
-    netfs('heal', mount);
-  } catch {
-    /* already healed */
+  // Heal only a mount left cut (a failed test): `heal` on a healed mount starts a second proxy,
+  // and `down` stops only the one it recorded last, so the first one was left running.
+  if (cut) {
+    try {
+      netfs('heal', mount);
+    } catch {
+      /* already healed */
+    }
   }
   netfs('down', mount);
   await bus?.deleteStream().catch(() => undefined);
@@ -148,6 +156,7 @@ describe('watcher over a network mount, publishing to JetStream', () => {
 
   it('a cut server yields no delete events and one clear log line; events resume after heal', async () => {
     const before = seen.length;
+    cut = true;
     netfs('cut', mount);
     // Server-side changes during the cut, including a delete.
     unlinkSync(join(server, 'docs', 'f5.txt'));
@@ -165,6 +174,7 @@ describe('watcher over a network mount, publishing to JetStream', () => {
     expect(typeof line.reason).toBe('string');
 
     netfs('heal', mount);
+    cut = false;
     await waitFor('the back log line', () => logs.some((l) => l.includes('root is back')), 60_000);
     writeFileSync(join(server, 'after-heal.txt'), 'ok');
     await waitFor('a create after heal', () => find('upsert', 'after-heal.txt'), 60_000);

@@ -6,3 +6,4 @@ export type * from './types.js';
 export { openBaseline, openMemoryBaseline, baselinePath, BASELINE_FILE } from './open.js';
 export { DIR_MAX_BYTES, NAME_MAX_BYTES, TARGET_MAX_BYTES, DIGEST_MAX_BYTES } from './rows.js';
 export { orientedBaseline, oneWaySideNames } from './oriented.js';
+export { reopeningBaseline } from './reopening.js';

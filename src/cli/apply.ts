@@ -5,7 +5,7 @@
 import { existsSync } from 'node:fs';
 import { Applier, fsOpsAdapter, type ApplierDeps } from '../applier/index.js';
 import { openAudit, type FlushReport } from '../audit/index.js';
-import type { BaselineStore } from '../baseline/index.js';
+import { openBaseline, orientedBaseline, reopeningBaseline, type BaselineStore } from '../baseline/index.js';
 import {
   natsBusOptions,
   natsFlags,
@@ -39,7 +39,7 @@ import {
 import { EXIT, HaSyncError, errorMessage, usage } from '../errors.js';
 import { holderIdentity, openLock, type Lock } from '../lock/index.js';
 import { createLogger } from '../log.js';
-import { openPairBaseline, stateDirProblem } from '../reconciler/index.js';
+import { stateDirProblem } from '../reconciler/index.js';
 import type { CliContext } from './context.js';
 
 /** The applier's own lock TTL default: short, so a crashed applier blocks the reconciler briefly. */
@@ -221,13 +221,24 @@ export async function startApplier(
   const flushed = await audit.flushPending();
   await audit.cleanOldOpslogs(cfg.audit.logRetainDays);
   const lock = await openLock({ ...cfg.lock, pair: cfg.pair, logDir: cfg.audit.logDir, clock, log, env });
-  const baseline = await openPairBaseline({
-    pair: cfg.pair,
-    dsn: cfg.audit.dbDsn,
-    logDir: cfg.audit.logDir,
-    log,
-    sides: { a: roots.a.label, b: roots.b.label },
-  });
+  // A long-lived process: a store that cannot be opened now (the database is down) is opened again
+  // later, so the applier runs in safe mode only until it is back, not for the rest of its life.
+  const openStore = async (): Promise<BaselineStore> =>
+    orientedBaseline(
+      await openBaseline({ pair: cfg.pair, dsn: cfg.audit.dbDsn ?? null, logDir: cfg.audit.logDir, log }),
+      roots.a.label,
+      roots.b.label,
+    );
+  let baseline: BaselineStore;
+  try {
+    baseline = await openStore();
+  } catch (err) {
+    log.warn(
+      { err: errorMessage(err) },
+      'baseline unavailable: deciding without it (newest wins, nothing deleted) until it is back',
+    );
+    baseline = reopeningBaseline(cfg.audit.dbDsn ? 'mysql' : 'sqlite', openStore);
+  }
   const applier = new Applier(
     {
       pair: cfg.pair,
