@@ -2,15 +2,15 @@
 // heartbeats through a nats-server this test starts (so it can kill it); the dashboard's board
 // hears them and its app answers /api/health and /metrics. A watcher killed is named red within
 // 30 s and green again after its restart; NATS killed makes the dashboard say so, and heals.
-import { spawn, type ChildProcess } from 'node:child_process';
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { mkdirSync } from 'node:fs';
+import { mkdirSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { openAuditReader } from '../src/audit/index.js';
 import { openBus, type NatsBus } from '../src/bus/index.js';
 import { systemClock } from '../src/clock.js';
-import { HealthBoard } from '../src/health/index.js';
+import { HealthBoard, parseBeat, type ReconcileBeat } from '../src/health/index.js';
 import { createLogger } from '../src/log.js';
 import { buildApp } from '../src/ui/index.js';
 import { freePort, tempRoots } from './applier.helpers.js';
@@ -217,6 +217,50 @@ describe('live health', () => {
     console.log(
       `health: watcher killed -> red in ${red.toFixed(1)} s; restarted -> green in ${green.toFixed(1)} s`,
     );
+  });
+
+  it('a reconcile run with --heartbeat reports its progress, then that it is done', async () => {
+    const seen: ReconcileBeat[] = [];
+    const ac = new AbortController();
+    const listening = bus.subscribePlain(
+      `${prefix}.${PAIR}._reconcile.health`,
+      (_s, data) => {
+        const b = parseBeat(data, { pair: PAIR, side: '_reconcile' });
+        if (typeof b !== 'string' && b.component === 'reconcile') seen.push(b);
+      },
+      ac.signal,
+    );
+    await new Promise((r) => setTimeout(r, 200));
+    for (let i = 0; i < 300; i++) writeFileSync(join(t.a, `r${i}.txt`), String(i));
+    const r = spawnSync(
+      process.execPath,
+      [
+        CLI,
+        'reconcile',
+        '--a',
+        `dell=${t.a}`,
+        '--b',
+        `hp=${t.b}`,
+        '--pair',
+        PAIR,
+        '--log-dir',
+        t.logs,
+        '--lock',
+        'file',
+        '--lock-wait',
+        '60',
+        '--heartbeat',
+        ...nats(),
+      ],
+      { env: { ...process.env, NATS_URL: '' }, encoding: 'utf8' },
+    );
+    expect(r.status).toBe(0);
+    await within('the last beat', () => Promise.resolve(seen.some((b) => b.phase === 'done')), 10_000);
+    ac.abort();
+    await listening;
+    expect(seen[0]).toMatchObject({ component: 'reconcile', pair: PAIR, direction: 'dell-to-hp' });
+    expect(seen.at(-1)).toMatchObject({ phase: 'done' });
+    expect(seen.at(-1)!.filesSeen).toBeGreaterThanOrEqual(300);
   });
 
   it('NATS killed: the dashboard says so within 30 s, and heals when NATS is back', async () => {

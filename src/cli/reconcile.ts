@@ -25,7 +25,17 @@ import {
 import { usage } from '../errors.js';
 import { createLogger } from '../log.js';
 import type { ReconcileConfig } from '../reconciler/index.js';
-import { RECONCILE_DEFAULTS, runReconcile } from '../reconciler/index.js';
+import { ProgressCount, RECONCILE_DEFAULTS, runReconcile } from '../reconciler/index.js';
+import { natsBusOptions, natsFlags, openBus, resolveNatsConfig, type NatsConfig } from '../bus/index.js';
+import { systemClock } from '../clock.js';
+import {
+  HEARTBEAT_MS,
+  beatSubject,
+  encodeBeat,
+  publishBeats,
+  type ReconcileBeat,
+} from '../health/index.js';
+import type { Logger } from '../log.js';
 import { sideFlag } from './apply.js';
 import type { CliContext } from './context.js';
 
@@ -51,6 +61,11 @@ export const reconcileFlags = {
   },
   ...auditFlags,
   ...lockFlags,
+  heartbeat: {
+    type: 'boolean',
+    help: "Report progress (phase, files seen, ETA) every 5 s as a heartbeat on NATS (the --nats-* flags), for the dashboard's live strip",
+  },
+  ...natsFlags,
   'mtime-threshold': {
     type: 'string',
     valueName: 'seconds',
@@ -108,9 +123,13 @@ export function reconcileHelp(): string {
 export function parseReconcileArgs(
   argv: string[],
   env: NodeJS.ProcessEnv,
-): Readonly<ReconcileConfig> & { readonly help: boolean } {
+): Readonly<ReconcileConfig> & { readonly help: boolean; readonly heartbeat: NatsConfig | null } {
   const { values: v } = parseFlags(argv, reconcileFlags, { env });
-  if (v.help) return Object.freeze({ help: true } as ReconcileConfig & { help: boolean });
+  if (v.help)
+    return Object.freeze({ help: true, heartbeat: null } as ReconcileConfig & {
+      help: boolean;
+      heartbeat: null;
+    });
   const twoWay = v.a !== undefined || v.b !== undefined;
   if (twoWay && (v.src !== undefined || v.dest !== undefined)) {
     throw usage('--a/--b (two-way) and --src/--dest (one-way) cannot be combined; pick one form');
@@ -142,7 +161,7 @@ export function parseReconcileArgs(
     maxDeletePercent: numberFlag('max-delete', v['max-delete'], 0, 100, RECONCILE_DEFAULTS.maxDeletePercent),
     force: v.force,
   };
-  return Object.freeze(config);
+  return Object.freeze({ ...config, heartbeat: v.heartbeat ? resolveNatsConfig(v) : null });
 }
 
 export async function reconcileCommand(argv: string[], ctx: CliContext): Promise<number> {
@@ -161,14 +180,57 @@ export async function reconcileCommand(argv: string[], ctx: CliContext): Promise
     [fb, config.dest],
   ]);
   const log = createLogger({ verbose: config.verbose });
-  const result = await runReconcile(config, {
-    log,
-    env: ctx.env,
-    signal: ctx.signal,
-    stdout: ctx.stdout,
-    stderr: ctx.stderr,
-    // Local trees are listed on worker threads; HA_SYNC_SCAN_WORKER=0 keeps it on one thread.
-    scanWorker: ctx.env.HA_SYNC_SCAN_WORKER !== '0',
+  const progress = new ProgressCount(systemClock);
+  const beats = config.heartbeat ? await startProgressBeats(config, config.heartbeat, progress, log) : null;
+  try {
+    const result = await runReconcile(config, {
+      log,
+      env: ctx.env,
+      signal: ctx.signal,
+      stdout: ctx.stdout,
+      stderr: ctx.stderr,
+      progress,
+      // Local trees are listed on worker threads; HA_SYNC_SCAN_WORKER=0 keeps it on one thread.
+      scanWorker: ctx.env.HA_SYNC_SCAN_WORKER !== '0',
+    });
+    return result.exitCode;
+  } finally {
+    await beats?.stop();
+  }
+}
+
+/**
+ * Heartbeats of a running reconcile (phase, files seen, ETA) every 5 s, and a last one saying
+ * 'done'. NATS being away never holds up or fails the run: beats are simply not heard.
+ */
+async function startProgressBeats(
+  config: Readonly<ReconcileConfig>,
+  nats: NatsConfig,
+  progress: ProgressCount,
+  log: Logger,
+): Promise<{ stop: () => Promise<void> }> {
+  const bus = await openBus({ ...natsBusOptions(nats), logger: log, name: `ha-sync-reconcile-${config.pair}` });
+  const beat = (): ReconcileBeat => ({
+    v: 1,
+    pair: config.pair,
+    component: 'reconcile',
+    at: systemClock.now(),
+    everyMs: HEARTBEAT_MS,
+    phase: progress.now,
+    filesSeen: progress.filesSeen,
+    direction: config.direction,
+    etaMs: progress.etaMs(),
   });
-  return result.exitCode;
+  const ac = new AbortController();
+  const beating = publishBeats(bus, () => [beat()], { clock: systemClock, log, signal: ac.signal });
+  return {
+    stop: async () => {
+      ac.abort();
+      await beating;
+      progress.phase('done');
+      const last = beat();
+      bus.publishPlain(beatSubject(bus.prefix, last), encodeBeat(last));
+      await bus.close();
+    },
+  };
 }

@@ -81,6 +81,10 @@ export interface EngineOptions {
   readonly batchCopy?: BatchCopier;
   /** Called as the plan grows (for the progress bar): files and bytes newly planned. */
   readonly onPlanned?: (files: number, bytes: number) => void;
+  /** Called as directories are listed: entries newly seen (both sides). */
+  readonly onListed?: (entries: number) => void;
+  /** Called when the walk is over and the held-back deletes start. */
+  readonly onDeleting?: () => void;
 }
 
 export interface EngineResult {

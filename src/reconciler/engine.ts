@@ -148,9 +148,11 @@ export async function runEngine(o: EngineOptions): Promise<EngineResult> {
     if (s.packed) {
       st.entries[side] += s.packed.count;
       st.files[side] += s.packed.files;
+      o.onListed?.(s.packed.count);
     } else {
       st.entries[side] += s.entries.length;
       for (const e of s.entries) if (e.kind !== 'dir') st.files[side]++;
+      o.onListed?.(s.entries.length);
     }
   };
 
@@ -271,6 +273,7 @@ export async function runEngine(o: EngineOptions): Promise<EngineResult> {
   try {
     await walk([{ path: '' }], visit, o.dirConcurrency, undefined, prefetch, breathe);
     await pool.drain();
+    o.onDeleting?.();
     await runDeletes(o, st, carrier, sink, pool, rootIds, stopped, breathe, visit);
   } finally {
     await pool.drain();

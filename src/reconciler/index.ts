@@ -6,7 +6,7 @@ export { runReconcile, newRunId } from './run.js';
 export type { OpEvent, EngineOptions, EngineResult } from './engine.js';
 export { runEngine } from './engine.js';
 export { quotePath, planLine, summaryLine, formatBytes } from './print.js';
-export { Progress } from './progress.js';
+export { Progress, ProgressCount, type ProgressSink } from './progress.js';
 export { openPairBaseline, stateDirProblem } from './sidestate.js';
 export type { RootSide, RootsVerdict } from './roots.js';
 export { verifyRoots } from './roots.js';

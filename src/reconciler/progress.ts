@@ -4,6 +4,51 @@
 import type { Clock } from '../clock.js';
 import { formatBytes } from './print.js';
 
+/** What a run reports as it goes, for heartbeats (see cli/reconcile.ts). */
+export interface ProgressSink {
+  /** Entries listed so far on both sides grew by `n`. */
+  listed(n: number): void;
+  planned(files: number, bytes: number): void;
+  done(bytes: number): void;
+  phase(p: 'walking' | 'deleting' | 'done'): void;
+}
+
+/** A ProgressSink that keeps the numbers: files seen, planned and done, and an ETA by bytes. */
+export class ProgressCount implements ProgressSink {
+  filesSeen = 0;
+  filesPlanned = 0;
+  filesDone = 0;
+  bytesPlanned = 0;
+  bytesDone = 0;
+  now: 'walking' | 'deleting' | 'done' = 'walking';
+  private readonly startMs: number;
+
+  constructor(private readonly clock: Clock) {
+    this.startMs = clock.now();
+  }
+  listed(n: number): void {
+    this.filesSeen += n;
+  }
+  planned(files: number, bytes: number): void {
+    this.filesPlanned += files;
+    this.bytesPlanned += bytes;
+  }
+  done(bytes: number): void {
+    this.filesDone++;
+    this.bytesDone += bytes;
+  }
+  phase(p: 'walking' | 'deleting' | 'done'): void {
+    this.now = p;
+  }
+  /** Milliseconds left at the byte rate so far, or null when it cannot be told yet. */
+  etaMs(): number | null {
+    const ms = this.clock.now() - this.startMs;
+    const left = this.bytesPlanned - this.bytesDone;
+    if (ms <= 0 || this.bytesDone <= 0 || left <= 0) return left <= 0 && this.filesPlanned > 0 ? 0 : null;
+    return Math.round((left * ms) / this.bytesDone);
+  }
+}
+
 export class Progress {
   private filesDone = 0;
   private filesPlanned = 0;

@@ -34,7 +34,7 @@ import { addToSummary, emptySummary, planLine, summaryLine } from './print.js';
 import { oneWaySideNames } from '../baseline/index.js';
 import { verifyRoots } from './roots.js';
 import { expireWritten, openPairBaseline, stateDirProblem } from './sidestate.js';
-import { Progress } from './progress.js';
+import { Progress, type ProgressSink } from './progress.js';
 
 export interface ReconcileDeps {
   log: Logger;
@@ -56,6 +56,8 @@ export interface ReconcileDeps {
    * back to this thread when neither is available (workers need the built package).
    */
   scanWorker?: boolean;
+  /** Told how the run goes (files seen, planned, done, its phase): for heartbeats. */
+  progress?: ProgressSink;
 }
 
 export type RunOutcome = 'success' | 'partial_failure' | 'failed' | 'lock_held' | 'dry_run_current';
@@ -467,7 +469,12 @@ async function locked(
       lost: r.handle.lost,
       clock,
       log,
-      onPlanned: (files, bytes) => progress?.planned(files, bytes),
+      onPlanned: (files, bytes) => {
+        progress?.planned(files, bytes);
+        deps.progress?.planned(files, bytes);
+      },
+      onListed: (n) => deps.progress?.listed(n),
+      onDeleting: () => deps.progress?.phase('deleting'),
       onOp: async (ev) => {
         if (config.dryRun) {
           planned.push(ev);
@@ -477,12 +484,14 @@ async function locked(
         // The bar counts what onPlanned counted: file, symlink and touch operations.
         if (ev.entryKind !== 'dir' && ev.kind !== 'delete' && ev.record.operation !== 'delete') {
           progress?.done(ev.kind === 'create' || ev.kind === 'update' ? ev.size : 0);
+          deps.progress?.done(ev.kind === 'create' || ev.kind === 'update' ? ev.size : 0);
         }
         await record(ev.record, ev.to);
       },
     });
   } finally {
     progress?.stop();
+    deps.progress?.phase('done');
     await baseline?.close().catch(() => undefined);
   }
 
