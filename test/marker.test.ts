@@ -1,5 +1,6 @@
 // Root markers: the marker file itself (parse, read, create, the cached guard), the rule that
 // decides whether a pass may sync its roots (verifyRoots), and `ha-sync init`.
+import { execFileSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -133,7 +134,29 @@ describe('verifyRoots', () => {
     // Again: the same ids.
     expect(await verifyRoots('photos', s, store, { dryRun: false, log: captureLogger().log })).toEqual(v);
   });
-  it('a root without its marker, once the pair synced, is a bare mount point: refused, nothing written', async () => {
+  it('a root without its marker whose id is on record is a bare mount point: refused, nothing written', async () => {
+    const store = openMemoryBaseline('photos');
+    const s = sides();
+    const first = await verifyRoots('photos', s, store, { dryRun: false, log: captureLogger().log });
+    if (!first.ok) throw new Error(first.why);
+    // The share goes away: its mount point is bare, with a stale file in it.
+    fs.renameSync(s[1]!.root, `${s[1]!.root}.real`);
+    fs.mkdirSync(s[1]!.root);
+    fs.writeFileSync(join(s[1]!.root, 'stale.txt'), 'stale');
+    const v = await verifyRoots('photos', s, store, { dryRun: false, log: captureLogger().log });
+    expect(v).toMatchObject({ ok: false, foreign: false });
+    expect(!v.ok && v.why).toMatch(
+      new RegExp(
+        `held one \\(root id ${first.ids[1]}\\).*bare mount point.*ha-sync init --root .* --pair photos --side hp`,
+      ),
+    );
+    expect(fs.readdirSync(s[1]!.root)).toEqual(['stale.txt']);
+    // Back: the same ids.
+    fs.rmSync(s[1]!.root, { recursive: true });
+    fs.renameSync(`${s[1]!.root}.real`, s[1]!.root);
+    expect(await verifyRoots('photos', s, store, { dryRun: false, log: captureLogger().log })).toEqual(first);
+  });
+  it('a side never marked (a baseline from before markers) gets its marker on its next sync', async () => {
     const store = openMemoryBaseline('photos');
     await store.write([
       {
@@ -148,23 +171,40 @@ describe('verifyRoots', () => {
       },
     ]);
     const s = sides();
-    await createMarker(s[0]!.root, { pair: 'photos', side: 'dell' });
-    fs.writeFileSync(join(s[1]!.root, 'stale.txt'), 'stale');
     const v = await verifyRoots('photos', s, store, { dryRun: false, log: captureLogger().log });
-    expect(v).toMatchObject({ ok: false, foreign: false });
-    expect(!v.ok && v.why).toMatch(/bare mount point.*ha-sync init --root .* --pair photos --side hp/);
-    expect(fs.readdirSync(s[1]!.root)).toEqual(['stale.txt']);
+    expect(v.ok).toBe(true);
+    expect((await readMarker(s[1]!.root)).ok).toBe(true);
   });
-  it('a marked root beside an unmarked one: the pair synced before, even with an empty baseline', async () => {
+  it("a one-way run's read-only source stays unmarked (said so); its dest is marked", async () => {
     const s = sides();
-    await createMarker(s[0]!.root, { pair: 'photos', side: 'dell' });
-    const v = await verifyRoots('photos', s, openMemoryBaseline('photos'), {
-      dryRun: false,
-      log: captureLogger().log,
-    });
-    expect(v).toMatchObject({ ok: false, foreign: false });
-    expect(!v.ok && v.why).toMatch(/bare mount point/);
-    expect(fs.existsSync(join(s[1]!.root, MARKER_REL))).toBe(false);
+    const src = { ...s[0]!, readOnly: true };
+    fs.writeFileSync(join(src.root, 'a.txt'), 'a');
+    // Read-only for this process: a read-only bind mount as root, the mode bits otherwise.
+    const asRoot = process.getuid?.() === 0;
+    if (asRoot) {
+      execFileSync('mount', ['--bind', src.root, src.root]);
+      execFileSync('mount', ['-o', 'remount,ro,bind', src.root]);
+    } else fs.chmodSync(src.root, 0o555);
+    try {
+      const cap = captureLogger();
+      const v = await verifyRoots('photos', [src, s[1]!], openMemoryBaseline('photos'), {
+        dryRun: false,
+        log: cap.log,
+      });
+      expect(v).toMatchObject({ ok: true });
+      expect(v.ok && v.ids[0]).toBeNull();
+      expect(v.ok && v.ids[1]).toMatch(/^[0-9a-f]{16}$/);
+      expect(cap.lines().some((l) => String(l.msg).includes('the source cannot be written'))).toBe(true);
+      // A read-only side that must be written (two-way) is refused instead.
+      const two = await verifyRoots('photos', [s[0]!, s[1]!], openMemoryBaseline('photos'), {
+        dryRun: false,
+        log: cap.log,
+      });
+      expect(two).toMatchObject({ ok: false });
+    } finally {
+      if (asRoot) execFileSync('umount', [src.root]);
+      else fs.chmodSync(src.root, 0o755);
+    }
   });
   it('without a baseline a first sync cannot be told from a bare mount point: refused', async () => {
     const v = await verifyRoots('photos', sides(), null, { dryRun: false, log: captureLogger().log });

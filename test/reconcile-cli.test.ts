@@ -189,7 +189,7 @@ describe('the command', () => {
     const bare2 = cli([...base, '--delete-missing', '--max-delete=100']);
     expect(bare2.code).toBe(1);
     expect(bare2.stdout).toMatch(
-      /has no \.ha-sync\/root\.json, but pair 't' synced before: it looks like a bare mount point/,
+      /has no \.ha-sync\/root\.json, but it held one \(root id [0-9a-f]{16}\) when pair 't' synced before: it looks like a bare mount point/,
     );
     expect(snapshot(d.dest)).toEqual(['a file:a', 'b file:b', 'c dir', 'c/x file:dir']);
     expect(snapshot(d.dest)).toHaveLength(4);

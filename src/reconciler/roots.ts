@@ -1,14 +1,17 @@
 // Whether both roots of a pass are really the pair's roots (their markers, see fsops marker.ts),
-// and the one place a marker is made without `ha-sync init`: the first meeting of a pair. A
-// reconcile run and `run`'s first pass ask here before they read or write anything.
+// and the one place a marker is made without `ha-sync init`: a root's first sync. A reconcile run
+// and `run`'s first pass ask here before they read or write anything.
 //
-// The rule: a root with a marker naming this pair (and side) is mounted. A root without one is a
-// bare mount point, unless the pair never synced (its baseline holds nothing, and neither root is
-// marked): then this is the pair's first sync, and the markers are made now (not in a dry run,
-// which changes nothing). Without a readable baseline the two cannot be told apart, and the root
-// counts as not mounted. A replacement disk or a restored share is marked by `ha-sync init`.
+// The rule: a root with a marker naming this pair (and side) is mounted. Each root's id is also
+// recorded in the pair's baseline once seen, so a root without its marker whose side has an id on
+// record is a bare mount point (the share is not mounted) and is refused. A side with no id on
+// record was never marked: this is its first sync, and its marker is made now (not in a dry run,
+// which changes nothing). Without a readable baseline the two cannot be told apart, and an
+// unmarked root counts as not mounted. A one-way run's source may be read-only (the CronJobs mount
+// it so): it then stays unmarked until the other direction's run marks it, and says so.
 import type { BaselineStore } from '../baseline/index.js';
 import { errorMessage, isHaSyncError } from '../errors.js';
+import { STATE_DIR } from '../core/index.js';
 import { MARKER_REL, createMarker, markerMismatch, readMarker } from '../fsops/index.js';
 import type { Logger } from '../log.js';
 
@@ -16,12 +19,14 @@ export interface RootSide {
   /** The side's label; null for an unlabelled one-way run (the marker then names no side). */
   readonly label: string | null;
   readonly root: string;
+  /** A one-way run's source: may stay unmarked when it cannot be written (read-only). */
+  readonly readOnly?: boolean;
 }
 
 export type RootsVerdict =
   | {
       readonly ok: true;
-      /** Each root's id, in the order given (null: no marker yet, a dry run's first meeting). */
+      /** Each root's id, in the order given (null: no marker yet, a dry run's first sync). */
       readonly ids: readonly (string | null)[];
     }
   | {
@@ -31,9 +36,15 @@ export type RootsVerdict =
       readonly foreign: boolean;
     };
 
+/** Where the baseline keeps the id of a side's root (a key no synced directory can have). */
+function idKey(s: RootSide): string {
+  return `${STATE_DIR}/root/${s.label ?? s.root}`;
+}
+
 /**
- * Checks every root's marker; on a first meeting makes the missing ones (unless `dryRun`).
- * Never throws: a failure is `{ ok: false, why }`, one line for the log and the audit.
+ * Checks every root's marker; makes the marker of a root that was never marked (unless `dryRun`);
+ * records each root's id in the baseline. Never throws: a failure is `{ ok: false, why }`, one
+ * line for the log and the audit.
  */
 export async function verifyRoots(
   pair: string,
@@ -41,58 +52,73 @@ export async function verifyRoots(
   baseline: BaselineStore | null,
   o: { dryRun: boolean; log: Logger; nowMs?: number },
 ): Promise<RootsVerdict> {
-  const reads = await Promise.all(sides.map((s) => readMarker(s.root)));
-  for (const [i, read] of reads.entries()) {
-    const s = sides[i]!;
+  const ids: (string | null)[] = [];
+  for (const s of sides) {
+    const read = await readMarker(s.root);
     if (read.ok) {
       const bad = markerMismatch(s.root, read.marker, pair, s.label);
       if (bad)
         return { ok: false, why: `${bad.why}; refusing to sync it (nothing was touched)`, foreign: true };
-    } else if (read.trouble !== 'no-marker') {
-      return { ok: false, why: `${read.why}; refusing to sync it`, foreign: false };
+      if (!o.dryRun) await remember(baseline, s, read.marker.rootId);
+      ids.push(read.marker.rootId);
+      continue;
     }
-  }
-  const unmarked = sides.filter((_, i) => !reads[i]!.ok);
-  if (unmarked.length > 0) {
-    // A first meeting: the pair never synced (its baseline is empty) and no root is marked yet.
-    // A marked root beside an unmarked one means the pair synced before, whatever the baseline.
-    const why = reads.some((r) => r.ok) ? false : await neverSynced(baseline);
-    if (why !== true) return { ok: false, foreign: false, why: notMounted(pair, unmarked[0]!, why) };
-  }
-  const ids: (string | null)[] = [];
-  for (const [i, read] of reads.entries()) {
-    const s = sides[i]!;
-    if (read.ok) ids.push(read.marker.rootId);
-    else if (o.dryRun) ids.push(null);
-    else {
-      const made = await makeMarker(pair, s, o.nowMs);
-      if ('why' in made) return { ok: false, why: made.why, foreign: false };
+    if (read.trouble !== 'no-marker')
+      return { ok: false, why: `${read.why}; refusing to sync it`, foreign: false };
+    const known = await recorded(baseline, s);
+    if (known !== null) return { ok: false, foreign: false, why: notMounted(pair, s, known) };
+    if (o.dryRun) {
+      ids.push(null);
+      continue;
+    }
+    const made = await makeMarker(pair, s, o.nowMs);
+    if ('id' in made) {
       o.log.info(
         { root: s.root, pair, side: s.label, rootId: made.id },
         `first sync of this root: wrote its ${MARKER_REL}`,
       );
+      await remember(baseline, s, made.id);
       ids.push(made.id);
-    }
+    } else if (s.readOnly && made.readOnly) {
+      o.log.warn(
+        { root: s.root, pair },
+        `the source cannot be written, so it holds no ${MARKER_REL} yet (the opposite direction's run writes one); until then an unmounted source is caught only by the empty-source and --max-delete guards`,
+      );
+      ids.push(null);
+    } else return { ok: false, why: made.why, foreign: false };
   }
   return { ok: true, ids };
 }
 
-/** True when the pair's baseline holds nothing; false when it does; a string when it cannot tell. */
-async function neverSynced(baseline: BaselineStore | null): Promise<boolean | string> {
+/** The id on record for this side; null when none; a string saying why it cannot be told. */
+async function recorded(
+  baseline: BaselineStore | null,
+  s: RootSide,
+): Promise<{ id: string } | string | null> {
   if (!baseline) return 'the baseline is unavailable';
   try {
-    return (await baseline.readDir('')).length === 0;
+    const id = await baseline.dirDigest(idKey(s));
+    return id === null ? null : { id };
   } catch (err) {
     return `the baseline is unavailable (${errorMessage(err)})`;
   }
 }
 
-/** The one line for a root without its marker that a first meeting cannot explain. */
-function notMounted(pair: string, s: RootSide, why: boolean | string): string {
-  if (typeof why === 'string')
-    return `'${s.root}' has no ${MARKER_REL} and ${why}: cannot tell a first sync from a bare mount point; refusing to sync it`;
+/** Records a root's id (best effort: a baseline that fails now is only a weaker guard later). */
+async function remember(baseline: BaselineStore | null, s: RootSide, id: string): Promise<void> {
+  try {
+    if (baseline && (await baseline.dirDigest(idKey(s))) !== id) await baseline.setDigest(idKey(s), id);
+  } catch {
+    // The run itself decides what an unavailable baseline means (safe mode).
+  }
+}
+
+/** The one line for a root without its marker that was marked before (or cannot be told). */
+function notMounted(pair: string, s: RootSide, known: { id: string } | string): string {
+  if (typeof known === 'string')
+    return `'${s.root}' has no ${MARKER_REL} and ${known}: cannot tell a first sync from a bare mount point; refusing to sync it`;
   const init = `ha-sync init --root ${s.root} --pair ${pair}${s.label ? ` --side ${s.label}` : ''}`;
-  return `'${s.root}' has no ${MARKER_REL}, but pair '${pair}' synced before: it looks like a bare mount point (the share is not mounted); refusing to sync it. If this folder really is the pair's, run: ${init}`;
+  return `'${s.root}' has no ${MARKER_REL}, but it held one (root id ${known.id}) when pair '${pair}' synced before: it looks like a bare mount point (the share is not mounted); refusing to sync it. If this folder really is the pair's (a replacement disk), run: ${init}`;
 }
 
 /** Makes a marker (or takes the one another process made meanwhile): its root id, or why not. */
@@ -100,7 +126,7 @@ async function makeMarker(
   pair: string,
   s: RootSide,
   nowMs?: number,
-): Promise<{ id: string } | { why: string }> {
+): Promise<{ id: string } | { why: string; readOnly: boolean }> {
   try {
     const m = await createMarker(s.root, { pair, side: s.label, ...(nowMs !== undefined ? { nowMs } : {}) });
     return { id: m.rootId };
@@ -110,6 +136,10 @@ async function makeMarker(
       if (again.ok && !markerMismatch(s.root, again.marker, pair, s.label))
         return { id: again.marker.rootId };
     }
-    return { why: `cannot write ${s.root}/${MARKER_REL}: ${errorMessage(err)}` };
+    const code = (err as NodeJS.ErrnoException).code ?? '';
+    return {
+      why: `cannot write ${s.root}/${MARKER_REL}: ${errorMessage(err)}`,
+      readOnly: code === 'EACCES' || code === 'EROFS' || code === 'EPERM',
+    };
   }
 }

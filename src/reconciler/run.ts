@@ -417,7 +417,12 @@ async function locked(
   // Both roots must be the pair's (their markers); a first meeting marks them.
   const verdict = await verifyRoots(
     config.pair,
-    sides.map((s) => ({ label: labelled ? s.label : null, root: s.root })),
+    // A one-way run never writes its source: it may be read-only, and then stays unmarked.
+    sides.map((s, i) => ({
+      label: labelled ? s.label : null,
+      root: s.root,
+      ...(i === 0 && !config.sides ? { readOnly: true } : {}),
+    })),
     baseline,
     { dryRun: config.dryRun, log, nowMs: clock.now() },
   );
