@@ -28,13 +28,7 @@ import type { ReconcileConfig } from '../reconciler/index.js';
 import { ProgressCount, RECONCILE_DEFAULTS, runReconcile } from '../reconciler/index.js';
 import { natsBusOptions, natsFlags, openBus, resolveNatsConfig, type NatsConfig } from '../bus/index.js';
 import { systemClock } from '../clock.js';
-import {
-  HEARTBEAT_MS,
-  beatSubject,
-  encodeBeat,
-  publishBeats,
-  type ReconcileBeat,
-} from '../health/index.js';
+import { HEARTBEAT_MS, beatSubject, encodeBeat, publishBeats, type ReconcileBeat } from '../health/index.js';
 import type { Logger } from '../log.js';
 import { sideFlag } from './apply.js';
 import type { CliContext } from './context.js';
@@ -209,7 +203,11 @@ async function startProgressBeats(
   progress: ProgressCount,
   log: Logger,
 ): Promise<{ stop: () => Promise<void> }> {
-  const bus = await openBus({ ...natsBusOptions(nats), logger: log, name: `ha-sync-reconcile-${config.pair}` });
+  const bus = await openBus({
+    ...natsBusOptions(nats),
+    logger: log,
+    name: `ha-sync-reconcile-${config.pair}`,
+  });
   const beat = (): ReconcileBeat => ({
     v: 1,
     pair: config.pair,

@@ -134,7 +134,9 @@ export async function uiCommand(argv: string[], ctx: CliContext): Promise<number
   let app: ReturnType<typeof buildApp> | undefined;
   // Live health: heartbeats heard on NATS (a bus that cannot connect retries in the background).
   const board = cfg.nats ? new HealthBoard(systemClock, log) : null;
-  const bus = cfg.nats ? await openBus({ ...natsBusOptions(cfg.nats), logger: log, name: 'ha-sync-ui' }) : null;
+  const bus = cfg.nats
+    ? await openBus({ ...natsBusOptions(cfg.nats), logger: log, name: 'ha-sync-ui' })
+    : null;
   const stopLive = new AbortController();
   const listening = board && bus ? board.listen(bus, stopLive.signal) : Promise.resolve();
   try {

@@ -85,7 +85,10 @@ function line(v: unknown): string | null {
  * Validates a heartbeat's bytes against its subject's tokens (pair, side). Returns the beat (a
  * fresh object with only the known fields) or one line saying what is wrong.
  */
-export function parseBeat(bytes: Uint8Array | string, subject: { pair: string; side: string }): Beat | string {
+export function parseBeat(
+  bytes: Uint8Array | string,
+  subject: { pair: string; side: string },
+): Beat | string {
   const size = typeof bytes === 'string' ? Buffer.byteLength(bytes) : bytes.byteLength;
   if (size > MAX_BEAT_BYTES) return `heartbeat is ${size} bytes, more than ${MAX_BEAT_BYTES}`;
   let raw: unknown;
@@ -106,7 +109,8 @@ export function parseBeat(bytes: Uint8Array | string, subject: { pair: string; s
     case 'watcher': {
       if (typeof o.side !== 'string' || !PAIR_RE.test(o.side)) return 'side is not a valid side label';
       if (o.side !== subject.side) return `side '${o.side}' does not match the subject's '${subject.side}'`;
-      if (o.root !== 'ok' && o.root !== 'unmounted' && o.root !== 'hung') return 'root is not ok|unmounted|hung';
+      if (o.root !== 'ok' && o.root !== 'unmounted' && o.root !== 'hung')
+        return 'root is not ok|unmounted|hung';
       if (!isCount(o.filesIndexed) || !isCount(o.pending)) return 'counts are not non-negative integers';
       const sweepAt = o.lastSweepAt === null ? null : isTime(o.lastSweepAt) ? o.lastSweepAt : undefined;
       const sweepMs = o.sweepMs === null ? null : isTime(o.sweepMs) ? o.sweepMs : undefined;
@@ -144,13 +148,21 @@ export function parseBeat(bytes: Uint8Array | string, subject: { pair: string; s
       };
     }
     case 'reconcile': {
-      if (subject.side !== '_reconcile') return "a reconcile run's heartbeat must come on its _reconcile subject";
+      if (subject.side !== '_reconcile')
+        return "a reconcile run's heartbeat must come on its _reconcile subject";
       if (o.phase !== 'walking' && o.phase !== 'deleting' && o.phase !== 'done') return 'phase is not valid';
       if (!isCount(o.filesSeen)) return 'filesSeen is not a non-negative integer';
       const eta = o.etaMs === null ? null : isTime(o.etaMs) ? o.etaMs : undefined;
       if (eta === undefined) return 'etaMs is not a valid time';
       const direction = line(o.direction) ?? '';
-      return { ...base, component: 'reconcile', phase: o.phase, filesSeen: o.filesSeen, direction, etaMs: eta };
+      return {
+        ...base,
+        component: 'reconcile',
+        phase: o.phase,
+        filesSeen: o.filesSeen,
+        direction,
+        etaMs: eta,
+      };
     }
     default:
       return 'component is not watcher|applier|reconcile';

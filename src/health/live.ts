@@ -75,7 +75,10 @@ export class HealthBoard {
     if (typeof b === 'string') {
       this.rejected++;
       if (this.rejected <= 10 || this.rejected % 1000 === 0)
-        this.log.warn({ subject: subject.slice(0, 200), why: b, rejected: this.rejected }, 'heartbeat ignored');
+        this.log.warn(
+          { subject: subject.slice(0, 200), why: b, rejected: this.rejected },
+          'heartbeat ignored',
+        );
       return;
     }
     const key = `${b.pair}\0${b.component}\0${b.component === 'watcher' ? b.side : ''}`;

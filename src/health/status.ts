@@ -46,13 +46,18 @@ function judge(b: Beat, silentMs: number): { light: Light; reason: string } | nu
   }
   switch (b.component) {
     case 'watcher':
-      if (b.root !== 'ok') return { light: 'red', reason: `root ${b.root}${b.reason ? `: ${b.reason}` : ''}` };
-      if (b.pending > PENDING_AMBER) return { light: 'amber', reason: `${b.pending} changes waiting to be published` };
+      if (b.root !== 'ok')
+        return { light: 'red', reason: `root ${b.root}${b.reason ? `: ${b.reason}` : ''}` };
+      if (b.pending > PENDING_AMBER)
+        return { light: 'amber', reason: `${b.pending} changes waiting to be published` };
       return { light: 'green', reason: `watching ${b.filesIndexed} entries` };
     case 'applier':
       if (b.blocked) return { light: 'red', reason: `applies nothing: ${b.blocked}` };
       if (b.oldestMs > LAG_RED_MS)
-        return { light: 'red', reason: `lag ${Math.round(b.oldestMs / 1000)} s, ${b.pending} events waiting` };
+        return {
+          light: 'red',
+          reason: `lag ${Math.round(b.oldestMs / 1000)} s, ${b.pending} events waiting`,
+        };
       if (b.lastError) return { light: 'amber', reason: `last error: ${b.lastError}` };
       return {
         light: 'green',
@@ -75,7 +80,10 @@ export function pairHealth(input: HealthInput): PairHealth[] {
     let j = judge(b, silentMs);
     if (!j) continue;
     if (input.busUp === false && j.light !== 'red')
-      j = { light: 'red', reason: `NATS unreachable from the dashboard (last heard ${Math.round(silentMs / 1000)} s ago)` };
+      j = {
+        light: 'red',
+        reason: `NATS unreachable from the dashboard (last heard ${Math.round(silentMs / 1000)} s ago)`,
+      };
     const list = byPair.get(b.pair) ?? [];
     list.push({
       component: b.component,

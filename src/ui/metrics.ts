@@ -24,7 +24,8 @@ export interface UiMetrics {
 
 export interface MetricsDeps {
   /** The store, already wrapped with the app's timeout. */
-  reader: Pick<AuditReader, 'pairs' | 'iterations'> & Partial<Pick<AuditReader, 'conflicts' | 'versionsState'>>;
+  reader: Pick<AuditReader, 'pairs' | 'iterations'> &
+    Partial<Pick<AuditReader, 'conflicts' | 'versionsState'>>;
   /** Live health from heartbeats (absent: the dashboard listens to none). */
   health?: { health(): PairHealth[] };
   schedule: Schedule;
@@ -108,7 +109,7 @@ export function createMetrics(deps: MetricsDeps): UiMetrics {
   });
   const componentHealthy = new Gauge({
     name: 'ha_sync_component_healthy',
-    help: "1 when a live component is green or amber on the dashboard, 0 when red",
+    help: '1 when a live component is green or amber on the dashboard, 0 when red',
     labelNames: ['pair', 'component', 'side'],
     registers,
   });
@@ -189,7 +190,8 @@ export function createMetrics(deps: MetricsDeps): UiMetrics {
   /** Versions areas and conflicts of the last day, when the store can tell them. */
   async function updateSides(nowMs: number): Promise<void> {
     if (deps.reader.versionsState) {
-      for (const r of await deps.reader.versionsState()) versionsBytes.set({ pair: r.pair, side: r.sideLabel }, r.bytes);
+      for (const r of await deps.reader.versionsState())
+        versionsBytes.set({ pair: r.pair, side: r.sideLabel }, r.bytes);
     }
     if (deps.reader.conflicts) {
       const c = await deps.reader.conflicts({ since: new Date(nowMs - WINDOW_MS), limit: 1 });
