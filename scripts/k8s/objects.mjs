@@ -14,12 +14,15 @@ import {
   labels,
   logsMount,
   logsVolume,
+  METRICS_PORT,
   meta,
+  metricsEndpoint,
   mountPath,
   podSpec,
   pruneArgs,
   pvcVolume,
   reconcileArgs,
+  scrapeAnnotations,
   twoWayReconcileArgs,
   uiArgs,
   watchArgs,
@@ -180,10 +183,13 @@ function watcherDeployment(cfg, server) {
   }));
   const volumes = cfg.pairs.map((p) => pvcVolume(dataVolume(p.name), pvcName(server, p.name), true));
   const nats = natsClientEnv(cfg, watcherUser(server));
-  const container = haSyncContainer('watch', watchArgs(cfg, server), RESOURCES.watcher, mounts, {
-    withDb: false,
-    nats,
-  });
+  const container = {
+    ...haSyncContainer('watch', watchArgs(cfg, server), RESOURCES.watcher, mounts, {
+      withDb: false,
+      nats,
+    }),
+    ...metricsEndpoint(),
+  };
   volumes.push(nats.volume);
   // It reads every pair of its server: the pairs' own groups (a pair's `runAs`) as supplementary.
   const groups = cfg.pairs.map((p) => p.runAs?.group).filter((g) => g !== undefined);
@@ -196,6 +202,7 @@ function watcherDeployment(cfg, server) {
     extra,
     { strategy: { type: 'Recreate' } },
     podSpec(cfg, [container], volumes, { token: false, supplementalGroups: groups }),
+    scrapeAnnotations(METRICS_PORT),
   );
 }
 
@@ -211,11 +218,14 @@ function applierDeployment(cfg, pair) {
   volumes.push(logsVolume());
   const nats = natsClientEnv(cfg, applierUser(pair.name));
   volumes.push(nats.volume);
-  const container = haSyncContainer('apply', applyArgs(cfg, pair), RESOURCES.applier, mounts, {
-    withDb: true,
-    nats,
-    capabilities: pair.capabilities,
-  });
+  const container = {
+    ...haSyncContainer('apply', applyArgs(cfg, pair), RESOURCES.applier, mounts, {
+      withDb: true,
+      nats,
+      capabilities: pair.capabilities,
+    }),
+    ...metricsEndpoint(),
+  };
   // A pair still in dry-run has no live writer: replicas 0 until pairs.yaml says dryRun: false.
   return deployment(
     cfg,
@@ -224,6 +234,7 @@ function applierDeployment(cfg, pair) {
     extra,
     { replicas: pair.dryRun ? 0 : 1, strategy: { type: 'Recreate' } },
     podSpec(cfg, [container], volumes, { token: true, pair }),
+    scrapeAnnotations(METRICS_PORT),
   );
 }
 
@@ -237,11 +248,7 @@ function uiObjects(cfg) {
   };
   // The dashboard serves /metrics; the annotations let an annotation-driven Prometheus scrape it
   // (inside the cluster: the Ingress routes only the page and its API, never /metrics).
-  const scrape = {
-    'prometheus.io/scrape': 'true',
-    'prometheus.io/port': '8080',
-    'prometheus.io/path': '/metrics',
-  };
+  const scrape = scrapeAnnotations(8080);
   const dep = deployment(
     cfg,
     NAMES.ui,

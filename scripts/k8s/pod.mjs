@@ -28,6 +28,13 @@ export const NAMES = Object.freeze({
   ui: 'ha-sync-ui',
 });
 
+/**
+ * The port the watcher and applier serve Prometheus's `/metrics` on (`--metrics-port`), named
+ * `metrics` in their containers: the PodMonitor and the NetworkPolicy refer to it by name and
+ * number.
+ */
+export const METRICS_PORT = 9464;
+
 // ---------------------------------------------------------------------------------------------
 // Command lines. Every ha-sync container's args come from these functions; the validation test
 // parses each with the command's own parse<Cmd>Args, so a manifest cannot drift from the CLI.
@@ -77,6 +84,7 @@ export function twoWayReconcileArgs(cfg, pair) {
 export function watchArgs(cfg, server) {
   const args = ['watch'];
   for (const p of cfg.pairs) args.push(`--watch=${p.name}:${server}:${mountPath(server, p.name)}`);
+  args.push(`--metrics-port=${METRICS_PORT}`);
   return args;
 }
 
@@ -89,6 +97,7 @@ export function applyArgs(cfg, pair) {
     `--a=${a}=${mountPath(a, pair.name)}`,
     `--b=${b}=${mountPath(b, pair.name)}`,
     `--log-dir=${PATHS.logs}`,
+    `--metrics-port=${METRICS_PORT}`,
   ];
   if (pair.deleteMissing) args.push('--delete-missing');
   return args;
@@ -154,6 +163,30 @@ export const RESOURCES = {
   prune: { requests: { cpu: '50m', memory: '128Mi' }, limits: { cpu: '500m', memory: '512Mi' } },
   nats: { requests: { cpu: '100m', memory: '256Mi' }, limits: { cpu: '1', memory: '1Gi' } },
 };
+
+/**
+ * The `metrics` port of a watcher or applier container and its probes, all on `/metrics`.
+ * Readiness only gates the rollout (no Service sends traffic to these pods). Liveness restarts a
+ * process that stopped answering for two minutes; the startup probe gives it ten minutes to begin
+ * serving, so a slow first start is not taken for a hang.
+ */
+export function metricsEndpoint() {
+  // A fresh object per probe: shared ones would be written as YAML anchors.
+  const get = () => ({ httpGet: { path: '/metrics', port: 'metrics' }, timeoutSeconds: 5 });
+  return {
+    ports: [{ name: 'metrics', containerPort: METRICS_PORT, protocol: 'TCP' }],
+    startupProbe: { ...get(), periodSeconds: 10, failureThreshold: 60 },
+    readinessProbe: { ...get(), periodSeconds: 10, failureThreshold: 3 },
+    livenessProbe: { ...get(), periodSeconds: 20, failureThreshold: 6 },
+  };
+}
+
+/** Pod annotations for an annotation-driven Prometheus (one without the Operator's PodMonitor). */
+export const scrapeAnnotations = (port) => ({
+  'prometheus.io/scrape': 'true',
+  'prometheus.io/port': String(port),
+  'prometheus.io/path': '/metrics',
+});
 
 /** Long enough to finish the file in flight or discard its temp file, record, and release the Lease. */
 const GRACE_SECONDS = 120;
