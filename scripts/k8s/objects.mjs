@@ -4,6 +4,7 @@
 import YAML from 'yaml';
 import { oneWayCronJobName, twoWayCronJobName } from './config.mjs';
 import { natsClientEnv, natsObjects, natsUrl, applierUser, watcherUser } from './nats.mjs';
+import { monitoringFiles } from './monitoring.mjs';
 import { networkPolicies } from './network.mjs';
 import {
   NAMES,
@@ -451,6 +452,8 @@ export function render(cfg) {
     add('nats.yaml', n.configMap, n.svc, n.headless, n.sts);
   }
   add('networkpolicies.yaml', ...networkPolicies(cfg));
+  // PodMonitor, ServiceMonitor, PrometheusRule, Grafana dashboard: only with `monitoring.enabled`.
+  for (const [file, objs] of monitoringFiles(cfg)) add(file, ...objs);
   return files;
 }
 
