@@ -194,10 +194,11 @@ const CASES: Case[] = [
     ],
   },
   {
-    name: 'HaSyncComponentDown: no heartbeat for 5 minutes, with or without a side; not one that came back',
+    name: 'HaSyncComponentDown: a watcher or applier without heartbeat for 5 minutes; not one that came back, not a finished reconcile run',
     series: [
       s('ha_sync_component_up', { pair: 'media', component: 'watcher', side: 'dell' }, '0x10'),
       s('ha_sync_component_up', { pair: 'media', component: 'applier' }, '1x10'),
+      s('ha_sync_component_up', { pair: 'photos', component: 'applier' }, '0x10'),
       s('ha_sync_component_up', { pair: 'photos', component: 'reconcile' }, '0x10'),
       s('ha_sync_component_up', { pair: 'photos', component: 'watcher', side: 'hp' }, '0 0 1x8'),
     ],
@@ -212,8 +213,8 @@ const CASES: Case[] = [
             summary: 'ha-sync media: the watcher dell sent no heartbeat for three periods',
           },
           {
-            labels: { pair: 'photos', component: 'reconcile', severity: 'warning' },
-            summary: 'ha-sync photos: the reconcile sent no heartbeat for three periods',
+            labels: { pair: 'photos', component: 'applier', severity: 'warning' },
+            summary: 'ha-sync photos: the applier sent no heartbeat for three periods',
           },
         ],
       },

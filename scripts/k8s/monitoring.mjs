@@ -190,7 +190,9 @@ export function alertRules(cfg) {
     },
     {
       alert: 'HaSyncComponentDown',
-      expr: 'ha_sync_component_up == 0',
+      // Watchers and appliers only: they run all the time. A reconcile run's heartbeats stop when
+      // it ends, and one that dies mid-run already shows as a failed iteration, then a stale pair.
+      expr: 'ha_sync_component_up{component=~"watcher|applier"} == 0',
       for: '5m',
       labels: { severity: 'warning' },
       annotations: {
