@@ -29,7 +29,9 @@ const RUNBOOK = 'docs/operations.md, "Alert"';
 const monitoringMeta = (cfg, name, extra = {}) => ({
   name,
   namespace: cfg.namespace,
-  labels: { ...labels('monitoring'), ...extra, ...cfg.monitoring.labels },
+  // The extra labels from pairs.yaml first: they cannot take away ours (the documented
+  // `kubectl delete -l app.kubernetes.io/component=monitoring` relies on them).
+  labels: { ...cfg.monitoring.labels, ...labels('monitoring'), ...extra },
 });
 
 /** The watchers' and appliers' `/metrics`, by their container port `metrics`. */
