@@ -200,7 +200,7 @@ describe('monitoring: { enabled: true }', () => {
     }
   });
 
-  it("staleness: each live pair's directions against twice their CronJobs' schedules; no dry-run pair", () => {
+  it("staleness: each live pair's directions against twice their CronJobs' schedules; no dry-run pair; the dashboard's too", () => {
     const stale = rules().filter((r) => r.alert === 'HaSyncPairStale');
     expect(stale.map((r) => r.expr)).toEqual([
       'ha_sync_seconds_since_last_success{pair="media", direction="dell-to-hp"} > 1800\n' +
@@ -217,6 +217,13 @@ describe('monitoring: { enabled: true }', () => {
       .spec.groups[0].rules.filter((r: any) => r.alert === 'HaSyncPairStale')
       .map((r: any) => r.expr);
     expect(exprs).toEqual(['ha_sync_seconds_since_last_success{pair=~"media|photos"} > 1800']);
+    // The dashboard gets the same schedules, per pair (a one-way pair its slower direction's).
+    const ui = (dir: string) => allContainers(docs(dir, 'ui-deployment.yaml')[0]!)[0].args as string[];
+    expect(ui(out).filter((a) => /^--(schedule-minutes|pair-schedule)=/.test(a))).toEqual([
+      '--schedule-minutes=60',
+      '--pair-schedule=photos=15',
+    ]);
+    expect(ui(seedish.out)).toContain('--schedule-minutes=15');
     // Every pair in dry-run (the committed list): no staleness rule at all.
     const dry = gen(SEED_LIST.replace('enabled: false', 'enabled: true'));
     expect(dry.status, dry.stderr).toBe(0);
@@ -304,7 +311,13 @@ describe('pairs.yaml `monitoring:` is validated', () => {
     const on = gen(weekly.replace('enabled: false', 'enabled: true'));
     expect(on.status).toBe(2);
     expect(on.stderr).toMatch(/servers\[0\]\.schedule: monitoring needs its interval .*'0 3 \* \* 1'/);
-    expect(gen(weekly).status).toBe(0);
+    const off = gen(weekly);
+    expect(off.status, off.stderr).toBe(0);
+    // The dashboard then keeps its own default schedule.
+    const args = allContainers(docs(off.out, 'ui-deployment.yaml')[0]!)[0].args as string[];
+    expect(args.filter((a) => a.startsWith('--schedule-minutes') || a.startsWith('--pair-schedule'))).toEqual(
+      [],
+    );
   });
 
   it("a cron schedule's longest gap, in minutes", async () => {

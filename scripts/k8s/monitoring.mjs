@@ -9,7 +9,7 @@
 import { readFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { cronLongestGapMinutes } from './schedule.mjs';
+import { directionGaps } from './schedule.mjs';
 import { NAMES, labels } from './pod.mjs';
 
 /** The one source of the Grafana dashboard: the generator copies it into a ConfigMap. */
@@ -72,31 +72,23 @@ function serviceMonitor(cfg) {
 
 /**
  * The staleness threshold of each direction of a pair, in seconds: twice the longest gap of the
- * schedule its CronJob runs on. A one-way pair's `a-to-b` job runs on server a's schedule; a
- * two-way pair's one job on the primary's, for both directions.
+ * schedule its CronJob runs on (config.mjs refuses, with monitoring on, a schedule without one).
  * @returns {{direction: string, seconds: number}[]}
  */
-export function staleThresholds(cfg, pair) {
-  const gap = (server) => cronLongestGapMinutes(cfg.servers.find((s) => s.name === server).schedule);
-  const [a, b] = [cfg.primary, cfg.secondary];
-  const from = pair.mode === 'two-way' ? [a, a] : [a, b];
-  return [
-    { direction: `${a}-to-${b}`, seconds: 2 * 60 * gap(from[0]) },
-    { direction: `${b}-to-${a}`, seconds: 2 * 60 * gap(from[1]) },
-  ];
-}
+export const staleThresholds = (cfg, pair) =>
+  directionGaps(cfg, pair).map(({ direction, minutes }) => ({ direction, seconds: 2 * 60 * minutes }));
 
 /**
  * "No successful real sync within twice the schedule": one rule over every live pair, each
  * direction against its own threshold (pairs sharing a threshold share a clause).
  *
- * Why thresholds rendered here rather than the dashboard's `ha_sync_stale_after_seconds`: the
- * dashboard knows the schedule only from its own `--schedule-minutes` (15 unless the Deployment
- * says otherwise), so after a schedule edit in pairs.yaml it would judge by the old one; here the
- * threshold comes from the very schedule the CronJobs run on, per direction. And only the generator
- * knows which pairs are still in dry-run: those never have a real success (the dashboard calls them
- * stale, rightly, since nothing was copied), and an alert on them would fire from the first day and
- * be silenced for good. A pair joins the rule when its line says `dryRun: false`, with the same
+ * Why thresholds rendered here rather than `ha_sync_stale == 1` or the dashboard's
+ * `ha_sync_stale_after_seconds`: the dashboard knows one schedule per pair (its `--schedule-minutes`
+ * and `--pair-schedule`, which uiArgs also derives from pairs.yaml, a one-way pair taking its
+ * slower direction's), while here each direction is judged by the very schedule its CronJob runs
+ * on. And only the generator knows which pairs are still in dry-run: those never have a real
+ * success (the dashboard calls them stale, rightly, since nothing was copied), and an alert on them
+ * would fire from the first day and be silenced for good. A pair joins the rule when its line says `dryRun: false`, with the same
  * `npm run manifests`. With no live pair there is no rule (an empty `or` is no expression).
  */
 function staleRules(cfg) {

@@ -242,7 +242,7 @@ function applierDeployment(cfg, pair) {
 function uiObjects(cfg) {
   const container = {
     // The dashboard only reads: it gets the read-only DSN (a user with SELECT only).
-    ...haSyncContainer('ui', uiArgs(), RESOURCES.ui, [], { withDb: 'read-only' }),
+    ...haSyncContainer('ui', uiArgs(cfg), RESOURCES.ui, [], { withDb: 'read-only' }),
     ports: [{ name: 'http', containerPort: 8080, protocol: 'TCP' }],
     livenessProbe: { httpGet: { path: '/healthz', port: 'http' }, periodSeconds: 10, failureThreshold: 3 },
     readinessProbe: { httpGet: { path: '/readyz', port: 'http' }, periodSeconds: 10, failureThreshold: 3 },

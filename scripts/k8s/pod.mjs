@@ -4,6 +4,8 @@
 // requests and limits, POD_NAME from the downward API, a grace period long enough to finish or
 // discard the file in flight.
 
+import { directionGaps } from './schedule.mjs';
+
 /** Where each thing is mounted inside ha-sync pods. */
 export const PATHS = Object.freeze({ logs: '/var/log/ha-sync', tmp: '/tmp', mnt: '/mnt' });
 /** Names of the objects other objects refer to. */
@@ -103,7 +105,28 @@ export function applyArgs(cfg, pair) {
   return args;
 }
 
-export const uiArgs = () => ['ui', '--host=0.0.0.0', '--port=8080'];
+/**
+ * The dashboard judges staleness by the schedules the CronJobs run on: `--schedule-minutes` is the
+ * longest gap most pairs have, `--pair-schedule` names a pair whose differs (per pair, not per
+ * direction: a one-way pair takes its slower direction's). When a schedule has no single interval
+ * (a day field set; refused anyway with `monitoring` on) the dashboard keeps its own default.
+ */
+export function uiArgs(cfg) {
+  const args = ['ui', '--host=0.0.0.0', '--port=8080'];
+  const perPair = cfg.pairs.map((p) => {
+    const gaps = directionGaps(cfg, p).map((d) => d.minutes);
+    return { pair: p.name, minutes: gaps.includes(null) ? null : Math.max(...gaps) };
+  });
+  if (perPair.some((x) => x.minutes === null)) return args;
+  const count = new Map();
+  for (const { minutes } of perPair) count.set(minutes, (count.get(minutes) ?? 0) + 1);
+  // The most common interval; on a tie, the shortest.
+  const [usual] = [...count].sort(([m1, n1], [m2, n2]) => n2 - n1 || m1 - m2)[0];
+  args.push(`--schedule-minutes=${usual}`);
+  for (const { pair, minutes } of perPair)
+    if (minutes !== usual) args.push(`--pair-schedule=${pair}=${minutes}`);
+  return args;
+}
 export const pruneArgs = (cfg) => ['prune', `--older-than-days=${cfg.prune.olderThanDays}`];
 
 // ---------------------------------------------------------------------------------------------

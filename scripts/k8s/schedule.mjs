@@ -48,3 +48,20 @@ export function cronLongestGapMinutes(schedule) {
   for (let i = 1; i < runs.length; i++) longest = Math.max(longest, runs[i] - runs[i - 1]);
   return longest;
 }
+
+/**
+ * The longest gap, in minutes, of the schedule each direction of a pair runs on (null where that
+ * schedule has none). A one-way pair's `a-to-b` job runs on server a's schedule; a two-way pair's
+ * one job on the primary's, for both directions. The audit names the directions the same way in
+ * both modes.
+ * @returns {{direction: string, minutes: number | null}[]}
+ */
+export function directionGaps(cfg, pair) {
+  const gap = (server) => cronLongestGapMinutes(cfg.servers.find((s) => s.name === server).schedule);
+  const [a, b] = [cfg.primary, cfg.secondary];
+  const from = pair.mode === 'two-way' ? [a, a] : [a, b];
+  return [
+    { direction: `${a}-to-${b}`, minutes: gap(from[0]) },
+    { direction: `${b}-to-${a}`, minutes: gap(from[1]) },
+  ];
+}
