@@ -88,8 +88,9 @@ export const staleThresholds = (cfg, pair) =>
  * slower direction's), while here each direction is judged by the very schedule its CronJob runs
  * on. And only the generator knows which pairs are still in dry-run: those never have a real
  * success (the dashboard calls them stale, rightly, since nothing was copied), and an alert on them
- * would fire from the first day and be silenced for good. A pair joins the rule when its line says `dryRun: false`, with the same
- * `npm run manifests`. With no live pair there is no rule (an empty `or` is no expression).
+ * would fire from the first day and be silenced for good. A pair joins the rule when its line says
+ * `dryRun: false`, with the same `npm run manifests`. With no live pair there is no rule (an empty
+ * `or` is no expression).
  */
 function staleRules(cfg) {
   /** "direction threshold" -> the pairs; direction '' when both directions share the threshold. */
