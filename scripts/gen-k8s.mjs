@@ -15,7 +15,9 @@
 // The pieces: scripts/k8s/config.mjs (read and validate the list), scripts/k8s/pod.mjs (names,
 // command lines, hardened pod specs), scripts/k8s/objects.mjs (every object, and their YAML),
 // scripts/k8s/nats.mjs (the NATS server, its identities and permissions), scripts/k8s/network.mjs
-// (NetworkPolicies), scripts/k8s/secrets.mjs (the NATS Secrets, never committed).
+// (NetworkPolicies), scripts/k8s/monitoring.mjs (PodMonitor, ServiceMonitor, PrometheusRule and the
+// Grafana dashboard, with `monitoring.enabled`), scripts/k8s/schedule.mjs (a cron schedule's longest
+// gap), scripts/k8s/secrets.mjs (the NATS Secrets, never committed).
 import { readFileSync, writeFileSync, mkdirSync, readdirSync, rmSync } from 'node:fs';
 import { join, dirname, resolve, relative, isAbsolute } from 'node:path';
 import { fileURLToPath } from 'node:url';

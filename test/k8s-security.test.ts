@@ -224,7 +224,7 @@ describe('least privilege', () => {
     expect(egress(component, 8080)).toBe(false);
   });
 
-  it('into NATS: clients from watchers and appliers only; 8222 only from the monitoring namespace', () => {
+  it('into NATS: clients from watchers and appliers only; 8222 and 9464 only from the monitoring namespace', () => {
     expect(ingress('nats', 4222, { component: 'watcher' })).toBe(true);
     expect(ingress('nats', 4222, { component: 'applier' })).toBe(true);
     for (const c of ['ui', 'reconciler', 'prune'])
@@ -239,6 +239,15 @@ describe('least privilege', () => {
     expect(ingress('ui', 8080, { namespace: 'default' })).toBe(false);
     for (const c of ['watcher', 'applier', 'reconciler', 'prune'])
       expect(ingress(c, 8080, { namespace: 'ingress-nginx' }), c).toBe(false);
+    // The live components' /metrics (9464): from Prometheus only.
+    for (const c of ['watcher', 'applier']) {
+      expect(ingress(c, 9464, { namespace: 'monitoring' }), c).toBe(true);
+      expect(ingress(c, 9464, { namespace: 'default' }), c).toBe(false);
+      expect(ingress(c, 9464, { namespace: 'ingress-nginx' }), c).toBe(false);
+      expect(ingress(c, 9464, { component: 'ui' }), c).toBe(false);
+    }
+    for (const c of ['ui', 'reconciler', 'prune', 'nats'])
+      expect(ingress(c, 9464, { namespace: 'monitoring' }), c).toBe(false);
   });
 
   it("owncloud's pods run as its runAs (33:33); watchers read it through a supplementary group", () => {

@@ -2,6 +2,7 @@
 // naming the entry; all problems are reported at once, and nothing is rendered while any remain.
 import { posix } from 'node:path';
 import YAML from 'yaml';
+import { cronLongestGapMinutes } from './schedule.mjs';
 
 /** Same rule as src/config/flags.ts PAIR_RE: a Kubernetes name part, a NATS token, a file name. */
 const NAME_RE = /^[a-z0-9]([a-z0-9-]{0,53}[a-z0-9])?$/;
@@ -46,6 +47,7 @@ export function parsePairsConfig(text) {
     'ui',
     'nats',
     'network',
+    'monitoring',
   ];
   for (const k of Object.keys(raw))
     if (!TOP.includes(k)) fail(`unknown key '${k}' (known: ${TOP.join(', ')})`);
@@ -186,6 +188,8 @@ export function parsePairsConfig(text) {
   if (typeof nats.image === 'string' && nats.image.includes('@'))
     fail('nats.image: give the digest as nats.digest, not in the image');
 
+  const monitoring = parseMonitoring(raw.monitoring, servers, fail);
+
   if (problems.length) throw new Error(`pairs.yaml:\n  ${problems.join('\n  ')}`);
   const [primary, secondary] = servers;
   return Object.freeze({
@@ -212,6 +216,7 @@ export function parsePairsConfig(text) {
       ingressNamespace: network.ingressNamespace ?? 'ingress-nginx',
       prometheusNamespace: network.prometheusNamespace ?? 'monitoring',
     }),
+    monitoring,
 
     nats: Object.freeze({
       external: nats.external,
@@ -221,6 +226,60 @@ export function parsePairsConfig(text) {
       storageClassName: nats.storageClassName || undefined,
     }),
   });
+}
+
+/** Defaults of the `monitoring:` block (k8s/pairs.yaml documents each key). */
+export const MONITORING_DEFAULTS = Object.freeze({
+  enabled: false,
+  labels: Object.freeze({}),
+  lagAlertSeconds: 60,
+  versionsAlertGiB: 200,
+});
+const LABEL_KEY_RE =
+  /^([a-z0-9]([a-z0-9.-]{0,251}[a-z0-9])?\/)?[A-Za-z0-9]([A-Za-z0-9._-]{0,61}[A-Za-z0-9])?$/;
+const LABEL_VALUE_RE = /^([A-Za-z0-9]([A-Za-z0-9._-]{0,61}[A-Za-z0-9])?)?$/;
+
+/**
+ * The `monitoring:` block: off by default (a cluster without the Prometheus Operator has no
+ * PodMonitor, ServiceMonitor or PrometheusRule kinds, and `kubectl apply` would refuse them). When
+ * on, every server's schedule must have a known longest gap: the staleness alert is twice it.
+ */
+function parseMonitoring(v, servers, fail) {
+  const m = v ?? {};
+  if (typeof m !== 'object' || Array.isArray(m)) {
+    fail('monitoring: expected a map such as { enabled: true }');
+    return MONITORING_DEFAULTS;
+  }
+  const known = Object.keys(MONITORING_DEFAULTS);
+  for (const k of Object.keys(m))
+    if (!known.includes(k)) fail(`monitoring: unknown key '${k}' (known: ${known.join(', ')})`);
+  const out = { ...MONITORING_DEFAULTS, ...m };
+  if (typeof out.enabled !== 'boolean') fail('monitoring.enabled: expected true or false');
+  const labels = out.labels ?? {};
+  if (
+    typeof labels !== 'object' ||
+    Array.isArray(labels) ||
+    Object.entries(labels).some(
+      ([k, x]) => !LABEL_KEY_RE.test(k) || typeof x !== 'string' || !LABEL_VALUE_RE.test(x),
+    )
+  ) {
+    fail(
+      'monitoring.labels: expected a map of label names to strings, e.g. { release: kube-prometheus-stack }',
+    );
+  }
+  if (!Number.isInteger(out.lagAlertSeconds) || out.lagAlertSeconds < 1)
+    fail('monitoring.lagAlertSeconds: expected an integer >= 1');
+  if (typeof out.versionsAlertGiB !== 'number' || !(out.versionsAlertGiB > 0))
+    fail('monitoring.versionsAlertGiB: expected a number > 0');
+  if (out.enabled === true) {
+    for (const [i, s] of servers.entries()) {
+      if (cronLongestGapMinutes(s?.schedule) === null)
+        fail(
+          `servers[${i}].schedule: monitoring needs its interval for the staleness alert; only the minute and hour fields may vary, got '${s?.schedule}'`,
+        );
+    }
+  }
+  return Object.freeze({ ...out, labels: Object.freeze({ ...labels }) });
 }
 
 function parseRunAs(where, v, fail) {

@@ -5,10 +5,11 @@
 //   reconcilers, appliers  -> the Kubernetes API (443, 6443), MySQL (3306)
 //   watchers, appliers     -> NATS (4222)
 //   dashboard, prune       -> MySQL (3306)
-//   ingress controller     -> dashboard (8080);  Prometheus -> dashboard (8080), NATS monitor (8222)
+//   ingress controller     -> dashboard (8080);  Prometheus -> dashboard (8080), NATS monitor (8222),
+//                             watchers' and appliers' /metrics (9464)
 //
 // NFS is mounted by the kubelet on the node, not from the pod's network: no rule is needed for it.
-import { meta } from './pod.mjs';
+import { METRICS_PORT, meta } from './pod.mjs';
 
 const COMPONENT = 'app.kubernetes.io/component';
 const PART_OF = { 'app.kubernetes.io/part-of': 'ha-sync' };
@@ -74,6 +75,12 @@ export function networkPolicies(cfg) {
     policy(cfg, 'ha-sync-ui', components('ui'), {
       policyTypes: ['Ingress'],
       ingress: [{ from: [namespace(ingressNamespace), namespace(prometheusNamespace)], ports: [tcp(8080)] }],
+    }),
+    // The live components' /metrics, only to the namespace that scrapes them (whether or not
+    // pairs.yaml turns `monitoring` on: an annotation-driven Prometheus scrapes them too).
+    policy(cfg, 'ha-sync-metrics', components('watcher', 'applier'), {
+      policyTypes: ['Ingress'],
+      ingress: [{ from: [namespace(prometheusNamespace)], ports: [tcp(METRICS_PORT)] }],
     }),
   ];
   if (cfg.nats.external === undefined) {

@@ -4,6 +4,7 @@
 import YAML from 'yaml';
 import { oneWayCronJobName, twoWayCronJobName } from './config.mjs';
 import { natsClientEnv, natsObjects, natsUrl, applierUser, watcherUser } from './nats.mjs';
+import { monitoringFiles } from './monitoring.mjs';
 import { networkPolicies } from './network.mjs';
 import {
   NAMES,
@@ -14,12 +15,15 @@ import {
   labels,
   logsMount,
   logsVolume,
+  METRICS_PORT,
   meta,
+  metricsEndpoint,
   mountPath,
   podSpec,
   pruneArgs,
   pvcVolume,
   reconcileArgs,
+  scrapeAnnotations,
   twoWayReconcileArgs,
   uiArgs,
   watchArgs,
@@ -180,10 +184,13 @@ function watcherDeployment(cfg, server) {
   }));
   const volumes = cfg.pairs.map((p) => pvcVolume(dataVolume(p.name), pvcName(server, p.name), true));
   const nats = natsClientEnv(cfg, watcherUser(server));
-  const container = haSyncContainer('watch', watchArgs(cfg, server), RESOURCES.watcher, mounts, {
-    withDb: false,
-    nats,
-  });
+  const container = {
+    ...haSyncContainer('watch', watchArgs(cfg, server), RESOURCES.watcher, mounts, {
+      withDb: false,
+      nats,
+    }),
+    ...metricsEndpoint(),
+  };
   volumes.push(nats.volume);
   // It reads every pair of its server: the pairs' own groups (a pair's `runAs`) as supplementary.
   const groups = cfg.pairs.map((p) => p.runAs?.group).filter((g) => g !== undefined);
@@ -196,6 +203,7 @@ function watcherDeployment(cfg, server) {
     extra,
     { strategy: { type: 'Recreate' } },
     podSpec(cfg, [container], volumes, { token: false, supplementalGroups: groups }),
+    scrapeAnnotations(METRICS_PORT),
   );
 }
 
@@ -211,11 +219,14 @@ function applierDeployment(cfg, pair) {
   volumes.push(logsVolume());
   const nats = natsClientEnv(cfg, applierUser(pair.name));
   volumes.push(nats.volume);
-  const container = haSyncContainer('apply', applyArgs(cfg, pair), RESOURCES.applier, mounts, {
-    withDb: true,
-    nats,
-    capabilities: pair.capabilities,
-  });
+  const container = {
+    ...haSyncContainer('apply', applyArgs(cfg, pair), RESOURCES.applier, mounts, {
+      withDb: true,
+      nats,
+      capabilities: pair.capabilities,
+    }),
+    ...metricsEndpoint(),
+  };
   // A pair still in dry-run has no live writer: replicas 0 until pairs.yaml says dryRun: false.
   return deployment(
     cfg,
@@ -224,24 +235,21 @@ function applierDeployment(cfg, pair) {
     extra,
     { replicas: pair.dryRun ? 0 : 1, strategy: { type: 'Recreate' } },
     podSpec(cfg, [container], volumes, { token: true, pair }),
+    scrapeAnnotations(METRICS_PORT),
   );
 }
 
 function uiObjects(cfg) {
   const container = {
     // The dashboard only reads: it gets the read-only DSN (a user with SELECT only).
-    ...haSyncContainer('ui', uiArgs(), RESOURCES.ui, [], { withDb: 'read-only' }),
+    ...haSyncContainer('ui', uiArgs(cfg), RESOURCES.ui, [], { withDb: 'read-only' }),
     ports: [{ name: 'http', containerPort: 8080, protocol: 'TCP' }],
     livenessProbe: { httpGet: { path: '/healthz', port: 'http' }, periodSeconds: 10, failureThreshold: 3 },
     readinessProbe: { httpGet: { path: '/readyz', port: 'http' }, periodSeconds: 10, failureThreshold: 3 },
   };
   // The dashboard serves /metrics; the annotations let an annotation-driven Prometheus scrape it
   // (inside the cluster: the Ingress routes only the page and its API, never /metrics).
-  const scrape = {
-    'prometheus.io/scrape': 'true',
-    'prometheus.io/port': '8080',
-    'prometheus.io/path': '/metrics',
-  };
+  const scrape = scrapeAnnotations(8080);
   const dep = deployment(
     cfg,
     NAMES.ui,
@@ -444,6 +452,8 @@ export function render(cfg) {
     add('nats.yaml', n.configMap, n.svc, n.headless, n.sts);
   }
   add('networkpolicies.yaml', ...networkPolicies(cfg));
+  // PodMonitor, ServiceMonitor, PrometheusRule, Grafana dashboard: only with `monitoring.enabled`.
+  for (const [file, objs] of monitoringFiles(cfg)) add(file, ...objs);
   return files;
 }
 

@@ -4,6 +4,8 @@
 // requests and limits, POD_NAME from the downward API, a grace period long enough to finish or
 // discard the file in flight.
 
+import { directionGaps } from './schedule.mjs';
+
 /** Where each thing is mounted inside ha-sync pods. */
 export const PATHS = Object.freeze({ logs: '/var/log/ha-sync', tmp: '/tmp', mnt: '/mnt' });
 /** Names of the objects other objects refer to. */
@@ -27,6 +29,13 @@ export const NAMES = Object.freeze({
   nats: 'ha-sync-nats',
   ui: 'ha-sync-ui',
 });
+
+/**
+ * The port the watcher and applier serve Prometheus's `/metrics` on (`--metrics-port`), named
+ * `metrics` in their containers: the PodMonitor and the NetworkPolicy refer to it by name and
+ * number.
+ */
+export const METRICS_PORT = 9464;
 
 // ---------------------------------------------------------------------------------------------
 // Command lines. Every ha-sync container's args come from these functions; the validation test
@@ -77,6 +86,7 @@ export function twoWayReconcileArgs(cfg, pair) {
 export function watchArgs(cfg, server) {
   const args = ['watch'];
   for (const p of cfg.pairs) args.push(`--watch=${p.name}:${server}:${mountPath(server, p.name)}`);
+  args.push(`--metrics-port=${METRICS_PORT}`);
   return args;
 }
 
@@ -89,12 +99,34 @@ export function applyArgs(cfg, pair) {
     `--a=${a}=${mountPath(a, pair.name)}`,
     `--b=${b}=${mountPath(b, pair.name)}`,
     `--log-dir=${PATHS.logs}`,
+    `--metrics-port=${METRICS_PORT}`,
   ];
   if (pair.deleteMissing) args.push('--delete-missing');
   return args;
 }
 
-export const uiArgs = () => ['ui', '--host=0.0.0.0', '--port=8080'];
+/**
+ * The dashboard judges staleness by the schedules the CronJobs run on: `--schedule-minutes` is the
+ * longest gap most pairs have, `--pair-schedule` names a pair whose differs (per pair, not per
+ * direction: a one-way pair takes its slower direction's). When a schedule has no single interval
+ * (a day field set; refused anyway with `monitoring` on) the dashboard keeps its own default.
+ */
+export function uiArgs(cfg) {
+  const args = ['ui', '--host=0.0.0.0', '--port=8080'];
+  const perPair = cfg.pairs.map((p) => {
+    const gaps = directionGaps(cfg, p).map((d) => d.minutes);
+    return { pair: p.name, minutes: gaps.includes(null) ? null : Math.max(...gaps) };
+  });
+  if (perPair.some((x) => x.minutes === null)) return args;
+  const count = new Map();
+  for (const { minutes } of perPair) count.set(minutes, (count.get(minutes) ?? 0) + 1);
+  // The most common interval; on a tie, the shortest.
+  const [usual] = [...count].sort(([m1, n1], [m2, n2]) => n2 - n1 || m1 - m2)[0];
+  args.push(`--schedule-minutes=${usual}`);
+  for (const { pair, minutes } of perPair)
+    if (minutes !== usual) args.push(`--pair-schedule=${pair}=${minutes}`);
+  return args;
+}
 export const pruneArgs = (cfg) => ['prune', `--older-than-days=${cfg.prune.olderThanDays}`];
 
 // ---------------------------------------------------------------------------------------------
@@ -154,6 +186,30 @@ export const RESOURCES = {
   prune: { requests: { cpu: '50m', memory: '128Mi' }, limits: { cpu: '500m', memory: '512Mi' } },
   nats: { requests: { cpu: '100m', memory: '256Mi' }, limits: { cpu: '1', memory: '1Gi' } },
 };
+
+/**
+ * The `metrics` port of a watcher or applier container and its probes, all on `/metrics`.
+ * Readiness only gates the rollout (no Service sends traffic to these pods). Liveness restarts a
+ * process that stopped answering for two minutes; the startup probe gives it ten minutes to begin
+ * serving, so a slow first start is not taken for a hang.
+ */
+export function metricsEndpoint() {
+  // A fresh object per probe: shared ones would be written as YAML anchors.
+  const get = () => ({ httpGet: { path: '/metrics', port: 'metrics' }, timeoutSeconds: 5 });
+  return {
+    ports: [{ name: 'metrics', containerPort: METRICS_PORT, protocol: 'TCP' }],
+    startupProbe: { ...get(), periodSeconds: 10, failureThreshold: 60 },
+    readinessProbe: { ...get(), periodSeconds: 10, failureThreshold: 3 },
+    livenessProbe: { ...get(), periodSeconds: 20, failureThreshold: 6 },
+  };
+}
+
+/** Pod annotations for an annotation-driven Prometheus (one without the Operator's PodMonitor). */
+export const scrapeAnnotations = (port) => ({
+  'prometheus.io/scrape': 'true',
+  'prometheus.io/port': String(port),
+  'prometheus.io/path': '/metrics',
+});
 
 /** Long enough to finish the file in flight or discard its temp file, record, and release the Lease. */
 const GRACE_SECONDS = 120;
