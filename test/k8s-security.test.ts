@@ -212,7 +212,7 @@ describe('least privilege', () => {
     ['watcher', true, false, false],
     ['applier', true, true, true],
     ['reconciler', false, true, true],
-    ['ui', false, true, false],
+    ['ui', true, true, false],
     ['prune', false, true, false],
     ['nats', false, false, false],
   ] as const)('%s: to NATS %s, MySQL %s, the API server %s (and DNS)', (component, nats, mysql, api) => {
@@ -224,10 +224,11 @@ describe('least privilege', () => {
     expect(egress(component, 8080)).toBe(false);
   });
 
-  it('into NATS: clients from watchers and appliers only; 8222 and 9464 only from the monitoring namespace', () => {
+  it('into NATS: clients from watchers, appliers and the dashboard (heartbeats) only; 8222 and 9464 only from the monitoring namespace', () => {
     expect(ingress('nats', 4222, { component: 'watcher' })).toBe(true);
     expect(ingress('nats', 4222, { component: 'applier' })).toBe(true);
-    for (const c of ['ui', 'reconciler', 'prune'])
+    expect(ingress('nats', 4222, { component: 'ui' })).toBe(true);
+    for (const c of ['reconciler', 'prune'])
       expect(ingress('nats', 4222, { component: c }), c).toBe(false);
     expect(ingress('nats', 4222, { namespace: 'default' })).toBe(false);
     expect(ingress('nats', 8222, { namespace: 'monitoring' })).toBe(true);
@@ -372,7 +373,7 @@ describe('NATS with identities, in the manifests', () => {
     expect(apply).not.toContain('hasync-apply-photos');
   });
 
-  it('watchers and appliers get their own identity and the CA, nothing else', () => {
+  it('watchers, appliers and the dashboard get their own identity and the CA, nothing else', () => {
     for (const o of workloads()) {
       const c = allContainers(o)[0];
       const component = componentOf(o);
@@ -382,8 +383,9 @@ describe('NATS with identities, in the manifests', () => {
         expect(nats).toEqual([`ha-sync-nats-watch-${podTemplate(o)!.metadata.labels['ha-sync/side']}`]);
       else if (component === 'applier')
         expect(nats).toEqual([`ha-sync-nats-apply-${podTemplate(o)!.metadata.labels['ha-sync/pair']}`]);
+      else if (component === 'ui') expect(nats).toEqual(['ha-sync-nats-ui']);
       else if (component !== 'nats') expect(nats, o.metadata.name).toEqual([]);
-      if (component === 'watcher' || component === 'applier') {
+      if (component === 'watcher' || component === 'applier' || component === 'ui') {
         expect(c.env).toContainEqual({ name: 'NATS_TLS_CA', value: '/etc/ha-sync/nats/ca.crt' });
         expect(podTemplate(o)!.spec.volumes).toContainEqual({
           name: 'nats-ca',
@@ -410,6 +412,7 @@ describe('NATS with identities, in the manifests', () => {
       'apply-owncloud',
       'apply-photos',
       'tap',
+      'ui',
       'watch-dell',
       'watch-hp',
     ]);

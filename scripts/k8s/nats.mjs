@@ -7,6 +7,9 @@
 //   apply-<pair>    reads only its pair's durable consumer `hasync-apply-<pair>` and acks on it.
 //   tap             read-only: ordered (ephemeral) consumers on event subjects and plain
 //                   subscriptions to them; never an applier's durable, never a publish.
+//   ui              the dashboard's live health: subscribes to the heartbeats
+//                   (`hasync.*.*.health`) and nothing else; publishes nothing.
+// An applier also publishes its heartbeat, `hasync.<pair>._apply.health`.
 // Each user subscribes only to its own inbox `_INBOX_<user>.>` (src/bus inboxPrefixFor), so no
 // identity reads another's replies. Passwords are not in this file: the server reads them from
 // its environment (`$NATS_PASS_<USER>`), loaded from the Secret ha-sync-nats-server-users that
@@ -31,6 +34,7 @@ export const CLIENT_CA_DIR = '/etc/ha-sync/nats';
 export const watcherUser = (server) => `watch-${server}`;
 export const applierUser = (pair) => `apply-${pair}`;
 export const TAP_USER = 'tap';
+export const UI_USER = 'ui';
 /** The server-side environment variable holding a user's password. */
 export const passwordEnv = (user) => `NATS_PASS_${user.toUpperCase().replace(/-/g, '_')}`;
 /** The client Secret of one identity (NATS_USER, NATS_PASSWORD). */
@@ -75,6 +79,7 @@ export function natsIdentities(cfg) {
           api(`CONSUMER.DURABLE.CREATE.${STREAM}.${d}`),
           api(`CONSUMER.MSG.NEXT.${STREAM}.${d}`),
           `$JS.ACK.${STREAM}.${d}.>`,
+          `${PREFIX}.${p.name}._apply.health`,
         ],
       },
       subscribe: { allow: [inbox(user)] },
@@ -104,6 +109,12 @@ export function natsIdentities(cfg) {
       ]),
     },
     subscribe: { allow: [inbox(TAP_USER), `${PREFIX}.>`] },
+  });
+  out.push({
+    user: UI_USER,
+    role: 'ui',
+    publish: { allow: [...streamRead] },
+    subscribe: { allow: [inbox(UI_USER), `${PREFIX}.*.*.health`] },
   });
   return out;
 }

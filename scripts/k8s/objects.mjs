@@ -3,7 +3,7 @@
 // `renderText` the YAML of each file plus generated/kustomization.yaml.
 import YAML from 'yaml';
 import { oneWayCronJobName, twoWayCronJobName } from './config.mjs';
-import { natsClientEnv, natsObjects, natsUrl, applierUser, watcherUser } from './nats.mjs';
+import { natsClientEnv, natsObjects, natsUrl, applierUser, watcherUser, UI_USER } from './nats.mjs';
 import { monitoringFiles } from './monitoring.mjs';
 import { networkPolicies } from './network.mjs';
 import {
@@ -240,9 +240,11 @@ function applierDeployment(cfg, pair) {
 }
 
 function uiObjects(cfg) {
+  // Live health: the heartbeats, heard with the `ui` identity (it may only subscribe to them).
+  const nats = natsClientEnv(cfg, UI_USER);
   const container = {
     // The dashboard only reads: it gets the read-only DSN (a user with SELECT only).
-    ...haSyncContainer('ui', uiArgs(cfg), RESOURCES.ui, [], { withDb: 'read-only' }),
+    ...haSyncContainer('ui', uiArgs(cfg), RESOURCES.ui, [], { withDb: 'read-only', nats }),
     ports: [{ name: 'http', containerPort: 8080, protocol: 'TCP' }],
     livenessProbe: { httpGet: { path: '/healthz', port: 'http' }, periodSeconds: 10, failureThreshold: 3 },
     readinessProbe: { httpGet: { path: '/readyz', port: 'http' }, periodSeconds: 10, failureThreshold: 3 },
@@ -256,7 +258,7 @@ function uiObjects(cfg) {
     'ui',
     {},
     {},
-    podSpec(cfg, [container], [], { token: false }),
+    podSpec(cfg, [container], [nats.volume], { token: false }),
     scrape,
   );
   const svc = {

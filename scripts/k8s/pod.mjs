@@ -112,7 +112,7 @@ export function applyArgs(cfg, pair) {
  * (a day field set; refused anyway with `monitoring` on) the dashboard keeps its own default.
  */
 export function uiArgs(cfg) {
-  const args = ['ui', '--host=0.0.0.0', '--port=8080'];
+  const args = ['ui', '--host=0.0.0.0', '--port=8080', '--live'];
   const perPair = cfg.pairs.map((p) => {
     const gaps = directionGaps(cfg, p).map((d) => d.minutes);
     return { pair: p.name, minutes: gaps.includes(null) ? null : Math.max(...gaps) };
