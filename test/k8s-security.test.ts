@@ -228,8 +228,7 @@ describe('least privilege', () => {
     expect(ingress('nats', 4222, { component: 'watcher' })).toBe(true);
     expect(ingress('nats', 4222, { component: 'applier' })).toBe(true);
     expect(ingress('nats', 4222, { component: 'ui' })).toBe(true);
-    for (const c of ['reconciler', 'prune'])
-      expect(ingress('nats', 4222, { component: c }), c).toBe(false);
+    for (const c of ['reconciler', 'prune']) expect(ingress('nats', 4222, { component: c }), c).toBe(false);
     expect(ingress('nats', 4222, { namespace: 'default' })).toBe(false);
     expect(ingress('nats', 8222, { namespace: 'monitoring' })).toBe(true);
     expect(ingress('nats', 8222, { namespace: 'default' })).toBe(false);
