@@ -122,7 +122,14 @@ beforeAll(async () => {
     passwords: Record<string, string>;
   };
   passwords = creds.passwords;
-  expect(Object.keys(passwords).sort()).toEqual(['apply-live', 'tap', 'ui', 'watch-dell', 'watch-hp']);
+  expect(Object.keys(passwords).sort()).toEqual([
+    'apply-live',
+    'reconcile-live',
+    'tap',
+    'ui',
+    'watch-dell',
+    'watch-hp',
+  ]);
   // The applier's identity creates the stream, as the first applier to start in the cluster does.
   const applier = await as('apply-live');
   await applier.ready();

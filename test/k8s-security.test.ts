@@ -211,7 +211,7 @@ describe('least privilege', () => {
     // component, NATS 4222, MySQL 3306, API 443
     ['watcher', true, false, false],
     ['applier', true, true, true],
-    ['reconciler', false, true, true],
+    ['reconciler', true, true, true],
     ['ui', true, true, false],
     ['prune', false, true, false],
     ['nats', false, false, false],
@@ -224,11 +224,12 @@ describe('least privilege', () => {
     expect(egress(component, 8080)).toBe(false);
   });
 
-  it('into NATS: clients from watchers, appliers and the dashboard (heartbeats) only; 8222 and 9464 only from the monitoring namespace', () => {
+  it('into NATS: clients from watchers, appliers, reconcile jobs and the dashboard (heartbeats) only; 8222 and 9464 only from the monitoring namespace', () => {
     expect(ingress('nats', 4222, { component: 'watcher' })).toBe(true);
     expect(ingress('nats', 4222, { component: 'applier' })).toBe(true);
     expect(ingress('nats', 4222, { component: 'ui' })).toBe(true);
-    for (const c of ['reconciler', 'prune']) expect(ingress('nats', 4222, { component: c }), c).toBe(false);
+    expect(ingress('nats', 4222, { component: 'reconciler' })).toBe(true);
+    for (const c of ['prune']) expect(ingress('nats', 4222, { component: c }), c).toBe(false);
     expect(ingress('nats', 4222, { namespace: 'default' })).toBe(false);
     expect(ingress('nats', 8222, { namespace: 'monitoring' })).toBe(true);
     expect(ingress('nats', 8222, { namespace: 'default' })).toBe(false);
@@ -372,7 +373,7 @@ describe('NATS with identities, in the manifests', () => {
     expect(apply).not.toContain('hasync-apply-photos');
   });
 
-  it('watchers, appliers and the dashboard get their own identity and the CA, nothing else', () => {
+  it('watchers, appliers, reconcile jobs and the dashboard get their own identity and the CA, nothing else', () => {
     for (const o of workloads()) {
       const c = allContainers(o)[0];
       const component = componentOf(o);
@@ -383,8 +384,10 @@ describe('NATS with identities, in the manifests', () => {
       else if (component === 'applier')
         expect(nats).toEqual([`ha-sync-nats-apply-${podTemplate(o)!.metadata.labels['ha-sync/pair']}`]);
       else if (component === 'ui') expect(nats).toEqual(['ha-sync-nats-ui']);
+      else if (component === 'reconciler')
+        expect(nats).toEqual([`ha-sync-nats-reconcile-${podTemplate(o)!.metadata.labels['ha-sync/pair']}`]);
       else if (component !== 'nats') expect(nats, o.metadata.name).toEqual([]);
-      if (component === 'watcher' || component === 'applier' || component === 'ui') {
+      if (component !== 'prune' && component !== 'nats') {
         expect(c.env).toContainEqual({ name: 'NATS_TLS_CA', value: '/etc/ha-sync/nats/ca.crt' });
         expect(podTemplate(o)!.spec.volumes).toContainEqual({
           name: 'nats-ca',
@@ -410,6 +413,12 @@ describe('NATS with identities, in the manifests', () => {
       'apply-media',
       'apply-owncloud',
       'apply-photos',
+      'reconcile-ai',
+      'reconcile-games',
+      'reconcile-infra',
+      'reconcile-media',
+      'reconcile-owncloud',
+      'reconcile-photos',
       'tap',
       'ui',
       'watch-dell',

@@ -358,10 +358,11 @@ describe("a pair's mode: one-way (the seed's two CronJobs) or two-way (one)", ()
       '--b=hp=/mnt/hp/media',
       '--log-dir=/var/log/ha-sync',
       '--lock-wait=300',
+      '--heartbeat',
       '--dry-run',
     ]);
     const from = (c.envFrom ?? []).map((e: any) => e.secretRef?.name ?? e.configMapRef?.name);
-    expect(from).toEqual(['ha-sync-env', DB_SECRET]);
+    expect(from).toEqual(['ha-sync-env', DB_SECRET, 'ha-sync-nats-reconcile-media']);
     // A two-way run writes to both sides: both mounted read-write, each from its own server's PVC.
     const claimOf = (path: string) => {
       const m = c.volumeMounts.find((x: any) => x.mountPath === path);

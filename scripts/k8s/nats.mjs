@@ -7,6 +7,8 @@
 //   apply-<pair>    reads only its pair's durable consumer `hasync-apply-<pair>` and acks on it.
 //   tap             read-only: ordered (ephemeral) consumers on event subjects and plain
 //                   subscriptions to them; never an applier's durable, never a publish.
+//   reconcile-<pair> the pair's reconcile CronJobs: publish only their progress heartbeat
+//                   `hasync.<pair>._reconcile.health`.
 //   ui              the dashboard's live health: subscribes to the heartbeats
 //                   (`hasync.*.*.health`) and nothing else; publishes nothing.
 // An applier also publishes its heartbeat, `hasync.<pair>._apply.health`.
@@ -35,6 +37,7 @@ export const watcherUser = (server) => `watch-${server}`;
 export const applierUser = (pair) => `apply-${pair}`;
 export const TAP_USER = 'tap';
 export const UI_USER = 'ui';
+export const reconcileUser = (pair) => `reconcile-${pair}`;
 /** The server-side environment variable holding a user's password. */
 export const passwordEnv = (user) => `NATS_PASS_${user.toUpperCase().replace(/-/g, '_')}`;
 /** The client Secret of one identity (NATS_USER, NATS_PASSWORD). */
@@ -110,6 +113,15 @@ export function natsIdentities(cfg) {
     },
     subscribe: { allow: [inbox(TAP_USER), `${PREFIX}.>`] },
   });
+  for (const p of cfg.pairs) {
+    const user = reconcileUser(p.name);
+    out.push({
+      user,
+      role: 'reconcile',
+      publish: { allow: [...streamRead, `${PREFIX}.${p.name}._reconcile.health`] },
+      subscribe: { allow: [inbox(user)] },
+    });
+  }
   out.push({
     user: UI_USER,
     role: 'ui',

@@ -3,7 +3,7 @@
 //
 //   all ha-sync pods       -> DNS (53)
 //   reconcilers, appliers  -> the Kubernetes API (443, 6443), MySQL (3306)
-//   watchers, appliers, ui -> NATS (4222) (the dashboard: heartbeats only)
+//   watchers, appliers, reconcilers, ui -> NATS (4222) (reconcilers and the dashboard: heartbeats only)
 //   dashboard, prune       -> MySQL (3306)
 //   ingress controller     -> dashboard (8080);  Prometheus -> dashboard (8080), NATS monitor (8222),
 //                             watchers' and appliers' /metrics (9464)
@@ -68,7 +68,7 @@ export function networkPolicies(cfg) {
       policyTypes: ['Egress'],
       egress: [{ ports: [tcp(MYSQL_PORT)] }],
     }),
-    policy(cfg, 'ha-sync-nats-clients', components('watcher', 'applier', 'ui'), {
+    policy(cfg, 'ha-sync-nats-clients', components('watcher', 'applier', 'reconciler', 'ui'), {
       policyTypes: ['Egress'],
       egress: toNats,
     }),
@@ -90,7 +90,10 @@ export function networkPolicies(cfg) {
       policy(cfg, 'ha-sync-nats', natsPods, {
         policyTypes: ['Ingress'],
         ingress: [
-          { from: [{ podSelector: components('watcher', 'applier', 'ui') }], ports: [tcp(4222)] },
+          {
+            from: [{ podSelector: components('watcher', 'applier', 'reconciler', 'ui') }],
+            ports: [tcp(4222)],
+          },
           { from: [namespace(prometheusNamespace)], ports: [tcp(8222)] },
         ],
       }),

@@ -3,7 +3,15 @@
 // `renderText` the YAML of each file plus generated/kustomization.yaml.
 import YAML from 'yaml';
 import { oneWayCronJobName, twoWayCronJobName } from './config.mjs';
-import { natsClientEnv, natsObjects, natsUrl, applierUser, watcherUser, UI_USER } from './nats.mjs';
+import {
+  natsClientEnv,
+  natsObjects,
+  natsUrl,
+  applierUser,
+  reconcileUser,
+  watcherUser,
+  UI_USER,
+} from './nats.mjs';
 import { monitoringFiles } from './monitoring.mjs';
 import { networkPolicies } from './network.mjs';
 import {
@@ -77,6 +85,7 @@ function reconcileCronJob(cfg, pair, from, to) {
   const direction = `${from}-to-${to}`;
   const schedule = cfg.servers.find((s) => s.name === from).schedule;
   const extra = { 'ha-sync/pair': pair.name, 'ha-sync/direction': direction };
+  const nats = natsClientEnv(cfg, reconcileUser(pair.name));
   const container = haSyncContainer(
     'ha-sync',
     reconcileArgs(cfg, pair, from, to),
@@ -87,12 +96,13 @@ function reconcileCronJob(cfg, pair, from, to) {
       { name: dataVolume(to), mountPath: mountPath(to, pair.name) },
       logsMount(),
     ],
-    { withDb: true, capabilities: pair.capabilities },
+    { withDb: true, capabilities: pair.capabilities, nats },
   );
   const volumes = [
     pvcVolume(dataVolume(from), pvcName(from, pair.name), true),
     pvcVolume(dataVolume(to), pvcName(to, pair.name)),
     logsVolume(),
+    nats.volume,
   ];
   const name = oneWayCronJobName(pair.name, from, to);
   return reconcilerCronJob(cfg, pair, name, schedule, extra, container, volumes);
@@ -107,14 +117,19 @@ function reconcileCronJob(cfg, pair, from, to) {
 function twoWayCronJob(cfg, pair) {
   const extra = { 'ha-sync/pair': pair.name, 'ha-sync/mode': 'two-way' };
   const sides = [cfg.primary, cfg.secondary];
+  const nats = natsClientEnv(cfg, reconcileUser(pair.name));
   const container = haSyncContainer(
     'ha-sync',
     twoWayReconcileArgs(cfg, pair),
     RESOURCES.reconcile,
     [...sides.map((s) => ({ name: dataVolume(s), mountPath: mountPath(s, pair.name) })), logsMount()],
-    { withDb: true, capabilities: pair.capabilities },
+    { withDb: true, capabilities: pair.capabilities, nats },
   );
-  const volumes = [...sides.map((s) => pvcVolume(dataVolume(s), pvcName(s, pair.name))), logsVolume()];
+  const volumes = [
+    ...sides.map((s) => pvcVolume(dataVolume(s), pvcName(s, pair.name))),
+    logsVolume(),
+    nats.volume,
+  ];
   const schedule = cfg.servers.find((s) => s.name === cfg.primary).schedule;
   return reconcilerCronJob(cfg, pair, twoWayCronJobName(pair.name), schedule, extra, container, volumes);
 }

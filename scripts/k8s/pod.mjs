@@ -53,6 +53,7 @@ export function reconcileArgs(cfg, pair, from, to) {
     `--direction=${from}-to-${to}`,
     `--log-dir=${PATHS.logs}`,
     `--lock-wait=${cfg.lockWaitSeconds}`,
+    '--heartbeat',
   ];
   // Both directions may delete: against the pair's baseline a one-way run deletes on dest only what
   // src deleted, never a file new on dest, and never re-creates what dest deleted, so the two jobs
@@ -76,6 +77,7 @@ export function twoWayReconcileArgs(cfg, pair) {
     `--b=${b}=${mountPath(b, pair.name)}`,
     `--log-dir=${PATHS.logs}`,
     `--lock-wait=${cfg.lockWaitSeconds}`,
+    '--heartbeat',
   ];
   if (pair.deleteMissing) args.push('--delete-missing');
   if (pair.dryRun) args.push('--dry-run');

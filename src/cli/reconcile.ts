@@ -22,7 +22,7 @@ import {
   resolveAuditConfig,
   resolveLockConfig,
 } from '../config/index.js';
-import { usage } from '../errors.js';
+import { errorMessage, usage } from '../errors.js';
 import { createLogger } from '../log.js';
 import type { ReconcileConfig } from '../reconciler/index.js';
 import { ProgressCount, RECONCILE_DEFAULTS, runReconcile } from '../reconciler/index.js';
@@ -203,11 +203,14 @@ async function startProgressBeats(
   progress: ProgressCount,
   log: Logger,
 ): Promise<{ stop: () => Promise<void> }> {
-  const bus = await openBus({
-    ...natsBusOptions(nats),
-    logger: log,
-    name: `ha-sync-reconcile-${config.pair}`,
-  });
+  let bus: Awaited<ReturnType<typeof openBus>>;
+  try {
+    bus = await openBus({ ...natsBusOptions(nats), logger: log, name: `ha-sync-reconcile-${config.pair}` });
+  } catch (err) {
+    // A heartbeat is never worth a failed run.
+    log.warn({ err: errorMessage(err) }, 'no heartbeats for this run: NATS cannot be used');
+    return { stop: () => Promise.resolve() };
+  }
   const beat = (): ReconcileBeat => ({
     v: 1,
     pair: config.pair,
