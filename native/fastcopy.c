@@ -35,12 +35,12 @@
 #include <fcntl.h>
 #include <math.h>
 #include <stdbool.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
-#define NAPI_VERSION 8
-#include <node_api.h>
+#include "fsnative.h"
 
 enum {
   ST_OK,
@@ -59,7 +59,7 @@ static const char* const SYSCALLS[] = {"", "open", "fstat", "read", "write", "co
 enum { SC_NONE, SC_OPEN, SC_FSTAT, SC_READ, SC_WRITE, SC_CFR, SC_FCHMOD, SC_FUTIMENS, SC_CLOSE, SC_RENAME };
 #define NUMS_IN 5
 #define NUMS_OUT 6
-#define BUF_SIZE (256 * 1024)
+#define BUF_SIZE COPY_BUF_SIZE
 
 typedef struct {
   napi_async_work work;
@@ -109,7 +109,7 @@ static bool matches_file(const struct stat* st, double size, double mtime) {
 #ifndef O_PATH
 #define O_PATH O_RDONLY
 #endif
-static int open_dir(const char* root, const char* rel, bool* at_root) {
+int open_dir(const char* root, const char* rel, bool* at_root) {
   // O_PATH: a handle to look names up in, which needs no read permission on the directory.
   int fd = open(root, O_PATH | O_DIRECTORY | O_CLOEXEC);
   *at_root = fd < 0;
@@ -135,7 +135,7 @@ static int open_dir(const char* root, const char* rel, bool* at_root) {
 }
 
 // Copies sfd to tfd until EOF. Returns 0, or sets *sc and returns errno.
-static int copy_data(int sfd, int tfd, char* buf, bool* use_cfr, int* sc) {
+int copy_data(int sfd, int tfd, char* buf, bool* use_cfr, int* sc) {
   if (*use_cfr) {
     for (;;) {
       ssize_t got = copy_file_range(sfd, NULL, tfd, NULL, 1 << 30, 0);

@@ -13,6 +13,9 @@
 // for a symlink after the check cannot carry a write outside the root (see anchor.ts).
 import * as fs from 'node:fs';
 import { promisify } from 'node:util';
+import { loadFastscan } from './native.js';
+import type { FileopsAddon } from './native-io.js';
+import { nativeIo } from './native-io.js';
 
 export interface Io {
   readonly kind: 'sync' | 'async';
@@ -382,5 +385,10 @@ export function pathOnly(io: Io): Io {
   return rest;
 }
 
-export const syncIo: Io = nodeSyncIo;
-export const asyncIo: Io = nodeAsyncIo;
+// The addon's Io where it is built (native-io.ts: *at calls, parents walked with O_NOFOLLOW, no
+// need for /proc); node:fs otherwise. HA_SYNC_FASTSCAN=0 turns the addon off.
+const addon = loadFastscan();
+const fileops = addon && typeof addon.fileop === 'function' ? (addon as unknown as FileopsAddon) : null;
+
+export const syncIo: Io = fileops ? nativeIo(fileops, nodeSyncIo, SYNC_COPY_MAX_BYTES) : nodeSyncIo;
+export const asyncIo: Io = fileops ? nativeIo(fileops, nodeAsyncIo, SYNC_COPY_MAX_BYTES) : nodeAsyncIo;
