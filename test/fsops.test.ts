@@ -15,7 +15,10 @@ import {
   isTempName,
   Limiter,
   md5File,
+  nodeAsyncIo,
+  nodeSyncIo,
   pack,
+  pathOnly,
   parseMountinfo,
   scanDir,
   unpack,
@@ -48,6 +51,10 @@ const noTemps = (dir: string): void => expect(fs.readdirSync(dir).filter(isTempN
 describe.each([
   ['sync', syncIo],
   ['async', asyncIo],
+  // The fallback without the addon (node:fs through /proc/self/fd), and without /proc either.
+  ['node:fs sync', nodeSyncIo],
+  ['node:fs async', nodeAsyncIo],
+  ['node:fs by path', pathOnly(nodeSyncIo)],
 ] as const)('copyEntry (%s io)', (_n, io) => {
   it('copies a file with mode and mtime through a temp file', async () => {
     fs.writeFileSync(join(src, 'a'), 'hello');
