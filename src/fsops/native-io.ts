@@ -50,25 +50,79 @@ const OP = {
 const AT_FDCWD = -100;
 const HANDLE = '/proc/self/fd/';
 
-/** Builds a Stats from the addon's numbers (out[3..12]), without the deprecated constructor. */
+const { S_IFMT, S_IFREG, S_IFDIR, S_IFLNK, S_IFIFO, S_IFSOCK, S_IFBLK, S_IFCHR } = fs.constants;
+
+/**
+ * What lstat answers, from the addon's numbers (out[3..12]): the fields and kind tests fsops reads,
+ * in a class of its own (fs.Stats' constructor is deprecated and its internals vary by version).
+ */
+class NativeStats {
+  readonly dev: number;
+  readonly ino: number;
+  readonly mode: number;
+  readonly nlink: number;
+  readonly uid: number;
+  readonly gid: number;
+  readonly rdev = 0;
+  readonly size: number;
+  readonly blksize = 0;
+  readonly blocks = 0;
+  readonly atimeMs: number;
+  readonly mtimeMs: number;
+  readonly ctimeMs: number;
+  readonly birthtimeMs = 0;
+  constructor(out: Float64Array) {
+    this.mode = out[3]!;
+    this.size = out[4]!;
+    this.mtimeMs = out[5]!;
+    this.uid = out[6]!;
+    this.gid = out[7]!;
+    this.ino = out[8]!;
+    this.dev = out[9]!;
+    this.nlink = out[10]!;
+    this.atimeMs = out[11]!;
+    this.ctimeMs = out[12]!;
+  }
+  get atime(): Date {
+    return new Date(this.atimeMs);
+  }
+  get mtime(): Date {
+    return new Date(this.mtimeMs);
+  }
+  get ctime(): Date {
+    return new Date(this.ctimeMs);
+  }
+  get birthtime(): Date {
+    return new Date(this.birthtimeMs);
+  }
+  private is(type: number): boolean {
+    return (this.mode & S_IFMT) === type;
+  }
+  isFile(): boolean {
+    return this.is(S_IFREG);
+  }
+  isDirectory(): boolean {
+    return this.is(S_IFDIR);
+  }
+  isSymbolicLink(): boolean {
+    return this.is(S_IFLNK);
+  }
+  isFIFO(): boolean {
+    return this.is(S_IFIFO);
+  }
+  isSocket(): boolean {
+    return this.is(S_IFSOCK);
+  }
+  isBlockDevice(): boolean {
+    return this.is(S_IFBLK);
+  }
+  isCharacterDevice(): boolean {
+    return this.is(S_IFCHR);
+  }
+}
+
 function statsOf(out: Float64Array): fs.Stats {
-  const st = Object.create(fs.Stats.prototype) as fs.Stats;
-  return Object.assign(st, {
-    dev: out[9]!,
-    ino: out[8]!,
-    mode: out[3]!,
-    nlink: out[10]!,
-    uid: out[6]!,
-    gid: out[7]!,
-    rdev: 0,
-    size: out[4]!,
-    blksize: 0,
-    blocks: 0,
-    atimeMs: out[11]!,
-    mtimeMs: out[5]!,
-    ctimeMs: out[12]!,
-    birthtimeMs: 0,
-  });
+  return new NativeStats(out);
 }
 
 /**
