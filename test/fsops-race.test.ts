@@ -1,9 +1,10 @@
 // Parents swapped for symlinks while fsops writes: nothing may ever be written or deleted outside
-// the roots. A worker thread loops, renaming a directory of dest away, putting a symlink to an
-// outside directory in its place, then putting the directory back, while this thread copies
-// (files, directories, symlinks, with and without keeping the version replaced), deletes (with and
-// without keep), and moves entries aside in that directory. Outside, sentinel files must stay as
-// they were and nothing new may appear. Run for the addon's Io (when built), node:fs through
+// the roots. A worker thread loops, renaming a directory of dest (and of src, and of the versions
+// area) away, putting a symlink to an outside directory in its place, then putting the directory
+// back, while this thread copies (files, directories, symlinks, with and without keeping the
+// version replaced), touches, deletes (with and without keep), and moves entries aside in that
+// directory. Outside, sentinel files must stay as they were, nothing new may appear, and nothing
+// read from outside may land in dest. Run for the addon's Io (when built), node:fs through
 // /proc/self/fd, and, for the single-check window that remains without /proc, a swap made before
 // the call.
 import * as fs from 'node:fs';
@@ -21,6 +22,7 @@ import {
   loadFastscan,
   moveAside,
   nodeAsyncIo,
+  touchEntry,
   nodeSyncIo,
   pathOnly,
   syncIo,
@@ -148,6 +150,8 @@ async function round(io: Io, i: number, sw: Swapper): Promise<number> {
   put(t(`old${i}`), 'old', 1_600_000_000);
   put(t(`k${i}`), 'kept', 1_600_000_000);
   put(t(`m${i}`), 'aside', 1_600_000_000);
+  put(s(`t${i}`), 'same', 1_700_000_900);
+  put(t(`t${i}`), 'same', 1_600_000_000);
   const e = (p: string): Expected => exp(p);
   const plan = {
     f: e(s(`f${i}`)),
@@ -157,6 +161,7 @@ async function round(io: Io, i: number, sw: Swapper): Promise<number> {
     old: e(t(`old${i}`)),
     k: e(t(`k${i}`)),
     m: e(t(`m${i}`)),
+    t: { src: e(s(`t${i}`)), dest: e(t(`t${i}`)) },
   };
   sw.resume();
   const keep = { nowMs: 1_800_000_000_000 + i * 1000 };
@@ -168,6 +173,7 @@ async function round(io: Io, i: number, sw: Swapper): Promise<number> {
     await deleteEntry(dest, `d/old${i}`, plan.old, { io }),
     await deleteEntry(dest, `d/k${i}`, plan.k, { io, keep }),
     await moveAside(dest, `d/m${i}`, plan.m, `d/m${i}.conflict`, { io }),
+    await touchEntry(src, dest, `d/t${i}`, plan.t, { io }),
   ];
   return results.filter((r) => r.ok).length;
 }
@@ -190,7 +196,7 @@ describe.each(variants)('parents swapped for symlinks while writing: %s', (_name
       expect(io!.openDir, 'this Io opens directories').toBeDefined();
       const before = snapshot(outside);
       const fds = openFds();
-      const sw = new Swapper([join(dest, 'd'), join(dest, VERSIONS_DIR, 'd')], outside);
+      const sw = new Swapper([join(dest, 'd'), join(dest, VERSIONS_DIR, 'd'), join(src, 'd')], outside);
       let done = 0;
       await sw.started();
       try {
@@ -200,6 +206,8 @@ describe.each(variants)('parents swapped for symlinks while writing: %s', (_name
         expect(swaps).toBeGreaterThan(100);
       }
       expect(snapshot(outside)).toEqual(before);
+      // Nor was anything read from outside through a swapped source parent.
+      expect(snapshot(dest).filter((l) => l.includes(' outside '))).toEqual([]);
       expect(openFds()).toBeLessThanOrEqual(fds + 2);
       // Some writes went through (into the real directory, wherever it was at the time).
       expect(done).toBeGreaterThan(0);
