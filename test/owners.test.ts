@@ -1,6 +1,7 @@
 // Owners and groups: copies keep uid and gid where the process may chown (root here); a process
 // that may not keeps going and says so once per run; the audit records the owner change (opslog
 // line and sync_operations' owner_before / owner_after, migrated in place on SQLite).
+import { spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -200,4 +201,56 @@ describe('the audit of owner changes', () => {
       t.remove();
     }
   });
+});
+
+describe('a process that may not chown, for real (a child run as nobody)', () => {
+  const DIST = join(import.meta.dirname, '..', 'dist', 'fsops', 'index.js');
+  it.skipIf(!isRoot || !fs.existsSync(DIST))(
+    'copies go on, owned by the child, with one warning for the run (skipped unless root and built)',
+    () => {
+      fs.chmodSync(root, 0o755);
+      for (const d of [dest, join(dest, 'd')]) fs.chownSync(d, 65534, 65534);
+      for (let i = 0; i < 4; i++) {
+        fs.writeFileSync(join(src, 'd', `f${i}`), `data ${i}`);
+        fs.chownSync(join(src, 'd', `f${i}`), WWW, WWW);
+      }
+      // Two files through the batched copier (when built), two through copyEntry, one Owners.
+      const script = `
+        const f = await import(${JSON.stringify(DIST)});
+        const fs = await import('node:fs');
+        const lines = [];
+        const owners = new f.Owners((l) => lines.push(l));
+        const exp = (p) => { const s = fs.lstatSync(p); return { kind: 'file', size: s.size, mtimeMs: s.mtimeMs }; };
+        const src = ${JSON.stringify(src)}, dest = ${JSON.stringify(dest)};
+        const results = [];
+        const addon = f.loadFastscan();
+        if (addon) {
+          const items = ['f0', 'f1'].map((name) => ({ name, src: exp(src + '/d/' + name), dest: null }));
+          for (const r of await f.nativeCopier(addon)(src, dest, 'd', items)) {
+            if (r.ownerDenied) owners.denied('EPERM');
+            results.push(r);
+          }
+        }
+        for (const n of addon ? ['f2', 'f3'] : ['f0', 'f1', 'f2', 'f3']) {
+          results.push(await f.copyEntry(src, dest, 'd/' + n, { src: exp(src + '/d/' + n), dest: null }, { owners }));
+        }
+        console.log(JSON.stringify({ results, lines }));
+      `;
+      const r = spawnSync(process.execPath, ['--input-type=module', '-e', script], {
+        uid: 65534,
+        gid: 65534,
+        encoding: 'utf8',
+      });
+      expect(r.stderr).toBe('');
+      const out = JSON.parse(r.stdout) as { results: OpResult[]; lines: string[] };
+      expect(out.results).toHaveLength(4);
+      for (const x of out.results) expect(x).toMatchObject({ ok: true, ownerDenied: true });
+      expect(out.lines).toHaveLength(1);
+      expect(out.lines[0]).toMatch(/^cannot keep owners and groups \(chown: EPERM\)/);
+      for (let i = 0; i < 4; i++) {
+        expect(fs.readFileSync(join(dest, 'd', `f${i}`), 'utf8')).toBe(`data ${i}`);
+        expect(owner(join(dest, 'd', `f${i}`))).toBe('65534:65534');
+      }
+    },
+  );
 });
