@@ -187,7 +187,8 @@ async function openDirAsyncVia(
   if (rel === '') return handle;
   let ok = false;
   try {
-    const real = await readlinkCb(handle);
+    // The kernel's name for a descriptor comes from memory (procfs), never from the server.
+    const real = fs.readlinkSync(handle);
     ok =
       real === under(roots.get(root, false) ?? '', rel) || real === under(roots.get(root, true) ?? '', rel);
   } finally {
@@ -372,7 +373,14 @@ export const nodeAsyncIo: Io = {
   ...(PROC_FD
     ? {
         openDir: (root: string, rel: string) => openDirAsyncVia(asyncRoots, root, rel),
-        closeDir: (h: string) => closeCb(fdOf(h)).catch(() => undefined),
+        // Closing a path handle asks nothing of the filesystem (not even NFS): done in place.
+        closeDir: (h: string) => {
+          try {
+            fs.closeSync(fdOf(h));
+          } catch {
+            // Never opened by us, or closed already: nothing to release.
+          }
+        },
       }
     : {}),
 };

@@ -238,8 +238,8 @@ export function nativeIo(addon: FileopsAddon, base: Io, syncCopyMax: number): Io
     closeDir: (h) => {
       const fd = Number(h.slice(HANDLE.length));
       if (!ours.delete(fd)) return;
-      const r = addon.fileop(OP.close, pool, fd, null, AT_FDCWD, null, null);
-      if (r instanceof Promise) return r.then(() => undefined);
+      // Closing an O_PATH handle asks nothing of the filesystem (not even NFS): done in place.
+      void addon.fileop(OP.close, false, fd, null, AT_FDCWD, null, null);
     },
   };
 }
