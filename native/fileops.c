@@ -16,7 +16,8 @@
 //           true: on a thread pool thread (network filesystems, large copies)
 //   fd1/fd2 directory descriptors (AT_FDCWD, -100, for a name that is a full path)
 //   name1/2 strings (UTF-8), or a Buffer (symlink's target, name2 of OP_SYMLINK); null when unused
-//   nums    Float64Array of up to 4 numbers (mode; times in seconds; uid, gid; size, mtimeMs)
+//   nums    Float64Array of up to 4 numbers (mode; times in seconds; uid, gid; size, mtimeMs;
+//           OP_RENAME: 1 never to replace an existing name)
 //   result  out[0] 0 or errno, out[1] the failed call (index into fileopSyscalls), then per op:
 //           OP_OPEN_DIR out[2] fd, out[3] 1 when the root itself failed; OP_LSTAT and OP_COPY
 //           out[2] 1 when there is an entry (OP_COPY: 2 when copied) and out[3..12] its stat
@@ -259,7 +260,11 @@ static void run(fileop_job* j) {
       if (mkdirat(j->fd1, j->name1, (mode_t)j->in[0]) != 0) set_err(j, errno, FS_MKDIR);
       return;
     case OP_RENAME:
-      if (renameat(j->fd1, j->name1, j->fd2, j->name2) != 0) set_err(j, errno, FS_RENAME);
+      // in[0] 1: never replace an existing name (RENAME_NOREPLACE: EEXIST; EINVAL where the
+      // filesystem cannot, NFS for one).
+      r = j->in[0] != 0 ? renameat2(j->fd1, j->name1, j->fd2, j->name2, RENAME_NOREPLACE)
+                        : renameat(j->fd1, j->name1, j->fd2, j->name2);
+      if (r != 0) set_err(j, errno, FS_RENAME);
       return;
     case OP_LINK:
       // Flags 0: a symlink is linked itself, never followed.

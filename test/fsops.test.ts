@@ -15,6 +15,7 @@ import {
   isTempName,
   Limiter,
   md5File,
+  moveAside,
   nodeAsyncIo,
   nodeSyncIo,
   pack,
@@ -216,6 +217,29 @@ describe('unsafe paths', () => {
       code: 'UNSAFE_PATH',
     });
     expect(fs.existsSync(join(root, 'victim'))).toBe(true);
+  });
+});
+
+describe('moving aside never replaces a name taken at the last instant', () => {
+  it.skipIf(!syncIo.renameNoReplace)('through the addon (RENAME_NOREPLACE)', async () => {
+    fs.mkdirSync(join(dest, 'd'));
+    fs.writeFileSync(join(dest, 'd', 'a'), 'mine');
+    // Someone takes the conflict copy's name after the check, right before the rename.
+    const racing: Io = {
+      ...syncIo,
+      renameNoReplace: (from, to) => {
+        fs.writeFileSync(join(dest, 'd', 'a.conflict'), 'theirs');
+        return syncIo.renameNoReplace!(from, to);
+      },
+    };
+    const r = await moveAside(dest, 'd/a', exp(join(dest, 'd', 'a')), 'd/a.conflict', { io: racing });
+    expect(r).toEqual({
+      ok: false,
+      code: 'CHANGED_UNDER_US',
+      reason: "'d/a.conflict' already exists; not replacing it",
+    });
+    expect(fs.readFileSync(join(dest, 'd', 'a'), 'utf8')).toBe('mine');
+    expect(fs.readFileSync(join(dest, 'd', 'a.conflict'), 'utf8')).toBe('theirs');
   });
 });
 

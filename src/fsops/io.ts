@@ -36,6 +36,11 @@ export interface Io {
   copyChecked(from: string, to: string, want: Want): Copied | Promise<Copied>;
   readlink(path: string): Buffer | Promise<Buffer>;
   rename(from: string, to: string): void | Promise<void>;
+  /**
+   * rename(2) that never replaces: EEXIST when `to` exists (renameat2 RENAME_NOREPLACE); EINVAL
+   * (or ENOSYS) where the filesystem cannot. Absent where the Io has no such call (node:fs).
+   */
+  renameNoReplace?(from: string, to: string): void | Promise<void>;
   /** link(2): never follows a symlink (links the symlink itself); fails if `to` exists. */
   link(from: string, to: string): void | Promise<void>;
   unlink(path: string): void | Promise<void>;

@@ -1,10 +1,11 @@
 // Keeping the entry a write replaces or removes, in the side's versions area (versions.ts).
 //
 // A version is claimed without clobbering another version. link(2) fails on an existing name, so
-// the copy path claims its name atomically. rename(2) replaces an existing name and Node has no
-// RENAME_NOREPLACE, so the rename path checks the name is free right before renaming: only the
-// holder of the pair's lock writes into the versions area, and nothing else makes these
-// timestamped names, so nothing can take the name in between.
+// the copy path claims its name atomically. rename(2) replaces an existing name: the rename path
+// uses RENAME_NOREPLACE where the Io has it (the addon) and the filesystem supports it, and
+// otherwise (node:fs has no such call; NFS refuses the flag) checks the name is free right before
+// renaming: only the holder of the pair's lock writes into the versions area, and nothing else
+// makes these timestamped names, so nothing can take the name in between.
 //
 // The entry is reached through its open parent (`entry`, see anchor.ts) and the version through
 // its own open folder, so neither the link nor the rename can be carried outside the root by a
@@ -51,6 +52,25 @@ async function claimable(io: Io, root: string, rel: string, nowMs: number): Prom
   return { v, abs: `${folder.dir}/${splitRel(v).name}`, release: () => folder.release() };
 }
 
+/** rename(2) errors that mean "this filesystem has no RENAME_NOREPLACE". */
+const NOREPLACE_UNSUPPORTED = new Set(['EINVAL', 'ENOSYS', 'ENOTSUP', 'EOPNOTSUPP']);
+
+/**
+ * Renames `fromAbs` to `toAbs`, a name the caller checked free: atomically refusing an existing
+ * name (EEXIST) where the Io and the filesystem can, else a plain rename (see the note above).
+ */
+export async function renameFresh(io: Io, fromAbs: string, toAbs: string): Promise<void> {
+  if (io.renameNoReplace) {
+    try {
+      await io.renameNoReplace(fromAbs, toAbs);
+      return;
+    } catch (err) {
+      if (!NOREPLACE_UNSUPPORTED.has((err as NodeJS.ErrnoException).code ?? '')) throw err;
+    }
+  }
+  await io.rename(fromAbs, toAbs);
+}
+
 /**
  * Renames `fromAbs` back to `toAbs` unless something now has that name (never clobbers). Returns
  * true when it was put back.
@@ -58,7 +78,7 @@ async function claimable(io: Io, root: string, rel: string, nowMs: number): Prom
 export async function putBack(io: Io, fromAbs: string, toAbs: string): Promise<boolean> {
   try {
     if ((await io.lstat(toAbs)) !== null) return false;
-    await io.rename(fromAbs, toAbs);
+    await renameFresh(io, fromAbs, toAbs);
     return true;
   } catch {
     return false;
@@ -133,11 +153,13 @@ export async function keepByRename(
     if (!('v' in free)) return free;
     c = free;
     try {
-      await io.rename(entry, c.abs);
+      await renameFresh(io, entry, c.abs);
       break;
     } catch (err) {
       await c.release();
-      if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
+      const code = (err as NodeJS.ErrnoException).code;
+      if (code === 'EEXIST' && tries < RETRIES) continue; // Taken since keepPath looked: next name.
+      if (code !== 'ENOENT') throw err;
       if ((await io.lstat(entry)) === null) return notKept('CHANGED_UNDER_US', changed('no longer exists'));
       if (tries >= RETRIES) throw err; // Else expiry removed the (empty) version folder: again.
     }

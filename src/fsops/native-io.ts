@@ -179,10 +179,10 @@ export function nativeIo(addon: FileopsAddon, base: Io, syncCopyMax: number): Io
     const [fd, name] = at(p);
     return call(pool, op, p, [fd, name, AT_FDCWD, null, nums], () => undefined);
   };
-  const pair = (op: number, a: string, b: string): void | Promise<void> => {
+  const pair = (op: number, a: string, b: string, nums: number[] | null = null): void | Promise<void> => {
     const [fa, na] = at(a);
     const [fb, nb] = at(b);
-    return call(pool, op, a, [fa, na, fb, nb, null], () => undefined);
+    return call(pool, op, a, [fa, na, fb, nb, nums], () => undefined);
   };
 
   return {
@@ -216,6 +216,7 @@ export function nativeIo(addon: FileopsAddon, base: Io, syncCopyMax: number): Io
       return call(pool, OP.readlink, p, [fd, name, AT_FDCWD, null, null], (r) => r as Buffer);
     },
     rename: (a, b) => pair(OP.rename, a, b),
+    renameNoReplace: (a, b) => pair(OP.rename, a, b, [1]),
     link: (a, b) => pair(OP.link, a, b),
     unlink: (p) => on(OP.unlink, p),
     rmdir: (p) => on(OP.rmdir, p),

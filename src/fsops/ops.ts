@@ -20,7 +20,7 @@ import type { Anchor } from './anchor.js';
 import { openParent } from './anchor.js';
 import type { Io } from './io.js';
 import { syncIo } from './io.js';
-import { keepByRename, putBack, replaceKeeping } from './keep.js';
+import { keepByRename, putBack, renameFresh, replaceKeeping } from './keep.js';
 import type { OwnerChange, Owners } from './owners.js';
 import { keepOwner, ownerChange } from './owners.js';
 import { splitRel, tempName, unsafeRelPath } from './paths.js';
@@ -406,9 +406,10 @@ function leftAlone(diff: string): string {
 
 /**
  * Renames the file or symlink `rel` to `toRel` in the same directory (a conflict copy), provided
- * it still matches `expected` and nothing has the name `toRel`. Never clobbers: the name is
- * checked free right before the rename (see the note in keep.ts: `toRel` is a fresh timestamped
- * name, and the pair's lock keeps other ha-sync writers out). link + unlink would claim `toRel`
+ * it still matches `expected` and nothing has the name `toRel`. Never clobbers: RENAME_NOREPLACE
+ * where the Io and filesystem have it, else the name is checked free right before the rename (see
+ * the note in keep.ts: `toRel` is a fresh timestamped name, and the pair's lock keeps other
+ * ha-sync writers out). link + unlink would claim `toRel`
  * atomically, but its unlink could remove a file saved over `rel` after the check; with a rename
  * the entry checked afterwards is the entry moved, and a mismatch is moved back.
  */
@@ -438,10 +439,11 @@ export async function moveAside(
       }
       if (opts.lost?.aborted) return fail('CHANGED_UNDER_US', LOST);
       try {
-        await io.rename(abs, toAbs);
+        await renameFresh(io, abs, toAbs);
       } catch (err) {
-        if ((err as NodeJS.ErrnoException).code === 'ENOENT')
-          return fail('CHANGED_UNDER_US', leftAlone('no longer exists'));
+        const code = (err as NodeJS.ErrnoException).code;
+        if (code === 'ENOENT') return fail('CHANGED_UNDER_US', leftAlone('no longer exists'));
+        if (code === 'EEXIST') return fail('CHANGED_UNDER_US', `'${toRel}' already exists; not replacing it`);
         throw err;
       }
       const after = mismatch(await io.lstat(toAbs), expected);
