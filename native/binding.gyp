@@ -2,7 +2,7 @@
   "targets": [
     {
       "target_name": "fastscan",
-      "sources": ["fastscan.c", "fastcopy.c"],
+      "sources": ["fastscan.c", "fastcopy.c", "fileops.c"],
       "cflags": ["-O2", "-Wall", "-Wextra"]
     }
   ]

@@ -18,8 +18,13 @@
 //                      1 dir, 2 symlink, 3 other), dest size, dest mtimeMs
 //   flags              Int32Array over a SharedArrayBuffer: element 0 non-zero once the lock is
 //                      lost (read right before every rename), element 1 non-zero once the run is
-//                      stopping (read before each file: no new copy starts)
-//   result             per file: status, errno, syscall, seen kind, seen size, seen mtimeMs
+//                      stopping (read before each file: no new copy starts), element 2 (when the
+//                      array has it) non-zero once a chown was refused: owners are kept while it
+//                      is 0, and the first EPERM sets it
+//   result             per file: status, errno, syscall, seen kind, seen size, seen mtimeMs, owner
+//                      (0 the process's own, nothing to do; 1 src's uid and gid given; 2 refused or
+//                      not tried after a refusal), src uid, src gid, the uid and gid of the entry
+//                      replaced (-1 when none)
 //     status 0 copied; 1 src not as planned before the copy; 2 src changed during the copy;
 //     3 dest not as planned; 4 lock lost; 5 a call failed (errno, syscall); 6 a parent of src is
 //     unsafe, 7 a parent of dest is unsafe (errno: ENOENT missing, ELOOP/ENOTDIR a symlink or not
@@ -29,18 +34,20 @@
 //
 // Every write goes to the temp file, which gets src's permission bits and src's exact mtime (to
 // the nanosecond), is closed (a write error the filesystem reports late, as NFS does, shows here),
-// and only then renamed over the entry. Every way out but the rename removes the temp file.
+// and only then renamed over the entry. Every way out but the rename removes the temp file. A file
+// not owned by the process's own uid and gid gets its source's (fchown, then fchmod: chown clears
+// the setuid bits); files of the process's own ids, the usual case, cost no call for it.
 #define _GNU_SOURCE
 #include <errno.h>
 #include <fcntl.h>
 #include <math.h>
 #include <stdbool.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
-#define NAPI_VERSION 8
-#include <node_api.h>
+#include "fsnative.h"
 
 enum {
   ST_OK,
@@ -54,18 +61,33 @@ enum {
   ST_NOT_STARTED
 };
 // Syscall names, indexed by the result's syscall field.
-static const char* const SYSCALLS[] = {"", "open", "fstat", "read", "write", "copy_file_range",
-                                       "fchmod", "futimens", "close", "rename"};
-enum { SC_NONE, SC_OPEN, SC_FSTAT, SC_READ, SC_WRITE, SC_CFR, SC_FCHMOD, SC_FUTIMENS, SC_CLOSE, SC_RENAME };
+static const char* const SYSCALLS[] = {"",       "open",     "fstat", "read",   "write", "copy_file_range",
+                                       "fchmod", "futimens", "close", "rename", "fchown"};
+enum {
+  SC_NONE,
+  SC_OPEN,
+  SC_FSTAT,
+  SC_READ,
+  SC_WRITE,
+  SC_CFR,
+  SC_FCHMOD,
+  SC_FUTIMENS,
+  SC_CLOSE,
+  SC_RENAME,
+  SC_FCHOWN
+};
 #define NUMS_IN 5
-#define NUMS_OUT 6
-#define BUF_SIZE (256 * 1024)
+#define NUMS_OUT 11
+#define BUF_SIZE COPY_BUF_SIZE
 
 typedef struct {
   napi_async_work work;
   napi_deferred deferred;
   napi_ref flags_ref;
-  int32_t* flags;  // [lost, stopping], shared with JavaScript
+  int32_t* flags;  // [lost, stopping, chown refused], shared with JavaScript
+  bool owners;     // flags has the chown element: keep owners
+  uid_t euid;
+  gid_t egid;
   char* src_root;
   char* dest_root;
   char* parent;
@@ -109,7 +131,7 @@ static bool matches_file(const struct stat* st, double size, double mtime) {
 #ifndef O_PATH
 #define O_PATH O_RDONLY
 #endif
-static int open_dir(const char* root, const char* rel, bool* at_root) {
+int open_dir(const char* root, const char* rel, bool* at_root) {
   // O_PATH: a handle to look names up in, which needs no read permission on the directory.
   int fd = open(root, O_PATH | O_DIRECTORY | O_CLOEXEC);
   *at_root = fd < 0;
@@ -135,7 +157,7 @@ static int open_dir(const char* root, const char* rel, bool* at_root) {
 }
 
 // Copies sfd to tfd until EOF. Returns 0, or sets *sc and returns errno.
-static int copy_data(int sfd, int tfd, char* buf, bool* use_cfr, int* sc) {
+int copy_data(int sfd, int tfd, char* buf, bool* use_cfr, int* sc) {
   if (*use_cfr) {
     for (;;) {
       ssize_t got = copy_file_range(sfd, NULL, tfd, NULL, 1 << 30, 0);
@@ -171,6 +193,30 @@ static int copy_data(int sfd, int tfd, char* buf, bool* use_cfr, int* sc) {
       off += put;
     }
   }
+}
+
+// Gives the temp file src's owner when it is not the process's own. Returns 0 or errno (*sc set);
+// out[6..8] say what was done. A refusal (EPERM; EINVAL: an id not mapped here) is not an error:
+// it is recorded once in the shared flag and the copy goes on with the process's ids.
+static int keep_owner(copy_job* job, int tfd, const struct stat* st, double* out, int* sc) {
+  out[7] = st->st_uid;
+  out[8] = st->st_gid;
+  if (!job->owners || (st->st_uid == job->euid && st->st_gid == job->egid)) return 0;
+  if (__atomic_load_n(&job->flags[2], __ATOMIC_SEQ_CST) != 0) {
+    out[6] = 2;
+    return 0;
+  }
+  if (fchown(tfd, st->st_uid, st->st_gid) == 0) {
+    out[6] = 1;
+    return 0;
+  }
+  if (errno == EPERM || errno == EINVAL) {
+    __atomic_store_n(&job->flags[2], 1, __ATOMIC_SEQ_CST);
+    out[6] = 2;
+    return 0;
+  }
+  *sc = SC_FCHOWN;
+  return errno;
 }
 
 static void io_fail(double* out, int err, int sc) {
@@ -218,6 +264,7 @@ static void copy_one(copy_job* job, int sdir, int ddir, const char* name, const 
   int sc = SC_NONE;
   int err = copy_data(sfd, tfd, buf, use_cfr, &sc);
   close(sfd);
+  if (!err) err = keep_owner(job, tfd, &st, out, &sc);
   if (!err && fchmod(tfd, st.st_mode & 07777) != 0) err = errno, sc = SC_FCHMOD;
   if (!err) {
     struct timespec times[2] = {{.tv_sec = 0, .tv_nsec = UTIME_NOW}, st.st_mtim};
@@ -251,6 +298,8 @@ static void copy_one(copy_job* job, int sdir, int ddir, const char* name, const 
     double size = (want == 0 || want == 2) ? (double)now.st_size : 0;
     same = size == in[3] && fabs(mtime_ms(&now) - in[4]) < 1;
   }
+  out[9] = there ? (double)now.st_uid : -1;
+  out[10] = there ? (double)now.st_gid : -1;
   if (!same) {
     out[0] = ST_DEST;
     seen(out, there ? &now : NULL);
@@ -408,6 +457,9 @@ static napi_value copy(napi_env env, napi_callback_info info) {
   // SharedArrayBuffer's memory never moves), held by a reference until the job completes.
   if (type != napi_int32_array || len < 2) return fail_args(env, job);
   job->flags = data;
+  job->owners = len >= 3;
+  job->euid = geteuid();
+  job->egid = getegid();
   if (!(job->src_root = get_string(env, argv[0])) || !(job->dest_root = get_string(env, argv[1])) ||
       !(job->parent = get_string(env, argv[2])) || !(job->names = get_names(env, argv[3], job->n)) ||
       !(job->temps = get_names(env, argv[4], job->n))) {

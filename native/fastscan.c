@@ -282,12 +282,13 @@ static napi_value scan(napi_env env, napi_callback_info info) {
   return promise;
 }
 
-void register_fastcopy(napi_env env, napi_value exports);  // fastcopy.c
+#include "fsnative.h"
 
 NAPI_MODULE_INIT(/* napi_env env, napi_value exports */) {
   napi_value fn;
   napi_create_function(env, "scan", NAPI_AUTO_LENGTH, scan, NULL, &fn);
   napi_set_named_property(env, exports, "scan", fn);
   register_fastcopy(env, exports);
+  register_fileops(env, exports);
   return exports;
 }

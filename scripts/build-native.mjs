@@ -1,7 +1,9 @@
-// Builds the optional fastscan addon (native/fastscan.c and native/fastcopy.c ->
+// Builds the optional fastscan addon (native/fastscan.c, native/fastcopy.c and native/fileops.c ->
 // native/build/Release/fastscan.node) with node-gyp, as part of `npm ci` (the prepare script) and
 // the image build. Optional: where it cannot be built (no C compiler), ha-sync lists and copies
-// local trees through node:fs instead, more slowly, and this prints one line saying so and exits 0.
+// local trees through node:fs instead, more slowly, with writes made through /proc/self/fd (see
+// docs/operations.md, "Writes and symlinked parents"), and this prints one line saying so and
+// exits 0.
 // Set HA_SYNC_FASTSCAN_REQUIRED=1 to make a failed build an error (CI and the image do).
 //
 // node-gyp is the one npm bundles (npm points npm_config_node_gyp at it for scripts). Headers
@@ -18,7 +20,7 @@ const root = resolve(dirname(fileURLToPath(import.meta.url)), '..');
 const required = process.env.HA_SYNC_FASTSCAN_REQUIRED === '1';
 
 function fail(why) {
-  const line = `ha-sync: fastscan addon not built (${why}); local trees will be listed through node:fs, more slowly`;
+  const line = `ha-sync: fastscan addon not built (${why}); local trees will be listed and copied through node:fs, more slowly`;
   if (required) {
     process.stderr.write(`${line}. HA_SYNC_FASTSCAN_REQUIRED=1: failing.\n`);
     process.exit(1);

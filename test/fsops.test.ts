@@ -15,7 +15,11 @@ import {
   isTempName,
   Limiter,
   md5File,
+  moveAside,
+  nodeAsyncIo,
+  nodeSyncIo,
   pack,
+  pathOnly,
   parseMountinfo,
   scanDir,
   unpack,
@@ -50,6 +54,10 @@ const noTemps = (dir: string): void => expect(fs.readdirSync(dir).filter((n) => 
 describe.each([
   ['sync', syncIo],
   ['async', asyncIo],
+  // The fallback without the addon (node:fs through /proc/self/fd), and without /proc either.
+  ['node:fs sync', nodeSyncIo],
+  ['node:fs async', nodeAsyncIo],
+  ['node:fs by path', pathOnly(nodeSyncIo)],
 ] as const)('copyEntry (%s io)', (_n, io) => {
   it('copies a file with mode and mtime through a temp file', async () => {
     fs.writeFileSync(join(src, 'a'), 'hello');
@@ -211,6 +219,29 @@ describe('unsafe paths', () => {
       code: 'UNSAFE_PATH',
     });
     expect(fs.existsSync(join(root, 'victim'))).toBe(true);
+  });
+});
+
+describe('moving aside never replaces a name taken at the last instant', () => {
+  it.skipIf(!syncIo.renameNoReplace)('through the addon (RENAME_NOREPLACE)', async () => {
+    fs.mkdirSync(join(dest, 'd'));
+    fs.writeFileSync(join(dest, 'd', 'a'), 'mine');
+    // Someone takes the conflict copy's name after the check, right before the rename.
+    const racing: Io = {
+      ...syncIo,
+      renameNoReplace: (from, to) => {
+        fs.writeFileSync(join(dest, 'd', 'a.conflict'), 'theirs');
+        return syncIo.renameNoReplace!(from, to);
+      },
+    };
+    const r = await moveAside(dest, 'd/a', exp(join(dest, 'd', 'a')), 'd/a.conflict', { io: racing });
+    expect(r).toEqual({
+      ok: false,
+      code: 'CHANGED_UNDER_US',
+      reason: "'d/a.conflict' already exists; not replacing it",
+    });
+    expect(fs.readFileSync(join(dest, 'd', 'a'), 'utf8')).toBe('mine');
+    expect(fs.readFileSync(join(dest, 'd', 'a.conflict'), 'utf8')).toBe('theirs');
   });
 });
 

@@ -22,6 +22,23 @@ import {
   syncIo,
 } from '../src/fsops/index.js';
 
+type Rename = (from: string, to: string) => void | Promise<void>;
+
+/**
+ * `io` whose renames (plain and no-replace, whichever the code under test uses) go through
+ * `hook`, given the matching real call.
+ */
+function racingRenames(io: Io, hook: (from: string, to: string, real: Rename) => void | Promise<void>): Io {
+  const noReplace = io.renameNoReplace;
+  return {
+    ...io,
+    rename: (a, b) => hook(a, b, (x, y) => io.rename(x, y)),
+    ...(noReplace
+      ? { renameNoReplace: (a: string, b: string) => hook(a, b, (x, y) => noReplace(x, y)) }
+      : {}),
+  };
+}
+
 const NOW = Date.UTC(2026, 11, 4, 23, 15, 0, 250);
 const DAY = 86_400_000;
 
@@ -174,7 +191,8 @@ describe.each([
       ...io,
       link: (a, b) => {
         calls++;
-        if (calls === 1) fs.rmdirSync(join(b, '..')); // expiry removed the empty folder
+        // Expiry removed the empty folder (reached through its open directory: its real path).
+        if (calls === 1) fs.rmdirSync(fs.realpathSync(join(b, '..')));
         if (calls === 2) fs.writeFileSync(b, 'claimed by someone else');
         fs.linkSync(a, b);
       },
@@ -224,15 +242,15 @@ describe.each([
     let once = true;
     const racing: KeepIo = {
       ...io,
-      link: () => {
-        throw errno('EXDEV');
-      },
-      rename: (a, b) => {
+      ...racingRenames(io, (a, b, real) => {
         if (once && a === join(dest, 'a.txt')) {
           once = false;
           fs.writeFileSync(a, 'a save by the user, longer');
         }
-        return io.rename(a, b);
+        return real(a, b);
+      }),
+      link: () => {
+        throw errno('EXDEV');
       },
     };
     const r = await copyEntry(
@@ -292,13 +310,10 @@ describe.each([
   it('puts back a file that changed between the check and the move', async () => {
     put(dest, 'a.txt', 'bye');
     const planned = exp(join(dest, 'a.txt'));
-    const racing: Io = {
-      ...io,
-      rename: (a, b) => {
-        if (a === join(dest, 'a.txt')) fs.writeFileSync(a, 'edited at the last moment');
-        return io.rename(a, b);
-      },
-    };
+    const racing = racingRenames(io, (a, b, real) => {
+      if (a === join(dest, 'a.txt')) fs.writeFileSync(a, 'edited at the last moment');
+      return real(a, b);
+    });
     const r = await deleteEntry(dest, 'a.txt', planned, { io: racing, keep: { nowMs: NOW } });
     expect(r).toMatchObject({ ok: false, code: 'CHANGED_UNDER_US' });
     expect(read(dest, 'a.txt')).toBe('edited at the last moment');
@@ -309,18 +324,15 @@ describe.each([
     put(dest, 'a.txt', 'bye');
     const planned = exp(join(dest, 'a.txt'));
     let step = 0;
-    const racing: Io = {
-      ...io,
-      rename: async (a, b) => {
-        if (step++ === 0) {
-          fs.writeFileSync(a, 'edited at the last moment');
-          await io.rename(a, b);
-          fs.writeFileSync(a, 'and a new file saved under the name');
-          return;
-        }
-        return io.rename(a, b);
-      },
-    };
+    const racing = racingRenames(io, async (a, b, real) => {
+      if (step++ === 0) {
+        fs.writeFileSync(a, 'edited at the last moment');
+        await real(a, b);
+        fs.writeFileSync(a, 'and a new file saved under the name');
+        return;
+      }
+      return real(a, b);
+    });
     const r = await deleteEntry(dest, 'a.txt', planned, { io: racing, keep: { nowMs: NOW } });
     expect(r).toMatchObject({ ok: false, code: 'CHANGED_UNDER_US' });
     if (!r.ok) expect(r.reason).toMatch(/kept as '\.ha-sync\/versions\/a~20261204-231500\.txt'/);
@@ -561,14 +573,11 @@ describe('moveAside (conflict copies)', () => {
     put(dest, 'docs/a.txt', 'loser');
     const planned = exp(join(dest, 'docs/a.txt'));
     let once = true;
-    const racing: Io = {
-      ...syncIo,
-      rename: (a, b) => {
-        if (once) fs.writeFileSync(a, 'a last-moment save');
-        once = false;
-        return syncIo.rename(a, b);
-      },
-    };
+    const racing = racingRenames(syncIo, (a, b, real) => {
+      if (once) fs.writeFileSync(a, 'a last-moment save');
+      once = false;
+      return real(a, b);
+    });
     const r = await moveAside(dest, 'docs/a.txt', planned, aside, { io: racing });
     expect(r).toMatchObject({ ok: false, code: 'CHANGED_UNDER_US' });
     expect(read(dest, 'docs/a.txt')).toBe('a last-moment save');

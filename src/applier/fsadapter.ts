@@ -16,11 +16,13 @@ import {
   deleteEntry,
   md5File,
   moveAside,
+  Owners,
   splitRel,
   touchEntry,
   unsafeRelPath,
   type Io,
   type OpResult,
+  type OwnerChange,
 } from '../fsops/index.js';
 
 /** What the applier knows of one path on one side (lstat; symlinks are never followed). */
@@ -53,6 +55,8 @@ export interface CopyResult {
   after?: Stat;
   /** Parent directories created on the destination first (audited as creates). */
   createdDirs: string[];
+  /** The owner change the copy made ("uid:gid" before and after), when there was one. */
+  owner?: OwnerChange;
 }
 
 export interface FsOps {
@@ -151,7 +155,15 @@ function raise(r: Exclude<OpResult, { ok: true }>): never {
   throw new HaSyncError(r.code, r.reason);
 }
 
-export function fsOpsAdapter(io: Io = asyncIo): FsOps {
+/**
+ * The applier's FsOps over fsops. `warn`: where the one line a process writes when it may not keep
+ * owners (chown refused) goes; default stderr.
+ */
+export function fsOpsAdapter(
+  io: Io = asyncIo,
+  warn: (line: string) => void = (line) => void process.stderr.write(`ha-sync: ${line}\n`),
+): FsOps {
+  const owners = new Owners(warn);
   const rootIds = new Map<string, string>();
   const tempIdOf = (root: string): string => rootIds.get(root) ?? UNMARKED_ROOT_ID;
   /** lstat, refusing paths that are unsafe or go through a symlinked directory. */
@@ -196,7 +208,7 @@ export function fsOpsAdapter(io: Io = asyncIo): FsOps {
       if (d === null) {
         const s = await stat(srcRoot, dir);
         if (s?.kind !== 'dir') throw new HaSyncError('CHANGED_UNDER_US', `source parent '${dir}' is gone`);
-        const r = await copyEntry(srcRoot, destRoot, dir, { src: s, dest: null }, { io, lost });
+        const r = await copyEntry(srcRoot, destRoot, dir, { src: s, dest: null }, { io, lost, owners });
         if (r.ok) created.push(dir);
         else if ((await stat(destRoot, dir))?.kind !== 'dir') raise(r);
       } else if (d.kind !== 'dir') {
@@ -219,7 +231,7 @@ export function fsOpsAdapter(io: Io = asyncIo): FsOps {
         destRoot,
         rel,
         { src: expect.src, dest: expect.dest },
-        { io, lost, tempId: tempIdOf(destRoot), ...(keep && expect.dest ? { keep } : {}) },
+        { io, lost, owners, tempId: tempIdOf(destRoot), ...(keep && expect.dest ? { keep } : {}) },
       );
       if (!r.ok) raise(r);
       // The path was just checked by copyEntry: a plain lstat (no parent walk) reads what landed.
@@ -229,6 +241,7 @@ export function fsOpsAdapter(io: Io = asyncIo): FsOps {
         createdDirs,
         bytes: r.bytes,
         ...(r.kept ? { kept: r.kept } : {}),
+        ...(r.owner ? { owner: r.owner } : {}),
         size: after?.size ?? expect.src.size,
         mtimeMs: after?.mtimeMs ?? expect.src.mtimeMs,
         ...(after ? { after } : {}),

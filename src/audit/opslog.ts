@@ -4,7 +4,8 @@
 //   {"type":"iteration","iterationId":42}        only when the 'running' row could be inserted
 //   {"type":"op", ...OpRecord}                   one per operation, in the order they happened
 //                                                (keptPath/keptKind: absent in lines written before
-//                                                ha-sync kept versions; read back as null)
+//                                                ha-sync kept versions; ownerBefore/ownerAfter:
+//                                                absent before it kept owners; read back as null)
 //   {"type":"end", endedAtMs, status, counts, errorMessage}
 //
 // Every line is validated when read back (bytes from disk are input like any other): a line that
@@ -184,10 +185,15 @@ function toKept(o: Record<string, unknown>): Pick<OpRecord, 'keptPath' | 'keptKi
   return { keptPath: path, keptKind: kind as 'version' | 'conflict' };
 }
 
+/** An owner as an op line carries it: "uid:gid", or null / absent (nothing recorded). */
+const isOwner = (v: unknown): v is string | null => v === null || (isStr(v) && /^\d{1,10}:\d{1,10}$/.test(v));
+
 export function toOp(o: Record<string, unknown>): OpRecord | null {
   const kept = toKept(o);
   if (
     !kept ||
+    !isOwner(o.ownerBefore ?? null) ||
+    !isOwner(o.ownerAfter ?? null) ||
     !isStr(o.operation) ||
     !OPERATIONS.has(o.operation) ||
     !isStr(o.filepath) ||
@@ -216,6 +222,9 @@ export function toOp(o: Record<string, unknown>): OpRecord | null {
     status: o.status as OpRecord['status'],
     errorMessage: (o.errorMessage ?? null) as string | null,
     ...kept,
+    // Only when recorded: most operations change no owner (and lines from before have none).
+    ...(o.ownerBefore != null ? { ownerBefore: o.ownerBefore as string } : {}),
+    ...(o.ownerAfter != null ? { ownerAfter: o.ownerAfter as string } : {}),
   };
 }
 

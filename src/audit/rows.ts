@@ -184,10 +184,10 @@ export const SET_MARKER_SQL = 'UPDATE sync_flushes SET iteration_id = ? WHERE ru
 
 /** Columns of one operation row; `opParams` binds them in this order. */
 export const OP_INSERT_COLUMNS =
-  '(iteration_id, dry_run, operation, filepath, size_before, size_after, md5_before, md5_after, started_at, ended_at, status, error_message, kept_path, kept_kind)';
-export const OP_PLACEHOLDERS = '(?,?,?,?,?,?,?,?,?,?,?,?,?,?)';
+  '(iteration_id, dry_run, operation, filepath, size_before, size_after, md5_before, md5_after, started_at, ended_at, status, error_message, kept_path, kept_kind, owner_before, owner_after)';
+export const OP_PLACEHOLDERS = '(?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)';
 /** Parameters per operation row. */
-export const OP_COLUMNS = 14;
+export const OP_COLUMNS = 16;
 
 /** The last successful dry-run of (pair, direction); a store may add an index hint after FROM. */
 export function lastDryRunSql(hint = ''): string {
@@ -229,7 +229,7 @@ export function outcomeParams(e: IterationEnd): Param[] {
 
 /**
  * One operation row, in `OP_INSERT_COLUMNS` order (filepath is index 3, error_message 11,
- * kept_path 12). A record without the kept fields (an opslog line from before) binds NULL.
+ * kept_path 12). A record without the kept or owner fields (an opslog line from before) binds NULL.
  */
 export function opParams(iterationId: number, dryRun: 0 | 1, op: OpRecord): Param[] {
   return [
@@ -247,6 +247,8 @@ export function opParams(iterationId: number, dryRun: 0 | 1, op: OpRecord): Para
     cut(op.errorMessage, LIMITS.opError),
     cut(op.keptPath ?? null, LIMITS.keptPath),
     op.keptKind ?? null,
+    op.ownerBefore ?? null,
+    op.ownerAfter ?? null,
   ];
 }
 

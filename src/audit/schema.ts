@@ -6,6 +6,8 @@
 //   - two nullable columns at the end of `sync_operations`, `kept_path` and `kept_kind`: where the
 //     version an operation replaced or deleted went (a kept version or a conflict copy). The seed's
 //     columns and their values stay as they were (`operation` is still create/update/delete);
+//   - two more after them, `owner_before` and `owner_after` ("uid:gid"): the owner change a copy
+//     made (types.ts OpRecord.ownerBefore); written, not read by the dashboard;
 //   - `sync_flushes`: one marker row per flushed opslog (run id), written in the same transaction
 //     as the rows it stands for, so an opslog is flushed exactly once even when the process dies
 //     between the commit and the deletion of the file;
@@ -81,6 +83,8 @@ export const EXTRA_COLUMNS: readonly (readonly [string, string, string, string])
     "ENUM('version','conflict') NULL",
     "TEXT CHECK (kept_kind IS NULL OR kept_kind IN ('version','conflict'))",
   ],
+  ['sync_operations', 'owner_before', 'VARCHAR(32) NULL', 'VARCHAR(32)'],
+  ['sync_operations', 'owner_after', 'VARCHAR(32) NULL', 'VARCHAR(32)'],
 ];
 
 /** Indexes ha-sync adds to the seed's tables: [table, name, columns]. */

@@ -34,6 +34,14 @@ export interface OpRecord {
   keptPath?: string | null;
   /** What `keptPath` is; set exactly when `keptPath` is. */
   keptKind?: KeptKind | null;
+  /**
+   * An owner change a copy made, as "uid:gid": the owner of the entry it replaced (null for a
+   * create) and the owner it gave the new entry. Set when a chown was made (the source's owner
+   * kept) or the entry replaced had another owner; absent or null otherwise (and in opslog lines
+   * written before ha-sync kept owners).
+   */
+  ownerBefore?: string | null;
+  ownerAfter?: string | null;
 }
 
 /** What is known when a run starts: the `sync_iterations` row before its outcome. */

@@ -12,6 +12,8 @@ import type { EntryKind, Expected } from '../core/index.js';
 import type { FastscanAddon } from './native.js';
 import type { OpResult } from './ops.js';
 import { LOST, UNMARKED_ROOT_ID, destChanged, fail, ioFailure, mismatchSeen, srcChanged } from './ops.js';
+import type { OwnerOutcome } from './owners.js';
+import { ownerChange } from './owners.js';
 import { ROOT_MISSING, parentMissing, parentUnsafe, tempName, unsafeRelPath } from './paths.js';
 
 export interface CopyItem {
@@ -41,7 +43,7 @@ export const BATCH_MAX_FILES = 64;
 export const BATCH_MAX_BYTES = 8 << 20;
 
 const IN = 5;
-const OUT = 6;
+const OUT = 11;
 const KINDS: EntryKind[] = ['file', 'dir', 'symlink', 'special'];
 const KIND_CODE: Record<EntryKind, number> = { file: 0, dir: 1, symlink: 2, special: 3 };
 /** Result statuses of the addon's copy (native/fastcopy.c). */
@@ -63,6 +65,23 @@ function codeOf(errno: number): string {
   return getSystemErrorMap().get(-errno)?.[0] ?? `errno ${errno}`;
 }
 
+const OWNER: OwnerOutcome[] = ['same', 'done', 'denied'];
+
+/** A copy's result, with its owner change (out[v+6..v+10], see native/fastcopy.c). */
+function copied(out: Float64Array, v: number, bytes: number): OpResult {
+  const outcome = OWNER[out[v + 6]!] ?? 'same';
+  const replaced = out[v + 9]! < 0 ? null : { uid: out[v + 9]!, gid: out[v + 10]! };
+  // The usual case (a new file of the process's own ids) records nothing and asks nothing more.
+  if (outcome === 'same' && replaced === null) return { ok: true, bytes };
+  const change = ownerChange(outcome, { uid: out[v + 7]!, gid: out[v + 8]! }, replaced);
+  return {
+    ok: true,
+    bytes,
+    ...(change ? { owner: change } : {}),
+    ...(outcome === 'denied' ? { ownerDenied: true as const } : {}),
+  };
+}
+
 /**
  * A BatchCopier over the addon, or null when the addon has no copy (an older build).
  * - `lost` aborts when the lock is lost: from then on nothing is renamed into place.
@@ -82,7 +101,9 @@ export function nativeCopier(
   const syscalls = addon.copySyscalls;
   if (typeof copy !== 'function' || !Array.isArray(syscalls)) return null;
   // Read by the addon on its own threads (before each file, before each rename): shared memory.
-  const flags = new Int32Array(new SharedArrayBuffer(8));
+  // [lost, stopping, chown refused]: the addon sets the third at the first refusal and stops
+  // trying; each result says so (ownerDenied) for the run's one warning.
+  const flags = new Int32Array(new SharedArrayBuffer(12));
   const raise = (i: number, s?: AbortSignal): void => {
     if (s?.aborted) Atomics.store(flags, i, 1);
     else s?.addEventListener('abort', () => Atomics.store(flags, i, 1), { once: true });
@@ -125,7 +146,7 @@ export function nativeCopier(
     return items.map((it, i): OpResult | null => {
       const v = i * OUT;
       const status = out[v]!;
-      if (status === St.Ok) return { ok: true, bytes: it.src.size };
+      if (status === St.Ok) return copied(out, v, it.src.size);
       if (status === St.NotStarted) return null;
       const errno = out[v + 1]!;
       const rel = parent === '' ? it.name : `${parent}/${it.name}`;

@@ -6,13 +6,17 @@
 //   touchEntry(srcRoot, destRoot, relPath, { src: Expected, dest: Expected }, { io? }) -> OpResult
 //   deleteEntry(root, relPath, expected: Expected, { io?, keep? }) -> OpResult
 //   moveAside(root, relPath, expected: Expected, toRel, { io?, lost? }) -> OpResult (conflict copies)
-//   OpResult = { ok: true, bytes, kept? } | { ok: false, code: 'CHANGED_UNDER_US' | 'UNSAFE_PATH' | 'IO', reason }
+//   OpResult = { ok: true, bytes, kept?, owner?, ownerDenied? } | { ok: false, code: 'CHANGED_UNDER_US' | 'UNSAFE_PATH' | 'IO', reason }
+//   `owners: Owners` (any of them): the run's owner keeping, one warning a run when chown is refused.
+//   Every write is made through its parent opened once without following a symlink (anchor.ts).
 //   `keep: { nowMs }` on copyEntry / deleteEntry keeps the file or symlink replaced or deleted in
 //   <root>/.ha-sync/versions/ (kept = its path relative to the root); see versions.ts.
 //   nativeCopier(addon, { lost?, stop? }) -> BatchCopier: copyEntry's rules for a batch of small
 //     files of one local directory, through the addon (null result: not started, run stopping)
-export type { Io } from './io.js';
-export { syncIo, asyncIo } from './io.js';
+export type { Io, Copied, Want } from './io.js';
+export { syncIo, asyncIo, nodeSyncIo, nodeAsyncIo, pathOnly } from './io.js';
+export type { OwnerChange, OwnerOutcome } from './owners.js';
+export { Owners, ownerText } from './owners.js';
 export type { DirScan, ScanIssue } from './scan.js';
 export { scanDir, decodeName, showBytes, entryFromStats, kindOf, Limiter } from './scan.js';
 export {

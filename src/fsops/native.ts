@@ -36,6 +36,8 @@ export interface FastscanAddon {
   ) => Promise<Float64Array>;
   /** Names of the calls copy's results refer to by number. */
   copySyscalls?: string[];
+  /** Single-file operations relative to open directories (native/fileops.c; see native-io.ts). */
+  fileop?: unknown;
 }
 
 /** The addon's kind codes, in the order PackedScan uses. */

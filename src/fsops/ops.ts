@@ -7,25 +7,37 @@
 // the old entry or the new one under the real name, plus at most one stale temp file that the
 // next run removes. With `keep`, the file or symlink a write replaces or deletes is first kept in
 // the side's versions area (`.ha-sync/versions/`, see versions.ts), checked like everything else.
+//
+// Every entry is reached through its parent directory, opened once without following a symlink
+// (anchor.ts): the temp file, the rename over the target, the unlink, the mkdir, the owner and the
+// times, so a parent swapped for a symlink meanwhile cannot carry a write outside the root. A copy
+// gives the entry its source's owner and group when the process may (owners.ts).
 import * as fs from 'node:fs';
 import { createHash } from 'node:crypto';
 import type { EntryKind, Expected } from '../core/index.js';
+import { parseVersionName } from '../core/index.js';
+import type { Anchor } from './anchor.js';
+import { openParent } from './anchor.js';
 import type { Io } from './io.js';
 import { syncIo } from './io.js';
-import { parseVersionName } from '../core/index.js';
-import { isHaSyncError } from '../errors.js';
-import { splitRel, tempName, unsafeParents } from './paths.js';
+import { keepByRename, putBack, renameFresh, replaceKeeping } from './keep.js';
+import type { OwnerChange, Owners } from './owners.js';
+import { keepOwner, ownerChange } from './owners.js';
+import { splitRel, tempName, unsafeRelPath } from './paths.js';
 import { kindOf } from './scan.js';
-import { isStatePath, keepPath, linkVia } from './versions.js';
+import { isStatePath } from './versions.js';
 
 export type FailCode = 'CHANGED_UNDER_US' | 'UNSAFE_PATH' | 'IO';
 
 /**
  * A single-path effect's outcome. `kept`: where the entry it replaced or deleted was kept (a path
  * relative to the root, under `.ha-sync/versions/`), when the call had `keep` and there was one.
+ * `owner`: the owner change a copy made (see owners.ts `ownerChange`), when there was one.
+ * `ownerDenied`: the copy could not give the entry its source's owner (chown refused).
  */
 export type OpResult =
-  { ok: true; bytes: number; kept?: string } | { ok: false; code: FailCode; reason: string };
+  | { ok: true; bytes: number; kept?: string; owner?: OwnerChange; ownerDenied?: true }
+  | { ok: false; code: FailCode; reason: string };
 
 export interface OpOptions {
   /** Filesystem calls; default synchronous (local disk). */
@@ -51,6 +63,11 @@ export interface OpOptions {
    * named is never taken for ours by a scan of a marked root).
    */
   tempId?: string;
+  /**
+   * The run's owner keeping (one warning a run when chown is refused). Default: chown is tried
+   * for every copy whose source is not the process's own, and a refusal is not reported.
+   */
+  owners?: Owners;
 }
 
 /** The temp id of a write into a root whose marker the caller did not read. */
@@ -113,14 +130,62 @@ async function discard(io: Io, path: string): Promise<void> {
   }
 }
 
+/** One parent an operation opens: `side` prefixes the reason when it is unsafe. */
+interface Place {
+  readonly root: string;
+  readonly rel: string;
+  readonly side?: string;
+}
+
+/**
+ * Opens the parents of `places` (anchor.ts), runs `act` with their open directories, and closes
+ * them on every way out. A path that is unsafe, or a parent that is missing or a symlink, fails
+ * with UNSAFE_PATH before anything is done.
+ */
+async function withParents(
+  io: Io,
+  places: readonly Place[],
+  act: (dirs: string[]) => Promise<OpResult>,
+): Promise<OpResult> {
+  const held: Anchor[] = [];
+  const why = (p: Place, reason: string): OpResult =>
+    fail('UNSAFE_PATH', p.side ? `${p.side}: ${reason}` : reason);
+  try {
+    for (const p of places) {
+      const bad = unsafeRelPath(p.rel);
+      if (bad) return why(p, bad);
+    }
+    for (const p of places) {
+      const a = await openParent(io, p.root, p.rel);
+      if (typeof a === 'string') return why(p, a);
+      held.push(a);
+    }
+    return await act(held.map((a) => a.dir));
+  } finally {
+    for (const a of held) await a.release();
+  }
+}
+
+/** Where a write lands: `rel` under `root`, reached as `abs` through its open parent `dir`. */
+interface Dest {
+  readonly root: string;
+  readonly rel: string;
+  readonly dir: string;
+  readonly abs: string;
+}
+
+function destAt(root: string, rel: string, dir: string): Dest {
+  return { root, rel, dir, abs: `${dir}/${splitRel(rel).name}` };
+}
+
 /**
  * Makes dest's `rel` a copy of src's `rel` (a file, a directory or a symlink), provided src still
  * matches `expected.src` and dest still matches `expected.dest` (null: must not exist).
- * Files: copied to a temp file beside the target, mode and mtime set, src re-checked after the
- * copy, dest re-checked, then renamed over. Directories: created with src's mode (an existing
- * directory is a failure: the plan did not expect it). Symlinks: same target text, never followed.
- * With `keep`, the file or symlink being replaced is kept in the versions area first (see
- * `replaceKeeping`); the result names it (`kept`).
+ * Files: copied to a temp file beside the target, owner, mode and mtime set, src re-checked after
+ * the copy, dest re-checked, then renamed over. Directories: created with src's mode and owner (an
+ * existing directory is a failure: the plan did not expect it). Symlinks: same target text, never
+ * followed. With `keep`, the file or symlink being replaced is kept in the versions area first
+ * (see keep.ts `replaceKeeping`); the result names it (`kept`).
  */
 export async function copyEntry(
   srcRoot: string,
@@ -130,15 +195,18 @@ export async function copyEntry(
   opts: OpOptions = {},
 ): Promise<OpResult> {
   const io = opts.io ?? syncIo;
+  const places = [
+    { root: srcRoot, rel, side: 'source' },
+    { root: destRoot, rel, side: 'destination' },
+  ];
   try {
-    const badSrc = await unsafeParents(srcRoot, rel, io);
-    if (badSrc) return fail('UNSAFE_PATH', `source: ${badSrc}`);
-    const badDest = await unsafeParents(destRoot, rel, io);
-    if (badDest) return fail('UNSAFE_PATH', `destination: ${badDest}`);
-    if (opts.keep && isStatePath(rel)) return fail('UNSAFE_PATH', STATE_PATH);
-    if (expected.src.kind === 'dir')
-      return await copyDir(io, `${srcRoot}/${rel}`, `${destRoot}/${rel}`, expected, opts);
-    return await copyLeaf(io, `${srcRoot}/${rel}`, destRoot, rel, expected, expected.src.mtimeMs, opts);
+    return await withParents(io, places, async ([sd, dd]) => {
+      if (opts.keep && isStatePath(rel)) return fail('UNSAFE_PATH', STATE_PATH);
+      const srcAbs = `${sd!}/${splitRel(rel).name}`;
+      const dest = destAt(destRoot, rel, dd!);
+      if (expected.src.kind === 'dir') return copyDir(io, srcAbs, dest, expected, opts);
+      return copyLeaf(io, srcAbs, dest, expected, expected.src.mtimeMs, opts);
+    });
   } catch (err) {
     return fail('IO', errText(err));
   }
@@ -147,10 +215,14 @@ export async function copyEntry(
 /** Why a path inside `.ha-sync/` is not written as a synced entry. */
 const STATE_PATH = "path is inside '.ha-sync/', which belongs to ha-sync; left alone";
 
+function owned(change: OwnerChange | undefined, outcome: string): Partial<OpResult & { ok: true }> {
+  return { ...(change ? { owner: change } : {}), ...(outcome === 'denied' ? { ownerDenied: true } : {}) };
+}
+
 async function copyDir(
   io: Io,
   srcAbs: string,
-  destAbs: string,
+  dest: Dest,
   expected: { src: Expected; dest: Expected | null },
   opts: OpOptions,
 ): Promise<OpResult> {
@@ -162,247 +234,99 @@ async function copyDir(
   const mode = before.mode & 0o7777;
   if (opts.lost?.aborted) return fail('CHANGED_UNDER_US', LOST);
   try {
-    await io.mkdir(destAbs, mode);
+    await io.mkdir(dest.abs, mode);
   } catch (err) {
     if ((err as NodeJS.ErrnoException).code === 'EEXIST') {
       return fail('CHANGED_UNDER_US', 'destination changed since planned: now exists');
     }
     throw err;
   }
-  await io.chmod(destAbs, mode); // mkdir's mode is filtered by the umask.
-  return { ok: true, bytes: 0 };
+  const outcome = await keepOwner(io, dest.abs, before, opts.owners);
+  // After the owner (chown clears the setgid bit): mkdir's mode is also filtered by the umask.
+  await io.chmod(dest.abs, mode);
+  return { ok: true, bytes: 0, ...owned(ownerChange(outcome, before, null), outcome) };
 }
 
 /**
- * Copies the file or symlink at `srcAbs` to `destRoot/rel` through a temp file, giving it
- * `mtimeMs`. Shared by copyEntry (src's own mtime) and restoreEntry (the restore's time).
+ * Copies the file or symlink at `srcAbs` (through its open parent) to `dest` through a temp file,
+ * giving it `mtimeMs` and the source's owner. Shared by copyEntry (src's own mtime) and
+ * restoreEntry (the restore's time).
  */
 async function copyLeaf(
   io: Io,
   srcAbs: string,
-  destRoot: string,
-  rel: string,
+  dest: Dest,
   expected: { src: Expected; dest: Expected | null },
   mtimeMs: number,
   opts: OpOptions,
 ): Promise<OpResult> {
-  const { parent } = splitRel(rel);
-  const tmp = `${destRoot}${parent === '' ? '' : '/' + parent}/${tempName(opts.tempId ?? UNMARKED_ROOT_ID)}`;
+  const tmp = `${dest.dir}/${tempName(opts.tempId ?? UNMARKED_ROOT_ID)}`;
   const mtimeS = mtimeMs / 1000;
-  // Once the temp file exists, every way out but the rename removes it (a failed check, a lost
-  // lock, a call that throws), so no temp file is left behind by a process that lives on.
+  // From the call that may create the temp file on, every way out but the rename removes it (a
+  // failed check, a lost lock, a call that throws, a copy that failed part way), so no temp file
+  // is left behind by a process that lives on.
   let made = false;
   try {
     let bytes = 0;
+    let from: fs.Stats;
     if (expected.src.kind === 'symlink') {
       const before = await io.lstat(srcAbs);
       const srcDiff = mismatch(before, expected.src);
-      if (srcDiff) return fail('CHANGED_UNDER_US', `source changed since planned: ${srcDiff}`);
+      if (srcDiff || !before) return fail('CHANGED_UNDER_US', `source changed since planned: ${srcDiff}`);
       const target = await io.readlink(srcAbs);
+      made = true;
       await io.symlink(target, tmp);
-      made = true;
-      try {
-        await io.lutimes(tmp, Date.now() / 1000, mtimeS);
-      } catch {
-        // Some filesystems cannot set a symlink's times; the target text is what matters.
-      }
+      from = before;
     } else if (expected.src.kind === 'file') {
-      // copyFile opens src as it finds it: a fifo that replaced src since the plan would wait
-      // for a writer forever. Look first (on NFS this lstat is usually answered from the
-      // attribute cache the scan filled).
-      const pre = mismatch(await io.lstat(srcAbs), expected.src);
-      if (pre) return fail('CHANGED_UNDER_US', srcChanged(pre));
-      // copyFile copies in the kernel where it can and gives the copy src's permission bits. It
-      // follows a symlink: if src was swapped for one, the lstat after the copy sees it and the
-      // copy is discarded, like any other change to src during the copy. (A copy that fails
-      // part way leaves at most a temp file, which the next reconcile removes.)
-      await io.copyFile(srcAbs, tmp, expected.src.size);
+      // The source is opened without following a symlink and without waiting on a fifo, checked
+      // with fstat, and the bytes copied are those of the file opened (io.ts copyChecked).
       made = true;
-      await io.utimes(tmp, Date.now() / 1000, mtimeS);
-      const changed = mismatch(await io.lstat(srcAbs), expected.src);
-      if (changed) return fail('CHANGED_UNDER_US', srcChanged(changed));
+      const c = await io.copyChecked(srcAbs, tmp, expected.src);
+      if (!c.copied) return fail('CHANGED_UNDER_US', srcChanged(mismatch(c.st, expected.src) ?? 'changed'));
+      from = c.st;
       bytes = expected.src.size;
     } else {
       return fail('IO', `cannot copy a ${expected.src.kind}`);
     }
-    const destAbs = `${destRoot}/${rel}`;
+    const outcome = await keepOwner(io, tmp, from, opts.owners);
+    // chown clears the setuid and setgid bits: put them back.
+    if (outcome === 'done' && expected.src.kind === 'file' && (from.mode & 0o6000) !== 0) {
+      await io.chmod(tmp, from.mode & 0o7777);
+    }
+    try {
+      await io.lutimes(tmp, Date.now() / 1000, mtimeS);
+    } catch (err) {
+      // Some filesystems cannot set a symlink's times; the target text is what matters.
+      if (expected.src.kind === 'file') throw err;
+    }
+    if (expected.src.kind === 'file') {
+      const changed = mismatch(await io.lstat(srcAbs), expected.src);
+      if (changed) return fail('CHANGED_UNDER_US', srcChanged(changed));
+    }
     // Check before write: dest must still be what the plan saw, right before the rename.
-    const last = mismatch(await io.lstat(destAbs), expected.dest);
+    const now = await io.lstat(dest.abs);
+    const last = mismatch(now, expected.dest);
     if (last) return fail('CHANGED_UNDER_US', destChanged(last));
     if (opts.lost?.aborted) return fail('CHANGED_UNDER_US', LOST);
-    const dest = expected.dest;
-    if (opts.keep && dest !== null && versioned(dest.kind)) {
-      const r = await replaceKeeping(io, tmp, destRoot, rel, dest, opts.keep.nowMs);
+    const extra = owned(ownerChange(outcome, from, now), outcome);
+    const old = expected.dest;
+    if (opts.keep && old !== null && versioned(old.kind)) {
+      const r = await replaceKeeping(io, tmp, dest.root, dest.rel, dest.abs, old, opts.keep.nowMs);
       if (!r.ok) return r;
       made = false;
-      return { ok: true, bytes, kept: r.kept };
+      return { ok: true, bytes, kept: r.kept, ...extra };
     }
-    await io.rename(tmp, destAbs);
+    await io.rename(tmp, dest.abs);
     made = false;
-    return { ok: true, bytes };
+    return { ok: true, bytes, ...extra };
   } finally {
     if (made) await discard(io, tmp);
   }
 }
 
-// ---- keeping the entry a write replaces or removes ----
-//
-// A version is claimed without clobbering another version. link(2) fails on an existing name, so
-// the copy path claims its name atomically. rename(2) replaces an existing name and Node has no
-// RENAME_NOREPLACE, so the rename path checks the name is free right before renaming: only the
-// holder of the pair's lock writes into the versions area, and nothing else makes these
-// timestamped names, so nothing can take the name in between.
-
 /** Only files and symlinks are kept; directories are never versioned. */
 function versioned(kind: Expected['kind']): boolean {
   return kind === 'file' || kind === 'symlink';
-}
-
-/** link(2) errors that mean "this filesystem (or this file, for this user) cannot be linked". */
-const LINK_UNSUPPORTED = new Set(['EPERM', 'ENOTSUP', 'EOPNOTSUPP', 'EXDEV', 'EMLINK', 'ENOSYS']);
-
-/** Attempts at claiming a version name before giving up (each one lost a race). */
-const RETRIES = 100;
-
-type Kept = { ok: true; kept: string } | { ok: false; code: FailCode; reason: string };
-
-const notKept = (code: FailCode, reason: string): Kept => ({ ok: false, code, reason });
-
-/** A free version name for `rel`, or the failure that makes the versions area unusable. */
-async function claimable(io: Io, root: string, rel: string, nowMs: number): Promise<string | Kept> {
-  try {
-    return await keepPath(root, rel, nowMs, io);
-  } catch (err) {
-    if (isHaSyncError(err, 'UNSAFE_PATH') || isHaSyncError(err, 'STATE_DIR_UNSAFE')) {
-      return notKept('UNSAFE_PATH', `cannot keep its version: ${err.message}`);
-    }
-    throw err;
-  }
-}
-
-/**
- * Renames `fromAbs` back to `toAbs` unless something now has that name (never clobbers). Returns
- * true when it was put back.
- */
-async function putBack(io: Io, fromAbs: string, toAbs: string): Promise<boolean> {
-  try {
-    if ((await io.lstat(toAbs)) !== null) return false;
-    await io.rename(fromAbs, toAbs);
-    return true;
-  } catch {
-    return false;
-  }
-}
-
-/**
- * Hard-links `rel`'s current entry to a version name and checks the link is the entry the plan
- * saw. The entry stays in place, so the name is never missing. 'unsupported' when the filesystem
- * (or the file's owner, under protected_hardlinks) does not allow the link.
- */
-async function keepByLink(
-  io: Io,
-  root: string,
-  rel: string,
-  expected: Expected,
-  nowMs: number,
-): Promise<Kept | 'unsupported'> {
-  for (let tries = 0; ; tries++) {
-    const v = await claimable(io, root, rel, nowMs);
-    if (typeof v !== 'string') return v;
-    const vAbs = `${root}/${v}`;
-    try {
-      await linkVia(io, `${root}/${rel}`, vAbs);
-    } catch (err) {
-      const code = (err as NodeJS.ErrnoException).code ?? '';
-      if (code === 'EEXIST' && tries < RETRIES) continue; // Taken since keepPath looked: next name.
-      if (code === 'ENOENT') {
-        if ((await io.lstat(`${root}/${rel}`)) === null) {
-          return notKept('CHANGED_UNDER_US', destChanged('no longer exists'));
-        }
-        if (tries < RETRIES) continue; // Expiry removed the (empty) version folder: make it again.
-      }
-      if (LINK_UNSUPPORTED.has(code)) return 'unsupported';
-      throw err;
-    }
-    // The link names whatever entry was there at the instant of the link: check it is the one
-    // the plan expected. If not, only our extra name is removed; the entry itself stays put.
-    const diff = mismatch(await io.lstat(vAbs), expected);
-    if (diff) {
-      await io.unlink(vAbs);
-      return notKept('CHANGED_UNDER_US', destChanged(diff));
-    }
-    return { ok: true, kept: v };
-  }
-}
-
-/**
- * Renames `rel`'s entry to a version name, then checks it is the entry the plan saw; if not, it
- * is moved back (never over something new) and the call fails. `changed` words the failure.
- */
-async function keepByRename(
-  io: Io,
-  root: string,
-  rel: string,
-  expected: Expected,
-  nowMs: number,
-  changed: (diff: string) => string,
-): Promise<Kept> {
-  const abs = `${root}/${rel}`;
-  let v: string;
-  for (let tries = 0; ; tries++) {
-    const free = await claimable(io, root, rel, nowMs);
-    if (typeof free !== 'string') return free;
-    v = free;
-    try {
-      await io.rename(abs, `${root}/${v}`);
-      break;
-    } catch (err) {
-      if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
-      if ((await io.lstat(abs)) === null) return notKept('CHANGED_UNDER_US', changed('no longer exists'));
-      if (tries >= RETRIES) throw err; // Else expiry removed the (empty) version folder: again.
-    }
-  }
-  const vAbs = `${root}/${v}`;
-  const diff = mismatch(await io.lstat(vAbs), expected);
-  if (diff === null) return { ok: true, kept: v };
-  if (await putBack(io, vAbs, abs)) return notKept('CHANGED_UNDER_US', changed(diff));
-  // Something new took the name while the entry was aside: both are kept, neither is lost.
-  return notKept(
-    'CHANGED_UNDER_US',
-    `changed since planned: ${diff}; a new entry now has its name, so what was there is kept as '${v}'`,
-  );
-}
-
-/**
- * The final step of a copy with `keep`: keeps dest's entry as a version, then renames `tmp` over
- * dest. With a hard link dest's name always holds the old entry or the new one. Where links are
- * not supported, the old entry is renamed aside first, so for that instant dest is missing (a
- * watcher may see a delete followed by a create); if the final rename fails it is put back.
- * On failure `tmp` is left for the caller to remove.
- */
-async function replaceKeeping(
-  io: Io,
-  tmp: string,
-  root: string,
-  rel: string,
-  expected: Expected,
-  nowMs: number,
-): Promise<Kept> {
-  const abs = `${root}/${rel}`;
-  const linked = await keepByLink(io, root, rel, expected, nowMs);
-  if (linked !== 'unsupported') {
-    if (linked.ok) await io.rename(tmp, abs);
-    return linked;
-  }
-  const moved = await keepByRename(io, root, rel, expected, nowMs, destChanged);
-  if (!moved.ok) return moved;
-  try {
-    await io.rename(tmp, abs);
-  } catch (err) {
-    await putBack(io, `${root}/${moved.kept}`, abs);
-    throw err;
-  }
-  return moved;
 }
 
 /**
@@ -417,17 +341,25 @@ export async function touchEntry(
   opts: OpOptions = {},
 ): Promise<OpResult> {
   const io = opts.io ?? syncIo;
+  const { name } = splitRel(rel);
   try {
-    const bad = (await unsafeParents(srcRoot, rel, io)) ?? (await unsafeParents(destRoot, rel, io));
-    if (bad) return fail('UNSAFE_PATH', bad);
-    const s = await io.lstat(`${srcRoot}/${rel}`);
-    const sd = mismatch(s, expected.src);
-    if (sd || !s) return fail('CHANGED_UNDER_US', `source changed since planned: ${sd}`);
-    const dd = mismatch(await io.lstat(`${destRoot}/${rel}`), expected.dest);
-    if (dd) return fail('CHANGED_UNDER_US', `destination changed since planned: ${dd}; left alone`);
-    if (opts.lost?.aborted) return fail('CHANGED_UNDER_US', LOST);
-    await io.utimes(`${destRoot}/${rel}`, Date.now() / 1000, s.mtimeMs / 1000);
-    return { ok: true, bytes: 0 };
+    return await withParents(
+      io,
+      [
+        { root: srcRoot, rel },
+        { root: destRoot, rel },
+      ],
+      async ([sd, dd]) => {
+        const s = await io.lstat(`${sd!}/${name}`);
+        const sdiff = mismatch(s, expected.src);
+        if (sdiff || !s) return fail('CHANGED_UNDER_US', `source changed since planned: ${sdiff}`);
+        const ddiff = mismatch(await io.lstat(`${dd!}/${name}`), expected.dest);
+        if (ddiff) return fail('CHANGED_UNDER_US', `destination changed since planned: ${ddiff}; left alone`);
+        if (opts.lost?.aborted) return fail('CHANGED_UNDER_US', LOST);
+        await io.lutimes(`${dd!}/${name}`, Date.now() / 1000, s.mtimeMs / 1000);
+        return { ok: true, bytes: 0 };
+      },
+    );
   } catch (err) {
     return fail('IO', errText(err));
   }
@@ -446,32 +378,32 @@ export async function deleteEntry(
 ): Promise<OpResult> {
   const io = opts.io ?? syncIo;
   try {
-    const bad = await unsafeParents(root, rel, io);
-    if (bad) return fail('UNSAFE_PATH', bad);
-    if (opts.keep && isStatePath(rel)) return fail('UNSAFE_PATH', STATE_PATH);
-    const abs = `${root}/${rel}`;
-    const diff = mismatch(await io.lstat(abs), expected);
-    if (diff) return fail('CHANGED_UNDER_US', leftAlone(diff));
-    if (opts.lost?.aborted) return fail('CHANGED_UNDER_US', LOST);
-    if (expected.kind === 'dir') {
-      try {
-        await io.rmdir(abs);
-      } catch (err) {
-        const code = (err as NodeJS.ErrnoException).code;
-        if (code === 'ENOTEMPTY' || code === 'EEXIST') {
-          return fail('CHANGED_UNDER_US', 'directory is not empty; left alone');
+    return await withParents(io, [{ root, rel }], async ([dir]) => {
+      if (opts.keep && isStatePath(rel)) return fail('UNSAFE_PATH', STATE_PATH);
+      const abs = `${dir!}/${splitRel(rel).name}`;
+      const diff = mismatch(await io.lstat(abs), expected);
+      if (diff) return fail('CHANGED_UNDER_US', leftAlone(diff));
+      if (opts.lost?.aborted) return fail('CHANGED_UNDER_US', LOST);
+      if (expected.kind === 'dir') {
+        try {
+          await io.rmdir(abs);
+        } catch (err) {
+          const code = (err as NodeJS.ErrnoException).code;
+          if (code === 'ENOTEMPTY' || code === 'EEXIST') {
+            return fail('CHANGED_UNDER_US', 'directory is not empty; left alone');
+          }
+          throw err;
         }
-        throw err;
+      } else if (opts.keep && versioned(expected.kind)) {
+        // A rename, not link + unlink: the entry verified is the entry moved, so a file saved
+        // over `rel` after the check can never be the one unlinked.
+        const r = await keepByRename(io, root, rel, abs, expected, opts.keep.nowMs, leftAlone);
+        return r.ok ? { ok: true, bytes: 0, kept: r.kept } : r;
+      } else {
+        await io.unlink(abs);
       }
-    } else if (opts.keep && versioned(expected.kind)) {
-      // A rename, not link + unlink: the entry verified is the entry moved, so a file saved
-      // over `rel` after the check can never be the one unlinked.
-      const r = await keepByRename(io, root, rel, expected, opts.keep.nowMs, leftAlone);
-      return r.ok ? { ok: true, bytes: 0, kept: r.kept } : r;
-    } else {
-      await io.unlink(abs);
-    }
-    return { ok: true, bytes: 0 };
+      return { ok: true, bytes: 0 };
+    });
   } catch (err) {
     return fail('IO', errText(err));
   }
@@ -483,11 +415,12 @@ function leftAlone(diff: string): string {
 
 /**
  * Renames the file or symlink `rel` to `toRel` in the same directory (a conflict copy), provided
- * it still matches `expected` and nothing has the name `toRel`. Never clobbers: the name is
- * checked free right before the rename (see the note on keeping above: `toRel` is a fresh
- * timestamped name, and the pair's lock keeps other ha-sync writers out). link + unlink would
- * claim `toRel` atomically, but its unlink could remove a file saved over `rel` after the check;
- * with a rename the entry checked afterwards is the entry moved, and a mismatch is moved back.
+ * it still matches `expected` and nothing has the name `toRel`. Never clobbers: RENAME_NOREPLACE
+ * where the Io and filesystem have it, else the name is checked free right before the rename (see
+ * the note in keep.ts: `toRel` is a fresh timestamped name, and the pair's lock keeps other
+ * ha-sync writers out). link + unlink would claim `toRel`
+ * atomically, but its unlink could remove a file saved over `rel` after the check; with a rename
+ * the entry checked afterwards is the entry moved, and a mismatch is moved back.
  */
 export async function moveAside(
   root: string,
@@ -498,36 +431,39 @@ export async function moveAside(
 ): Promise<OpResult> {
   const io = opts.io ?? syncIo;
   try {
-    const bad = (await unsafeParents(root, rel, io)) ?? (await unsafeParents(root, toRel, io));
-    if (bad) return fail('UNSAFE_PATH', bad);
+    const badTo = unsafeRelPath(toRel);
+    if (badTo) return fail('UNSAFE_PATH', badTo);
     if (isStatePath(rel) || isStatePath(toRel)) return fail('UNSAFE_PATH', STATE_PATH);
     if (splitRel(rel).parent !== splitRel(toRel).parent || rel === toRel) {
       return fail('UNSAFE_PATH', `'${toRel}' is not another name in the directory of '${rel}'`);
     }
-    if (!versioned(expected.kind)) return fail('IO', `cannot move a ${expected.kind} aside`);
-    const abs = `${root}/${rel}`;
-    const toAbs = `${root}/${toRel}`;
-    const diff = mismatch(await io.lstat(abs), expected);
-    if (diff) return fail('CHANGED_UNDER_US', leftAlone(diff));
-    if ((await io.lstat(toAbs)) !== null) {
-      return fail('CHANGED_UNDER_US', `'${toRel}' already exists; not replacing it`);
-    }
-    if (opts.lost?.aborted) return fail('CHANGED_UNDER_US', LOST);
-    try {
-      await io.rename(abs, toAbs);
-    } catch (err) {
-      if ((err as NodeJS.ErrnoException).code === 'ENOENT')
-        return fail('CHANGED_UNDER_US', leftAlone('no longer exists'));
-      throw err;
-    }
-    const after = mismatch(await io.lstat(toAbs), expected);
-    if (after === null) return { ok: true, bytes: 0 };
-    if (await putBack(io, toAbs, abs))
-      return fail('CHANGED_UNDER_US', `changed since planned: ${after}; moved back`);
-    return fail(
-      'CHANGED_UNDER_US',
-      `changed since planned: ${after}; a new entry now has its name, so what was there is at '${toRel}'`,
-    );
+    return await withParents(io, [{ root, rel }], async ([dir]) => {
+      if (!versioned(expected.kind)) return fail('IO', `cannot move a ${expected.kind} aside`);
+      const abs = `${dir!}/${splitRel(rel).name}`;
+      const toAbs = `${dir!}/${splitRel(toRel).name}`;
+      const diff = mismatch(await io.lstat(abs), expected);
+      if (diff) return fail('CHANGED_UNDER_US', leftAlone(diff));
+      if ((await io.lstat(toAbs)) !== null) {
+        return fail('CHANGED_UNDER_US', `'${toRel}' already exists; not replacing it`);
+      }
+      if (opts.lost?.aborted) return fail('CHANGED_UNDER_US', LOST);
+      try {
+        await renameFresh(io, abs, toAbs);
+      } catch (err) {
+        const code = (err as NodeJS.ErrnoException).code;
+        if (code === 'ENOENT') return fail('CHANGED_UNDER_US', leftAlone('no longer exists'));
+        if (code === 'EEXIST') return fail('CHANGED_UNDER_US', `'${toRel}' already exists; not replacing it`);
+        throw err;
+      }
+      const after = mismatch(await io.lstat(toAbs), expected);
+      if (after === null) return { ok: true, bytes: 0 };
+      if (await putBack(io, toAbs, abs))
+        return fail('CHANGED_UNDER_US', `changed since planned: ${after}; moved back`);
+      return fail(
+        'CHANGED_UNDER_US',
+        `changed since planned: ${after}; a new entry now has its name, so what was there is at '${toRel}'`,
+      );
+    });
   } catch (err) {
     return fail('IO', errText(err));
   }
@@ -550,13 +486,16 @@ export async function restoreEntry(
   try {
     if (parseVersionName(versionRel) === null)
       return fail('UNSAFE_PATH', `'${versionRel}' is not a kept version`);
-    const badV = await unsafeParents(root, versionRel, io);
-    if (badV) return fail('UNSAFE_PATH', `version: ${badV}`);
-    const bad = await unsafeParents(root, rel, io);
-    if (bad) return fail('UNSAFE_PATH', bad);
-    if (isStatePath(rel)) return fail('UNSAFE_PATH', STATE_PATH);
-    if (!versioned(expected.src.kind)) return fail('IO', `cannot restore a ${expected.src.kind}`);
-    return await copyLeaf(io, `${root}/${versionRel}`, root, rel, expected, opts.mtimeMs, opts);
+    const places = [
+      { root, rel: versionRel, side: 'version' },
+      { root, rel },
+    ];
+    return await withParents(io, places, async ([vd, dd]) => {
+      if (isStatePath(rel)) return fail('UNSAFE_PATH', STATE_PATH);
+      if (!versioned(expected.src.kind)) return fail('IO', `cannot restore a ${expected.src.kind}`);
+      const srcAbs = `${vd!}/${splitRel(versionRel).name}`;
+      return copyLeaf(io, srcAbs, destAt(root, rel, dd!), expected, opts.mtimeMs, opts);
+    });
   } catch (err) {
     return fail('IO', errText(err));
   }

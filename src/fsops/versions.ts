@@ -13,11 +13,13 @@
 //   lock, with a rename right after the check.
 // - Expiry goes by the time in the name, not the mtime (a kept file keeps its own mtime), and
 //   never removes a name it cannot parse: such a file was not put there by ha-sync.
-import * as fs from 'node:fs';
+import type * as fs from 'node:fs';
 import { STATE_DIR, VERSIONS_DIR, parseVersionName, versionName } from '../core/index.js';
 import { HaSyncError } from '../errors.js';
 import type { Io } from './io.js';
 import { syncIo } from './io.js';
+import type { Anchor } from './anchor.js';
+import { openAnchor } from './anchor.js';
 import { splitRel, unsafeParents, unsafeRelPath } from './paths.js';
 import { decodeName, kindOf } from './scan.js';
 
@@ -26,20 +28,12 @@ const DAY_MS = 86_400_000;
 /** Versions of one path kept in one second, at most; past this keepPath gives up (a runaway loop). */
 const MAX_COLLISIONS = 10_000;
 
-/**
- * The filesystem calls of Io plus link(2). `link` is optional so any Io works; without it the
- * synchronous or promise call of node:fs is used (matching `io.kind`). Tests pass a failing
- * `link` to exercise the rename fallback.
- */
-export interface KeepIo extends Io {
-  link?(existing: string, newPath: string): void | Promise<void>;
-}
+/** The filesystem calls keeping versions makes (link(2) is part of Io). Tests pass a failing `link`. */
+export type KeepIo = Io;
 
-/** link(2) through the Io when it has one. Never follows a symlink on Linux (links the symlink). */
+/** link(2) through the Io. Never follows a symlink on Linux (links the symlink). */
 export function linkVia(io: Io, existing: string, newPath: string): void | Promise<void> {
-  const k = io as KeepIo;
-  if (k.link) return k.link(existing, newPath);
-  return io.kind === 'sync' ? fs.linkSync(existing, newPath) : fs.promises.link(existing, newPath);
+  return io.link(existing, newPath);
 }
 
 /** Why `<root>/<rel>` (a state directory) is unusable, or null when it is absent or a real directory. */
@@ -65,30 +59,38 @@ async function requireStateDir(root: string, io: Io): Promise<void> {
 
 /**
  * Makes sure every component of `dirRel` (relative to the root, under the versions area) is a real
- * directory, creating the missing ones (mode 0o755, before the umask). Throws HaSyncError
- * 'STATE_DIR_UNSAFE' for `.ha-sync` / `.ha-sync/versions` and 'UNSAFE_PATH' below them when a
- * component is a symlink or not a directory.
+ * directory, creating the missing ones (mode 0o755, before the umask), each through its parent
+ * opened without following a symlink (anchor.ts). Throws HaSyncError 'STATE_DIR_UNSAFE' for
+ * `.ha-sync` / `.ha-sync/versions` and 'UNSAFE_PATH' below them when a component is a symlink or
+ * not a directory.
  */
 async function ensureVersionDirs(root: string, dirRel: string, io: Io): Promise<void> {
   let rel = '';
   for (const part of dirRel.split('/')) {
+    const parent = rel;
     rel = rel === '' ? part : `${rel}/${part}`;
-    const abs = `${root}/${rel}`;
-    let st = await io.lstat(abs);
-    if (st === null) {
-      try {
-        await io.mkdir(abs, 0o755);
-      } catch (err) {
-        if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
-      }
+    const code = (r: string): 'STATE_DIR_UNSAFE' | 'UNSAFE_PATH' =>
+      r === STATE_DIR || r === VERSIONS_DIR ? 'STATE_DIR_UNSAFE' : 'UNSAFE_PATH';
+    const a = await openAnchor(io, root, parent, rel);
+    if (typeof a === 'string') throw new HaSyncError(code(parent), `in the versions area: ${a}`);
+    let st: fs.Stats | null;
+    try {
+      const abs = `${a.dir}/${part}`;
       st = await io.lstat(abs);
+      if (st === null) {
+        try {
+          await io.mkdir(abs, 0o755);
+        } catch (err) {
+          if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
+        }
+        st = await io.lstat(abs);
+      }
+    } finally {
+      await a.release();
     }
     if (st?.isDirectory()) continue;
     const reason = `'${rel}' in the versions area is ${st?.isSymbolicLink() ? 'a symlink' : 'not a directory'}; refusing to keep versions through it`;
-    throw new HaSyncError(
-      rel === STATE_DIR || rel === VERSIONS_DIR ? 'STATE_DIR_UNSAFE' : 'UNSAFE_PATH',
-      reason,
-    );
+    throw new HaSyncError(code(rel), reason);
   }
 }
 
@@ -265,18 +267,10 @@ interface Expiry {
   readonly io: Io;
   /** Versions kept before this time (epoch ms) are removed. */
   readonly cutoffMs: number;
-  realRoot: string | null;
   removed: number;
   files: number;
   bytes: number;
   oldestMs: number | null;
-}
-
-/** True when `dirRel` under the root still resolves to itself (no symlink swapped in on the way). */
-async function stillReal(x: Expiry, dirRel: string): Promise<boolean> {
-  if (x.realRoot === null) x.realRoot = await x.io.realpath(x.root);
-  const real = await x.io.realpath(`${x.root}/${dirRel}`);
-  return x.realRoot !== null && real === (x.realRoot === '/' ? '' : x.realRoot) + '/' + dirRel;
 }
 
 /**
@@ -285,35 +279,47 @@ async function stillReal(x: Expiry, dirRel: string): Promise<boolean> {
  */
 async function expireDir(x: Expiry, dirRel: string): Promise<void> {
   const { dirs, leaves } = await readVersionDir(x.root, dirRel, x.io);
-  let checked = false;
-  for (const l of leaves) {
-    const v = keptVersion(l);
-    if (v && v.keptAtMs < x.cutoffMs) {
-      // Checked once per directory, right before its first removal.
-      if (!checked && !(await stillReal(x, dirRel))) return;
-      checked = true;
-      try {
-        await x.io.unlink(`${x.root}/${v.version}`);
-        x.removed++;
-        continue;
-      } catch (err) {
-        if ((err as NodeJS.ErrnoException).code === 'ENOENT') continue;
-        throw err;
+  // Opened once, right before the directory's first removal, without following a symlink: every
+  // removal goes through it, so a folder swapped for a symlink never leads outside (anchor.ts).
+  let dir: Anchor | null = null;
+  try {
+    for (const l of leaves) {
+      const v = keptVersion(l);
+      if (v && v.keptAtMs < x.cutoffMs) {
+        if (dir === null) {
+          const a = await openAnchor(x.io, x.root, dirRel, `${dirRel}/${l.name}`);
+          if (typeof a === 'string') return;
+          dir = a;
+        }
+        try {
+          await x.io.unlink(`${dir.dir}/${l.name}`);
+          x.removed++;
+          continue;
+        } catch (err) {
+          if ((err as NodeJS.ErrnoException).code === 'ENOENT') continue;
+          throw err;
+        }
       }
+      if (l.st.isFile() || l.st.isSymbolicLink()) {
+        x.files++;
+        x.bytes += l.st.size;
+      }
+      if (v) x.oldestMs = x.oldestMs === null ? v.keptAtMs : Math.min(x.oldestMs, v.keptAtMs);
     }
-    if (l.st.isFile() || l.st.isSymbolicLink()) {
-      x.files++;
-      x.bytes += l.st.size;
-    }
-    if (v) x.oldestMs = x.oldestMs === null ? v.keptAtMs : Math.min(x.oldestMs, v.keptAtMs);
+  } finally {
+    await dir?.release();
   }
   for (const d of dirs) await expireDir(x, d);
   if (dirRel === VERSIONS_DIR) return;
+  const up = await openAnchor(x.io, x.root, splitRel(dirRel).parent, dirRel);
+  if (typeof up === 'string') return;
   try {
-    await x.io.rmdir(`${x.root}/${dirRel}`);
+    await x.io.rmdir(`${up.dir}/${splitRel(dirRel).name}`);
   } catch (err) {
     const code = (err as NodeJS.ErrnoException).code;
     if (code !== 'ENOTEMPTY' && code !== 'EEXIST' && code !== 'ENOENT') throw err;
+  } finally {
+    await up.release();
   }
 }
 
@@ -337,7 +343,6 @@ export async function expireVersions(
     root,
     io,
     cutoffMs: keepDays === 0 ? Infinity : nowMs - keepDays * DAY_MS,
-    realRoot: null,
     removed: 0,
     files: 0,
     bytes: 0,

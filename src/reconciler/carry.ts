@@ -17,6 +17,7 @@ import {
   entryFromStats,
   md5File,
   moveAside,
+  Owners,
   splitRel,
   touchEntry,
 } from '../fsops/index.js';
@@ -57,6 +58,8 @@ export class Carrier {
   private readonly labels: Record<SideName, string>;
   /** Directories known to exist on a side (made or seen), so parents are made once. */
   private readonly dirsMade: Record<SideName, Set<string>> = { a: new Set(), b: new Set() };
+  /** Owners kept on copies; one warning a run when chown is refused (fsops owners.ts). */
+  private readonly owners: Owners;
 
   constructor(
     private readonly o: EngineOptions,
@@ -66,6 +69,7 @@ export class Carrier {
   ) {
     this.roots = { a: o.srcRoot, b: o.destRoot };
     this.labels = { a: o.labels?.a ?? 'src', b: o.labels?.b ?? 'dest' };
+    this.owners = new Owners((line) => o.log.warn(line));
   }
 
   /** fsops options for a write into side `to` (its temp files carry its root id). */
@@ -73,6 +77,7 @@ export class Carrier {
     const tempId = this.o.tempIds?.[to];
     return {
       io: this.o.opIo,
+      owners: this.owners,
       ...(this.o.lost ? { lost: this.o.lost } : {}),
       ...(tempId ? { tempId } : {}),
     };
@@ -107,6 +112,9 @@ export class Carrier {
             ? 'delete'
             : 'update';
     const ok = result === null || result.ok;
+    // A batch copy reports a refused chown in its result: the run's one warning.
+    if (result?.ok && result.ownerDenied) this.owners.denied('EPERM');
+    const owner = result?.ok ? result.owner : undefined;
     const kept =
       extra.kept ?? (result?.ok && result.kept ? { path: result.kept, kind: 'version' as const } : null);
     const record: OpRecord = {
@@ -122,6 +130,7 @@ export class Carrier {
       errorMessage: result && !result.ok ? result.reason : null,
       keptPath: kept?.path ?? null,
       keptKind: kept?.kind ?? null,
+      ...(owner ? { ownerBefore: owner.before, ownerAfter: owner.after } : {}),
     };
     for (const c of [this.counts, this.countsTo[to]]) {
       if (!ok) c.failed++;

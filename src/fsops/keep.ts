@@ -1,0 +1,213 @@
+// Keeping the entry a write replaces or removes, in the side's versions area (versions.ts).
+//
+// A version is claimed without clobbering another version. link(2) fails on an existing name, so
+// the copy path claims its name atomically. rename(2) replaces an existing name: the rename path
+// uses RENAME_NOREPLACE where the Io has it (the addon) and the filesystem supports it, and
+// otherwise (node:fs has no such call; NFS refuses the flag) checks the name is free right before
+// renaming: only the holder of the pair's lock writes into the versions area, and nothing else
+// makes these timestamped names, so nothing can take the name in between.
+//
+// The entry is reached through its open parent (`entry`, see anchor.ts) and the version through
+// its own open folder, so neither the link nor the rename can be carried outside the root by a
+// folder swapped for a symlink meanwhile.
+import type { Expected } from '../core/index.js';
+import { isHaSyncError } from '../errors.js';
+import { openParent } from './anchor.js';
+import type { Io } from './io.js';
+import type { FailCode } from './ops.js';
+import { destChanged, mismatch } from './ops.js';
+import { splitRel } from './paths.js';
+import { keepPath, linkVia } from './versions.js';
+
+/** link(2) errors that mean "this filesystem (or this file, for this user) cannot be linked". */
+const LINK_UNSUPPORTED = new Set(['EPERM', 'ENOTSUP', 'EOPNOTSUPP', 'EXDEV', 'EMLINK', 'ENOSYS']);
+
+/** Attempts at claiming a version name before giving up (each one lost a race). */
+const RETRIES = 100;
+
+export type Kept = { ok: true; kept: string } | { ok: false; code: FailCode; reason: string };
+
+const notKept = (code: FailCode, reason: string): Kept => ({ ok: false, code, reason });
+
+/** A free version name (relative to the root), reached through its open folder (`abs`). */
+interface Claim {
+  readonly v: string;
+  readonly abs: string;
+  release(): Promise<void>;
+}
+
+/** A free version name for `rel`, or the failure that makes the versions area unusable. */
+async function claimable(io: Io, root: string, rel: string, nowMs: number): Promise<Claim | Kept> {
+  let v: string;
+  try {
+    v = await keepPath(root, rel, nowMs, io);
+  } catch (err) {
+    if (isHaSyncError(err, 'UNSAFE_PATH') || isHaSyncError(err, 'STATE_DIR_UNSAFE')) {
+      return notKept('UNSAFE_PATH', `cannot keep its version: ${err.message}`);
+    }
+    throw err;
+  }
+  const folder = await openParent(io, root, v);
+  if (typeof folder === 'string') return notKept('UNSAFE_PATH', `cannot keep its version: ${folder}`);
+  return { v, abs: `${folder.dir}/${splitRel(v).name}`, release: () => folder.release() };
+}
+
+/** rename(2) errors that mean "this filesystem has no RENAME_NOREPLACE". */
+const NOREPLACE_UNSUPPORTED = new Set(['EINVAL', 'ENOSYS', 'ENOTSUP', 'EOPNOTSUPP']);
+
+/**
+ * Renames `fromAbs` to `toAbs`, a name the caller checked free: atomically refusing an existing
+ * name (EEXIST) where the Io and the filesystem can, else a plain rename (see the note above).
+ */
+export async function renameFresh(io: Io, fromAbs: string, toAbs: string): Promise<void> {
+  if (io.renameNoReplace) {
+    try {
+      await io.renameNoReplace(fromAbs, toAbs);
+      return;
+    } catch (err) {
+      if (!NOREPLACE_UNSUPPORTED.has((err as NodeJS.ErrnoException).code ?? '')) throw err;
+    }
+  }
+  await io.rename(fromAbs, toAbs);
+}
+
+/**
+ * Renames `fromAbs` back to `toAbs` unless something now has that name (never clobbers). Returns
+ * true when it was put back.
+ */
+export async function putBack(io: Io, fromAbs: string, toAbs: string): Promise<boolean> {
+  try {
+    if ((await io.lstat(toAbs)) !== null) return false;
+    await renameFresh(io, fromAbs, toAbs);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/**
+ * Hard-links `rel`'s current entry (at `entry`, through its open parent) to a version name and
+ * checks the link is the entry the plan saw. The entry stays in place, so the name is never
+ * missing. 'unsupported' when the filesystem (or the file's owner, under protected_hardlinks)
+ * does not allow the link.
+ */
+async function keepByLink(
+  io: Io,
+  root: string,
+  rel: string,
+  entry: string,
+  expected: Expected,
+  nowMs: number,
+): Promise<Kept | 'unsupported'> {
+  for (let tries = 0; ; tries++) {
+    const c = await claimable(io, root, rel, nowMs);
+    if (!('v' in c)) return c;
+    try {
+      try {
+        await linkVia(io, entry, c.abs);
+      } catch (err) {
+        const code = (err as NodeJS.ErrnoException).code ?? '';
+        if (code === 'EEXIST' && tries < RETRIES) continue; // Taken since keepPath looked: next name.
+        if (code === 'ENOENT') {
+          if ((await io.lstat(entry)) === null) {
+            return notKept('CHANGED_UNDER_US', destChanged('no longer exists'));
+          }
+          if (tries < RETRIES) continue; // Expiry removed the (empty) version folder: make it again.
+        }
+        if (LINK_UNSUPPORTED.has(code)) return 'unsupported';
+        throw err;
+      }
+      // The link names whatever entry was there at the instant of the link: check it is the one
+      // the plan expected. If not, only our extra name is removed; the entry itself stays put.
+      const diff = mismatch(await io.lstat(c.abs), expected);
+      if (diff) {
+        await io.unlink(c.abs);
+        return notKept('CHANGED_UNDER_US', destChanged(diff));
+      }
+      return { ok: true, kept: c.v };
+    } finally {
+      await c.release();
+    }
+  }
+}
+
+/**
+ * Renames `rel`'s entry (at `entry`) to a version name, then checks it is the entry the plan saw;
+ * if not, it is moved back (never over something new) and the call fails. `changed` words the
+ * failure. `then`, when given, runs while the version's folder is still open, with the version's
+ * path (to put it back should the caller's next step fail).
+ */
+export async function keepByRename(
+  io: Io,
+  root: string,
+  rel: string,
+  entry: string,
+  expected: Expected,
+  nowMs: number,
+  changed: (diff: string) => string,
+  then?: (versionAbs: string) => Promise<void>,
+): Promise<Kept> {
+  let c: Claim;
+  for (let tries = 0; ; tries++) {
+    const free = await claimable(io, root, rel, nowMs);
+    if (!('v' in free)) return free;
+    c = free;
+    try {
+      await renameFresh(io, entry, c.abs);
+      break;
+    } catch (err) {
+      await c.release();
+      const code = (err as NodeJS.ErrnoException).code;
+      if (code === 'EEXIST' && tries < RETRIES) continue; // Taken since keepPath looked: next name.
+      if (code !== 'ENOENT') throw err;
+      if ((await io.lstat(entry)) === null) return notKept('CHANGED_UNDER_US', changed('no longer exists'));
+      if (tries >= RETRIES) throw err; // Else expiry removed the (empty) version folder: again.
+    }
+  }
+  try {
+    const diff = mismatch(await io.lstat(c.abs), expected);
+    if (diff === null) {
+      await then?.(c.abs);
+      return { ok: true, kept: c.v };
+    }
+    if (await putBack(io, c.abs, entry)) return notKept('CHANGED_UNDER_US', changed(diff));
+    // Something new took the name while the entry was aside: both are kept, neither is lost.
+    return notKept(
+      'CHANGED_UNDER_US',
+      `changed since planned: ${diff}; a new entry now has its name, so what was there is kept as '${c.v}'`,
+    );
+  } finally {
+    await c.release();
+  }
+}
+
+/**
+ * The final step of a copy with `keep`: keeps dest's entry (at `entry`) as a version, then renames
+ * `tmp` over it. With a hard link dest's name always holds the old entry or the new one. Where
+ * links are not supported, the old entry is renamed aside first, so for that instant dest is
+ * missing (a watcher may see a delete followed by a create); if the final rename fails it is put
+ * back. On failure `tmp` is left for the caller to remove.
+ */
+export async function replaceKeeping(
+  io: Io,
+  tmp: string,
+  root: string,
+  rel: string,
+  entry: string,
+  expected: Expected,
+  nowMs: number,
+): Promise<Kept> {
+  const linked = await keepByLink(io, root, rel, entry, expected, nowMs);
+  if (linked !== 'unsupported') {
+    if (linked.ok) await io.rename(tmp, entry);
+    return linked;
+  }
+  return keepByRename(io, root, rel, entry, expected, nowMs, destChanged, async (vAbs) => {
+    try {
+      await io.rename(tmp, entry);
+    } catch (err) {
+      await putBack(io, vAbs, entry);
+      throw err;
+    }
+  });
+}
