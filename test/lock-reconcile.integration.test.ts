@@ -128,8 +128,13 @@ function lastOutcome(logDir: string): { status: string; error: string | null } |
 }
 
 /** Dest holds no temp file, and every file it holds is whole. */
+/** Names in a synced tree, without ha-sync's own folder (its marker and kept versions). */
+function synced(dir: string): string[] {
+  return readdirSync(dir).filter((n) => n !== '.ha-sync');
+}
+
 function expectNoPartialFiles(t: ReturnType<typeof trees>, sizes: Record<string, number>): void {
-  for (const name of readdirSync(t.dest)) {
+  for (const name of synced(t.dest)) {
     expect(name).not.toMatch(/^\.ha-sync-.*\.tmp$/);
     expect(statSync(join(t.dest, name)).size).toBe(sizes[name]);
   }
@@ -150,7 +155,7 @@ describe('reconcile with the Lease (fake API through --kubeconfig)', () => {
     gate();
     expect(await other.exit).toBe(0);
     expect(other.out()).toMatch(/reconcile finished/);
-    expect(readdirSync(t.dest).sort()).toEqual(['a.txt', 'b.txt']);
+    expect(synced(t.dest).sort()).toEqual(['a.txt', 'b.txt']);
     expect(kube.get(NS, `ha-sync-${t.pair}`)).toBeUndefined();
     const holder = /held by (it-pod\/\S+) until/.exec(first.out())![1]!;
     expect(other.out()).toContain(holder.split('/')[1]!);
@@ -160,17 +165,13 @@ describe('reconcile with the Lease (fake API through --kubeconfig)', () => {
     const sizes = { 'big1.bin': 96 << 20, 'big2.bin': 96 << 20, 'big3.bin': 96 << 20, 'big4.bin': 96 << 20 };
     const t = trees(sizes);
     const run = cli(args(t, withKube(['--workers', '1'])));
-    await until(
-      () => readdirSync(t.dest).length > 0 || run.child.exitCode !== null,
-      'a copy to start',
-      30_000,
-    );
+    await until(() => synced(t.dest).length > 0 || run.child.exitCode !== null, 'a copy to start', 30_000);
     run.child.kill('SIGTERM');
     expect(await run.exit).toBe(1);
     expect(run.out()).toMatch(/terminated/);
     expect(kube.get(NS, `ha-sync-${t.pair}`)).toBeUndefined();
     expectNoPartialFiles(t, sizes);
-    expect(readdirSync(t.dest).length).toBeLessThan(4);
+    expect(synced(t.dest).length).toBeLessThan(4);
     const outcome = lastOutcome(t.logDir);
     expect(outcome?.status).toBe('failed');
     expect(outcome?.error).toMatch(/terminated/);
@@ -182,11 +183,7 @@ describe('reconcile with the Lease (fake API through --kubeconfig)', () => {
     for (let i = 1; i <= 12; i++) sizes[`big${i}.bin`] = 128 << 20;
     const t = trees(sizes);
     const run = cli(args(t, withKube(['--workers', '1', '--lock-ttl', '3'])));
-    await until(
-      () => readdirSync(t.dest).length > 0 || run.child.exitCode !== null,
-      'a copy to start',
-      30_000,
-    );
+    await until(() => synced(t.dest).length > 0 || run.child.exitCode !== null, 'a copy to start', 30_000);
     const micro = new Date().toISOString().replace('Z', '000Z');
     kube.seed(NS, `ha-sync-${t.pair}`, {
       holderIdentity: 'thief/1',
@@ -198,7 +195,7 @@ describe('reconcile with the Lease (fake API through --kubeconfig)', () => {
     expect(run.out()).toMatch(/lock lost: now held by thief\/1/);
     expect(kube.get(NS, `ha-sync-${t.pair}`)?.spec.holderIdentity).toBe('thief/1'); // not ours: kept
     expectNoPartialFiles(t, sizes);
-    expect(readdirSync(t.dest).length).toBeLessThan(12);
+    expect(synced(t.dest).length).toBeLessThan(12);
     expect(lastOutcome(t.logDir)).toMatchObject({
       status: 'failed',
       error: expect.stringMatching(/lease lost/) as unknown,
@@ -215,7 +212,7 @@ describe('reconcile with the Lease (fake API through --kubeconfig)', () => {
     const run = cli(args(t, a));
     expect(await run.exit).toBe(1);
     expect(run.out()).toMatch(/Kubernetes API unreachable at http:\/\/127\.0\.0\.1:\d+/);
-    expect(readdirSync(t.dest)).toEqual([]);
+    expect(synced(t.dest)).toEqual([]);
   });
 
   it('a lease held by a live holder elsewhere: exit 0 naming it, nothing touched', async () => {
@@ -230,7 +227,7 @@ describe('reconcile with the Lease (fake API through --kubeconfig)', () => {
     const run = cli(args(t, withKube()));
     expect(await run.exit).toBe(0);
     expect(run.out()).toMatch(/held by applier-0\/live until/);
-    expect(readdirSync(t.dest)).toEqual([]);
+    expect(synced(t.dest)).toEqual([]);
   });
 });
 
@@ -268,7 +265,7 @@ describe('reconcile with the lock file', () => {
       const blocked = cli(args(t, ['--lock', 'file']));
       expect(await blocked.exit).toBe(0);
       expect(blocked.out()).toMatch(/held by holder-proc\/1 until/);
-      expect(readdirSync(t.dest)).toEqual([]);
+      expect(synced(t.dest)).toEqual([]);
     } finally {
       h.child.kill('SIGKILL');
     }
@@ -278,7 +275,7 @@ describe('reconcile with the lock file', () => {
     const run = cli(args(t, ['--lock', 'file']));
     expect(await run.exit).toBe(0);
     expect(run.out()).toMatch(/reconcile finished/);
-    expect(readdirSync(t.dest)).toEqual(['a.txt']);
+    expect(synced(t.dest)).toEqual(['a.txt']);
     expect(existsSync(join(t.logDir, `ha-sync-${t.pair}.lock`))).toBe(false);
   });
 
@@ -299,11 +296,7 @@ describe('reconcile with the lock file', () => {
     const sizes = { 'big1.bin': 96 << 20, 'big2.bin': 96 << 20, 'big3.bin': 96 << 20, 'big4.bin': 96 << 20 };
     const t = trees(sizes);
     const run = cli(args(t, ['--lock', 'file', '--workers', '1']));
-    await until(
-      () => readdirSync(t.dest).length > 0 || run.child.exitCode !== null,
-      'a copy to start',
-      30_000,
-    );
+    await until(() => synced(t.dest).length > 0 || run.child.exitCode !== null, 'a copy to start', 30_000);
     run.child.kill('SIGTERM');
     expect(await run.exit).toBe(1);
     expect(existsSync(join(t.logDir, `ha-sync-${t.pair}.lock`))).toBe(false);
@@ -321,6 +314,6 @@ describe('reconcile with the lock file', () => {
     const run = cli(args(t, ['--lock', 'file']));
     expect(await run.exit).toBe(1);
     expect(run.out()).toMatch(/lock file .*EISDIR/);
-    expect(readdirSync(t.dest)).toEqual([]);
+    expect(synced(t.dest)).toEqual([]);
   });
 });

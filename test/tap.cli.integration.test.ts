@@ -13,6 +13,7 @@ import type { CliContext } from '../src/cli/context.js';
 import { main } from '../src/cli/main.js';
 import { formatDelivery, parseDuration, parseTapArgs, tapCommand } from '../src/cli/tap.js';
 import { loadWatchConfig, parseWatchArgs, watchCommand } from '../src/cli/watch.js';
+import { markRootSync } from './applier.helpers.js';
 
 const base = mkdtempSync(join(tmpdir(), 'hasync-tapcli-'));
 const suffix = randomBytes(4).toString('hex');
@@ -168,6 +169,7 @@ describe('commands', () => {
   it('watch publishes a new file and tap prints it (plain and --json); invalid messages are warnings', async () => {
     const root = join(base, 'root');
     mkdirSync(root);
+    markRootSync(root, 'media', 'dell'); // a watcher watches only a root that holds its marker
     writeFileSync(join(root, 'existing.txt'), 'e');
     const nats = ['--stream', STREAM, '--subject-prefix', PREFIX];
     const w = ctx();

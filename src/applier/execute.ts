@@ -236,6 +236,7 @@ async function copy(
     md5After: null,
     keptPath: kept,
     keptKind: conflictOf ? 'conflict' : r.kept ? 'version' : null,
+    ...(r.owner ? { ownerBefore: r.owner.before, ownerAfter: r.owner.after } : {}),
   });
   done.push({ from, to, op, bytes: r.bytes });
   if (!(await ctx.record(path, done))) return { done: 'audit-owed' };

@@ -252,7 +252,7 @@ export async function startApplier(
       keepVersionsDays: cfg.keepVersionsDays,
       holder,
     },
-    { ...deps, lock, fs: fsOpsAdapter(), baseline },
+    { ...deps, lock, fs: fsOpsAdapter(undefined, (line) => log.warn(line)), baseline },
   );
   return { applier, lock, flushed, baseline };
 }

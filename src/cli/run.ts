@@ -27,7 +27,7 @@ import {
 import { EXIT, errorMessage, isHaSyncError, usage } from '../errors.js';
 import { holderIdentity } from '../lock/index.js';
 import { createLogger, type Logger } from '../log.js';
-import { verifyRoots } from '../reconciler/index.js';
+import { fileLedger, verifyRoots, type RootLedger } from '../reconciler/index.js';
 import { DEFAULT_WATCHER_OPTIONS, RootWatcher } from '../watcher/index.js';
 import {
   APPLY_LOCK_TTL_SECONDS,
@@ -162,7 +162,8 @@ export async function runCommand(argv: string[], ctx: CliContext): Promise<numbe
 
     // Both roots must be the pair's (their markers; a first meeting marks them). A root without
     // its marker is waited for (a share not mounted yet); one that belongs elsewhere is an error.
-    const tempIds = await awaitRoots(cfg.pair, [a, b], baseline, { clock, log, signal });
+    const ledger = fileLedger(cfg.audit.logDir, cfg.pair);
+    const tempIds = await awaitRoots(cfg.pair, [a, b], baseline, { clock, log, signal, ledger });
     if (tempIds === 'foreign') return EXIT.FAILED;
     if (tempIds === null) return EXIT.OK;
 
@@ -235,11 +236,16 @@ async function awaitRoots(
   pair: string,
   sides: readonly [Side, Side],
   baseline: BaselineStore | null,
-  o: { clock: Clock; log: Logger; signal: AbortSignal },
+  o: { clock: Clock; log: Logger; signal: AbortSignal; ledger: RootLedger },
 ): Promise<{ a: string; b: string } | 'foreign' | null> {
   let logged = '';
   while (!o.signal.aborted) {
-    const v = await verifyRoots(pair, sides, baseline, { dryRun: false, log: o.log, nowMs: o.clock.now() });
+    const v = await verifyRoots(pair, sides, baseline, {
+      dryRun: false,
+      log: o.log,
+      nowMs: o.clock.now(),
+      ledger: o.ledger,
+    });
     if (v.ok) {
       if (logged) o.log.info('both roots hold their markers: starting');
       return { a: v.ids[0]!, b: v.ids[1]! };

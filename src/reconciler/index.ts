@@ -10,3 +10,4 @@ export { Progress, ProgressCount, type ProgressSink } from './progress.js';
 export { openPairBaseline, stateDirProblem } from './sidestate.js';
 export type { RootSide, RootsVerdict } from './roots.js';
 export { verifyRoots } from './roots.js';
+export { fileLedger, type RootLedger } from './ledger.js';

@@ -14,6 +14,7 @@ import { errorMessage, isHaSyncError } from '../errors.js';
 import { STATE_DIR } from '../core/index.js';
 import { MARKER_REL, createMarker, markerMismatch, readMarker } from '../fsops/index.js';
 import type { Logger } from '../log.js';
+import type { RootLedger } from './ledger.js';
 
 export interface RootSide {
   /** The side's label; null for an unlabelled one-way run (the marker then names no side). */
@@ -50,7 +51,13 @@ export async function verifyRoots(
   pair: string,
   sides: readonly RootSide[],
   baseline: BaselineStore | null,
-  o: { dryRun: boolean; log: Logger; nowMs?: number },
+  o: {
+    dryRun: boolean;
+    log: Logger;
+    nowMs?: number;
+    /** The second record of root ids (the log dir's), for when the baseline is down. */
+    ledger?: RootLedger;
+  },
 ): Promise<RootsVerdict> {
   const ids: (string | null)[] = [];
   for (const s of sides) {
@@ -59,13 +66,13 @@ export async function verifyRoots(
       const bad = markerMismatch(s.root, read.marker, pair, s.label);
       if (bad)
         return { ok: false, why: `${bad.why}; refusing to sync it (nothing was touched)`, foreign: true };
-      if (!o.dryRun) await remember(baseline, s, read.marker.rootId);
+      if (!o.dryRun) await remember(baseline, o.ledger, s, read.marker.rootId);
       ids.push(read.marker.rootId);
       continue;
     }
     if (read.trouble !== 'no-marker')
       return { ok: false, why: `${read.why}; refusing to sync it`, foreign: false };
-    const known = await recorded(baseline, s);
+    const known = await recorded(baseline, o.ledger, s);
     if (known !== null) return { ok: false, foreign: false, why: notMounted(pair, s, known) };
     if (o.dryRun) {
       ids.push(null);
@@ -77,7 +84,7 @@ export async function verifyRoots(
         { root: s.root, pair, side: s.label, rootId: made.id },
         `first sync of this root: wrote its ${MARKER_REL}`,
       );
-      await remember(baseline, s, made.id);
+      await remember(baseline, o.ledger, s, made.id);
       ids.push(made.id);
     } else if (s.readOnly && made.readOnly) {
       o.log.warn(
@@ -90,27 +97,43 @@ export async function verifyRoots(
   return { ok: true, ids };
 }
 
-/** The id on record for this side; null when none; a string saying why it cannot be told. */
+/**
+ * The id on record for this side (the baseline's, else the ledger's); null when neither has one;
+ * a string saying why it cannot be told (no baseline and no ledger to ask).
+ */
 async function recorded(
   baseline: BaselineStore | null,
+  ledger: RootLedger | undefined,
   s: RootSide,
 ): Promise<{ id: string } | string | null> {
-  if (!baseline) return 'the baseline is unavailable';
-  try {
-    const id = await baseline.dirDigest(idKey(s));
-    return id === null ? null : { id };
-  } catch (err) {
-    return `the baseline is unavailable (${errorMessage(err)})`;
-  }
+  let why: string | null = null;
+  if (baseline) {
+    try {
+      const id = await baseline.dirDigest(idKey(s));
+      if (id !== null) return { id };
+    } catch (err) {
+      why = `the baseline is unavailable (${errorMessage(err)})`;
+    }
+  } else why = 'the baseline is unavailable';
+  const noted = ledger ? await ledger.get(idKey(s)).catch(() => null) : null;
+  if (noted !== null) return { id: noted };
+  return ledger ? null : why;
 }
 
-/** Records a root's id (best effort: a baseline that fails now is only a weaker guard later). */
-async function remember(baseline: BaselineStore | null, s: RootSide, id: string): Promise<void> {
+/** Records a root's id in both records (best effort: a record that fails is a weaker guard later). */
+async function remember(
+  baseline: BaselineStore | null,
+  ledger: RootLedger | undefined,
+  s: RootSide,
+  id: string,
+): Promise<void> {
   try {
     if (baseline && (await baseline.dirDigest(idKey(s))) !== id) await baseline.setDigest(idKey(s), id);
   } catch {
     // The run itself decides what an unavailable baseline means (safe mode).
   }
+  if (ledger && (await ledger.get(idKey(s)).catch(() => null)) !== id)
+    await ledger.set(idKey(s), id).catch(() => undefined);
 }
 
 /** The one line for a root without its marker that was marked before (or cannot be told). */

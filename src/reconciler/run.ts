@@ -32,6 +32,7 @@ import type { OpEvent } from './engine.js';
 import { runEngine } from './engine.js';
 import { addToSummary, emptySummary, planLine, summaryLine } from './print.js';
 import { oneWaySideNames } from '../baseline/index.js';
+import { fileLedger } from './ledger.js';
 import { verifyRoots } from './roots.js';
 import { expireWritten, openPairBaseline, stateDirProblem } from './sidestate.js';
 import { Progress, type ProgressSink } from './progress.js';
@@ -424,7 +425,7 @@ async function locked(
       ...(i === 0 && !config.sides ? { readOnly: true } : {}),
     })),
     baseline,
-    { dryRun: config.dryRun, log, nowMs: clock.now() },
+    { dryRun: config.dryRun, log, nowMs: clock.now(), ledger: fileLedger(config.audit.logDir, config.pair) },
   );
   if (!verdict.ok) {
     await baseline?.close().catch(() => undefined);
