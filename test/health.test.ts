@@ -143,9 +143,16 @@ describe('pairHealth', () => {
     expect(p?.light).toBe('red');
     expect(p?.components.map((c) => `${c.component}:${c.side}:${c.light}`)).toEqual([
       'applier::green',
+      'nats::green',
       'watcher:dell:green',
       'watcher:hp:red',
     ]);
+    // The dashboard's own link to NATS stands in every strip.
+    const [down] = judge([watcher()], 0, false);
+    expect(down?.components.find((c) => c.component === 'nats')).toMatchObject({
+      light: 'red',
+      reason: 'unreachable from the dashboard',
+    });
   });
 });
 

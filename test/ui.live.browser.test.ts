@@ -136,8 +136,11 @@ describe.skipIf(!haveChromium)('the live strip in chromium', () => {
       // NATS lost: every component is named red for it.
       link.up = false;
       await page.reload();
-      await expect.poll(() => strip.locator('.comp.red').count()).toBe(3);
+      await expect.poll(() => strip.locator('.comp.red').count()).toBe(4);
       expect(await strip.textContent()).toMatch(/NATS unreachable/);
+      expect(await strip.locator('.comp[data-component="nats"]').textContent()).toBe(
+        'NATSunreachable from the dashboard',
+      );
       await mkdir('test-results', { recursive: true });
       await page.screenshot({ path: 'test-results/dashboard-live.png', fullPage: true });
       expect(problems).toEqual([]);

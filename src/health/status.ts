@@ -7,14 +7,16 @@ import { SILENT_BEATS, type Beat } from './beat.js';
 export type Light = 'green' | 'amber' | 'red';
 
 export interface ComponentHealth {
-  readonly component: Beat['component'];
+  /** 'nats': the dashboard's own link to NATS, shown in every pair's strip. */
+  readonly component: Beat['component'] | 'nats';
   /** The side (watchers), '' otherwise. */
   readonly side: string;
   readonly light: Light;
   readonly reason: string;
   /** Since the last heartbeat, ms. */
   readonly silentMs: number;
-  readonly beat: Beat;
+  /** The heartbeat judged (null for 'nats'). */
+  readonly beat: Beat | null;
 }
 
 export interface PairHealth {
@@ -94,6 +96,19 @@ export function pairHealth(input: HealthInput): PairHealth[] {
       beat: b,
     });
     byPair.set(b.pair, list);
+  }
+  if (input.busUp !== null) {
+    for (const [pair, list] of byPair) {
+      list.push({
+        component: 'nats',
+        side: '',
+        light: input.busUp ? 'green' : 'red',
+        reason: input.busUp ? 'connected' : 'unreachable from the dashboard',
+        silentMs: 0,
+        beat: null,
+      });
+      byPair.set(pair, list);
+    }
   }
   return [...byPair.entries()]
     .sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))

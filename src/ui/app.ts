@@ -278,7 +278,7 @@ export function buildApp(deps: UiDeps): FastifyInstance {
           light: c.light,
           reason: c.reason,
           silentSeconds: Math.round(c.silentMs / 1000),
-          lastAt: new Date(c.beat.at).toISOString(),
+          lastAt: c.beat ? new Date(c.beat.at).toISOString() : null,
         })),
       })),
     };

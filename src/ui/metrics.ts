@@ -131,6 +131,7 @@ export function createMetrics(deps: MetricsDeps): UiMetrics {
     componentHealthy.reset();
     for (const p of deps.health?.health() ?? []) {
       for (const c of p.components) {
+        if (!c.beat) continue; // the dashboard's own NATS link: not a component of the pair
         const l = { pair: p.pair, component: c.component, side: c.side };
         const silent = c.silentMs > SILENT_BEATS * c.beat.everyMs || c.reason.startsWith('NATS unreachable');
         componentUp.set(l, silent ? 0 : 1);

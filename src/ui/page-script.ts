@@ -181,7 +181,7 @@ export const PAGE_SCRIPT = String.raw`'use strict';
 
   // ---- header ----
   // Live health (heartbeats): one strip per pair, each component green, amber or red with its reason.
-  var COMP_TEXT = { watcher: 'watcher', applier: 'applier', reconcile: 'reconcile' };
+  var COMP_TEXT = { watcher: 'watcher', applier: 'applier', reconcile: 'reconcile', nats: 'NATS' };
   function renderLive(health) {
     var sec = byId('live');
     if (!health || !health.enabled) { sec.hidden = true; return; }
