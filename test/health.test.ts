@@ -132,7 +132,7 @@ describe('pairHealth', () => {
       direction: 'dell-to-hp',
       etaMs: 3000,
     };
-    expect(judge([run])[0]?.components[0]?.reason).toMatch(
+    expect(judge([run])[0]?.components.find((c) => c.component === 'reconcile')?.reason).toMatch(
       /dell-to-hp: walking, 10 files seen, about 3 s left/,
     );
     expect(judge([run], 20_000)).toEqual([]);
