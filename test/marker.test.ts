@@ -175,7 +175,7 @@ describe('verifyRoots', () => {
     expect(v.ok).toBe(true);
     expect((await readMarker(s[1]!.root)).ok).toBe(true);
   });
-  it("a one-way run's read-only source stays unmarked (said so); its dest is marked", async () => {
+  it("a one-way run's source is never marked by it (said so), even read-only; its dest is marked", async () => {
     const s = sides();
     const src = { ...s[0]!, readOnly: true };
     fs.writeFileSync(join(src.root, 'a.txt'), 'a');
@@ -194,7 +194,7 @@ describe('verifyRoots', () => {
       expect(v).toMatchObject({ ok: true });
       expect(v.ok && v.ids[0]).toBeNull();
       expect(v.ok && v.ids[1]).toMatch(/^[0-9a-f]{16}$/);
-      expect(cap.lines().some((l) => String(l.msg).includes('the source cannot be written'))).toBe(true);
+      expect(cap.lines().some((l) => String(l.msg).includes('the source holds no'))).toBe(true);
       // A read-only side that must be written (two-way) is refused instead.
       const two = await verifyRoots('photos', [s[0]!, s[1]!], openMemoryBaseline('photos'), {
         dryRun: false,

@@ -168,6 +168,9 @@ describe('the command', () => {
     const d = dirs();
     put(d.src, 'a', 'a');
     const base = [`--src=${d.src}`, `--dest=${d.dest}`, '--pair=t', `--log-dir=${d.logDir}`, '--lock=file'];
+    // A one-way run marks only its dest; the source is marked by hand here (in a pair, the
+    // opposite direction's run or a two-way run does it).
+    expect(cli(['init', '--root', d.src, '--pair', 't', '--side', 'src']).code).toBe(0);
     expect(cli(['reconcile', ...base]).code).toBe(0);
     expect(snapshot(d.dest)).toEqual(['a file:a']);
     put(d.src, 'b', 'b');

@@ -7,8 +7,9 @@
 // record is a bare mount point (the share is not mounted) and is refused. A side with no id on
 // record was never marked: this is its first sync, and its marker is made now (not in a dry run,
 // which changes nothing). Without a readable baseline the two cannot be told apart, and an
-// unmarked root counts as not mounted. A one-way run's source may be read-only (the CronJobs mount
-// it so): it then stays unmarked until the other direction's run marks it, and says so.
+// unmarked root counts as not mounted. A one-way run never writes into its source (the CronJobs
+// mount it read-only): an unmarked source stays so until the opposite direction's run, a two-way
+// run or `ha-sync init` marks it, and the run says so.
 import type { BaselineStore } from '../baseline/index.js';
 import { errorMessage, isHaSyncError } from '../errors.js';
 import { STATE_DIR } from '../core/index.js';
@@ -20,7 +21,7 @@ export interface RootSide {
   /** The side's label; null for an unlabelled one-way run (the marker then names no side). */
   readonly label: string | null;
   readonly root: string;
-  /** A one-way run's source: may stay unmarked when it cannot be written (read-only). */
+  /** A one-way run's source: never written, so never marked here (checked when it is marked). */
   readonly readOnly?: boolean;
 }
 
@@ -78,6 +79,15 @@ export async function verifyRoots(
       ids.push(null);
       continue;
     }
+    if (s.readOnly) {
+      // A one-way run writes only into its destination, never a marker into its source.
+      o.log.info(
+        { root: s.root, pair },
+        `the source holds no ${MARKER_REL} (a one-way run never writes into its source; the opposite direction's run, a two-way run or ha-sync init marks it): an unmounted source is caught only by the empty-source and --max-delete guards`,
+      );
+      ids.push(null);
+      continue;
+    }
     const made = await makeMarker(pair, s, o.nowMs);
     if ('id' in made) {
       o.log.info(
@@ -86,12 +96,6 @@ export async function verifyRoots(
       );
       await remember(baseline, o.ledger, s, made.id);
       ids.push(made.id);
-    } else if (s.readOnly && made.readOnly) {
-      o.log.warn(
-        { root: s.root, pair },
-        `the source cannot be written, so it holds no ${MARKER_REL} yet (the opposite direction's run writes one); until then an unmounted source is caught only by the empty-source and --max-delete guards`,
-      );
-      ids.push(null);
     } else return { ok: false, why: made.why, foreign: false };
   }
   return { ok: true, ids };
@@ -149,7 +153,7 @@ async function makeMarker(
   pair: string,
   s: RootSide,
   nowMs?: number,
-): Promise<{ id: string } | { why: string; readOnly: boolean }> {
+): Promise<{ id: string } | { why: string }> {
   try {
     const m = await createMarker(s.root, { pair, side: s.label, ...(nowMs !== undefined ? { nowMs } : {}) });
     return { id: m.rootId };
@@ -159,10 +163,6 @@ async function makeMarker(
       if (again.ok && !markerMismatch(s.root, again.marker, pair, s.label))
         return { id: again.marker.rootId };
     }
-    const code = (err as NodeJS.ErrnoException).code ?? '';
-    return {
-      why: `cannot write ${s.root}/${MARKER_REL}: ${errorMessage(err)}`,
-      readOnly: code === 'EACCES' || code === 'EROFS' || code === 'EPERM',
-    };
+    return { why: `cannot write ${s.root}/${MARKER_REL}: ${errorMessage(err)}` };
   }
 }
