@@ -58,9 +58,12 @@ function bigFiles(root, count, mb) {
   }
 }
 
-/** The two-way form over the same trees: `reconcile --a left=SRC --b right=DEST`. */
+/**
+ * The two-way form over the same trees: `reconcile --a left=SRC --b right=DEST`. Same pair as the
+ * one-way runs into DEST (its root marker names that pair), its own log dir (its own baseline).
+ */
 function twoWay(a, b) {
-  const logDir = join(BASE, 'logs');
+  const logDir = join(BASE, 'logs-two-way');
   fs.mkdirSync(logDir, { recursive: true });
   const env = {
     ...process.env,
@@ -73,7 +76,7 @@ function twoWay(a, b) {
       'reconcile',
       `--a=left=${a}`,
       `--b=right=${b}`,
-      '--pair=bench-two-way',
+      `--pair=bench-${b.split('/').pop()}`,
       `--log-dir=${logDir}`,
       '--lock=file',
     ],
