@@ -49,37 +49,25 @@ export class ProgressCount implements ProgressSink {
   }
 }
 
-export class Progress {
-  private filesDone = 0;
-  private filesPlanned = 0;
-  private bytesDone = 0;
-  private bytesPlanned = 0;
-  private readonly startMs: number;
+/** The TTY bar: ProgressCount's numbers, drawn on stderr at most every 200 ms. */
+export class Progress extends ProgressCount {
+  private readonly t0: number;
   private timer: NodeJS.Timeout | null = null;
   private drawn = false;
 
   constructor(
     private readonly out: NodeJS.WritableStream & { isTTY?: boolean; columns?: number },
-    private readonly clock: Clock,
+    private readonly barClock: Clock,
   ) {
-    this.startMs = clock.now();
+    super(barClock);
+    this.t0 = barClock.now();
     this.timer = setInterval(() => this.draw(), 200);
     this.timer.unref();
   }
 
-  planned(files: number, bytes: number): void {
-    this.filesPlanned += files;
-    this.bytesPlanned += bytes;
-  }
-
-  done(bytes: number): void {
-    this.filesDone++;
-    this.bytesDone += bytes;
-  }
-
   /** The line as drawn (exported for tests). */
   line(): string {
-    const secs = Math.max(0.001, (this.clock.now() - this.startMs) / 1000);
+    const secs = Math.max(0.001, (this.barClock.now() - this.t0) / 1000);
     const rate = this.bytesDone / secs;
     const left = this.bytesPlanned - this.bytesDone;
     const eta = rate > 0 && left > 0 ? fmtDuration(left / rate) : '--';
