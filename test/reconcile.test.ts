@@ -391,6 +391,20 @@ describe('temp files and changes during the run', () => {
     expect(logs.some((l) => l.msg === 'removed stale temp files')).toBe(true);
   });
 
+  it("a user's file named like a temp (the old form, or another root's id) is synced like any other", async () => {
+    const d = dirs();
+    const other = tempName('fedcba9876543210');
+    put(d.src, '.ha-sync-0123456789abcdef.tmp', 'mine');
+    put(d.src, `sub/${other}`, 'mine too');
+    const { r } = await run(d);
+    expect(r.exitCode).toBe(0);
+    expect(snapshot(d.dest)).toEqual([
+      '.ha-sync-0123456789abcdef.tmp file:mine',
+      'sub dir',
+      `sub/${other} file:mine too`,
+    ]);
+  });
+
   it('a dest file changed after the plan is not clobbered (recorded as failed, exit 3)', async () => {
     const d = dirs();
     put(d.src, 'a', 'new a', NEW);
