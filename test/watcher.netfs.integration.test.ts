@@ -6,6 +6,7 @@ import { execFileSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import {
   appendFileSync,
+  existsSync,
   mkdirSync,
   mkdtempSync,
   readFileSync,
@@ -27,6 +28,10 @@ import { markRootSync } from './applier.helpers.js';
 
 // netfs as CI lays it out: `../shared/tools/netfs` beside the project root (never an absolute path).
 const NETFS = resolve(dirname(fileURLToPath(import.meta.url)), '../../shared/tools/netfs');
+// A checkout without shared/ beside it (a fresh clone elsewhere) has no netfs: skipped, said once.
+const haveNetfs = existsSync(NETFS);
+if (!haveNetfs)
+  console.warn(`watcher.netfs test: skipped: ${NETFS} is missing (CI lays shared/ beside the clone)`);
 const suffix = randomBytes(4).toString('hex');
 const base = mkdtempSync(join(tmpdir(), 'hasync-netfs-'));
 const server = join(base, 'server');
@@ -68,6 +73,7 @@ const find = (type: string, path: string): ChangeEvent | undefined =>
   seen.find((e) => e.type === type && e.path === path);
 
 beforeAll(async () => {
+  if (!haveNetfs) return;
   mkdirSync(server);
   markRootSync(server, 'media', 'dell');
   mkdirSync(join(server, 'docs'));
@@ -115,14 +121,14 @@ afterAll(async () => {
       /* already healed */
     }
   }
-  netfs('down', mount);
+  if (haveNetfs) netfs('down', mount);
   await bus?.deleteStream().catch(() => undefined);
   await bus?.close();
   await tapBus?.close();
   rmSync(base, { recursive: true, force: true });
 }, 90_000);
 
-describe('watcher over a network mount, publishing to JetStream', () => {
+describe.skipIf(!haveNetfs)('watcher over a network mount, publishing to JetStream', () => {
   it('publishes nothing for the files that were there at start', async () => {
     writeFileSync(join(server, 'marker-start.txt'), 'm');
     await waitFor('the marker', () => find('upsert', 'marker-start.txt'));
