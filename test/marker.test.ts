@@ -15,6 +15,7 @@ import {
   parseMarker,
   readMarker,
 } from '../src/fsops/index.js';
+import { decideRoot, type IdOnRecord, type MarkerSeen } from '../src/core/index.js';
 import { verifyRoots } from '../src/reconciler/index.js';
 import { captureLogger, sink } from './reconcile.helpers.js';
 
@@ -112,6 +113,69 @@ describe('readMarker and createMarker', () => {
     expect(g.rootId).toBe(id);
     await createMarker(r, { pair: 'photos', side: 'hp', replace: true });
     expect(await g.check()).toMatchObject({ ok: false, trouble: 'other-side' });
+  });
+});
+
+describe('decideRoot (pure)', () => {
+  const ok = { kind: 'ok', rootId: '0123456789abcdef' } as const;
+  const none = { kind: 'none' } as const;
+  const id = { kind: 'id', rootId: 'fedcba9876543210' } as const;
+  const unknown = { kind: 'unknown', why: 'the baseline is unavailable' } as const;
+  const run = { dryRun: false, source: false };
+  it.each<[string, MarkerSeen, IdOnRecord, { dryRun: boolean; source: boolean }, unknown]>([
+    ['a marked root of the pair is used', ok, none, run, { act: 'use', rootId: ok.rootId }],
+    [
+      'a foreign marker is refused as foreign',
+      { kind: 'foreign', why: 'x' },
+      none,
+      run,
+      { act: 'refuse', foreign: true },
+    ],
+    [
+      'an unreadable marker is refused',
+      { kind: 'bad', why: 'x' },
+      none,
+      run,
+      { act: 'refuse', foreign: false },
+    ],
+    [
+      'no marker, id on record: a bare mount point',
+      none,
+      id,
+      run,
+      { act: 'refuse', reason: { kind: 'was-marked' } },
+    ],
+    [
+      'no marker, no record to ask: cannot tell',
+      none,
+      unknown,
+      run,
+      { act: 'refuse', reason: { kind: 'cannot-tell' } },
+    ],
+    ['never marked: its first sync marks it', none, none, run, { act: 'mark' }],
+    [
+      'never marked, a dry run: left unmarked',
+      none,
+      none,
+      { dryRun: true, source: false },
+      { act: 'unmarked', why: 'dry-run' },
+    ],
+    [
+      "never marked, a one-way run's source: left unmarked",
+      none,
+      none,
+      { dryRun: false, source: true },
+      { act: 'unmarked', why: 'source' },
+    ],
+    [
+      "a one-way run's source marked before and now bare: refused",
+      none,
+      id,
+      { dryRun: false, source: true },
+      { act: 'refuse' },
+    ],
+  ])('%s', (_n, marker, onRecord, o, want) => {
+    expect(decideRoot(marker, onRecord, o)).toMatchObject(want as object);
   });
 });
 

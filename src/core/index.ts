@@ -16,3 +16,5 @@ export {
   splitExt,
   timeTag,
 } from './names.js';
+export type { IdOnRecord, MarkerSeen, RefuseReason, RootAction } from './roots.js';
+export { decideRoot } from './roots.js';

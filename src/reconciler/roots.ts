@@ -12,7 +12,7 @@
 // run or `ha-sync init` marks it, and the run says so.
 import type { BaselineStore } from '../baseline/index.js';
 import { errorMessage, isHaSyncError } from '../errors.js';
-import { STATE_DIR } from '../core/index.js';
+import { STATE_DIR, decideRoot, type IdOnRecord, type MarkerSeen, type RefuseReason } from '../core/index.js';
 import { MARKER_REL, createMarker, markerMismatch, readMarker } from '../fsops/index.js';
 import type { Logger } from '../log.js';
 import type { RootLedger } from './ledger.js';
@@ -62,66 +62,74 @@ export async function verifyRoots(
 ): Promise<RootsVerdict> {
   const ids: (string | null)[] = [];
   for (const s of sides) {
-    const read = await readMarker(s.root);
-    if (read.ok) {
-      const bad = markerMismatch(s.root, read.marker, pair, s.label);
-      if (bad)
-        return { ok: false, why: `${bad.why}; refusing to sync it (nothing was touched)`, foreign: true };
-      if (!o.dryRun) await remember(baseline, o.ledger, s, read.marker.rootId);
-      ids.push(read.marker.rootId);
-      continue;
+    const marker = await seeMarker(pair, s);
+    // The record is asked only for a root without a marker (the one case the rule needs it).
+    const onRecord: IdOnRecord =
+      marker.kind === 'none' ? await recorded(baseline, o.ledger, s) : { kind: 'none' };
+    const action = decideRoot(marker, onRecord, { dryRun: o.dryRun, source: s.readOnly === true });
+    switch (action.act) {
+      case 'use':
+        if (!o.dryRun) await remember(baseline, o.ledger, s, action.rootId);
+        ids.push(action.rootId);
+        break;
+      case 'unmarked':
+        if (action.why === 'source')
+          o.log.info(
+            { root: s.root, pair },
+            `the source holds no ${MARKER_REL} (a one-way run never writes into its source; the opposite direction's run, a two-way run or ha-sync init marks it): an unmounted source is caught only by the empty-source and --max-delete guards`,
+          );
+        ids.push(null);
+        break;
+      case 'mark': {
+        const made = await makeMarker(pair, s, o.nowMs);
+        if (!('id' in made)) return { ok: false, why: made.why, foreign: false };
+        o.log.info(
+          { root: s.root, pair, side: s.label, rootId: made.id },
+          `first sync of this root: wrote its ${MARKER_REL}`,
+        );
+        await remember(baseline, o.ledger, s, made.id);
+        ids.push(made.id);
+        break;
+      }
+      case 'refuse':
+        return { ok: false, foreign: action.foreign, why: refusal(pair, s, action.reason) };
     }
-    if (read.trouble !== 'no-marker')
-      return { ok: false, why: `${read.why}; refusing to sync it`, foreign: false };
-    const known = await recorded(baseline, o.ledger, s);
-    if (known !== null) return { ok: false, foreign: false, why: notMounted(pair, s, known) };
-    if (o.dryRun) {
-      ids.push(null);
-      continue;
-    }
-    if (s.readOnly) {
-      // A one-way run writes only into its destination, never a marker into its source.
-      o.log.info(
-        { root: s.root, pair },
-        `the source holds no ${MARKER_REL} (a one-way run never writes into its source; the opposite direction's run, a two-way run or ha-sync init marks it): an unmounted source is caught only by the empty-source and --max-delete guards`,
-      );
-      ids.push(null);
-      continue;
-    }
-    const made = await makeMarker(pair, s, o.nowMs);
-    if ('id' in made) {
-      o.log.info(
-        { root: s.root, pair, side: s.label, rootId: made.id },
-        `first sync of this root: wrote its ${MARKER_REL}`,
-      );
-      await remember(baseline, o.ledger, s, made.id);
-      ids.push(made.id);
-    } else return { ok: false, why: made.why, foreign: false };
   }
   return { ok: true, ids };
 }
 
+/** What the root's marker says, for the rule. */
+async function seeMarker(pair: string, s: RootSide): Promise<MarkerSeen> {
+  const read = await readMarker(s.root);
+  if (read.ok) {
+    const bad = markerMismatch(s.root, read.marker, pair, s.label);
+    return bad ? { kind: 'foreign', why: bad.why } : { kind: 'ok', rootId: read.marker.rootId };
+  }
+  return read.trouble === 'no-marker' ? { kind: 'none' } : { kind: 'bad', why: read.why };
+}
+
 /**
- * The id on record for this side (the baseline's, else the ledger's); null when neither has one;
- * a string saying why it cannot be told (no baseline and no ledger to ask).
+ * The id on record for this side: the baseline's, else the ledger's. `unknown` only when neither
+ * can be asked (no baseline and no ledger).
  */
 async function recorded(
   baseline: BaselineStore | null,
   ledger: RootLedger | undefined,
   s: RootSide,
-): Promise<{ id: string } | string | null> {
-  let why: string | null = null;
+): Promise<IdOnRecord> {
+  let why = 'the baseline is unavailable';
   if (baseline) {
     try {
       const id = await baseline.dirDigest(idKey(s));
-      if (id !== null) return { id };
+      if (id !== null) return { kind: 'id', rootId: id };
+      if (!ledger) return { kind: 'none' };
     } catch (err) {
       why = `the baseline is unavailable (${errorMessage(err)})`;
     }
-  } else why = 'the baseline is unavailable';
+  }
   const noted = ledger ? await ledger.get(idKey(s)).catch(() => null) : null;
-  if (noted !== null) return { id: noted };
-  return ledger ? null : why;
+  if (noted !== null) return { kind: 'id', rootId: noted };
+  return ledger ? { kind: 'none' } : { kind: 'unknown', why };
 }
 
 /** Records a root's id in both records (best effort: a record that fails is a weaker guard later). */
@@ -140,12 +148,20 @@ async function remember(
     await ledger.set(idKey(s), id).catch(() => undefined);
 }
 
-/** The one line for a root without its marker that was marked before (or cannot be told). */
-function notMounted(pair: string, s: RootSide, known: { id: string } | string): string {
-  if (typeof known === 'string')
-    return `'${s.root}' has no ${MARKER_REL} and ${known}: cannot tell a first sync from a bare mount point; refusing to sync it`;
-  const init = `ha-sync init --root ${s.root} --pair ${pair}${s.label ? ` --side ${s.label}` : ''}`;
-  return `'${s.root}' has no ${MARKER_REL}, but it held one (root id ${known.id}) when pair '${pair}' synced before: it looks like a bare mount point (the share is not mounted); refusing to sync it. If this folder really is the pair's (a replacement disk), run: ${init}`;
+/** The one line for a refused root. */
+function refusal(pair: string, s: RootSide, r: RefuseReason): string {
+  switch (r.kind) {
+    case 'foreign':
+      return `${r.why}; refusing to sync it (nothing was touched)`;
+    case 'bad':
+      return `${r.why}; refusing to sync it`;
+    case 'cannot-tell':
+      return `'${s.root}' has no ${MARKER_REL} and ${r.why}: cannot tell a first sync from a bare mount point; refusing to sync it`;
+    case 'was-marked': {
+      const init = `ha-sync init --root ${s.root} --pair ${pair}${s.label ? ` --side ${s.label}` : ''}`;
+      return `'${s.root}' has no ${MARKER_REL}, but it held one (root id ${r.rootId}) when pair '${pair}' synced before: it looks like a bare mount point (the share is not mounted); refusing to sync it. If this folder really is the pair's (a replacement disk), run: ${init}`;
+    }
+  }
 }
 
 /** Makes a marker (or takes the one another process made meanwhile): its root id, or why not. */
