@@ -284,7 +284,8 @@ export function fsOpsAdapter(
         return 0; // gone or unreadable: nothing of ours to remove there
       }
       let removed = 0;
-      for (const n of names) if (isTempName(n, id) && (await removeTemp(`${abs}/${n}`, io))) removed++;
+      for (const n of names)
+        if (isTempName(n, id) && (await removeTemp(root, dir === '' ? n : `${dir}/${n}`, io))) removed++;
       return removed;
     },
     async removeStaleTemp(root, rel, minAgeMs, nowMs) {
@@ -294,7 +295,7 @@ export function fsOpsAdapter(
       if ((await stat(root, rel)) === null) return false; // also refuses a symlinked parent
       const st = await lstatQuiet(io, `${root}/${rel}`);
       if (!st?.isFile() || nowMs - st.ctimeMs < minAgeMs) return false;
-      return removeTemp(`${root}/${rel}`, io);
+      return removeTemp(root, rel, io);
     },
   };
 }

@@ -519,11 +519,22 @@ export async function md5File(abs: string): Promise<string> {
 }
 
 /** Removes a stale temp file of ours (name checked by the caller). Returns true when removed. */
-export async function removeTemp(abs: string, io: Io = syncIo): Promise<boolean> {
+export async function removeTemp(root: string, rel: string, io: Io = syncIo): Promise<boolean> {
+  // Through the open parent, like every other unlink: a parent swapped for a symlink after the
+  // listing must not carry this unlink outside the root.
+  let parent: Anchor | string;
   try {
-    await io.unlink(abs);
+    parent = await openParent(io, root, rel);
+  } catch {
+    return false;
+  }
+  if (typeof parent === 'string') return false;
+  try {
+    await io.unlink(`${parent.dir}/${splitRel(rel).name}`);
     return true;
   } catch {
     return false;
+  } finally {
+    await parent.release();
   }
 }

@@ -120,7 +120,7 @@ export async function runEngine(o: EngineOptions): Promise<EngineResult> {
         let removed = 0;
         for (const t of scan.temps) {
           if (o.lost?.aborted) break; // another holder's copies may be in flight now
-          if (await removeTemp(`${abs}/${t}`, io)) removed++;
+          if (await removeTemp(roots[side], joinPath(rel, t), io)) removed++;
         }
         st.tempsRemoved += removed;
         if (removed > 0) o.log.info({ dir: rel || '.', count: removed }, 'removed stale temp files');
