@@ -178,6 +178,8 @@ export function baselineContract(fixture: () => StoreFixture): void {
         rec('hashed', { md5: 'd41d8cd98f00b204e9800998ecf8427e' }),
         rec('unhashed', { md5: null }),
         rec('b-has-target', { a: entry(), b: entry({ target: 'only-b' }) }),
+        rec('racy-both', { a: entry({ racy: true }), b: entry({ racy: true }) }),
+        rec('racy-b', { a: entry(), b: entry({ racy: true }) }),
       ];
       await s.write(recs.map((r) => set('k', r)));
       const got = await s.readDir('k');

@@ -2,8 +2,18 @@
 // planned (planPairDir). Named fixtures in, decisions out; the same situations on real disks
 // through every caller are in test/matrix.test.ts.
 import { describe, expect, it } from 'vitest';
-import type { BaseRecord, Decision, Entry, PlanOptions } from '../src/core/index.js';
-import { agreed, decidePath, deleteGuard, planPairDir, writesInto } from '../src/core/index.js';
+import type { BaseEntry, BaseRecord, Decision, Entry, PlanOptions } from '../src/core/index.js';
+import {
+  RACY_WINDOW_MS,
+  agreed,
+  baseEntry,
+  decidePath,
+  deleteGuard,
+  isRacy,
+  planPairDir,
+  settle,
+  writesInto,
+} from '../src/core/index.js';
 import { T, d, f, l, sp } from './entries.helpers.js';
 
 const keep: PlanOptions = { mtimeThresholdMs: 2000, deleteMissing: false };
@@ -23,6 +33,8 @@ function word(x: Decision): string {
       return `dir ${x.then} ${x.on}`;
     case 'problem':
       return `problem ${x.problem.kind}`;
+    case 'dir-over-file':
+      return `dir-over-file ${x.dir}`;
     default:
       return x.type;
   }
@@ -185,19 +197,26 @@ const cases: Case[] = [
   },
   { name: 'both dirs', base: d('x'), a: d('x'), b: d('x'), want: 'descend' },
   {
-    name: 'dir replaced by a file on a: left alone',
+    name: 'dir replaced by a file on a: the directory wins',
     base: d('x'),
     a: f('x', 1, T + 9000),
     b: d('x'),
     opts: mirror,
-    want: 'problem type-conflict',
+    want: 'dir-over-file b',
   },
   { name: "file replaced by a dir on a: b's file goes (kept)", base: v1, a: d('x'), b: v1, want: 'delete b' },
   {
-    name: 'dir against file, no baseline: left alone',
+    name: 'dir against file, no baseline: the directory wins',
     a: d('x'),
     b: f('x', 1),
-    want: 'problem type-conflict',
+    want: 'dir-over-file a',
+  },
+  {
+    name: 'file edited on a, replaced by a dir on b: the directory wins',
+    base: v1,
+    a: f('x', 9, T + 9000),
+    b: d('x'),
+    want: 'dir-over-file b',
   },
   { name: 'a fifo is never touched', base: v1, a: sp('x'), b: v1, opts: mirror, want: 'problem special' },
 ];
@@ -291,5 +310,47 @@ describe('deleteGuard', () => {
     const r = deleteGuard(g);
     if (expected === null) expect(r).toBeNull();
     else expect(r).toMatch(expected);
+  });
+});
+
+describe('racy baseline entries (one-second mtimes)', () => {
+  const now = 1_800_000_000_000;
+  const whole = f('x', 3, now - 1000); // a whole-second mtime, recorded a second later
+  const racy = (e: Entry): BaseEntry => ({ ...baseEntry(e), racy: true });
+  const racyRec = (ra: boolean, rb: boolean): BaseRecord => ({
+    name: 'x',
+    a: ra ? racy(whole) : baseEntry(whole),
+    b: rb ? racy(whole) : baseEntry(whole),
+    md5: null,
+  });
+
+  it('marks a whole-second mtime recorded within the window, and nothing else', () => {
+    expect(isRacy(baseEntry(whole), now)).toBe(true);
+    expect(isRacy(baseEntry(whole), now + RACY_WINDOW_MS)).toBe(false);
+    expect(isRacy(baseEntry(f('x', 3, now - 1000 + 0.5)), now)).toBe(false); // sub-second: trusted
+    expect(isRacy(baseEntry(f('x', 3, now + 86_400_000)), now)).toBe(false); // far future
+    expect(isRacy(baseEntry(d('x')), now)).toBe(false);
+    const s = settle(agreed('x', whole, whole), now);
+    expect(s.a.racy && s.b.racy).toBe(true);
+    expect(settle(s, now + 10_000).a.racy).toBeUndefined();
+  });
+
+  it('an entry that looks as recorded is compared by contents', () => {
+    expect(word(decidePath(racyRec(true, false), whole, whole, keep))).toBe('hash');
+    expect(word(decidePath(racyRec(true, false), whole, whole, keep, { a: '1', b: '1' }))).toBe('agree');
+    // Different contents: the racy side was saved again within the recorded second.
+    expect(word(decidePath(racyRec(true, false), whole, whole, keep, { a: '1', b: '2' }))).toBe('copy a>b');
+    expect(word(decidePath(racyRec(false, true), whole, whole, keep, { a: '1', b: '2' }))).toBe('copy b>a');
+    // Both racy: which one changed is unknown, so neither is overwritten.
+    expect(word(decidePath(racyRec(true, true), whole, whole, keep, { a: '1', b: '2' }))).toMatch(
+      /^conflict/,
+    );
+    // Not racy: trusted, nothing read.
+    expect(word(decidePath(racyRec(false, false), whole, whole, keep))).toBe('none');
+  });
+
+  it('a racy side against a real change on the other: the change wins (the racy one is kept as a version)', () => {
+    const edited = f('x', 9, now + 5000);
+    expect(word(decidePath(racyRec(true, false), whole, edited, keep))).toBe('copy b>a');
   });
 });

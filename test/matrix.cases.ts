@@ -204,12 +204,24 @@ export const CASES: MatrixCase[] = [
   },
   // -- kinds --
   {
-    name: 'a replaced a directory by a file: the directory is never replaced, left alone',
+    name: "a replaced a directory by a file: the directory wins, a's file is kept beside it",
     base: { x: 'dir', 'x/in.txt': 'in@0' },
     a: { 'x/in.txt': null, x: 'file now@100' },
     deleteMissing: true,
-    leftAlone: true,
-    want: { a: { x: 'file now@100' }, b: { x: 'dir', 'x/in.txt': 'in@0' } },
+    want: same({ x: 'dir', 'x/in.txt': 'in@0', 'x.sync-conflict-*-left': 'file now@100' }),
+  },
+  {
+    name: "a made a directory where b edited the file: the directory wins, b's edit is kept beside it",
+    base: { y: 'old y@0' },
+    a: { y: 'dir', 'y/z.txt': 'z@100' },
+    b: { y: 'b edit@200' },
+    want: same({ y: 'dir', 'y/z.txt': 'z@100', 'y.sync-conflict-*-right': 'b edit@200' }),
+  },
+  {
+    name: 'no baseline, a file on a and a directory on b: the directory wins, the file is kept beside it',
+    a: { w: 'a file@100' },
+    b: { w: 'dir', 'w/in.txt': 'in@100' },
+    want: same({ w: 'dir', 'w/in.txt': 'in@100', 'w.sync-conflict-*-left': 'a file@100' }),
   },
   {
     name: 'a replaced a file by a directory: b keeps the file as a version, gets the directory',

@@ -177,9 +177,17 @@ describe('the command', () => {
     const bare = cli(base);
     expect(bare.code).toBe(0);
     expect(bare.stdout).toMatch(/"msg":"reconcile finished"/);
-    put(d.src, 'c', 'file');
+    // A file that cannot be replaced (immutable, as root) fails that file only: exit 3.
+    put(d.src, 'c', 'new contents', 1_800_000_000);
+    put(d.dest, 'c', 'old', 1_700_000_000);
+    const immutable = spawnSync('chattr', ['+i', join(d.dest, 'c')]).status === 0;
+    try {
+      if (immutable) expect(cli(base).code).toBe(3);
+    } finally {
+      if (immutable) spawnSync('chattr', ['-i', join(d.dest, 'c')]);
+    }
+    fs.rmSync(join(d.dest, 'c'));
     put(d.dest, 'c/x', 'dir');
-    expect(cli(base).code).toBe(3);
     // Emptied for real (its marker stays): the empty-source guard speaks.
     for (const n of fs.readdirSync(d.src))
       if (n !== '.ha-sync') fs.rmSync(join(d.src, n), { recursive: true });

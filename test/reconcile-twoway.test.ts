@@ -174,3 +174,33 @@ describe('two-way reconcile run', () => {
     expect(snapshot(d.dest)).toEqual(snapshot(d.src));
   });
 });
+
+describe('one-second mtimes (netfs, sshfs): a save within the recorded second is not missed', () => {
+  it('a same-size edit that keeps the whole-second mtime of the copy is seen, and nothing is lost', async () => {
+    const d = dirs();
+    const sec = Math.floor(Date.now() / 1000); // what a one-second filesystem shows right now
+    put(d.src, 'doc.txt', 'version 1', sec);
+    expect((await run(d)).r.exitCode).toBe(0);
+    expect(snapshot(d.dest)).toEqual(['doc.txt file:version 1']);
+    // Saved again on hp within the same second: same size, and the same whole-second mtime.
+    put(d.dest, 'doc.txt', 'version 2', sec);
+    const { r } = await run(d);
+    expect(r.exitCode).toBe(0);
+    // Both entries were recorded within their second, so either side may have been saved again:
+    // neither is overwritten (a conflict copy), and both sides hold both versions.
+    const conflictCopy = (l: string): string =>
+      l.replace(/\.sync-conflict-\d{8}-\d{6}-/, '.sync-conflict-*-');
+    const want = ['doc.sync-conflict-*-hp.txt file:version 2', 'doc.txt file:version 1'];
+    expect(snapshot(d.src).map(conflictCopy)).toEqual(want);
+    expect(snapshot(d.dest).map(conflictCopy)).toEqual(want);
+  });
+
+  it('after the window the entry is trusted again: a no-op reads nothing', async () => {
+    const d = dirs();
+    put(d.src, 'old.txt', 'old', 1_700_000_000);
+    expect((await run(d)).r.exitCode).toBe(0);
+    const { r, stdout } = await run(d, { dryRun: true });
+    expect(r.exitCode).toBe(0);
+    expect(stdout).not.toMatch(/old\.txt/);
+  });
+});

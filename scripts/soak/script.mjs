@@ -38,9 +38,7 @@ const OPS = [
   [2, 'rmtree'],
   [8, 'both'],
   [2, 'fileToDir'],
-  // 'dirToFile' (a folder replaced by a file) is left out: ha-sync leaves that conflict alone by
-  // design (docs/live-sync.md: "a directory is never replaced by a file"), so the two sides never
-  // converge and the oracle's first check could not hold. The operation is kept in workload.mjs.
+  [1, 'dirToFile'],
   [2, 'slow'],
 ];
 

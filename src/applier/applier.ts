@@ -443,7 +443,7 @@ export class Applier {
     }
   }
 
-  private async apply(ev: ChangeEvent, d: Delivery): Promise<Disposition> {
+  private async apply(ev: ChangeEvent, d: Delivery, above = false): Promise<Disposition> {
     const { fs, log, clock } = this.deps;
     const owed = this.owed.get(ev.path);
     if (owed) {
@@ -463,17 +463,13 @@ export class Applier {
       ]);
       const below = sa?.below ?? sb?.below;
       if (below !== undefined) {
-        // A file stands where the other side has a directory above this path. Either the parent's
-        // own event replaces that file by the directory (a file replaced by a directory: wait for
-        // it), or it is a directory replaced by a file, which the reconciler leaves alone and never
-        // walks below: nothing below it is decided here either.
-        if (d.deliveryCount < 5) return this.retry(1000);
-        this.stats.skipped++;
-        log.debug(
-          { path: ev.path },
-          `left alone: '${below}' is a directory on one side, a file on the other`,
-        );
-        return { action: 'ack' };
+        // A file stands where the other side has a directory above this path: that path is
+        // decided first (the same decision its own event would get: a file replaced by a
+        // directory, or a directory that wins over a file), then this event again.
+        if (above) return this.retry(1000);
+        const first = await this.serialized(below, () => this.apply({ ...ev, path: below }, d, true));
+        if (first.action !== 'ack') return first;
+        return this.apply(ev, d, true);
       }
       now = { a: entryOf(ev.path, sa), b: entryOf(ev.path, sb) };
       const base = await readBase(this.live, ev.path);

@@ -6,7 +6,7 @@ import type { OpRecord } from '../audit/index.js';
 import type { BaselineStore } from '../baseline/index.js';
 import type { Clock } from '../clock.js';
 import type { BaseEntry, BaseRecord, Decision, Entry, SideName } from '../core/index.js';
-import { baseEntry, conflictName, decidePath, otherSide } from '../core/index.js';
+import { baseEntry, conflictName, decidePath, otherSide, settle } from '../core/index.js';
 import { splitRel } from '../fsops/index.js';
 import type { Logger } from '../log.js';
 import type { FsOps, Keep, Stat } from './fsadapter.js';
@@ -97,7 +97,19 @@ async function putBase(ctx: LiveContext, path: string, rec: BaseRecord | null): 
   if (!store) return;
   const { parent, name } = splitRel(path);
   try {
-    await store.write([{ dir: parent, name, rec }]);
+    // Racy entries are marked against the wall clock: mtimes are wall-clock times.
+    await store.write([{ dir: parent, name, rec: rec === null ? null : settle(rec, Date.now()) }]);
+  } catch (err) {
+    ctx.baselineFailed(err);
+  }
+}
+
+/** Drops the path's record and every record below it. */
+async function dropBaseTree(ctx: LiveContext, path: string): Promise<void> {
+  const store = ctx.baseline();
+  if (!store) return;
+  try {
+    await store.dropTree(path);
   } catch (err) {
     ctx.baselineFailed(err);
   }
@@ -196,6 +208,8 @@ export async function carryOut(
     }
     case 'conflict':
       return conflict(ctx, path, d, lost, started);
+    case 'dir-over-file':
+      return dirOverFile(ctx, path, d, lost, started);
   }
 }
 
@@ -292,14 +306,7 @@ async function conflict(
   started: number,
 ): Promise<Outcome> {
   const loser = ctx.sides[d.loser];
-  const now = ctx.clock.now();
-  let aside = conflictName(path, loser.label, now);
-  const taken = async (rel: string): Promise<boolean> =>
-    (await ctx.fs.stat(loser.root, rel)) !== null ||
-    (await ctx.fs.stat(ctx.sides[d.winner].root, rel)) !== null;
-  for (let n = 1; n < 100 && (await taken(aside)); n++) {
-    aside = conflictName(path, loser.label, now, n);
-  }
+  const aside = await asideName(ctx, path, d.loser);
   ctx.log.warn(
     { pair: ctx.pair, path, winner: ctx.sides[d.winner].label, conflictCopy: aside },
     'conflict: both sides changed; the newer keeps the name, the other is kept beside it',
@@ -330,6 +337,68 @@ async function conflict(
   return {
     done: 'applied',
     what: `conflict ${path}: ${ctx.sides[d.loser].label}'s version kept as ${aside}`,
+  };
+}
+
+/** A conflict copy's name for `path` on `loser`'s side, taken on neither side. */
+async function asideName(ctx: LiveContext, path: string, loser: SideName): Promise<string> {
+  const now = ctx.clock.now();
+  const label = ctx.sides[loser].label;
+  const taken = async (rel: string): Promise<boolean> =>
+    (await ctx.fs.stat(ctx.sides.a.root, rel)) !== null ||
+    (await ctx.fs.stat(ctx.sides.b.root, rel)) !== null;
+  let aside = conflictName(path, label, now);
+  for (let n = 1; n < 100 && (await taken(aside)); n++) aside = conflictName(path, label, now, n);
+  return aside;
+}
+
+/**
+ * A directory on one side, a file on the other: the file is moved aside to a conflict copy, the
+ * directory is made in its place (what it holds follows with its own events, or the next
+ * reconcile), and the conflict copy is copied to the directory's side.
+ */
+async function dirOverFile(
+  ctx: LiveContext,
+  path: string,
+  d: Extract<Decision, { type: 'dir-over-file' }>,
+  lost: AbortSignal,
+  started: number,
+): Promise<Outcome> {
+  const fileSide = otherSide(d.dir);
+  const aside = await asideName(ctx, path, fileSide);
+  ctx.log.warn(
+    { pair: ctx.pair, path, directory: ctx.sides[d.dir].label, conflictCopy: aside },
+    'a directory on one side, a file on the other: the directory keeps the name, the file is kept beside it',
+  );
+  await ctx.fs.moveAside(
+    ctx.sides[fileSide].root,
+    path,
+    { kind: d.file.kind, size: d.file.size, mtimeMs: d.file.mtimeMs },
+    aside,
+    lost,
+  );
+  // The records below described the directory that the file replaced: they must not read as
+  // deletes on the file's side now that an empty directory stands there.
+  await dropBaseTree(ctx, path);
+  const made = await copy(ctx, path, d.dir, fileSide, d.entry, undefined, lost, started, undefined, aside);
+  if (made.done !== 'applied') return made;
+  const file = { ...d.file, name: splitRel(aside).name };
+  const back = await copy(
+    ctx,
+    aside,
+    fileSide,
+    d.dir,
+    file,
+    undefined,
+    lost,
+    ctx.clock.now(),
+    undefined,
+    null,
+  );
+  if (back.done === 'audit-owed') return back;
+  return {
+    done: 'applied',
+    what: `${path}: the directory on ${ctx.sides[d.dir].label} wins; the file is kept as ${aside}`,
   };
 }
 

@@ -30,7 +30,18 @@ export const DIGEST_MAX_BYTES = 255;
 export const PAIR_MAX_BYTES = 255;
 
 const KIND_CODE: Readonly<Record<EntryKind, number>> = { file: 1, dir: 2, symlink: 3, special: 4 };
-const CODE_KIND: readonly (EntryKind | undefined)[] = [undefined, 'file', 'dir', 'symlink', 'special'];
+const CODE_KIND: readonly (EntryKind | undefined)[] = [
+  undefined,
+  'file',
+  'dir',
+  'symlink',
+  'special',
+  'file',
+];
+/** A file entry marked racy (src/core/racy.ts): its own kind code, so no column is added. */
+const RACY_FILE = 5;
+
+const kindCode = (e: BaseEntry): number => (e.racy === true ? RACY_FILE : KIND_CODE[e.kind]);
 
 /** A lone UTF-16 surrogate: it has no UTF-8 form, so it could not be stored exactly. */
 const LONE_SURROGATE = /\p{Surrogate}/u;
@@ -57,7 +68,13 @@ export function unavailable(message: string, cause?: unknown): HaSyncError {
 }
 
 function sameEntry(x: BaseEntry, y: BaseEntry): boolean {
-  return x.kind === y.kind && x.size === y.size && x.mtimeMs === y.mtimeMs && x.target === y.target;
+  return (
+    x.kind === y.kind &&
+    x.size === y.size &&
+    x.mtimeMs === y.mtimeMs &&
+    x.target === y.target &&
+    x.racy === y.racy
+  );
 }
 
 /** The record's columns in RECORD_COLUMNS order; `text` turns a string into the driver's value. */
@@ -65,20 +82,9 @@ export function recordParams(rec: BaseRecord, text: (s: string) => string | Buff
   const a = rec.a;
   const b = rec.b;
   const aTarget = a.target === undefined ? null : text(a.target);
-  if (sameEntry(a, b))
-    return [KIND_CODE[a.kind], a.size, a.mtimeMs, aTarget, null, null, null, null, rec.md5];
+  if (sameEntry(a, b)) return [kindCode(a), a.size, a.mtimeMs, aTarget, null, null, null, null, rec.md5];
   const bTarget = b.target === undefined ? null : text(b.target);
-  return [
-    KIND_CODE[a.kind],
-    a.size,
-    a.mtimeMs,
-    aTarget,
-    KIND_CODE[b.kind],
-    b.size,
-    b.mtimeMs,
-    bTarget,
-    rec.md5,
-  ];
+  return [kindCode(a), a.size, a.mtimeMs, aTarget, kindCode(b), b.size, b.mtimeMs, bTarget, rec.md5];
 }
 
 function decodeEntry(
@@ -93,6 +99,7 @@ function decodeEntry(
   if (k === undefined || !Number.isSafeInteger(s) || typeof mtime !== 'number') {
     throw new Error(`corrupt record (kind ${String(kind)}, size ${String(size)}, mtime ${typeof mtime})`);
   }
+  if (Number(kind) === RACY_FILE) return { kind: k, size: s, mtimeMs: mtime, racy: true };
   return target === null || target === undefined
     ? { kind: k, size: s, mtimeMs: mtime }
     : { kind: k, size: s, mtimeMs: mtime, target: str(target) };

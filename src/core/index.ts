@@ -3,6 +3,7 @@ export type * from './types.js';
 export { deleteGuard } from './guard.js';
 export type { Decision, DecideOptions, Hashes, SideName } from './reconcile.js';
 export { decidePath, unchanged, sameVersion, baseEntry, agreed, writesInto, otherSide } from './reconcile.js';
+export { RACY_WINDOW_MS, isRacy, settle, racyRecord } from './racy.js';
 export type { PairOptions, PathPlan, PairDescend, PairDirPlan } from './pairplan.js';
 export { planPairDir, joinPath } from './pairplan.js';
 export type { ParsedVersion } from './names.js';

@@ -21,10 +21,15 @@ export interface PathPlan {
   readonly decision: Decision;
 }
 
-/** A subdirectory to walk next; `missing` names the side that does not have it. */
+/**
+ * A subdirectory to walk next; `missing` names the side that does not have it. `fresh`: walk it
+ * (and everything below it) with no baseline: a directory made where a file stood, whose old
+ * records below must not read as deletes.
+ */
 export interface PairDescend {
   readonly path: string;
   readonly missing?: SideName;
+  readonly fresh?: true;
 }
 
 export interface PairDirPlan {
@@ -67,6 +72,12 @@ export function planPairDir(
       const useless =
         opts.writeTo !== undefined && decision.then === 'create' && decision.on === opts.writeTo;
       if (!useless) descend.push({ path, missing: decision.on === 'a' ? 'b' : 'a' });
+    } else if (decision.type === 'dir-over-file') {
+      // Walked only where the file side may be written (a one-way run whose dest holds the
+      // directory leaves it to the opposite direction's run).
+      const fileSide = decision.dir === 'a' ? 'b' : 'a';
+      if (opts.writeTo === undefined || opts.writeTo === fileSide)
+        descend.push({ path, missing: fileSide, fresh: true });
     }
     if (opts.writeTo && !writesInto(decision, opts.writeTo)) decision = { type: 'none' };
     paths.push({ path, name, base: rec, a: ea, b: eb, decision });

@@ -16,8 +16,12 @@
 // - No baseline entry (first run, lost state, baseline unreadable): newest wins, nothing is
 //   deleted, and the version replaced is kept.
 // - Every overwrite and delete of a file or symlink keeps the old version (the shell moves it to
-//   the versions area first). A directory is never replaced by a file or symlink, and nothing is
-//   ever done to fifos, sockets or devices.
+//   the versions area first). Nothing is ever done to fifos, sockets or devices.
+// - A directory on one side and a file or symlink on the other, where no rule lets the directory
+//   go (it never does: its contents may be new), is settled by the directory: the file is moved
+//   aside to a conflict copy, and the directory is made in its place.
+// - A racy baseline entry (recorded within a moment of its whole-second mtime, src/core/racy.ts)
+//   is not trusted by size and mtime: the two sides' contents are compared instead.
 import type { BaseEntry, BaseRecord, Entry, EntryKind, PlanOptions, Problem } from './types.js';
 
 export type SideName = 'a' | 'b';
@@ -83,7 +87,19 @@ export type Decision =
    * other side, then remove it if it ended up empty.
    */
   | { readonly type: 'dir-one-side'; readonly on: SideName; readonly then: 'create' | 'remove' }
-  /** Left alone and reported (kind change that would replace a directory, fifo, ...). */
+  /**
+   * A directory on `dir`'s side, a file or symlink (`file`) on the other. The directory wins and
+   * nothing is lost: the file is moved aside to a conflict copy on its own side, the directory is
+   * made in its place and walked with no baseline below it (what the directory holds is copied,
+   * nothing is deleted), and the conflict copy goes to the directory's side.
+   */
+  | {
+      readonly type: 'dir-over-file';
+      readonly dir: SideName;
+      readonly entry: Entry;
+      readonly file: Entry;
+    }
+  /** Left alone and reported (a fifo, socket or device). */
   | { readonly type: 'problem'; readonly problem: Omit<Problem, 'path'> };
 
 /** True when a side's entry is what its baseline entry recorded (exactly). */
@@ -136,19 +152,19 @@ function pick(s: SideName, a: Entry, b: Entry): Entry {
   return s === 'a' ? a : b;
 }
 
-function kindProblem(a: Entry, b: Entry): Decision {
-  return {
-    type: 'problem',
-    problem: {
-      kind: 'type-conflict',
-      side: 'dest',
-      message: `a ${a.kind} on one side, a ${b.kind} on the other; not synced (a directory is never replaced by a file)`,
-      fails: true,
-      op: 'update',
-      src: a,
-      dest: b,
-    },
-  };
+/** One side holds a directory, the other a file or symlink: the directory wins (see Decision). */
+function dirOverFile(a: Entry, b: Entry): Decision {
+  return a.kind === 'dir'
+    ? { type: 'dir-over-file', dir: 'a', entry: a, file: b }
+    : { type: 'dir-over-file', dir: 'b', entry: b, file: a };
+}
+
+/** How a side stands against its baseline entry: 'maybe' is a racy entry that looks unchanged. */
+type Standing = 'same' | 'maybe' | 'changed';
+
+function standing(now: Entry | undefined, base: BaseEntry | undefined): Standing {
+  if (!unchanged(now, base)) return 'changed';
+  return base?.racy === true && now?.kind === 'file' ? 'maybe' : 'same';
 }
 
 /**
@@ -172,11 +188,17 @@ export function decidePath(
   if (!a && !b) return base ? { type: 'drop' } : { type: 'none' };
   if (base === undefined) return firstMeeting(a, b, opts, hashes);
 
-  const changedA = !unchanged(a, base.a);
-  const changedB = !unchanged(b, base.b);
+  const sa = standing(a, base.a);
+  const sb = standing(b, base.b);
+  const changedA = sa === 'changed';
+  const changedB = sb === 'changed';
   if (!changedA && !changedB) {
     // Both as recorded. Both present (they agreed then); a directory on both sides is walked.
-    if (a && b) return a.kind === 'dir' ? { type: 'descend' } : { type: 'none' };
+    if (a && b) {
+      if (a.kind === 'dir') return { type: 'descend' };
+      if (sa === 'same' && sb === 'same') return { type: 'none' };
+      return racyCheck(base, a, b, sa === 'maybe', sb === 'maybe', opts, hashes);
+    }
     return firstMeeting(a, b, opts, hashes); // a record that never matched: treat as unknown
   }
   if (changedA && changedB) return bothChanged(base, a, b, opts, hashes);
@@ -208,8 +230,8 @@ function oneChanged(
   }
   if (won.kind === 'dir' && kept.kind === 'dir') return { type: 'descend' };
   if (kept.kind === 'dir') {
-    // w replaced its directory by a file: never replace the other side's directory by a file.
-    return w === 'a' ? kindProblem(won, kept) : kindProblem(kept, won);
+    // w replaced its directory by a file: the other side's directory (and whatever it holds) wins.
+    return w === 'a' ? dirOverFile(won, kept) : dirOverFile(kept, won);
   }
   if (won.kind === 'dir') {
     // w replaced a file by a directory: the other side's file is kept as a version, then replaced.
@@ -245,7 +267,7 @@ function bothChanged(
       ? { type: 'dir-one-side', on: 'a', then: 'create' }
       : copy('a', 'b', a, undefined);
   if (a.kind === 'dir' && b.kind === 'dir') return { type: 'descend' };
-  if (a.kind === 'dir' || b.kind === 'dir') return kindProblem(a, b);
+  if (a.kind === 'dir' || b.kind === 'dir') return dirOverFile(a, b);
   return contentsDiffer(base.name, a, b, opts, hashes, true);
 }
 
@@ -263,7 +285,7 @@ function firstMeeting(
       : copy(on, otherSide(on), e, undefined);
   }
   if (a.kind === 'dir' && b.kind === 'dir') return { type: 'descend' };
-  if (a.kind === 'dir' || b.kind === 'dir') return kindProblem(a, b);
+  if (a.kind === 'dir' || b.kind === 'dir') return dirOverFile(a, b);
   return contentsDiffer(a.name, a, b, opts, hashes, false);
 }
 
@@ -290,7 +312,7 @@ function contentsDiffer(
   if (!conflict && a.kind === 'file' && b.kind === 'file' && a.size === b.size && sameInstant(a, b)) {
     return { type: 'agree', rec: agreed(name, a, b) };
   }
-  if (!leaf(a.kind) || !leaf(b.kind)) return kindProblem(a, b);
+  if (!leaf(a.kind) || !leaf(b.kind)) return dirOverFile(a, b);
   const w = newer(a, b, opts.mtimeThresholdMs);
   const l = otherSide(w);
   if (a.kind === 'file' && b.kind === 'file' && a.size === b.size) {
@@ -304,6 +326,29 @@ function contentsDiffer(
   }
   if (!conflict) return copy(w, l, pick(w, a, b), pick(l, a, b));
   return { type: 'conflict', winner: w, loser: l, win: pick(w, a, b), lose: pick(l, a, b) };
+}
+
+/**
+ * Both sides look as recorded, and at least one of them is racy (it may have been saved again
+ * within the recorded second). Equal contents: record them again. Different contents: the racy
+ * side changed (the other still holds the baseline's version); both racy: a conflict.
+ */
+function racyCheck(
+  base: BaseRecord,
+  a: Entry,
+  b: Entry,
+  maybeA: boolean,
+  maybeB: boolean,
+  opts: DecideOptions,
+  hashes: Hashes | undefined,
+): Decision {
+  if (a.kind !== 'file' || b.kind !== 'file') return { type: 'none' };
+  if (a.size === b.size) {
+    if (!hashes) return { type: 'hash' };
+    if (hashes.a === hashes.b) return { type: 'agree', rec: agreed(base.name, a, b, hashes.a) };
+  }
+  if (maybeA && maybeB) return contentsDiffer(base.name, a, b, opts, hashes, true);
+  return maybeA ? copy('a', 'b', a, b) : copy('b', 'a', b, a);
 }
 
 function copy(from: SideName, to: SideName, src: Entry, dest: Entry | undefined): Decision {
@@ -332,6 +377,8 @@ export function writesInto(d: Decision, side: SideName): boolean {
       return d.loser === side;
     case 'dir-one-side':
       return d.then === 'create' ? d.on !== side : d.on === side;
+    case 'dir-over-file':
+      return d.dir !== side;
     default:
       return true;
   }

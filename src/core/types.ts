@@ -73,6 +73,11 @@ export interface BaseEntry {
   /** Exactly as lstat reported it on that side (epoch ms, fractional). */
   readonly mtimeMs: number;
   readonly target?: string;
+  /**
+   * Recorded too close to its own whole-second mtime to be trusted by size and mtime (see
+   * src/core/racy.ts): the next decision compares contents.
+   */
+  readonly racy?: true;
 }
 
 /** The baseline of one path: each side's entry when the two last agreed, and the MD5 if known. */

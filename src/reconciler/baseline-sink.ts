@@ -3,7 +3,7 @@
 // directory is planned without a baseline (newest wins, nothing is deleted) for the rest of the
 // run, and nothing more is written: a run never goes on with a half-read baseline.
 import type { BaselineChange, BaselineStore } from '../baseline/index.js';
-import type { BaseRecord } from '../core/index.js';
+import { racyRecord, settle, type BaseRecord } from '../core/index.js';
 import { errorMessage } from '../errors.js';
 import type { Logger } from '../log.js';
 
@@ -68,10 +68,19 @@ export class BaselineSink {
     }
   }
 
-  put(dir: string, name: string, rec: BaseRecord | null): void {
-    if (this.broken || this.readOnly) return;
-    this.pending.push({ dir, name, rec });
+  /**
+   * Queues a record (null drops it). Each side's file entry is marked racy when it was recorded
+   * too close to its whole-second mtime (src/core/racy.ts; mtimes are wall-clock times, so this
+   * reads the wall clock). Returns true when the record is racy: its directory's digest must not
+   * be stored, or the next run would skip the very check the mark asks for.
+   */
+  put(dir: string, name: string, rec: BaseRecord | null): boolean {
+    const settled = rec === null ? null : settle(rec, Date.now());
+    const racy = settled !== null && racyRecord(settled);
+    if (this.broken || this.readOnly) return racy;
+    this.pending.push({ dir, name, rec: settled });
     if (this.pending.length >= BATCH) void this.flush();
+    return racy;
   }
 
   /** Stores `digest` for `dir` after everything queued so far is written. */

@@ -282,6 +282,13 @@ export class Carrier {
             }
             continue;
           }
+          case 'dir-over-file':
+            if (
+              !(await this.ensureDir(d.dir === 'a' ? 'b' : 'a', dir)) ||
+              !(await this.dirOverFile(pp, d, names))
+            )
+              failed.add(pp.path);
+            continue;
           case 'copy':
           case 'touch':
           case 'conflict':
@@ -453,15 +460,7 @@ export class Carrier {
     names: Record<SideName, Set<string>>,
     started: number,
   ): Promise<void> {
-    const now = this.o.clock.now();
-    let aside = conflictName(pp.path, this.labels[d.loser], now);
-    for (
-      let n = 1;
-      n < 100 && (names.a.has(splitRel(aside).name) || names.b.has(splitRel(aside).name));
-      n++
-    ) {
-      aside = conflictName(pp.path, this.labels[d.loser], now, n);
-    }
+    const aside = this.asideName(pp.path, d.loser, names);
     const kept: Kept = { path: aside, kind: 'conflict' };
     this.o.log.warn(
       { path: pp.path, winner: this.labels[d.winner], conflictCopy: aside },
@@ -511,6 +510,77 @@ export class Carrier {
       this.o.clock.now(),
       copied,
     );
+  }
+
+  /** A conflict copy's name for `path` on `loser`'s side, not taken on either side. */
+  private asideName(path: string, loser: SideName, names: Record<SideName, Set<string>>): string {
+    const now = this.o.clock.now();
+    let aside = conflictName(path, this.labels[loser], now);
+    for (
+      let n = 1;
+      n < 100 && (names.a.has(splitRel(aside).name) || names.b.has(splitRel(aside).name));
+      n++
+    ) {
+      aside = conflictName(path, this.labels[loser], now, n);
+    }
+    return aside;
+  }
+
+  /**
+   * A directory on one side, a file (or symlink) on the other: the file is moved aside to a
+   * conflict copy, the directory is made in its place (its contents follow in the walk), and the
+   * conflict copy goes to the directory's side. Returns true when the directory may be walked.
+   */
+  private async dirOverFile(
+    pp: PathPlan,
+    d: Extract<PathPlan['decision'], { type: 'dir-over-file' }>,
+    names: Record<SideName, Set<string>>,
+  ): Promise<boolean> {
+    const started = this.o.clock.now();
+    const fileSide = otherSide(d.dir);
+    const aside = this.asideName(pp.path, fileSide, names);
+    const kept: Kept = { path: aside, kind: 'conflict' };
+    this.o.log.warn(
+      { path: pp.path, directory: this.labels[d.dir], conflictCopy: aside },
+      'a directory on one side, a file on the other: the directory keeps the name, the file is kept beside it',
+    );
+    if (this.o.dryRun) {
+      await this.emit('update', fileSide, pp.path, d.entry, d.file, started, null, { kept });
+      return true;
+    }
+    const moved = await moveAside(
+      this.roots[fileSide],
+      pp.path,
+      expectedOf(d.file),
+      aside,
+      this.fsOpts(fileSide),
+    );
+    await this.emit('update', fileSide, pp.path, d.entry, d.file, started, moved, { kept });
+    if (!moved.ok) return false;
+    const made = await this.mkdir(d.dir, fileSide, pp.path, d.entry);
+    // A one-way run writes only into dest: the copy reaches src in the opposite direction's run.
+    if (this.o.twoWay !== true) return made;
+    const copied = await copyEntry(
+      this.roots[fileSide],
+      this.roots[d.dir],
+      aside,
+      { src: expectedOf(d.file), dest: null },
+      this.fsOpts(d.dir),
+    );
+    if (copied.ok) {
+      const seen = await this.observe(d.dir, aside);
+      this.record(aside, fileSide, baseEntry(d.file), seen ?? baseEntry(d.file));
+    }
+    await this.emit(
+      'create',
+      d.dir,
+      aside,
+      { ...d.file, name: splitRel(aside).name },
+      undefined,
+      this.o.clock.now(),
+      copied,
+    );
+    return made;
   }
 
   private async hashBoth(

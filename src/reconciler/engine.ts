@@ -205,7 +205,9 @@ export async function runEngine(o: EngineOptions): Promise<EngineResult> {
     if (digest !== null && !sink.safe && (await sink.digest(d.path)) === digest) {
       return subdirNames(sa.packed!).map((name) => ({ path: joinPath(d.path, name) }));
     }
-    const base = (await sink.readDir(d.path)) ?? [];
+    // A fresh directory (made where a file stood) is walked with no baseline: its old records
+    // below would read as deletes.
+    const base = d.fresh ? [] : ((await sink.readDir(d.path)) ?? []);
     if (d.path === '' && !again) {
       st.rootEmpty = {
         a: sa.entries.length === 0 && !sa.unread?.size,
@@ -234,8 +236,9 @@ export async function runEngine(o: EngineOptions): Promise<EngineResult> {
     let quiet = unread.size === 0;
     for (const pp of plan.paths) {
       const dec = pp.decision;
-      if (dec.type === 'agree') sink.put(d.path, pp.name, dec.rec);
-      else if (dec.type === 'drop') sink.put(d.path, pp.name, null);
+      if (dec.type === 'agree') {
+        if (sink.put(d.path, pp.name, dec.rec)) quiet = false;
+      } else if (dec.type === 'drop') sink.put(d.path, pp.name, null);
       else if (dec.type === 'problem') {
         quiet = false;
         await carrier.problem({ ...dec.problem, path: pp.path });
@@ -252,8 +255,8 @@ export async function runEngine(o: EngineOptions): Promise<EngineResult> {
         act.push(pp);
       } else if (!sameAsBase(pp)) quiet = false;
     }
-    if (quiet && digest !== null && !again) sink.setDigest(d.path, digest);
-    let descend = plan.descend;
+    if (quiet && digest !== null && !again && !d.fresh) sink.setDigest(d.path, digest);
+    let descend = d.fresh ? plan.descend.map((x) => ({ ...x, fresh: true as const })) : plan.descend;
     if (act.length > 0) {
       const names = { a: new Set(sa.entries.map((e) => e.name)), b: new Set(sb.entries.map((e) => e.name)) };
       const r = await opTurn.run(() => carrier.carryOut(d.path, act, names));
