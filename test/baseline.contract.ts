@@ -5,6 +5,7 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { isHaSyncError } from '../src/errors.js';
 import type { BaseEntry, BaseRecord, BaselineChange, BaselineStore } from '../src/baseline/index.js';
+import { moveTree } from '../src/baseline/index.js';
 
 export interface StoreFixture {
   /** Opens a store for `pair` on the fixture's backing file or database (again, when reopened). */
@@ -300,6 +301,26 @@ export function baselineContract(fixture: () => StoreFixture): void {
       expect(await s.readPath('a/b.txt')).toBeNull();
       expect(await s.readPath('a/b0')).toEqual(rec('b0'));
       await s.dropTree('does/not/exist');
+    });
+
+    it('moves a tree: the record, everything below it, nothing beside it; what stood there goes', async () => {
+      const s = await open();
+      await s.write([set('', rec('photos')), set('photos', rec('2019')), set('photos', rec('keep'))]);
+      await s.write([set('photos/2019', rec('a.jpg')), set('photos/2019/x', rec('b.jpg'))]);
+      await s.write([set('photos/2019 b', rec('beside')), set('albums/2019', rec('stale'))]);
+      expect((await s.treeDirs('photos/2019')).sort()).toEqual(['photos/2019', 'photos/2019/x']);
+      expect((await moveTree(s, 'photos/2019', 'albums/2019')).records).toBe(3);
+      expect(await s.readPath('albums/2019')).toEqual(rec('2019'));
+      expect(await s.readDir('albums/2019')).toEqual([rec('a.jpg')]);
+      expect(await s.readDir('albums/2019/x')).toEqual([rec('b.jpg')]);
+      expect(await s.readPath('photos/2019')).toBeNull();
+      expect(await s.treeDirs('photos/2019')).toEqual([]);
+      expect(await s.readDir('photos/2019 b')).toEqual([rec('beside')]);
+      expect(await s.readDir('photos')).toEqual([rec('keep')]);
+      // A file's move is its record alone; into its own subtree is refused.
+      expect((await moveTree(s, 'photos/keep', 'kept')).records).toBe(1);
+      expect(await s.readPath('kept')).toEqual(rec('kept'));
+      await expect(moveTree(s, 'albums', 'albums/2019/in')).rejects.toThrow(RangeError);
     });
 
     it('drops a whole pair with the root path, and no other pair', async () => {

@@ -215,8 +215,16 @@ const CALLERS: Record<string, (d: Dirs, c: MatrixCase) => Promise<void>> = {
   'live applier': live,
   "run's start": async (d, c) => {
     await withApplier(d, c.deleteMissing === true, async (applier, _bus, tempIds) => {
-      const log = captureLogger().log;
+      const cap = captureLogger();
+      const log = cap.log;
       await equalize(applier, { clock: systemClock, log }, new AbortController().signal, tempIds);
+      if (process.env.MATRIX_DEBUG)
+        console.log(
+          cap
+            .lines()
+            .map((l) => JSON.stringify(l))
+            .join('\n'),
+        );
     });
   },
 };

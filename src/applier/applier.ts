@@ -32,7 +32,7 @@ import type { Logger } from '../log.js';
 import type { ApplierBeat } from '../health/index.js';
 import { checkRelPath } from '../bus/index.js';
 import type { BaselineStore } from '../baseline/index.js';
-import { STATE_DIR, type Decision } from '../core/index.js';
+import { STATE_DIR, type BaseRecord, type Decision } from '../core/index.js';
 import { STALE_TEMP_MS, TEMP_RE, expireSides, isTempName, splitRel } from '../fsops/index.js';
 import type { FsOps } from './fsadapter.js';
 import {
@@ -49,6 +49,7 @@ import { LeaseKeeper } from './lease.js';
 import { Echoes } from './echoes.js';
 import { MountWatch } from './mounts.js';
 import { TempSweeper } from './temps.js';
+import { LiveMoves, PAIR_WAIT_MS } from './moves.js';
 import { LiveState } from './livestate.js';
 import { AuditWindows, type SideRef } from './windows.js';
 
@@ -145,6 +146,7 @@ export class Applier {
   private stopping = false;
   private readonly mounts: MountWatch;
   private readonly temps: TempSweeper;
+  private readonly moves: LiveMoves;
   /** What the heartbeat reports (see livestate.ts). */
   readonly liveState = new LiveState();
   /** Records owed to the opslog, by event path (see recordAll). */
@@ -165,6 +167,7 @@ export class Applier {
     this.windows = new AuditWindows(deps.audit, config.pair, config.windowMs, deps.clock, deps.log);
     this.mounts = new MountWatch(config.pair, [config.a, config.b], deps.fs, deps.clock, deps.log);
     this.temps = new TempSweeper(deps.fs, deps.log);
+    this.moves = new LiveMoves(config.deleteMissing);
     this.live = {
       pair: config.pair,
       sides: { a: config.a, b: config.b },
@@ -455,6 +458,7 @@ export class Applier {
     if (wait) return wait;
 
     let decision: Decision;
+    let base: BaseRecord | undefined;
     let now: { a: ReturnType<typeof entryOf>; b: ReturnType<typeof entryOf> };
     try {
       const [sa, sb] = await Promise.all([
@@ -472,7 +476,7 @@ export class Applier {
         return this.apply(ev, d, true);
       }
       now = { a: entryOf(ev.path, sa), b: entryOf(ev.path, sb) };
-      const base = await readBase(this.live, ev.path);
+      base = await readBase(this.live, ev.path);
       decision = await decideLive(this.live, ev.path, base, now.a, now.b);
     } catch (err) {
       if (isHaSyncError(err, 'UNSAFE_PATH')) return this.reject(errorMessage(err), d, ev);
@@ -483,6 +487,9 @@ export class Applier {
       log.debug({ side: ev.side, path: ev.path }, `nothing to do: ${decision.problem.message}`);
       return { action: 'ack' };
     }
+    // One half of a move waits a moment for the other (moves.ts); the decision is made again then.
+    if (this.moves.waits(ev.path, decision, base, d.deliveryCount <= 1, clock.now()))
+      return this.retry(PAIR_WAIT_MS);
     const writes =
       decision.type !== 'none' &&
       decision.type !== 'descend' &&
@@ -507,7 +514,9 @@ export class Applier {
     try {
       if (grant?.ok && (grant.handle.lost.aborted || this.stopping)) return this.retry(2000);
       const lost = grant?.ok ? grant.handle.lost : new AbortController().signal;
-      let out = await carryOut(this.live, ev.path, decision, now, lost, clock.now());
+      let out =
+        (await this.moves.tryMove(this.live, ev.path, decision, base, lost, clock.now())) ??
+        (await carryOut(this.live, ev.path, decision, now, lost, clock.now()));
       if (
         out.done === 'applied' &&
         decision.type === 'delete' &&

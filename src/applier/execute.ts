@@ -3,9 +3,9 @@
 // module does what it answered, then writes what both sides now hold to the baseline. Every
 // overwrite and delete keeps the old version first; a conflict keeps the loser beside the file.
 import type { OpRecord } from '../audit/index.js';
-import type { BaselineStore } from '../baseline/index.js';
+import { moveTree, type BaselineStore } from '../baseline/index.js';
 import type { Clock } from '../clock.js';
-import type { BaseEntry, BaseRecord, Decision, Entry, SideName } from '../core/index.js';
+import type { BaseEntry, BaseRecord, Decision, Entry, MoveDecision, SideName } from '../core/index.js';
 import { baseEntry, conflictName, decidePath, otherSide, settle } from '../core/index.js';
 import { splitRel } from '../fsops/index.js';
 import type { Logger } from '../log.js';
@@ -338,6 +338,62 @@ async function conflict(
     done: 'applied',
     what: `conflict ${path}: ${ctx.sides[d.loser].label}'s version kept as ${aside}`,
   };
+}
+
+/**
+ * A move seen on side `x`, carried out on the other side as one rename (src/core/moves.ts decided
+ * it; LiveMoves paired it). What stood at the new path is kept as a version first. The baseline
+ * follows the move: a file's record is re-keyed, a directory's whole subtree with `store`.
+ */
+export async function moveLive(
+  ctx: LiveContext,
+  m: Extract<MoveDecision, { type: 'move' }>,
+  moved: Entry,
+  x: SideName,
+  store: BaselineStore | null,
+  lost: AbortSignal,
+  started: number,
+): Promise<Outcome> {
+  const [from, on] = [ctx.sides[x], ctx.sides[m.on]];
+  const stat = (e: Entry): Stat => ({ kind: e.kind, size: e.size, mtimeMs: e.mtimeMs });
+  let kept: string | undefined;
+  if (m.replaces) {
+    const keep = ctx.keepVersions ? { nowMs: ctx.clock.now() } : undefined;
+    kept = (await ctx.fs.remove(on.root, m.to, stat(m.replaces), lost, keep)).kept;
+  }
+  const r = await ctx.fs.move(from.root, on.root, m.from, stat(m.entry), m.to, lost);
+  const done = parentRecords(ctx, r.createdDirs, from, on, started);
+  const kind = leafKind(moved.kind);
+  ctx.remember(on, m.from, { type: 'delete', kind, size: m.entry.size, mtimeMs: m.entry.mtimeMs });
+  ctx.remember(on, m.to, { type: 'upsert', kind, size: m.entry.size, mtimeMs: m.entry.mtimeMs });
+  let bytes: number | null = moved.kind === 'file' ? moved.size : null;
+  if (moved.kind === 'dir' && store) {
+    try {
+      bytes = (await moveTree(store, m.from, m.to)).bytes;
+    } catch (err) {
+      ctx.baselineFailed(err);
+    }
+  } else {
+    await putBase(ctx, m.from, null);
+    const after = entryOf(m.to, await ctx.fs.stat(on.root, m.to)) ?? m.entry;
+    await putBase(ctx, m.to, recFor(splitRel(m.to).name, x, baseEntry(moved), baseEntry(after)));
+  }
+  const size = moved.kind === 'file' ? moved.size : null;
+  const op = success(ctx, started, {
+    operation: 'move',
+    filepath: m.to,
+    movedFrom: m.from,
+    bytesNotCopied: bytes,
+    sizeBefore: size,
+    sizeAfter: size,
+    md5Before: null,
+    md5After: null,
+    keptPath: kept ?? null,
+    keptKind: kept ? 'version' : null,
+  });
+  done.push({ from, to: on, op, bytes: 0 });
+  if (!(await ctx.record(m.to, done))) return { done: 'audit-owed' };
+  return { done: 'applied', what: `move ${m.from} -> ${m.to} (${directionName(from, on)})` };
 }
 
 /** A conflict copy's name for `path` on `loser`'s side, taken on neither side. */

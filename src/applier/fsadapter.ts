@@ -16,7 +16,10 @@ import {
   deleteEntry,
   md5File,
   moveAside,
+  moveEntry,
   Owners,
+  Limiter,
+  scanDir,
   splitRel,
   touchEntry,
   unsafeRelPath,
@@ -99,6 +102,23 @@ export interface FsOps {
   ): Promise<void>;
   /** Renames `rel` to `toRel` in the same directory (a conflict copy), never over an existing entry. */
   moveAside(root: string, rel: string, expect: Stat, toRel: string, lost?: AbortSignal): Promise<void>;
+  /**
+   * A move carried out on `root` (moveEntry: one rename, `rel` checked against `expect`, never
+   * over an existing entry). Missing parents of `toRel` are made as copies of `fromRoot`'s.
+   */
+  move(
+    fromRoot: string,
+    root: string,
+    rel: string,
+    expect: Stat,
+    toRel: string,
+    lost?: AbortSignal,
+  ): Promise<{ createdDirs: string[] }>;
+  /** What `root` holds directly in `rel` (names, kinds, sizes, mtimes), or null if unreadable. */
+  list(
+    root: string,
+    rel: string,
+  ): Promise<{ name: string; kind: EntryKind; size: number; mtimeMs: number }[] | null>;
   /** MD5 of a regular file (never follows a symlink). */
   md5(root: string, rel: string): Promise<string>;
   /**
@@ -268,6 +288,26 @@ export function fsOpsAdapter(
     async moveAside(root, rel, expect, toRel, lost) {
       const r = await moveAside(root, rel, expect, toRel, { io, lost });
       if (!r.ok) raise(r);
+    },
+    async move(fromRoot, root, rel, expect, toRel, lost) {
+      const createdDirs = await ensureParents(fromRoot, root, toRel, lost);
+      const r = await moveEntry(root, rel, expect, toRel, { io, lost });
+      if (!r.ok) raise(r);
+      return { createdDirs };
+    },
+    async list(root, rel) {
+      if (unsafeRelPath(rel) !== null || (rel !== '' && (await stat(root, rel))?.kind !== 'dir')) return null;
+      try {
+        const scan = await scanDir(
+          rel === '' ? root : `${root}/${rel}`,
+          io,
+          new Limiter(8),
+          rootIds.get(root) ?? null,
+        );
+        return scan.entries.map((e) => ({ name: e.name, kind: e.kind, size: e.size, mtimeMs: e.mtimeMs }));
+      } catch {
+        return null;
+      }
     },
     md5: (root, rel) => md5File(`${root}/${rel}`),
     useRootId(root, rootId) {

@@ -3,7 +3,7 @@
 // when it finishes, so a database outage never blocks a sync. Field names follow the seed's
 // `sync_iterations` / `sync_operations` schema.
 
-export type OperationKind = 'create' | 'update' | 'delete';
+export type OperationKind = 'create' | 'update' | 'delete' | 'move';
 export type OperationStatus = 'success' | 'fail';
 export type IterationStatus = 'running' | 'success' | 'partial_failure' | 'failed';
 /**
@@ -42,6 +42,10 @@ export interface OpRecord {
    */
   ownerBefore?: string | null;
   ownerAfter?: string | null;
+  /** A move: the old path (`filepath` is the new one); set exactly when operation is 'move'. */
+  movedFrom?: string | null;
+  /** A move: the bytes a copy would have moved (a file's size; a directory's files, when known). */
+  bytesNotCopied?: number | null;
 }
 
 /** What is known when a run starts: the `sync_iterations` row before its outcome. */
@@ -63,6 +67,8 @@ export interface IterationCounts {
   skipped: number;
   failed: number;
   bytesTransferred: number;
+  /** Moves carried out as renames (issue 16); absent in runs recorded before. */
+  moved?: number;
 }
 
 export interface IterationEnd {

@@ -7,3 +7,4 @@ export { openBaseline, openMemoryBaseline, baselinePath, BASELINE_FILE } from '.
 export { DIR_MAX_BYTES, NAME_MAX_BYTES, TARGET_MAX_BYTES, DIGEST_MAX_BYTES } from './rows.js';
 export { orientedBaseline, oneWaySideNames } from './oriented.js';
 export { reopeningBaseline } from './reopening.js';
+export { moveTree } from './move.js';

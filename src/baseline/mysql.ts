@@ -85,6 +85,7 @@ const SQL = {
   dropDir: 'DELETE FROM sync_baseline WHERE dir_key = ? AND pair = ? AND dir = ?',
   dropBelow: 'DELETE FROM sync_baseline WHERE pair = ? AND dir >= ? AND dir < ?',
   dropPair: 'DELETE FROM sync_baseline WHERE pair = ?',
+  treeDirs: 'SELECT DISTINCT dir FROM sync_baseline WHERE pair = ? AND (dir = ? OR (dir >= ? AND dir < ?))',
   getDigest: 'SELECT digest FROM sync_baseline_dirs WHERE dir_key = ? AND pair = ? AND dir = ?',
   setDigest: 'REPLACE INTO sync_baseline_dirs (dir_key, pair, dir, digest) VALUES (?, ?, ?, ?)',
   clearDigestsBelow: 'DELETE FROM sync_baseline_dirs WHERE pair = ? AND dir >= ? AND dir < ?',
@@ -278,6 +279,14 @@ export class MysqlBaseline implements BaselineStore {
       const recs = new Array<BaseRecord>(rows.length);
       for (let i = 0; i < rows.length; i++) recs[i] = decodeRecord(rows[i] as RecordRow, fromUtf8);
       return sortByName(recs);
+    });
+  }
+
+  async treeDirs(path: string): Promise<string[]> {
+    return this.run(`list dirs below ${JSON.stringify(path)}`, async () => {
+      const { lo, hi } = subtreeRange(path);
+      const rows = await this.rows(SQL.treeDirs, [this.pairBytes, utf8(path), utf8(lo), utf8(hi)]);
+      return rows.map((r) => fromUtf8(r.dir));
     });
   }
 

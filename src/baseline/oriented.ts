@@ -25,6 +25,7 @@ export function orientedBaseline(store: BaselineStore, aName: string, bName: str
     write: (changes: readonly BaselineChange[]) =>
       store.write(changes.map((c) => (c.rec ? { ...c, rec: swapped(c.rec) } : c))),
     dropTree: (path) => store.dropTree(path),
+    treeDirs: (path) => store.treeDirs(path),
     dirDigest: (dir) => store.dirDigest(dir),
     setDigest: (dir, digest) => store.setDigest(dir, digest),
     close: () => store.close(),

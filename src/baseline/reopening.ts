@@ -53,6 +53,7 @@ export function reopeningBaseline(
     readPath: async (path: string) => (await current()).readPath(path),
     write: async (changes: readonly BaselineChange[]) => (await current()).write(changes),
     dropTree: async (path: string) => (await current()).dropTree(path),
+    treeDirs: async (path: string) => (await current()).treeDirs(path),
     dirDigest: async (dir: string) => (await current()).dirDigest(dir),
     setDigest: async (dir: string, digest: string) => (await current()).setDigest(dir, digest),
     close: async () => {

@@ -61,6 +61,7 @@ const SQL = {
   dropDir: 'DELETE FROM baseline WHERE pair = ? AND dir = ?',
   dropBelow: 'DELETE FROM baseline WHERE pair = ? AND dir >= ? AND dir < ?',
   dropPair: 'DELETE FROM baseline WHERE pair = ?',
+  treeDirs: 'SELECT DISTINCT dir FROM baseline WHERE pair = ? AND (dir = ? OR (dir >= ? AND dir < ?))',
   getDigest: 'SELECT digest FROM baseline_dirs WHERE pair = ? AND dir = ?',
   setDigest: 'INSERT OR REPLACE INTO baseline_dirs (pair, dir, digest) VALUES (?, ?, ?)',
   clearDigest: 'DELETE FROM baseline_dirs WHERE pair = ? AND dir = ?',
@@ -159,6 +160,17 @@ export class SqliteBaseline implements BaselineStore {
       return Promise.resolve(row === undefined ? null : decodeRecord(row, asText));
     } catch (err) {
       return Promise.reject(this.fail(`read ${JSON.stringify(path)}`, err));
+    }
+  }
+
+  treeDirs(path: string): Promise<string[]> {
+    try {
+      this.open();
+      const { lo, hi } = subtreeRange(path);
+      const rows = this.st.treeDirs.all(this.pair, path, lo, hi) as { dir: string }[];
+      return Promise.resolve(rows.map((r) => r.dir));
+    } catch (err) {
+      return Promise.reject(this.fail(`list dirs below ${JSON.stringify(path)}`, err));
     }
   }
 

@@ -30,6 +30,8 @@ export interface BaselineStore {
   write(changes: readonly BaselineChange[]): Promise<void>;
   /** Drops every record at or below `path` ('' = the whole pair) and the digests of those dirs. */
   dropTree(path: string): Promise<void>;
+  /** The directories at or below `path` that hold records (`path` itself included when it does). */
+  treeDirs(path: string): Promise<string[]>;
   /** Digest the reconciler stored for `dir` (see setDigest), or null. */
   dirDigest(dir: string): Promise<string | null>;
   /** Stores a digest for `dir`: "the baseline of this dir was verified equal to a listing hashing to this". */

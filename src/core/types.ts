@@ -32,7 +32,7 @@ export interface Expected {
  * The word for a finished operation (dry-run lines, audit): create, update (contents copied over),
  * touch (contents equal by MD5: only the mtime set), delete.
  */
-export type OpKind = 'create' | 'update' | 'touch' | 'delete';
+export type OpKind = 'create' | 'update' | 'touch' | 'delete' | 'move';
 
 /** Why an entry was not synced. Reported, counted; a 'fail' makes the run a partial failure. */
 export type ProblemKind =

@@ -35,6 +35,7 @@ export {
   touchEntry,
   deleteEntry,
   moveAside,
+  moveEntry,
   restoreEntry,
   md5File,
   removeTemp,

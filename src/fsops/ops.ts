@@ -470,6 +470,61 @@ export async function moveAside(
 }
 
 /**
+ * Moves `rel` to `toRel` under the same root with one rename (a move seen on the other side,
+ * carried out here): both parents opened without following symlinks, `rel` checked against
+ * `expected` right before, never over an existing entry (the caller keeps what stood at `toRel`
+ * first). A directory never moves into its own subtree. Across filesystems (EXDEV): fails with
+ * IO, and the caller copies instead.
+ */
+export async function moveEntry(
+  root: string,
+  rel: string,
+  expected: Expected,
+  toRel: string,
+  opts: OpOptions = {},
+): Promise<OpResult> {
+  const io = opts.io ?? syncIo;
+  try {
+    if (isStatePath(rel) || isStatePath(toRel)) return fail('UNSAFE_PATH', STATE_PATH);
+    if (rel === toRel || toRel.startsWith(`${rel}/`)) {
+      return fail('UNSAFE_PATH', `'${toRel}' is '${rel}' or inside it: a directory cannot move into itself`);
+    }
+    return await withParents(
+      io,
+      [
+        { root, rel },
+        { root, rel: toRel },
+      ],
+      async ([from, to]) => {
+        const abs = `${from!}/${splitRel(rel).name}`;
+        const toAbs = `${to!}/${splitRel(toRel).name}`;
+        const diff = mismatch(await io.lstat(abs), expected);
+        if (diff) return fail('CHANGED_UNDER_US', leftAlone(diff));
+        if ((await io.lstat(toAbs)) !== null)
+          return fail('CHANGED_UNDER_US', `'${toRel}' exists; not replacing it`);
+        if (opts.lost?.aborted) return fail('CHANGED_UNDER_US', LOST);
+        try {
+          await renameFresh(io, abs, toAbs);
+        } catch (err) {
+          const code = (err as NodeJS.ErrnoException).code;
+          if (code === 'ENOENT') return fail('CHANGED_UNDER_US', leftAlone('no longer exists'));
+          if (code === 'EEXIST') return fail('CHANGED_UNDER_US', `'${toRel}' exists; not replacing it`);
+          if (code === 'EXDEV') return fail('IO', 'another filesystem: not a rename');
+          throw err;
+        }
+        const after = mismatch(await io.lstat(toAbs), expected);
+        if (after === null) return { ok: true, bytes: 0 };
+        if (await putBack(io, toAbs, abs))
+          return fail('CHANGED_UNDER_US', `changed since planned: ${after}; moved back`);
+        return fail('CHANGED_UNDER_US', `changed since planned: ${after}; it is at '${toRel}' now`);
+      },
+    );
+  } catch (err) {
+    return fail('IO', errText(err));
+  }
+}
+
+/**
  * Puts the kept version `versionRel` (under `.ha-sync/versions/`) back at `rel` under the same
  * root, through copyEntry's steps: a temp file, check-before-write on both, then a rename (with
  * `keep`, the entry it replaces is kept first). The version itself stays where it is. The copy gets

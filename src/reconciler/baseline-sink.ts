@@ -2,7 +2,7 @@
 // (one transaction each). Safe mode: with no store, or once any read or write failed, every
 // directory is planned without a baseline (newest wins, nothing is deleted) for the rest of the
 // run, and nothing more is written: a run never goes on with a half-read baseline.
-import type { BaselineChange, BaselineStore } from '../baseline/index.js';
+import { moveTree, type BaselineChange, type BaselineStore } from '../baseline/index.js';
 import { racyRecord, settle, type BaseRecord } from '../core/index.js';
 import { errorMessage } from '../errors.js';
 import type { Logger } from '../log.js';
@@ -81,6 +81,22 @@ export class BaselineSink {
     this.pending.push({ dir, name, rec: settled });
     if (this.pending.length >= BATCH) void this.flush();
     return racy;
+  }
+
+  /**
+   * A move's baseline (src/baseline/move.ts): what is queued is written first, then the records
+   * of `from` and below are re-keyed to `to`. Answers the bytes of the files moved, or null when
+   * the baseline failed (the run goes on in safe mode).
+   */
+  async moveTree(from: string, to: string): Promise<number | null> {
+    await this.flush();
+    if (this.broken || this.readOnly || !this.store) return null;
+    try {
+      return (await moveTree(this.store, from, to)).bytes;
+    } catch (err) {
+      this.fail(err);
+      return null;
+    }
   }
 
   /** Stores `digest` for `dir` after everything queued so far is written. */

@@ -4,7 +4,16 @@
 // copied from, and the entry observed on the side written to.
 import type { Stats } from 'node:fs';
 import type { IterationCounts, OpRecord } from '../audit/index.js';
-import type { BaseEntry, BaseRecord, Entry, Hashes, PathPlan, Problem, SideName } from '../core/index.js';
+import type {
+  BaseEntry,
+  BaseRecord,
+  Entry,
+  Hashes,
+  MoveDecision,
+  PathPlan,
+  Problem,
+  SideName,
+} from '../core/index.js';
 import { baseEntry, conflictName, decidePath, otherSide } from '../core/index.js';
 import type { CopyItem, OpOptions, OpResult } from '../fsops/index.js';
 import {
@@ -17,6 +26,7 @@ import {
   entryFromStats,
   md5File,
   moveAside,
+  moveEntry,
   Owners,
   splitRel,
   touchEntry,
@@ -33,6 +43,8 @@ export interface Deferred {
   readonly entry: Entry;
   /** A file replaced by a directory from the other side: reconcile the path again afterwards. */
   readonly replace: boolean;
+  /** The path's baseline record (a delete's evidence; moves pair on it). */
+  readonly base?: BaseRecord;
 }
 
 /** lstat that answers null for anything it cannot read. */
@@ -99,18 +111,24 @@ export class Carrier {
     dest: Entry | undefined,
     startedAtMs: number,
     result: OpResult | null,
-    extra: { md5?: { before: string; after: string }; kept?: Kept } = {},
+    extra: {
+      md5?: { before: string; after: string };
+      kept?: Kept;
+      move?: { from: string; bytesNotCopied: number | null };
+    } = {},
   ): Promise<void> {
     const operation =
-      kind === 'fail'
-        ? dest
-          ? 'update'
-          : 'create'
-        : kind === 'create'
-          ? 'create'
-          : kind === 'delete'
-            ? 'delete'
-            : 'update';
+      kind === 'move'
+        ? 'move'
+        : kind === 'fail'
+          ? dest
+            ? 'update'
+            : 'create'
+          : kind === 'create'
+            ? 'create'
+            : kind === 'delete'
+              ? 'delete'
+              : 'update';
     const ok = result === null || result.ok;
     // A batch copy reports a refused chown in its result: the run's one warning.
     if (result?.ok && result.ownerDenied) this.owners.denied('EPERM');
@@ -122,6 +140,7 @@ export class Carrier {
       filepath: path,
       sizeBefore: dest && dest.kind !== 'dir' ? dest.size : null,
       sizeAfter: operation === 'delete' ? null : src && src.kind !== 'dir' ? src.size : null,
+      ...(extra.move ? { movedFrom: extra.move.from, bytesNotCopied: extra.move.bytesNotCopied } : {}),
       md5Before: extra.md5?.before ?? null,
       md5After: extra.md5?.after ?? null,
       startedAtMs,
@@ -137,6 +156,7 @@ export class Carrier {
       else if (kind === 'create') c.created++;
       else if (kind === 'update' || kind === 'touch') c.updated++;
       else if (kind === 'delete') c.deleted++;
+      else if (kind === 'move') c.moved = (c.moved ?? 0) + 1;
       const moved = ok && (kind === 'create' || kind === 'update') && src?.kind === 'file' ? src.size : 0;
       c.bytesTransferred += this.o.dryRun ? 0 : moved;
     }
@@ -264,7 +284,13 @@ export class Carrier {
             // A file the other side replaced by a directory is replaced, not lost to an absence:
             // an unmount cannot cause it, so the guards do not count it.
             const replace = (d.on === 'a' ? pp.b : pp.a)?.kind === 'dir';
-            this.deletes.push({ on: d.on, path: pp.path, entry: d.entry, replace });
+            this.deletes.push({
+              on: d.on,
+              path: pp.path,
+              entry: d.entry,
+              replace,
+              ...(pp.base ? { base: pp.base } : {}),
+            });
             if (d.entry.kind !== 'dir' && !replace) this.fileDeletes[d.on]++;
             continue;
           }
@@ -510,6 +536,50 @@ export class Carrier {
       this.o.clock.now(),
       copied,
     );
+  }
+
+  /**
+   * Carries out a move on the side that did not move: what stood at the new path is kept as a
+   * version first, then one rename, checked against the entry expected at the old path. Records
+   * one 'move' operation. Returns true when it is done.
+   */
+  async moveOne(
+    d: Extract<MoveDecision, { type: 'move' }>,
+    moved: Entry,
+    /** Runs once the rename is done (the baseline follows it); answers the bytes not copied. */
+    after: () => Promise<number | null>,
+  ): Promise<boolean> {
+    const started = this.o.clock.now();
+    const on = d.on;
+    if (!(await this.ensureDir(on, splitRel(d.to).parent))) return false;
+    if (d.replaces) {
+      const kept = await deleteEntry(this.roots[on], d.to, expectedOf(d.replaces), this.keepOpts(on));
+      if (!kept.ok) {
+        this.o.log.info(
+          { path: d.to, reason: kept.reason },
+          'not moved: what stands at the new path changed',
+        );
+        return false;
+      }
+    }
+    const r = await moveEntry(this.roots[on], d.from, expectedOf(d.entry), d.to, this.fsOpts(on));
+    if (!r.ok) {
+      // Not a failure of the run: the ordinary decisions carry the change instead.
+      this.o.log.info({ from: d.from, to: d.to, reason: r.reason }, 'not moved; copying instead');
+      return false;
+    }
+    const bytesNotCopied = await after();
+    const extra = { move: { from: d.from, bytesNotCopied } };
+    await this.emit('move', on, d.to, { ...moved, name: splitRel(d.to).name }, d.entry, started, r, extra);
+    return true;
+  }
+
+  /** Records what both sides hold at a moved file's new path (and drops the old path's record). */
+  async recordMove(x: SideName, from: string, to: string, moved: Entry): Promise<void> {
+    const old = splitRel(from);
+    this.sink.put(old.parent, old.name, null);
+    const seen = await this.observe(otherSide(x), to);
+    this.record(to, x, baseEntry(moved), seen ?? baseEntry(moved));
   }
 
   /** A conflict copy's name for `path` on `loser`'s side, not taken on either side. */

@@ -6,7 +6,10 @@
 //
 // Order of a run, and why:
 // 1. Walk. Directories are created as they are met (their contents need them); copies, updates,
-//    touches and conflicts go to a pool of `workers`. Deletes are only collected.
+//    touches and conflicts go to a pool of `workers`. Deletes are only collected. With
+//    --delete-missing, what may be half of a move (a file to copy, a directory made or removed on
+//    one side) is held back, and paired when the walk is over (moves.ts): a rename on the other
+//    side, or else carried out as planned.
 // 2. Guards: a side whose root is empty while the other's is not, or deletes of more than
 //    --max-delete percent of a side's files, fail the run before anything is deleted (an
 //    unmounted export looks like an empty folder). --force overrides. Both roots are re-checked
@@ -32,6 +35,7 @@ import {
 import { errorMessage } from '../errors.js';
 import { BaselineSink } from './baseline-sink.js';
 import { Carrier } from './carry.js';
+import { MoveFinder } from './moves.js';
 import type { EngineOptions, EngineResult, SideScan } from './engine-types.js';
 import { EMPTY, Pool, rootIdentity } from './engine-types.js';
 
@@ -80,6 +84,20 @@ export async function runEngine(o: EngineOptions): Promise<EngineResult> {
   };
   const carrier = new Carrier(o, sink, pool, stopped);
   const rootIds = { a: await rootIdentity(o.srcRoot), b: await rootIdentity(o.destRoot) };
+  const moves = new MoveFinder(
+    {
+      o,
+      carrier,
+      sink,
+      list: async (side, path) => {
+        const s = await scanSide(side, path, true);
+        return s.error === undefined ? s.entries : null;
+      },
+      walk: (items) => walk(items, visit, 1, undefined, prefetch, breathe),
+      stopped,
+    },
+    () => o.plan.deleteMissing && !o.dryRun && !sink.safe && st.rootHadBaseline,
+  );
   // Synchronous local calls never leave the event loop on their own: every few milliseconds let
   // signals, the lock's renewal and the progress bar in.
   let lastBreath = Date.now();
@@ -257,9 +275,14 @@ export async function runEngine(o: EngineOptions): Promise<EngineResult> {
     }
     if (quiet && digest !== null && !again && !d.fresh) sink.setDigest(d.path, digest);
     let descend = d.fresh ? plan.descend.map((x) => ({ ...x, fresh: true as const })) : plan.descend;
-    if (act.length > 0) {
-      const names = { a: new Set(sa.entries.map((e) => e.name)), b: new Set(sb.entries.map((e) => e.name)) };
-      const r = await opTurn.run(() => carrier.carryOut(d.path, act, names));
+    let names: Record<SideName, Set<string>> | undefined;
+    const namesOf = (): Record<SideName, Set<string>> =>
+      (names ??= { a: new Set(sa.entries.map((e) => e.name)), b: new Set(sb.entries.map((e) => e.name)) });
+    // What may be one half of a move waits until the walk is over (moves.ts).
+    const now = again ? act : act.filter((pp) => !moves.hold(d.path, pp, namesOf));
+    if (now.length < act.length) descend = descend.filter((x) => !moves.holds(x.path));
+    if (now.length > 0) {
+      const r = await opTurn.run(() => carrier.carryOut(d.path, now, namesOf()));
       if (r.stop) return [];
       if (r.failed.size > 0) descend = descend.filter((x) => !r.failed.has(x.path));
     }
@@ -275,6 +298,8 @@ export async function runEngine(o: EngineOptions): Promise<EngineResult> {
   // Whatever happens, no copy is left in flight when this returns: the caller releases the lock.
   try {
     await walk([{ path: '' }], visit, o.dirConcurrency, undefined, prefetch, breathe);
+    await pool.drain();
+    await moves.settle();
     await pool.drain();
     o.onDeleting?.();
     await runDeletes(o, st, carrier, sink, pool, rootIds, stopped, breathe, visit);

@@ -31,11 +31,12 @@ export function planLine(ev: OpEvent, on?: string): string {
   const size = ev.entryKind === 'dir' ? 'dir' : ev.entryKind === 'symlink' ? 'symlink' : String(ev.size);
   const reason = ev.kind === 'fail' && ev.record.errorMessage ? `  (${ev.record.errorMessage})` : '';
   const side = on ? `  on ${on}` : '';
+  const from = ev.kind === 'move' && ev.record.movedFrom ? `  (from ${quotePath(ev.record.movedFrom)})` : '';
   const kept =
     ev.record.keptKind === 'conflict' && ev.record.keptPath
       ? `  (conflict: the other version kept as ${quotePath(ev.record.keptPath)})`
       : '';
-  return `${ev.kind.padEnd(6)}  ${quotePath(ev.path)}  ${size}${side}${kept}${reason.replace(/[\r\n]/g, ' ')}`;
+  return `${ev.kind.padEnd(6)}  ${quotePath(ev.path)}  ${size}${side}${from}${kept}${reason.replace(/[\r\n]/g, ' ')}`;
 }
 
 export interface PlanSummary {
@@ -43,12 +44,13 @@ export interface PlanSummary {
   update: number;
   touch: number;
   delete: number;
+  move: number;
   fail: number;
   bytes: number;
 }
 
 export function emptySummary(): PlanSummary {
-  return { create: 0, update: 0, touch: 0, delete: 0, fail: 0, bytes: 0 };
+  return { create: 0, update: 0, touch: 0, delete: 0, move: 0, fail: 0, bytes: 0 };
 }
 
 export function addToSummary(s: PlanSummary, ev: OpEvent): void {

@@ -1,0 +1,182 @@
+// Moves on the live path (issue 16). A watcher reports a move as a delete and a create close
+// together, in either order. The applier pairs them by identity, never by name (src/core/moves.ts):
+// - a delete that a move could explain (a file with contents, or a directory) waits PAIR_WAIT_MS
+//   on its first delivery, remembered as "gone", so the create can find it;
+// - a create that could be the other half (a file of 1 MiB or more, or a directory) waits once as
+//   well when nothing gone matches yet, so the order of the two events does not matter;
+// - a create that matches something gone becomes one rename on the other side (execute.ts
+//   `moveLive`), checked right before against what the baseline says stood at the old path.
+// Small new files are never held: copying them is as cheap as pairing them.
+import type { BaseRecord, Decision, Entry, SideName } from '../core/index.js';
+import { decideMove, goneSignature, listingSignature, otherSide, unchanged } from '../core/index.js';
+import { errorMessage } from '../errors.js';
+import { moveLive, type LiveContext, type Outcome } from './execute.js';
+
+/** How long a delete (or a large create) waits on its first delivery for its other half. */
+export const PAIR_WAIT_MS = 400;
+/** Creates at least this large wait once for a delete to pair with. */
+const WAIT_CREATE_BYTES = 1024 * 1024;
+/** A gone path is forgotten after this long. */
+const GONE_TTL_MS = 15_000;
+
+interface GoneHere {
+  readonly side: SideName;
+  readonly base: BaseRecord;
+  readonly at: number;
+}
+
+/** The gone half a decision describes: the side it vanished on, or null. */
+function goneOf(d: Decision, base: BaseRecord | undefined): { side: SideName; kind: Entry['kind'] } | null {
+  if (!base) return null;
+  if (d.type === 'delete' && d.entry.kind === 'file' && d.entry.size > 0)
+    return { side: otherSide(d.on), kind: 'file' };
+  if (d.type === 'dir-one-side' && d.then === 'remove') return { side: otherSide(d.on), kind: 'dir' };
+  return null;
+}
+
+/** The appeared half a decision describes: its side and entry, or null. */
+function appearedOf(d: Decision, base: BaseRecord | undefined): { side: SideName; entry: Entry } | null {
+  void base;
+  if (d.type === 'copy' && d.src.kind === 'file' && d.src.size > 0) return { side: d.from, entry: d.src };
+  return null;
+}
+
+export class LiveMoves {
+  private readonly gone = new Map<string, GoneHere>();
+  /** Paths that waited once, and when. */
+  private readonly waited = new Map<string, number>();
+
+  constructor(private readonly deleteMissing: boolean) {}
+
+  /**
+   * True when the event should wait PAIR_WAIT_MS before its decision is carried out: the first
+   * delivery of a delete a move could explain (remembered), or of a large create nothing matches.
+   */
+  waits(path: string, d: Decision, base: BaseRecord | undefined, first: boolean, nowMs: number): boolean {
+    if (!this.deleteMissing) return false;
+    this.expire(nowMs);
+    // Each path waits once: a second delivery (or a re-check, which always counts as a first
+    // delivery) after the wait is carried out as decided.
+    const since = this.waited.get(path);
+    if (!first || (since !== undefined && nowMs - since >= PAIR_WAIT_MS)) {
+      this.waited.delete(path);
+      this.gone.delete(path);
+      return false;
+    }
+    if (since !== undefined) return true;
+    const g = goneOf(d, base);
+    let wait = false;
+    if (g) {
+      this.gone.set(path, { side: g.side, base: base!, at: nowMs });
+      wait = true;
+    } else if (this.gone.size === 0) {
+      const a = appearedOf(d, base);
+      wait =
+        (d.type === 'dir-one-side' && d.then === 'create' && base === undefined) ||
+        (a !== null && a.entry.size >= WAIT_CREATE_BYTES);
+    }
+    if (wait) this.waited.set(path, nowMs);
+    return wait;
+  }
+
+  /** Forgets a gone path (its delete is being carried out, or it came back). */
+  forget(path: string): void {
+    this.gone.delete(path);
+  }
+
+  /**
+   * When `d` (for `path`) is the appeared half of a move whose gone half was seen: carries the
+   * move out and answers its outcome. Null: not a move; carry `d` out as decided.
+   */
+  async tryMove(
+    ctx: LiveContext,
+    path: string,
+    d: Decision,
+    base: BaseRecord | undefined,
+    lost: AbortSignal,
+    started: number,
+  ): Promise<Outcome | null> {
+    if (!this.deleteMissing || this.gone.size === 0) return null;
+    try {
+      if (d.type === 'dir-one-side' && d.then === 'create' && base === undefined) {
+        return await this.dirMove(ctx, path, d.on, lost, started);
+      }
+      const a = appearedOf(d, base);
+      if (a === null || d.type !== 'copy') return null;
+      for (const [from, g] of this.gone) {
+        const was = g.base[g.side];
+        if (
+          g.side !== a.side ||
+          was.kind !== 'file' ||
+          was.size !== a.entry.size ||
+          was.mtimeMs !== a.entry.mtimeMs
+        )
+          continue;
+        const y = otherSide(g.side);
+        const oldThere = await this.entry(ctx, y, from);
+        if (!oldThere || !unchanged(oldThere, g.base[y])) continue;
+        const [now, before] = await Promise.all([
+          ctx.fs.md5(ctx.sides[a.side].root, path),
+          g.base.md5 ?? ctx.fs.md5(ctx.sides[y].root, from),
+        ]);
+        const m = decideMove(
+          { path: from, side: g.side, base: g.base },
+          { path, side: a.side, entry: a.entry },
+          oldThere,
+          d.dest,
+          now === before,
+        );
+        if (m.type !== 'move') continue;
+        this.gone.delete(from);
+        return await moveLive(ctx, m, a.entry, g.side, null, lost, started);
+      }
+    } catch (err) {
+      ctx.log.info({ pair: ctx.pair, path, err: errorMessage(err) }, 'not moved; copying instead');
+    }
+    return null;
+  }
+
+  private async dirMove(
+    ctx: LiveContext,
+    path: string,
+    x: SideName,
+    lost: AbortSignal,
+    started: number,
+  ): Promise<Outcome | null> {
+    const listing = await ctx.fs.list(ctx.sides[x].root, path);
+    const sig = listing ? listingSignature(listing) : null;
+    const store = ctx.baseline();
+    if (sig === null || !store) return null;
+    for (const [from, g] of this.gone) {
+      if (g.side !== x || g.base[x].kind !== 'dir') continue;
+      if (goneSignature(x, await store.readDir(from)) !== sig) continue;
+      const y = otherSide(x);
+      const entry = await this.entry(ctx, x, path);
+      if (!entry) return null;
+      const m = decideMove(
+        { path: from, side: x, base: g.base },
+        { path, side: x, entry },
+        await this.entry(ctx, y, from),
+        await this.entry(ctx, y, path),
+      );
+      if (m.type !== 'move') continue;
+      this.gone.delete(from);
+      return await moveLive(ctx, m, entry, x, store, lost, started);
+    }
+    return null;
+  }
+
+  private async entry(ctx: LiveContext, side: SideName, path: string): Promise<Entry | undefined> {
+    const s = await ctx.fs.stat(ctx.sides[side].root, path);
+    if (!s || s.below !== undefined) return undefined;
+    const name = path.slice(path.lastIndexOf('/') + 1);
+    return s.kind === 'symlink'
+      ? { name, kind: s.kind, size: s.size, mtimeMs: s.mtimeMs, mode: 0, target: s.target ?? '' }
+      : { name, kind: s.kind, size: s.size, mtimeMs: s.mtimeMs, mode: 0 };
+  }
+
+  private expire(nowMs: number): void {
+    for (const [p, g] of this.gone) if (nowMs - g.at > GONE_TTL_MS) this.gone.delete(p);
+    for (const [p, at] of this.waited) if (nowMs - at > GONE_TTL_MS) this.waited.delete(p);
+  }
+}

@@ -1,0 +1,162 @@
+// Issue 16: moves are renames. The pure pairing rules (src/core/moves.ts) as tables, then real
+// two-way runs: a folder moved on one side is renamed on the other (same inodes, 0 bytes copied,
+// no version kept, one 'move' row), and the bad inputs the issue names.
+import * as fs from 'node:fs';
+import { join } from 'node:path';
+import { afterEach, describe, expect, it } from 'vitest';
+import type { BaseRecord, Entry } from '../src/core/index.js';
+import { agreed, decideMove, goneSignature, listingSignature } from '../src/core/index.js';
+import { runReconcile } from '../src/reconciler/index.js';
+import { d, f } from './entries.helpers.js';
+import {
+  captureLogger,
+  config,
+  freeLock,
+  memoryAudit,
+  put,
+  sink,
+  snapshot,
+  tempRoot,
+  versionsOf,
+} from './reconcile.helpers.js';
+
+const rec = (e: Entry): BaseRecord => agreed(e.name, e, e);
+
+describe('decideMove', () => {
+  const old = f('old', 10, 1000);
+  const moved = { ...old, name: 'new' };
+  const gone = { path: 'a/old', side: 'a' as const, base: rec(old) };
+  const appeared = { path: 'b/new', side: 'a' as const, entry: moved };
+  it.each([
+    [
+      'the old path still holds the baseline version: a rename on b',
+      old,
+      undefined,
+      true,
+      'move b a/old>b/new',
+    ],
+    ['the old path was edited on b: not a rename', f('old', 11, 5000), undefined, true, 'no-move'],
+    ['gone on b too: not a rename', undefined, undefined, true, 'no-move'],
+    ['different contents: not a rename', old, undefined, false, 'no-move'],
+    ['onto a file b holds: a rename that keeps it', old, f('new', 3, 9), true, 'move b a/old>b/new replaces'],
+  ] as const)('%s', (_name, oldThere, newThere, same, want) => {
+    const m = decideMove(gone, appeared, oldThere, newThere, same);
+    const word =
+      m.type === 'move' ? `move ${m.on} ${m.from}>${m.to}${m.replaces ? ' replaces' : ''}` : m.type;
+    expect(word).toBe(want);
+  });
+  it('a directory moved into its own subtree is refused', () => {
+    const dir = d('x');
+    const m = decideMove(
+      { path: 'x', side: 'a', base: rec(dir) },
+      { path: 'x/y/x', side: 'a', entry: dir },
+      dir,
+      undefined,
+    );
+    expect(m).toMatchObject({ type: 'no-move', why: expect.stringMatching(/inside one another/) });
+  });
+  it('directories pair by listing: names, kinds, sizes and mtimes; an empty one never', () => {
+    const kids = [f('a.jpg', 5, 100), d('sub'), f('b.jpg', 7, 200)];
+    expect(listingSignature(kids)).toBe(goneSignature('a', kids.map(rec)));
+    expect(listingSignature([f('a.jpg', 5, 101), d('sub'), f('b.jpg', 7, 200)])).not.toBe(
+      listingSignature(kids),
+    );
+    expect(listingSignature([])).toBeNull();
+  });
+});
+
+const roots: string[] = [];
+afterEach(() => {
+  for (const r of roots.splice(0)) fs.rmSync(r, { recursive: true, force: true });
+});
+
+async function twoWay(dirs: ReturnType<typeof tempRoot>, deleteMissing = true) {
+  const audit = memoryAudit();
+  const cap = captureLogger();
+  const r = await runReconcile(
+    config(dirs, {
+      sides: { a: 'dell', b: 'hp' },
+      direction: 'dell-to-hp',
+      deleteMissing,
+      maxDeletePercent: 100,
+    }),
+    {
+      log: cap.log,
+      openAudit: () => Promise.resolve(audit),
+      openLock: () => Promise.resolve(freeLock()),
+      stdout: sink(),
+      stderr: sink(),
+      env: {},
+    },
+  );
+  return { r, ops: audit.runs.flatMap((x) => x.ops), logs: cap.lines() };
+}
+
+describe('a reconcile run carries a move as a rename', () => {
+  it('a folder of files moved on dell: renamed on hp, same inodes, 0 bytes, no versions, one move row', async () => {
+    const t = tempRoot('ha-move-');
+    roots.push(t.root);
+    for (let i = 0; i < 20; i++)
+      put(t.src, `photos/2019/img ${i}.jpg`, `photo ${i} `.repeat(100), 1_700_000_000 + i);
+    put(t.src, 'albums/keep.txt', 'k', 1_700_000_000);
+    expect((await twoWay(t)).r.exitCode).toBe(0);
+    const inode = (p: string): number => fs.statSync(join(t.dest, p)).ino;
+    const before = inode('photos/2019/img 7.jpg');
+    fs.renameSync(join(t.src, 'photos/2019'), join(t.src, 'albums/2019'));
+    const { r, ops } = await twoWay(t);
+    expect(r.exitCode).toBe(0);
+    expect(snapshot(t.dest)).toEqual(snapshot(t.src));
+    expect(inode('albums/2019/img 7.jpg')).toBe(before);
+    expect(versionsOf(t.dest)).toEqual([]);
+    expect(ops.map((o) => `${o.operation} ${o.movedFrom ?? ''}>${o.filepath}`)).toEqual([
+      'move photos/2019>albums/2019',
+    ]);
+    expect(ops[0]!.bytesNotCopied).toBe(10 * 800 + 10 * 900);
+    // The next run finds nothing to do: the baseline followed the move.
+    expect((await twoWay(t)).ops).toEqual([]);
+  });
+
+  it('files moved between folders on hp: renamed on dell; the ones edited meanwhile are not', async () => {
+    const t = tempRoot('ha-move-');
+    roots.push(t.root);
+    put(t.src, 'in/a.txt', 'aaaa', 1_700_000_000);
+    put(t.src, 'in/b.txt', 'bbbbbb', 1_700_000_000);
+    put(t.src, 'out/x', 'x', 1_700_000_000);
+    expect((await twoWay(t)).r.exitCode).toBe(0);
+    fs.renameSync(join(t.dest, 'in/a.txt'), join(t.dest, 'out/a.txt'));
+    fs.renameSync(join(t.dest, 'in/b.txt'), join(t.dest, 'out/b.txt'));
+    put(t.src, 'in/b.txt', 'edited on dell', 1_700_000_500);
+    const { r, ops } = await twoWay(t);
+    expect(r.exitCode).toBe(0);
+    expect(ops.filter((o) => o.operation === 'move').map((o) => `${o.movedFrom}>${o.filepath}`)).toEqual([
+      'in/a.txt>out/a.txt',
+    ]);
+    expect(snapshot(t.src)).toEqual(snapshot(t.dest));
+    expect(snapshot(t.src)).toContain('in/b.txt file:edited on dell');
+    expect(snapshot(t.src)).toContain('out/b.txt file:bbbbbb');
+  });
+
+  it('without --delete-missing a move is not paired: the old path comes back, nothing is lost', async () => {
+    const t = tempRoot('ha-move-');
+    roots.push(t.root);
+    put(t.src, 'f.txt', 'contents', 1_700_000_000);
+    expect((await twoWay(t, false)).r.exitCode).toBe(0);
+    fs.renameSync(join(t.src, 'f.txt'), join(t.src, 'g.txt'));
+    const { ops } = await twoWay(t, false);
+    expect(ops.some((o) => o.operation === 'move')).toBe(false);
+    expect(snapshot(t.src)).toEqual(['f.txt file:contents', 'g.txt file:contents']);
+  });
+
+  it('a move into .ha-sync/ is a delete, never a rename into the state folder', async () => {
+    const t = tempRoot('ha-move-');
+    roots.push(t.root);
+    put(t.src, 'f.txt', 'contents', 1_700_000_000);
+    put(t.src, 'k.txt', 'k', 1_700_000_000);
+    expect((await twoWay(t)).r.exitCode).toBe(0);
+    fs.renameSync(join(t.src, 'f.txt'), join(t.src, '.ha-sync', 'f.txt'));
+    const { r, ops } = await twoWay(t);
+    expect(r.exitCode).toBe(0);
+    expect(ops.map((o) => `${o.operation} ${o.filepath}`)).toEqual(['delete f.txt']);
+    expect(versionsOf(t.dest)).toEqual(['f~T.txt file:contents']);
+  });
+});
