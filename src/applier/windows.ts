@@ -57,7 +57,7 @@ export class AuditWindows {
           startedAtMs,
           dryRun: false,
         }),
-        counts: { created: 0, updated: 0, deleted: 0, skipped: 0, failed: 0, bytesTransferred: 0 },
+        counts: { created: 0, updated: 0, deleted: 0, skipped: 0, failed: 0, moved: 0, bytesTransferred: 0 },
         pending: new Set(),
       };
       // A window whose beginRun failed is dropped so the next operation tries again.

@@ -84,6 +84,7 @@ const ZERO: IterationCounts = {
   deleted: 0,
   skipped: 0,
   failed: 0,
+  moved: 0,
   bytesTransferred: 0,
 };
 
