@@ -433,13 +433,20 @@ describe('a MariaDB database the old schema created', () => {
           }),
         ]);
         const after = await columns();
-        // The seed's columns exactly as they were, in their places; the new ones at the end.
-        expect(after.slice(0, before.length)).toEqual(before);
+        // The seed's columns exactly as they were, in their places (operation gained 'move'); the
+        // new ones at the end.
+        expect(after.slice(0, before.length)).toEqual(
+          before.map((c) =>
+            c.name === 'operation' ? { ...c, type: "enum('create','update','delete','move')" } : c,
+          ),
+        );
         expect(after.slice(before.length)).toEqual([
           { name: 'kept_path', type: 'varchar(4096)', nullable: 'YES' },
           { name: 'kept_kind', type: "enum('version','conflict')", nullable: 'YES' },
           { name: 'owner_before', type: 'varchar(32)', nullable: 'YES' },
           { name: 'owner_after', type: 'varchar(32)', nullable: 'YES' },
+          { name: 'moved_from', type: 'text', nullable: 'YES' },
+          { name: 'bytes_not_copied', type: expect.stringMatching(/^bigint/), nullable: 'YES' },
         ]);
         const idx = await db.query(
           "SELECT DISTINCT INDEX_NAME AS name FROM information_schema.STATISTICS WHERE TABLE_SCHEMA = DATABASE() AND TABLE_NAME = 'sync_operations' ORDER BY INDEX_NAME",
@@ -474,7 +481,7 @@ describe('a MariaDB database the old schema created', () => {
       } finally {
         await a3.close();
       }
-      expect((await columns()).length).toBe(before.length + 4);
+      expect((await columns()).length).toBe(before.length + 6);
     } finally {
       await r.close();
       t.remove();
@@ -522,7 +529,15 @@ describe('an SQLite file the old schema created', () => {
         const after = (db.prepare('PRAGMA table_info(sync_operations)').all() as { name: string }[]).map(
           (c) => c.name,
         );
-        expect(after).toEqual([...before, 'kept_path', 'kept_kind', 'owner_before', 'owner_after']);
+        expect(after).toEqual([
+          ...before,
+          'kept_path',
+          'kept_kind',
+          'owner_before',
+          'owner_after',
+          'moved_from',
+          'bytes_not_copied',
+        ]);
         expect(
           db.prepare('SELECT filepath, kept_path, kept_kind FROM sync_operations ORDER BY id').all(),
         ).toEqual([

@@ -82,6 +82,24 @@ describe('parseLine', () => {
     ['an unknown kept kind', JSON.stringify({ ...ok, keptPath: 'a.txt', keptKind: 'backup' })],
     ['an empty kept path', JSON.stringify({ ...ok, keptPath: '', keptKind: 'version' })],
     ['a kept path that is not a string', JSON.stringify({ ...ok, keptPath: 7, keptKind: 'version' })],
+    ['a move without its old path', JSON.stringify({ ...ok, operation: 'move', movedFrom: null })],
+    ['a move from an empty path', JSON.stringify({ ...ok, operation: 'move', movedFrom: '' })],
+    ['a move onto itself', JSON.stringify({ ...ok, operation: 'move', movedFrom: ok.filepath })],
+    ['a move from a number', JSON.stringify({ ...ok, operation: 'move', movedFrom: 7 })],
+    [
+      'a move with negative bytes not copied',
+      JSON.stringify({ ...ok, operation: 'move', movedFrom: 'a', bytesNotCopied: -1 }),
+    ],
+    [
+      'a move with fractional bytes not copied',
+      JSON.stringify({ ...ok, operation: 'move', movedFrom: 'a', bytesNotCopied: 0.5 }),
+    ],
+    ['an old path on a create', JSON.stringify({ ...ok, movedFrom: 'elsewhere.bin' })],
+    ['bytes not copied on an update', JSON.stringify({ ...ok, operation: 'update', bytesNotCopied: 3 })],
+    [
+      'an end with a bad moved count',
+      JSON.stringify({ type: 'end', ...end(), counts: { ...end().counts, moved: -1 } }),
+    ],
   ])('rejects %s', (_n, line) => {
     expect(parseLine(line).type).toBe('corrupt');
   });
@@ -97,6 +115,49 @@ describe('parseLine', () => {
       op: read,
     });
     expect(parseLine('{"type":"iteration","iterationId":7}')).toEqual({ type: 'iteration', iterationId: 7 });
+  });
+  it('round-trips a move (file and directory); a line without move fields reads as no move', () => {
+    const file = op(1, {
+      operation: 'move',
+      filepath: 'sorted/a.jpg',
+      movedFrom: "inbox/it's <a>.jpg",
+      sizeBefore: 7,
+      sizeAfter: 7,
+      md5After: null,
+      bytesNotCopied: 7,
+    });
+    const parsed = parseLine(JSON.stringify({ type: 'op', ...file }));
+    expect(parsed).toEqual({ type: 'op', op: { ...file, keptPath: null, keptKind: null } });
+    const dir = {
+      ...file,
+      filepath: 'albums/2019',
+      movedFrom: 'photos/2019',
+      sizeBefore: null,
+      sizeAfter: null,
+    };
+    for (const bytesNotCopied of [null, 9_000_000_000]) {
+      expect(parseLine(JSON.stringify({ type: 'op', ...dir, bytesNotCopied }))).toEqual({
+        type: 'op',
+        op: { ...dir, bytesNotCopied, keptPath: null, keptKind: null },
+      });
+    }
+    const { bytesNotCopied: _b, ...noBytes } = file;
+    expect(parseLine(JSON.stringify({ type: 'op', ...noBytes }))).toMatchObject({
+      op: { movedFrom: "inbox/it's <a>.jpg", bytesNotCopied: null },
+    });
+    // A line of an older version (or any other operation): no move fields; null when written.
+    const plain = parseLine(JSON.stringify({ ...ok, movedFrom: null, bytesNotCopied: null }));
+    expect(plain).toEqual({ type: 'op', op: { ...op(1), keptPath: null, keptKind: null } });
+    expect(plain.type === 'op' && (plain.op.movedFrom ?? null)).toBeNull();
+  });
+  it('reads an end line without a moved count (written before moves) as no move', () => {
+    const { moved: _m, ...counts } = end().counts;
+    const parsed = parseLine(JSON.stringify({ type: 'end', ...end(), counts }));
+    expect(parsed).toEqual({ type: 'end', end: end() });
+    const moved = parseLine(
+      JSON.stringify({ type: 'end', ...end({ counts: { ...end().counts, moved: 4 } }) }),
+    );
+    expect(moved.type === 'end' && moved.end.counts.moved).toBe(4);
   });
   it.each([
     ['a kept version', '.ha-sync/versions/photos/a~20261204-231500.jpg', 'version'],
@@ -156,21 +217,27 @@ describe('OpslogWriter and OpslogFile', () => {
       await w.append({ type: 'iteration', iterationId: 12 });
       await w.append({ type: 'op', ...op(1) });
       await w.append({ type: 'op', ...op(2, { status: 'fail' }) });
+      // A move moves no bytes (its sizeAfter is the size of what was renamed).
+      await w.append({
+        type: 'op',
+        ...op(3, { operation: 'move', movedFrom: 'old', sizeBefore: 9, sizeAfter: 9 }),
+      });
       await w.close();
       appendFileSync(w.path, '{"type":"op","operation":"cre');
       const f = (await OpslogFile.open(w.path))!;
       try {
         const s = await f.summarize();
-        expect(s).toMatchObject({ ops: 2, corrupt: 1, firstCorruptLine: 5, end: null, iterationId: 12 });
+        expect(s).toMatchObject({ ops: 3, corrupt: 1, firstCorruptLine: 6, end: null, iterationId: 12 });
         expect(s.counts).toEqual({
           created: 1,
           updated: 0,
           deleted: 0,
           skipped: 0,
           failed: 1,
+          moved: 1,
           bytesTransferred: 1001,
         });
-        expect(s.lastOpMs).toBe(op(2).endedAtMs);
+        expect(s.lastOpMs).toBe(op(3).endedAtMs);
       } finally {
         await f.close();
       }

@@ -127,7 +127,15 @@ describe.each([mysqlBackend(), sqliteBackend()])('audit store contract: $name', 
         const res = await run.finish(
           end({
             status: 'partial_failure',
-            counts: { created: 1, updated: 0, deleted: 1, skipped: 4, failed: 1, bytesTransferred: 1001 },
+            counts: {
+              created: 1,
+              updated: 0,
+              deleted: 1,
+              skipped: 4,
+              failed: 1,
+              moved: 0,
+              bytesTransferred: 1001,
+            },
           }),
         );
         expect(res.flushed).toBe(true);
@@ -150,6 +158,7 @@ describe.each([mysqlBackend(), sqliteBackend()])('audit store contract: $name', 
           filesDeleted: 1,
           filesSkipped: 4,
           filesFailed: 1,
+          filesMoved: 0,
           totalBytesTransferred: 1001,
           errorMessage: null,
         });
@@ -245,7 +254,15 @@ describe.each([mysqlBackend(), sqliteBackend()])('audit store contract: $name', 
         const h = header({ pair: uniq('once') });
         const ops = [op(1), op(2), op(3)];
         const e = end({
-          counts: { created: 3, updated: 0, deleted: 0, skipped: 0, failed: 0, bytesTransferred: 3006 },
+          counts: {
+            created: 3,
+            updated: 0,
+            deleted: 0,
+            skipped: 0,
+            failed: 0,
+            moved: 0,
+            bytesTransferred: 3006,
+          },
         });
         writeOpslog(t.dir, 'opslog-once-a.jsonl', h, ops, e);
         expect(await a.flushPending()).toEqual({ flushed: 1, waiting: 0, corrupt: 0 });
@@ -313,7 +330,15 @@ describe.each([mysqlBackend(), sqliteBackend()])('audit store contract: $name', 
         await run.record(op(2));
         res = await run.finish(
           end({
-            counts: { created: 2, updated: 0, deleted: 0, skipped: 0, failed: 0, bytesTransferred: 2003 },
+            counts: {
+              created: 2,
+              updated: 0,
+              deleted: 0,
+              skipped: 0,
+              failed: 0,
+              moved: 0,
+              bytesTransferred: 2003,
+            },
           }),
         );
         // The same process retrying later: still down, still waiting.

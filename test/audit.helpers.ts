@@ -96,7 +96,7 @@ export function end(over: Partial<IterationEnd> = {}): IterationEnd {
   return {
     endedAtMs: Date.UTC(2026, 10, 20, 10, 5, 0, 456),
     status: 'success',
-    counts: { created: 0, updated: 0, deleted: 0, skipped: 0, failed: 0, bytesTransferred: 0 },
+    counts: { created: 0, updated: 0, deleted: 0, skipped: 0, failed: 0, moved: 0, bytesTransferred: 0 },
     errorMessage: null,
     ...over,
   };

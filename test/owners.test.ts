@@ -185,7 +185,14 @@ describe('the audit of owner changes', () => {
         const cols = (db.prepare('PRAGMA table_info(sync_operations)').all() as { name: string }[]).map(
           (c) => c.name,
         );
-        expect(cols.slice(-4)).toEqual(['kept_path', 'kept_kind', 'owner_before', 'owner_after']);
+        expect(cols.slice(-6)).toEqual([
+          'kept_path',
+          'kept_kind',
+          'owner_before',
+          'owner_after',
+          'moved_from',
+          'bytes_not_copied',
+        ]);
         expect(db.prepare('SELECT owner_before, owner_after FROM sync_operations ORDER BY id').all()).toEqual(
           [
             { owner_before: '0:0', owner_after: '33:33' },

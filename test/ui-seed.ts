@@ -25,6 +25,8 @@ export interface SeedOp {
   fail?: string;
   /** Where the version this operation replaced or deleted went. */
   kept?: { path: string; kind: 'version' | 'conflict' };
+  /** A move: its old path, and the bytes a copy would have moved (a directory: no size). */
+  moved?: { from: string; bytesNotCopied: number | null; dir?: boolean };
 }
 
 /** Writes one finished run and returns its iteration id (throws when it did not reach the store). */
@@ -39,15 +41,15 @@ export async function seedRun(audit: Audit, run: SeedRun): Promise<number> {
     startedAtMs: run.startedAtMs,
     dryRun,
   });
-  const counts = { created: 0, updated: 0, deleted: 0, skipped: 0, failed: 0, bytesTransferred: 0 };
+  const counts = { created: 0, updated: 0, deleted: 0, skipped: 0, failed: 0, moved: 0, bytesTransferred: 0 };
   let t = run.startedAtMs;
   for (const o of run.ops ?? []) {
     t += 10;
     const op: OpRecord = {
       operation: o.operation,
       filepath: o.filepath,
-      sizeBefore: o.operation === 'create' ? null : (o.size ?? 100),
-      sizeAfter: o.operation === 'delete' ? null : (o.size ?? 100),
+      sizeBefore: o.operation === 'create' || o.moved?.dir ? null : (o.size ?? 100),
+      sizeAfter: o.operation === 'delete' || o.moved?.dir ? null : (o.size ?? 100),
       md5Before: null,
       md5After: null,
       startedAtMs: t,
@@ -55,14 +57,17 @@ export async function seedRun(audit: Audit, run: SeedRun): Promise<number> {
       status: o.fail ? 'fail' : 'success',
       errorMessage: o.fail ?? null,
       ...(o.kept ? { keptPath: o.kept.path, keptKind: o.kept.kind } : {}),
+      ...(o.moved ? { movedFrom: o.moved.from, bytesNotCopied: o.moved.bytesNotCopied } : {}),
     };
     await rec.record(op);
     if (o.fail) counts.failed++;
     else {
       if (o.operation === 'create') counts.created++;
       else if (o.operation === 'update') counts.updated++;
+      else if (o.operation === 'move') counts.moved++;
       else counts.deleted++;
-      if (!dryRun && o.operation !== 'delete') counts.bytesTransferred += o.size ?? 100;
+      if (!dryRun && (o.operation === 'create' || o.operation === 'update'))
+        counts.bytesTransferred += o.size ?? 100;
     }
   }
   const res = await rec.finish({
@@ -241,6 +246,55 @@ export async function seedKept(audit: Audit, nowMs: number): Promise<Record<stri
     files: 1234,
     bytes: 5_000_000_000,
     oldestMs: nowMs - 29 * 24 * 60 * MIN,
+  });
+  return ids;
+}
+
+/** A file name no page may read as markup, for the moves `seedMoves` writes. */
+export const HOSTILE_MOVED = '<script>alert(2)</script> & "x".jpg';
+
+/**
+ * Moves in photos (hp-to-dell), 50 to 40 minutes before `nowMs`: a file with a hostile name
+ * created, updated, then moved from inbox/ to sorted/; a file created in trips/2019, whose
+ * directory is then moved to albums/2019.
+ */
+export async function seedMoves(audit: Audit, nowMs: number): Promise<Record<string, number>> {
+  const ids: Record<string, number> = {};
+  ids.created = await seedRun(audit, {
+    pair: 'photos',
+    direction: 'hp-to-dell',
+    startedAtMs: nowMs - 50 * MIN,
+    status: 'success',
+    ops: [
+      { operation: 'create', filepath: `inbox/${HOSTILE_MOVED}`, size: 2_000_000 },
+      { operation: 'create', filepath: 'trips/2019/a.jpg', size: 1000 },
+    ],
+  });
+  ids.updated = await seedRun(audit, {
+    pair: 'photos',
+    direction: 'hp-to-dell',
+    startedAtMs: nowMs - 45 * MIN,
+    status: 'success',
+    ops: [{ operation: 'update', filepath: `inbox/${HOSTILE_MOVED}`, size: 2_000_000 }],
+  });
+  ids.moved = await seedRun(audit, {
+    pair: 'photos',
+    direction: 'hp-to-dell',
+    startedAtMs: nowMs - 40 * MIN,
+    status: 'success',
+    ops: [
+      {
+        operation: 'move',
+        filepath: `sorted/${HOSTILE_MOVED}`,
+        size: 2_000_000,
+        moved: { from: `inbox/${HOSTILE_MOVED}`, bytesNotCopied: 2_000_000 },
+      },
+      {
+        operation: 'move',
+        filepath: 'albums/2019',
+        moved: { from: 'trips/2019', bytesNotCopied: 1000, dir: true },
+      },
+    ],
   });
   return ids;
 }

@@ -2,7 +2,7 @@
 // dashboard on 127.0.0.1 reading a seeded SQLite audit. Checks the cards and tables, that a hostile
 // file name renders as text and runs nothing, that the page refreshes by itself, that the kept
 // versions, conflicts and the file-history search show, and that the page breaks no CSP rule;
-// saves test-results/dashboard.png and test-results/dashboard-history.png.
+// saves test-results/dashboard.png, dashboard-history.png and dashboard-moves-*.png.
 import { existsSync } from 'node:fs';
 import { mkdir, mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -14,7 +14,16 @@ import { openAudit, openAuditReader, type Audit, type AuditReader } from '../src
 import { systemClock } from '../src/clock.js';
 import { createLogger } from '../src/log.js';
 import { buildApp } from '../src/ui/index.js';
-import { HOSTILE_NAME, KEPT_CONFLICT, KEPT_PATH, seedHistory, seedKept, seedRun } from './ui-seed.js';
+import {
+  HOSTILE_MOVED,
+  HOSTILE_NAME,
+  KEPT_CONFLICT,
+  KEPT_PATH,
+  seedHistory,
+  seedKept,
+  seedMoves,
+  seedRun,
+} from './ui-seed.js';
 
 const CHROMIUM = '/usr/bin/chromium';
 const haveChromium = existsSync(CHROMIUM);
@@ -36,6 +45,7 @@ describe.skipIf(!haveChromium)('the dashboard in chromium', () => {
   let base: string;
   let ids: Record<string, number>;
   let kept: Record<string, number>;
+  let moves: Record<string, number>;
 
   beforeAll(async () => {
     dir = await mkdtemp(join(tmpdir(), 'ha-sync-ui-browser-'));
@@ -69,6 +79,7 @@ describe.skipIf(!haveChromium)('the dashboard in chromium', () => {
     }
     ids = await seedHistory(audit, now);
     kept = await seedKept(audit, now);
+    moves = await seedMoves(audit, now);
     reader = await openAuditReader({ dsn: undefined, logDir: dir, log });
     app = buildApp({ reader, clock: systemClock, schedule: { defaultMinutes: 15, perPairMinutes: {} } });
     base = await app.listen({ host: '127.0.0.1', port: 0 });
@@ -176,13 +187,81 @@ describe.skipIf(!haveChromium)('the dashboard in chromium', () => {
     await page.locator('#history-go').click();
     await expect
       .poll(() => page.locator('#history-summary').textContent())
-      .toBe('Nothing recorded for no/such/file.txt: no copy, update, delete or kept version of it.');
+      .toBe('Nothing recorded for no/such/file.txt: no copy, update, delete, move or kept version of it.');
     expect(await page.locator('#history-wrap').isHidden()).toBe(true);
     await page.locator('#history-path').fill('   ');
     await page.locator('#history-go').click();
     expect(await page.locator('#history-summary').textContent()).toBe(
       'Type a path first, such as photos/2026/a.jpg.',
     );
+
+    expect(dialogs).toEqual([]);
+    expect(problems).toEqual([]);
+    await context.close();
+  });
+
+  it('shows a move as a move, its name as text, and follows the file back across it', async () => {
+    const context = await browser.newContext({ viewport: { width: 1440, height: 1000 } });
+    const page = await context.newPage();
+    const problems: string[] = [];
+    const dialogs: string[] = [];
+    page.on('dialog', (d) => {
+      dialogs.push(d.message());
+      void d.dismiss();
+    });
+    page.on('pageerror', (e) => problems.push(`pageerror: ${e.message}`));
+    page.on('console', (m) => {
+      if (m.type() === 'error' || m.type() === 'warning') problems.push(`console ${m.type()}: ${m.text()}`);
+    });
+    await page.clock.install();
+    await page.goto(base + '/');
+    await page.locator('.card').nth(2).waitFor();
+    await page.clock.pauseAt(Date.now() + 1000);
+
+    // The iteration says how many files it moved; its operations say what moved where.
+    const it = page.locator(`#activity-body tr[data-id="${moves.moved}"]`);
+    expect(await it.locator('td.num').nth(4).textContent()).toBe('2');
+    await it.click();
+    const ops = page.locator('#ops-body tr');
+    await expect.poll(() => ops.count()).toBe(2);
+    expect(await page.locator('#ops-summary').textContent()).toContain('2 moves (renamed, not copied)');
+    expect(await page.locator('#ops-summary').textContent()).not.toContain('null');
+    expect(await ops.locator('.op').allTextContents()).toEqual(['move', 'move']);
+    expect(await ops.locator('.moved').allTextContents()).toEqual([
+      `moved from inbox/${HOSTILE_MOVED} to sorted/${HOSTILE_MOVED}`,
+      'moved from trips/2019 to albums/2019',
+    ]);
+    expect(await ops.locator('.not-copied').allTextContents()).toEqual([
+      '1.91 MiB not copied',
+      '1000 B not copied',
+    ]);
+    expect(await page.locator('#ops script, #ops img').count()).toBe(0);
+
+    // Its file's history: the move, then its rows under the old path, marked as such.
+    await ops.first().locator('td.path').click();
+    const hist = page.locator('#history-body tr');
+    await expect.poll(() => hist.count()).toBe(3);
+    expect(await page.locator('#history-summary').textContent()).toBe(
+      `3 operations on sorted/${HOSTILE_MOVED} and its copies, newest first; 2 under an earlier path, before a move.`,
+    );
+    expect(await hist.locator('td.path').allTextContents()).toEqual([
+      `moved from inbox/${HOSTILE_MOVED} to sorted/${HOSTILE_MOVED}1.91 MiB not copied`,
+      `inbox/${HOSTILE_MOVED}earlier path`,
+      `inbox/${HOSTILE_MOVED}earlier path`,
+    ]);
+    expect(await hist.locator('.op').allTextContents()).toEqual(['move', 'update', 'create']);
+    await mkdir('test-results', { recursive: true });
+    await page.locator('#ops').screenshot({ path: 'test-results/dashboard-moves-ops.png' });
+    await page.locator('#history').screenshot({ path: 'test-results/dashboard-moves-history.png' });
+    // The old path's history ends with the move that took it away.
+    await page.locator('#history-path').fill(`inbox/${HOSTILE_MOVED}`);
+    await page.locator('#history-path').press('Enter');
+    await expect
+      .poll(() => page.locator('#history-summary').textContent())
+      .toBe(
+        `3 operations on inbox/${HOSTILE_MOVED} and its copies, newest first; then moved to sorted/${HOSTILE_MOVED}.`,
+      );
+    expect(await page.locator('#history script, #history img').count()).toBe(0);
 
     expect(dialogs).toEqual([]);
     expect(problems).toEqual([]);

@@ -9,7 +9,7 @@ import { openAudit, openAuditReader, type Audit, type AuditReader } from '../src
 import { ManualClock } from '../src/clock.js';
 import { createLogger } from '../src/log.js';
 import { CONTENT_SECURITY_POLICY, buildApp } from '../src/ui/index.js';
-import { HOSTILE_NAME, seedHistory } from './ui-seed.js';
+import { HOSTILE_MOVED, HOSTILE_NAME, seedHistory, seedMoves } from './ui-seed.js';
 
 const log = createLogger({ silent: true });
 const NOW = Date.UTC(2026, 10, 26, 12, 0, 0);
@@ -162,6 +162,103 @@ describe('GET /api/operations', () => {
       (await get(`/api/operations?iteration_id=${ids.mediaPartial}&limit=1`)).json().operations,
     ).toHaveLength(1);
     expect((await get('/api/operations?iteration_id=999999')).json().operations).toEqual([]);
+  });
+});
+
+describe('moves', () => {
+  let moveDir: string;
+  let moveAudit: Audit;
+  let moveReader: AuditReader;
+  let moveApp: FastifyInstance;
+  let moveIds: Record<string, number>;
+  beforeAll(async () => {
+    moveDir = await mkdtemp(join(tmpdir(), 'ha-sync-ui-moves-'));
+    moveAudit = await openAudit({ dsn: undefined, logDir: moveDir, log });
+    moveIds = await seedMoves(moveAudit, NOW);
+    moveReader = await openAuditReader({ dsn: undefined, logDir: moveDir, log });
+    moveApp = buildApp({ reader: moveReader, clock: new ManualClock(NOW), schedule });
+  });
+  afterAll(async () => {
+    await moveApp?.close();
+    await moveReader?.close();
+    await moveAudit?.close();
+    if (moveDir) await rm(moveDir, { recursive: true, force: true });
+  });
+  const json = async (url: string) => {
+    const res = await moveApp.inject({ method: 'GET', url });
+    expect(res.statusCode, url).toBe(200);
+    // eslint-disable-next-line @typescript-eslint/no-unsafe-return
+    return res.json();
+  };
+
+  it('counts the moves of an iteration, in the list and the pair summary', async () => {
+    const its = (await json('/api/iterations?pair=photos')).iterations;
+    expect(its.map((i: { id: number; filesMoved: number }) => [i.id, i.filesMoved])).toEqual([
+      [moveIds.moved, 2],
+      [moveIds.updated, 0],
+      [moveIds.created, 0],
+    ]);
+    expect(its[0].totalBytesTransferred).toBe(0);
+    expect((await json('/api/pairs')).pairs[0].lastReal).toMatchObject({ id: moveIds.moved, filesMoved: 2 });
+    const m = (await moveApp.inject('/metrics')).body;
+    expect(m).toContain('ha_sync_files_24h{pair="photos",direction="hp-to-dell",dry_run="0",kind="moved"} 2');
+  });
+
+  it('says what moved where and what it saved copying, the hostile name as plain data', async () => {
+    const body = await json(`/api/operations?iteration_id=${moveIds.moved}`);
+    expect(body.operations).toMatchObject([
+      {
+        operation: 'move',
+        filepath: `sorted/${HOSTILE_MOVED}`,
+        movedFrom: `inbox/${HOSTILE_MOVED}`,
+        bytesNotCopied: 2_000_000,
+        sizeBefore: 2_000_000,
+        sizeAfter: 2_000_000,
+        moveText: `moved from inbox/${HOSTILE_MOVED} to sorted/${HOSTILE_MOVED}`,
+        notCopiedText: '1.91 MiB not copied',
+      },
+      {
+        operation: 'move',
+        filepath: 'albums/2019',
+        movedFrom: 'trips/2019',
+        sizeBefore: null,
+        sizeAfter: null,
+        moveText: 'moved from trips/2019 to albums/2019',
+        notCopiedText: '1000 B not copied',
+      },
+    ]);
+    // Rows of every other operation keep their shape, with the new fields null.
+    const old = (await json(`/api/operations?iteration_id=${moveIds.created}`)).operations[0];
+    expect(old).toMatchObject({ operation: 'create', movedFrom: null, bytesNotCopied: null, moveText: null });
+    expect(old.notCopiedText).toBeNull();
+  });
+
+  it('follows the history of a file across its move, and ends the old path with the move', async () => {
+    const enc = encodeURIComponent;
+    const hist = (await json(`/api/history?path=${enc(`sorted/${HOSTILE_MOVED}`)}&pair=photos`)).history;
+    expect(
+      hist.map((h: { operation: string; filepath: string; followedPath: string }) => [
+        h.operation,
+        h.filepath,
+        h.followedPath,
+      ]),
+    ).toEqual([
+      ['move', `sorted/${HOSTILE_MOVED}`, `sorted/${HOSTILE_MOVED}`],
+      ['update', `inbox/${HOSTILE_MOVED}`, `inbox/${HOSTILE_MOVED}`],
+      ['create', `inbox/${HOSTILE_MOVED}`, `inbox/${HOSTILE_MOVED}`],
+    ]);
+    expect(hist[0]).toMatchObject({
+      moveText: expect.stringMatching(/^moved from inbox\//),
+      restoreCommand: null,
+    });
+    const old = (await json(`/api/history?path=${enc(`inbox/${HOSTILE_MOVED}`)}`)).history;
+    expect(old.map((h: { operation: string }) => h.operation)).toEqual(['move', 'update', 'create']);
+    expect(old[0].filepath).toBe(`sorted/${HOSTILE_MOVED}`);
+    // A file in a moved directory: the directory's move, then its rows under the old directory.
+    const inDir = (await json('/api/history?path=albums/2019/a.jpg')).history;
+    expect(inDir.map((h: { moveText: string | null; filepath: string }) => h.moveText ?? h.filepath)).toEqual(
+      ['moved from trips/2019 to albums/2019', 'trips/2019/a.jpg'],
+    );
   });
 });
 

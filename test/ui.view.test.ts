@@ -3,7 +3,15 @@ import { describe, expect, it } from 'vitest';
 import type { IterationRow, IterationStatus, PairSummary } from '../src/audit/index.js';
 import { pairView, pairViews, type Schedule } from '../src/ui/index.js';
 import { describeQueryIssue, oneLine } from '../src/ui/query.js';
-import { restoreCommand, shellWord } from '../src/ui/view.js';
+import {
+  historyViews,
+  humanBytes,
+  moveText,
+  notCopiedText,
+  operationViews,
+  restoreCommand,
+  shellWord,
+} from '../src/ui/view.js';
 
 const NOW = Date.UTC(2026, 0, 31, 12, 0, 0);
 const MIN = 60_000;
@@ -30,6 +38,7 @@ function row(
     filesDeleted: 0,
     filesSkipped: 0,
     filesFailed: 0,
+    filesMoved: 0,
     totalBytesTransferred: 0,
     errorMessage: null,
   };
@@ -173,6 +182,8 @@ describe('restore commands', () => {
     errorMessage: null,
     keptPath: '.ha-sync/versions/photos/a~20261204-231500.jpg',
     keptKind: 'version' as const,
+    movedFrom: null,
+    bytesNotCopied: null,
     syncPair: 'photos',
     direction: 'hp-to-dell',
     src: '/mnt/hp/photos',
@@ -205,5 +216,71 @@ describe('restore commands', () => {
     ['a failed operation', { status: 'fail' as const }],
   ])('is null for %s', (_n, over) => {
     expect(restoreCommand({ ...base, ...over })).toBeNull();
+  });
+});
+
+describe('moves as the page shows them', () => {
+  const move = {
+    operation: 'move' as const,
+    filepath: 'albums/<b>2019</b>',
+    movedFrom: "photos/it's 2019",
+    bytesNotCopied: 7_340_032,
+  };
+  it.each([
+    [0, '0 B'],
+    [1023, '1023 B'],
+    [1024, '1.00 KiB'],
+    [1536, '1.50 KiB'],
+    [7_340_032, '7.00 MiB'],
+    [50 * 1024 ** 3, '50.0 GiB'],
+    [300 * 1024 ** 4, '300 TiB'],
+    [3 * 1024 ** 6, '3072 PiB'],
+  ])('humanBytes(%d) is %s', (n, text) => {
+    expect(humanBytes(n)).toBe(text);
+  });
+  it('a move reads "moved from <old> to <new>", names as they are (the page inserts text)', () => {
+    expect(moveText(move)).toBe("moved from photos/it's 2019 to albums/<b>2019</b>");
+    expect(notCopiedText(move)).toBe('7.00 MiB not copied');
+    expect(notCopiedText({ ...move, bytesNotCopied: null })).toBeNull();
+  });
+  it('any other operation has no move words', () => {
+    for (const operation of ['create', 'update', 'delete'] as const) {
+      expect(moveText({ ...move, operation, movedFrom: null })).toBeNull();
+      expect(notCopiedText({ ...move, operation, bytesNotCopied: null })).toBeNull();
+    }
+  });
+  it('operation and history views carry them, nothing else changes', () => {
+    const base = {
+      id: 1,
+      iterationId: 1,
+      dryRun: false,
+      filepath: 'a.jpg',
+      sizeBefore: 5,
+      sizeAfter: 5,
+      md5Before: null,
+      md5After: null,
+      startedAt: new Date(NOW).toISOString(),
+      endedAt: null,
+      status: 'success' as const,
+      errorMessage: null,
+      keptPath: null,
+      keptKind: null,
+    };
+    const op = { ...base, ...move };
+    expect(operationViews([op])).toEqual([
+      { ...op, moveText: moveText(move), notCopiedText: '7.00 MiB not copied' },
+    ]);
+    const plain = { ...base, operation: 'create' as const, movedFrom: null, bytesNotCopied: null };
+    expect(operationViews([plain])).toEqual([{ ...plain, moveText: null, notCopiedText: null }]);
+    const where = { syncPair: 'p', direction: 'a-to-b', src: '/a', dest: '/b', followedPath: 'x' };
+    expect(historyViews([{ ...op, ...where }])).toEqual([
+      {
+        ...op,
+        ...where,
+        restoreCommand: null,
+        moveText: moveText(move),
+        notCopiedText: '7.00 MiB not copied',
+      },
+    ]);
   });
 });

@@ -57,7 +57,7 @@ export class AuditWindows {
           startedAtMs,
           dryRun: false,
         }),
-        counts: { created: 0, updated: 0, deleted: 0, skipped: 0, failed: 0, bytesTransferred: 0 },
+        counts: { created: 0, updated: 0, deleted: 0, skipped: 0, failed: 0, moved: 0, bytesTransferred: 0 },
         pending: new Set(),
       };
       // A window whose beginRun failed is dropped so the next operation tries again.
@@ -68,6 +68,7 @@ export class AuditWindows {
     if (op.status === 'fail') win.counts.failed++;
     else if (op.operation === 'create') win.counts.created++;
     else if (op.operation === 'update') win.counts.updated++;
+    else if (op.operation === 'move') win.counts.moved++;
     else win.counts.deleted++;
     if (op.status === 'success') win.counts.bytesTransferred += bytes;
     const p = win.recorder.then((r) => r.record(op));

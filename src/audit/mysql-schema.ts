@@ -4,11 +4,14 @@
 // Every step is checked against information_schema first and tolerates a concurrent writer doing
 // the same step (duplicate column / key errors), so two CronJob pods starting together both
 // succeed. Columns are checked rather than added with `ADD COLUMN IF NOT EXISTS`: MariaDB has
-// that, MySQL 8 does not, and the same statement must work on both.
+// that, MySQL 8 does not, and the same statement must work on both. The 'move' value of
+// `sync_operations.operation` is added by one `MODIFY` when the column's type lacks it: adding a
+// value at the end of an ENUM keeps every stored value and is an in-place (instant) change on
+// MariaDB 10.3+ and MySQL 8; two writers doing it at once both succeed.
 import mysql from 'mysql2/promise';
 import type { Pool, RowDataPacket } from 'mysql2/promise';
 import type { MysqlTarget } from './dsn.js';
-import { EXTRA_COLUMNS, EXTRA_INDEXES, MYSQL_TABLES } from './schema.js';
+import { EXTRA_COLUMNS, EXTRA_INDEXES, MYSQL_TABLES, OPERATION_KINDS } from './schema.js';
 
 const ER_BAD_DB_ERROR = 1049;
 const ER_DUP_FIELDNAME = 1060;
@@ -96,4 +99,40 @@ async function createTables(pool: Pool): Promise<void> {
     if (haveIdx.has(`${table}.${name}`)) continue;
     await ddl(pool, `ALTER TABLE ${table} ADD INDEX ${name} (${columns})`, ER_DUP_KEYNAME);
   }
+  await addOperationKinds(pool);
+}
+
+/**
+ * Widens `sync_operations.operation` to every value this version writes (the seed's ENUM lacks
+ * 'move'): the values it has, in their order, then the missing ones, so no stored value is ever
+ * cut; the seed's column becomes ENUM('create','update','delete','move'). Keeps the column's
+ * character set, collation, nullability (the seed's is NOT NULL) and place. Nothing happens when
+ * the type already has them all.
+ */
+async function addOperationKinds(pool: Pool): Promise<void> {
+  const [rows] = await pool.execute<RowDataPacket[]>({
+    sql: "SELECT COLUMN_TYPE AS type, CHARACTER_SET_NAME AS cs, COLLATION_NAME AS coll, IS_NULLABLE AS nullable FROM information_schema.COLUMNS WHERE TABLE_SCHEMA = DATABASE() AND TABLE_NAME = 'sync_operations' AND COLUMN_NAME = 'operation'",
+    timeout: QUERY_TIMEOUT_MS,
+  });
+  const col = rows[0];
+  if (!col) return;
+  // Only an ENUM can refuse 'move' (a text column someone made of it takes any value).
+  if (!/^enum\(/i.test(String(col.type))) return;
+  const have = enumValues(String(col.type));
+  const missing = OPERATION_KINDS.filter((k) => !have.includes(k));
+  if (missing.length === 0) return;
+  const type = `ENUM(${[...have, ...missing].map((v) => mysql.escape(v)).join(',')})`;
+  const name = (v: unknown): string => (typeof v === 'string' && /^\w+$/.test(v) ? v : '');
+  const charset = name(col.cs) ? ` CHARACTER SET ${name(col.cs)}` : '';
+  const collate = name(col.coll) ? ` COLLATE ${name(col.coll)}` : '';
+  await pool.query({
+    sql: `ALTER TABLE sync_operations MODIFY operation ${type}${charset}${collate}${col.nullable === 'YES' ? ' NULL' : ' NOT NULL'}`,
+    timeout: DDL_TIMEOUT_MS,
+  });
+}
+
+/** The values of an ENUM column type as information_schema spells it: `enum('a','it''s')`. */
+export function enumValues(type: string): string[] {
+  if (!/^enum\(/i.test(type)) return [];
+  return [...type.matchAll(/'((?:[^']|'')*)'/g)].map((m) => (m[1] ?? '').replace(/''/g, "'"));
 }

@@ -17,8 +17,9 @@ import {
   INSERT_MARKER_SQL,
   INSERT_RUNNING_SQL,
   ITERATION_COLUMNS,
-  LEGACY_OPERATION_COLUMNS,
-  OPERATION_COLUMNS,
+  KEPT_OPERATION_COLUMNS,
+  LEGACY_ITERATION_COLUMNS,
+  OPERATION_SCHEMAS,
   OP_COLUMNS,
   OP_INSERT_COLUMNS,
   OP_PLACEHOLDERS,
@@ -37,6 +38,7 @@ import {
   runningKeyParams,
   toDbTime,
   type DbRow,
+  type OperationSchema,
   type Param,
 } from './rows.js';
 import {
@@ -46,14 +48,15 @@ import {
   conflictFilter,
   conflictRowsSql,
   historyColumns,
-  historyKeys,
   historyTerms,
   mapConflictCount,
   mapHistory,
   mapVersionsState,
-  relatesTo,
+  stepFilter,
   versionsStateParams,
   versionsStateSql,
+  walkHistory,
+  type HistoryStep,
 } from './history.js';
 import { createMysqlSchema } from './mysql-schema.js';
 import {
@@ -86,6 +89,12 @@ export interface MysqlStoreOptions {
   queryTimeoutMs?: number;
   /** Pool size. Default 4. */
   connectionLimit?: number;
+}
+
+/** A statement for an older generation of the schema (see readRows). */
+interface Legacy {
+  sql: () => string;
+  params: Param[];
 }
 
 const ER_DUP_ENTRY = 1062;
@@ -200,15 +209,16 @@ export class MysqlStore implements AuditStore {
 
   /**
    * Reader queries treat a schema nobody created yet (a read-only dashboard first) as empty. A
-   * `sync_operations` without the kept columns (the seed's, or an older ha-sync's, not migrated
-   * yet by a writer of this version) answers through `legacy`: another statement, or no rows.
-   * Checked on every call, so the reader sees the migration as soon as a writer made it.
+   * table without some added columns (the seed's, or an older ha-sync's, not migrated yet by a
+   * writer of this version) answers through `legacy`: the statements for older generations of the
+   * schema, newest first, tried in turn (or 'empty': no rows). Checked on every call, so the
+   * reader sees the migration as soon as a writer made it.
    */
   private async readRows(
     what: string,
     sql: () => string,
     params: Param[] = [],
-    legacy?: { sql: string; params: Param[] } | 'empty',
+    legacy: readonly (Legacy | 'empty')[] = [],
   ): Promise<DbRow[]> {
     try {
       return await this.rows(sql(), params);
@@ -219,8 +229,9 @@ export class MysqlStore implements AuditStore {
         this.useHints = false;
         return this.readRows(what, sql, params, legacy);
       }
-      if (errno === ER_BAD_FIELD_ERROR && legacy !== undefined) {
-        return legacy === 'empty' ? [] : this.readRows(what, () => legacy.sql, legacy.params);
+      const [next, ...older] = legacy;
+      if (errno === ER_BAD_FIELD_ERROR && next !== undefined) {
+        return next === 'empty' ? [] : this.readRows(what, next.sql, next.params, older);
       }
       throw this.fail(what, err);
     }
@@ -349,9 +360,15 @@ export class MysqlStore implements AuditStore {
         const row = opParams(iterationId, dry, op);
         for (const v of row) params.push(v);
         rows++;
-        // filepath, error_message and kept_path are the only long values; 4 bytes a character at worst.
+        // filepath, error_message, kept_path and moved_from are the only long values; 4 bytes a
+        // character at worst.
         bytes +=
-          200 + (String(row[3]).length + String(row[11] ?? '').length + String(row[12] ?? '').length) * 4;
+          200 +
+          (String(row[3]).length +
+            String(row[11] ?? '').length +
+            String(row[12] ?? '').length +
+            String(row[16] ?? '').length) *
+            4;
         if (rows >= INSERT_ROWS || bytes >= INSERT_BYTES) await send();
       }
     }
@@ -385,15 +402,16 @@ export class MysqlStore implements AuditStore {
     for (const k of keys) {
       const p = [String(k.sync_pair), String(k.direction)];
       // Three index lookups (idx_pair_dir_dry_started / idx_pair_dir_dry_status_started), one round trip.
-      const rows = await this.readRows(
-        'pair summary',
-        () => `(SELECT 'real' AS kind, ${ITERATION_COLUMNS} FROM sync_iterations ${this.hint('idx_pair_dir_dry_started')} WHERE sync_pair = ? AND direction = ? AND dry_run = 0 ORDER BY started_at DESC, id DESC LIMIT 1)
+      const sql = (cols: string) => (): string =>
+        `(SELECT 'real' AS kind, ${cols} FROM sync_iterations ${this.hint('idx_pair_dir_dry_started')} WHERE sync_pair = ? AND direction = ? AND dry_run = 0 ORDER BY started_at DESC, id DESC LIMIT 1)
          UNION ALL
-         (SELECT 'success' AS kind, ${ITERATION_COLUMNS} FROM sync_iterations ${this.hint('idx_pair_dir_dry_status_started')} WHERE sync_pair = ? AND direction = ? AND dry_run = 0 AND status = 'success' ORDER BY started_at DESC, id DESC LIMIT 1)
+         (SELECT 'success' AS kind, ${cols} FROM sync_iterations ${this.hint('idx_pair_dir_dry_status_started')} WHERE sync_pair = ? AND direction = ? AND dry_run = 0 AND status = 'success' ORDER BY started_at DESC, id DESC LIMIT 1)
          UNION ALL
-         (SELECT 'dry' AS kind, ${ITERATION_COLUMNS} FROM sync_iterations ${this.hint('idx_pair_dir_dry_started')} WHERE sync_pair = ? AND direction = ? AND dry_run = 1 ORDER BY started_at DESC, id DESC LIMIT 1)`,
-        [...p, ...p, ...p],
-      );
+         (SELECT 'dry' AS kind, ${cols} FROM sync_iterations ${this.hint('idx_pair_dir_dry_started')} WHERE sync_pair = ? AND direction = ? AND dry_run = 1 ORDER BY started_at DESC, id DESC LIMIT 1)`;
+      const params = [...p, ...p, ...p];
+      const rows = await this.readRows('pair summary', sql(ITERATION_COLUMNS), params, [
+        { sql: sql(LEGACY_ITERATION_COLUMNS), params },
+      ]);
       const pick = (kind: string): IterationRow | null => {
         const r = rows.find((x) => x.kind === kind);
         return r ? mapIteration(r) : null;
@@ -412,23 +430,21 @@ export class MysqlStore implements AuditStore {
   async iterations(q: IterationQuery): Promise<IterationRow[]> {
     const { where, params } = iterationFilter(q);
     const limit = clampLimit(q.limit, 20);
-    const rows = await this.readRows(
-      'iterations',
-      () =>
-        `SELECT ${ITERATION_COLUMNS} FROM sync_iterations${where} ORDER BY started_at DESC, id DESC LIMIT ${limit}`,
-      params,
-    );
+    const sql = (cols: string) => (): string =>
+      `SELECT ${cols} FROM sync_iterations${where} ORDER BY started_at DESC, id DESC LIMIT ${limit}`;
+    const rows = await this.readRows('iterations', sql(ITERATION_COLUMNS), params, [
+      { sql: sql(LEGACY_ITERATION_COLUMNS), params },
+    ]);
     return rows.map(mapIteration);
   }
 
   async operations(iterationId: number, limit?: number): Promise<OperationRow[]> {
     const n = clampLimit(limit, DEFAULT_OPERATIONS_LIMIT);
-    const sql = (cols: string): string =>
-      `SELECT ${cols} FROM sync_operations WHERE iteration_id = ? ORDER BY id LIMIT ${n}`;
-    const rows = await this.readRows('operations', () => sql(OPERATION_COLUMNS), [iterationId], {
-      sql: sql(LEGACY_OPERATION_COLUMNS),
+    const [now, ...older] = OPERATION_SCHEMAS.map((s) => ({
+      sql: () => `SELECT ${s.columns} FROM sync_operations WHERE iteration_id = ? ORDER BY id LIMIT ${n}`,
       params: [iterationId],
-    });
+    }));
+    const rows = await this.readRows('operations', now!.sql, now!.params, older);
     return rows.map(mapOperation);
   }
 
@@ -436,9 +452,12 @@ export class MysqlStore implements AuditStore {
     const { where, params } = conflictFilter(q);
     const limit = clampLimit(q.limit, 100);
     // Before the kept columns exist nothing was recorded as a conflict: no rows.
-    const counts = await this.readRows('conflicts', () => conflictCountsSql(where), params, 'empty');
+    const counts = await this.readRows('conflicts', () => conflictCountsSql(where), params, ['empty']);
     const rows = counts.length
-      ? await this.readRows('conflicts', () => conflictRowsSql(where, limit), params, 'empty')
+      ? await this.readRows('conflicts', () => conflictRowsSql(where, limit), params, [
+          { sql: () => conflictRowsSql(where, limit, KEPT_OPERATION_COLUMNS), params },
+          'empty',
+        ])
       : [];
     return { counts: counts.map(mapConflictCount), rows: rows.map(mapHistory) };
   }
@@ -449,26 +468,29 @@ export class MysqlStore implements AuditStore {
   }
 
   async fileHistory(q: HistoryQuery): Promise<HistoryRow[]> {
-    const keys = historyKeys(q.path);
-    const limit = clampLimit(q.limit, 200);
-    const pair = q.pair === undefined ? '' : ' AND i.sync_pair = ?';
+    return walkHistory({ ...q, limit: clampLimit(q.limit, 200) }, (step, limit) =>
+      this.historyStep(step, limit),
+    );
+  }
+
+  /** One lookup of a file history (history.ts walkHistory), on whichever schema the table has. */
+  private async historyStep(step: HistoryStep, limit: number): Promise<HistoryRow[]> {
+    const filter = stepFilter(step);
     // One index lookup per term, each limited, merged newest first (UNION also drops a row that
     // two terms found). An OR of the terms would make MariaDB scan the table.
-    const sql = (kept: boolean): { sql: string; params: Param[] } => {
-      const terms = historyTerms(keys, kept);
-      const cols = historyColumns(kept ? OPERATION_COLUMNS : LEGACY_OPERATION_COLUMNS);
+    const statement = (schema: OperationSchema): Legacy => {
+      const terms = historyTerms(step.keys, schema);
+      const cols = historyColumns(schema.columns);
       const parts = terms.map(
         (t) =>
-          `(SELECT ${cols} FROM ${HISTORY_FROM} WHERE ${t.sql}${pair} ORDER BY o.started_at DESC, o.id DESC LIMIT ${limit})`,
+          `(SELECT ${cols} FROM ${HISTORY_FROM} WHERE ${t.sql}${filter.sql} ORDER BY o.started_at DESC, o.id DESC LIMIT ${limit})`,
       );
-      return {
-        sql: `${parts.join(' UNION ')} ORDER BY started_at DESC, id DESC LIMIT ${limit}`,
-        params: terms.flatMap((t) => (q.pair === undefined ? t.params : [...t.params, q.pair])),
-      };
+      const sql = `${parts.join(' UNION ')} ORDER BY started_at DESC, id DESC LIMIT ${limit}`;
+      return { sql: () => sql, params: terms.flatMap((t) => [...t.params, ...filter.params]) };
     };
-    const now = sql(true);
-    const rows = await this.readRows('file history', () => now.sql, now.params, sql(false));
-    return rows.map(mapHistory).filter((r) => relatesTo(r, keys));
+    const [now, ...older] = OPERATION_SCHEMAS.map(statement);
+    const rows = await this.readRows('file history', now!.sql, now!.params, older);
+    return rows.map(mapHistory);
   }
 
   async recordVersionsState(

@@ -5,7 +5,8 @@
 //   {"type":"op", ...OpRecord}                   one per operation, in the order they happened
 //                                                (keptPath/keptKind: absent in lines written before
 //                                                ha-sync kept versions; ownerBefore/ownerAfter:
-//                                                absent before it kept owners; read back as null)
+//                                                absent before it kept owners; read back as null;
+//                                                movedFrom/bytesNotCopied: on 'move' lines only)
 //   {"type":"end", endedAtMs, status, counts, errorMessage}
 //
 // Every line is validated when read back (bytes from disk are input like any other): a line that
@@ -22,6 +23,7 @@ import { join } from 'node:path';
 import { StringDecoder } from 'node:string_decoder';
 import { HaSyncError, errorMessage } from '../errors.js';
 import { addCount } from './store.js';
+import { OPERATION_KINDS } from './schema.js';
 import type { IterationCounts, IterationEnd, IterationHeader, OpRecord, VersionsState } from './types.js';
 
 export const OPSLOG_RE = /^opslog-.*\.jsonl(\.corrupt)?$/;
@@ -161,7 +163,7 @@ async function writeAll(fh: FileHandle, buf: Buffer): Promise<void> {
 
 // ---- reading ----
 
-const OPERATIONS = new Set(['create', 'update', 'delete']);
+const OPERATIONS = new Set<string>(OPERATION_KINDS);
 const OP_STATUS = new Set(['success', 'fail']);
 const KEPT_KINDS = new Set(['version', 'conflict']);
 const END_STATUS = new Set(['success', 'partial_failure', 'failed']);
@@ -185,13 +187,28 @@ function toKept(o: Record<string, unknown>): Pick<OpRecord, 'keptPath' | 'keptKi
   return { keptPath: path, keptKind: kind as 'version' | 'conflict' };
 }
 
+/**
+ * movedFrom and bytesNotCopied of an op line: a 'move' has a non-empty old path other than its
+ * new one and a size or null; any other operation has neither (absent or null, as in every line
+ * written before ha-sync recorded moves). Anything else is invalid (undefined); `{}` when absent.
+ */
+function toMove(o: Record<string, unknown>): Pick<OpRecord, 'movedFrom' | 'bytesNotCopied'> | undefined {
+  const from = o.movedFrom ?? null;
+  const bytes = o.bytesNotCopied ?? null;
+  if (o.operation !== 'move') return from === null && bytes === null ? {} : undefined;
+  if (!isStr(from) || from === '' || from === o.filepath || !isSize(bytes)) return undefined;
+  return { movedFrom: from, bytesNotCopied: bytes };
+}
+
 /** An owner as an op line carries it: "uid:gid", or null / absent (nothing recorded). */
 const isOwner = (v: unknown): v is string | null => v === null || (isStr(v) && /^\d{1,10}:\d{1,10}$/.test(v));
 
 export function toOp(o: Record<string, unknown>): OpRecord | null {
   const kept = toKept(o);
+  const move = toMove(o);
   if (
     !kept ||
+    !move ||
     !isOwner(o.ownerBefore ?? null) ||
     !isOwner(o.ownerAfter ?? null) ||
     !isStr(o.operation) ||
@@ -225,6 +242,8 @@ export function toOp(o: Record<string, unknown>): OpRecord | null {
     // Only when recorded: most operations change no owner (and lines from before have none).
     ...(o.ownerBefore != null ? { ownerBefore: o.ownerBefore as string } : {}),
     ...(o.ownerAfter != null ? { ownerAfter: o.ownerAfter as string } : {}),
+    // Only on a move: the other operations read as before.
+    ...move,
   };
 }
 
@@ -279,11 +298,16 @@ export function toEnd(o: Record<string, unknown>): IterationEnd | null {
   }
   if (typeof c !== 'object' || c === null) return null;
   const counts = {} as IterationCounts;
+  const isCount = (v: unknown): v is number => typeof v === 'number' && Number.isSafeInteger(v) && v >= 0;
   for (const k of COUNT_KEYS) {
     const v = c[k];
-    if (typeof v !== 'number' || !Number.isSafeInteger(v) || v < 0) return null;
+    if (!isCount(v)) return null;
     counts[k] = v;
   }
+  // An end line written before ha-sync counted moves has none: no move was made.
+  const moved = c.moved ?? 0;
+  if (!isCount(moved)) return null;
+  counts.moved = moved;
   return {
     endedAtMs: o.endedAtMs,
     status: o.status as IterationEnd['status'],
@@ -395,7 +419,7 @@ export class OpslogFile {
       end: null,
       ops: 0,
       lastOpMs: null,
-      counts: { created: 0, updated: 0, deleted: 0, skipped: 0, failed: 0, bytesTransferred: 0 },
+      counts: { created: 0, updated: 0, deleted: 0, skipped: 0, failed: 0, moved: 0, bytesTransferred: 0 },
       corrupt: 0,
       firstCorruptLine: null,
     };

@@ -62,19 +62,43 @@ function strOrNull(v: unknown): string | null {
 
 export type DbRow = Record<string, unknown>;
 
-export const ITERATION_COLUMNS =
+const SEED_ITERATION_COLUMNS =
   'id, sync_pair, direction, src, dest, started_at, ended_at, status, dry_run, files_created, files_updated, files_deleted, files_skipped, files_failed, total_bytes_transferred, error_message';
+
+export const ITERATION_COLUMNS = `${SEED_ITERATION_COLUMNS}, files_moved`;
+
+/** The iteration columns of a `sync_iterations` without `files_moved` (not migrated yet): no moves. */
+export const LEGACY_ITERATION_COLUMNS = `${SEED_ITERATION_COLUMNS}, NULL AS files_moved`;
 
 const SEED_OPERATION_COLUMNS =
   'id, iteration_id, dry_run, operation, filepath, size_before, size_after, md5_before, md5_after, started_at, ended_at, status, error_message';
 
-export const OPERATION_COLUMNS = `${SEED_OPERATION_COLUMNS}, kept_path, kept_kind`;
+export const OPERATION_COLUMNS = `${SEED_OPERATION_COLUMNS}, kept_path, kept_kind, moved_from, bytes_not_copied`;
 
 /**
- * The same columns read from a `sync_operations` that lacks the added ones (a database the seed or
- * an older ha-sync created, which no writer of this version migrated yet): nothing was kept there.
+ * The same columns read from a `sync_operations` that lacks the moved columns (an older ha-sync's,
+ * which no writer of this version migrated yet): it recorded no moves.
  */
-export const LEGACY_OPERATION_COLUMNS = `${SEED_OPERATION_COLUMNS}, NULL AS kept_path, NULL AS kept_kind`;
+export const KEPT_OPERATION_COLUMNS = `${SEED_OPERATION_COLUMNS}, kept_path, kept_kind, NULL AS moved_from, NULL AS bytes_not_copied`;
+
+/**
+ * The same columns read from a `sync_operations` that lacks every added one (a database the seed
+ * or an older ha-sync created, which no writer of this version migrated yet): nothing was kept
+ * or moved there.
+ */
+export const LEGACY_OPERATION_COLUMNS = `${SEED_OPERATION_COLUMNS}, NULL AS kept_path, NULL AS kept_kind, NULL AS moved_from, NULL AS bytes_not_copied`;
+
+/**
+ * The generations of `sync_operations` a reader may meet, newest first: which columns it has
+ * (`kept`: kept_path and kept_kind; `moved`: moved_from and bytes_not_copied) and how to read them.
+ */
+export const OPERATION_SCHEMAS = [
+  { kept: true, moved: true, columns: OPERATION_COLUMNS },
+  { kept: true, moved: false, columns: KEPT_OPERATION_COLUMNS },
+  { kept: false, moved: false, columns: LEGACY_OPERATION_COLUMNS },
+] as const;
+
+export type OperationSchema = (typeof OPERATION_SCHEMAS)[number];
 
 /** `cols` with each column qualified by `alias` (for joins); `NULL AS x` stays as it is. */
 export function qualify(cols: string, alias: string): string {
@@ -105,6 +129,7 @@ export function mapIteration(r: DbRow): IterationRow {
     filesDeleted: num(r.files_deleted),
     filesSkipped: num(r.files_skipped),
     filesFailed: num(r.files_failed),
+    filesMoved: num(r.files_moved),
     totalBytesTransferred: num(r.total_bytes_transferred),
     errorMessage: strOrNull(r.error_message),
   };
@@ -127,6 +152,8 @@ export function mapOperation(r: DbRow): OperationRow {
     errorMessage: strOrNull(r.error_message),
     keptPath: strOrNull(r.kept_path),
     keptKind: keptKindOf(r.kept_kind),
+    movedFrom: strOrNull(r.moved_from),
+    bytesNotCopied: numOrNull(r.bytes_not_copied),
   };
 }
 
@@ -138,6 +165,7 @@ export const LIMITS = {
   dest: 512,
   filepath: 4096,
   keptPath: 4096,
+  movedFrom: 4096,
   sideLabel: 64,
   md5: 32,
   opError: 4096,
@@ -171,11 +199,11 @@ export const FIND_RUNNING_SQL =
 
 /** Sets the outcome of the 'running' row; binds `[...outcomeParams, id]`. */
 export const UPDATE_OUTCOME_SQL =
-  'UPDATE sync_iterations SET ended_at = ?, status = ?, files_created = ?, files_updated = ?, files_deleted = ?, files_skipped = ?, files_failed = ?, total_bytes_transferred = ?, error_message = ? WHERE id = ?';
+  'UPDATE sync_iterations SET ended_at = ?, status = ?, files_created = ?, files_updated = ?, files_deleted = ?, files_skipped = ?, files_failed = ?, files_moved = ?, total_bytes_transferred = ?, error_message = ? WHERE id = ?';
 
 /** A finished iteration row (no 'running' row to update); binds `[...headerParams, ...outcomeParams]`. */
 export const INSERT_FINISHED_SQL =
-  'INSERT INTO sync_iterations (sync_pair, direction, src, dest, started_at, dry_run, ended_at, status, files_created, files_updated, files_deleted, files_skipped, files_failed, total_bytes_transferred, error_message) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)';
+  'INSERT INTO sync_iterations (sync_pair, direction, src, dest, started_at, dry_run, ended_at, status, files_created, files_updated, files_deleted, files_skipped, files_failed, files_moved, total_bytes_transferred, error_message) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)';
 
 export const INSERT_MARKER_SQL =
   'INSERT INTO sync_flushes (run_id, iteration_id, flushed_at) VALUES (?, NULL, ?)';
@@ -184,17 +212,17 @@ export const SET_MARKER_SQL = 'UPDATE sync_flushes SET iteration_id = ? WHERE ru
 
 /** Columns of one operation row; `opParams` binds them in this order. */
 export const OP_INSERT_COLUMNS =
-  '(iteration_id, dry_run, operation, filepath, size_before, size_after, md5_before, md5_after, started_at, ended_at, status, error_message, kept_path, kept_kind, owner_before, owner_after)';
-export const OP_PLACEHOLDERS = '(?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)';
+  '(iteration_id, dry_run, operation, filepath, size_before, size_after, md5_before, md5_after, started_at, ended_at, status, error_message, kept_path, kept_kind, owner_before, owner_after, moved_from, bytes_not_copied)';
+export const OP_PLACEHOLDERS = '(?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)';
 /** Parameters per operation row. */
-export const OP_COLUMNS = 16;
+export const OP_COLUMNS = 18;
 
 /** The last successful dry-run of (pair, direction); a store may add an index hint after FROM. */
 export function lastDryRunSql(hint = ''): string {
   return `SELECT id, started_at FROM sync_iterations ${hint} WHERE sync_pair = ? AND direction = ? AND dry_run = 1 AND status = 'success' ORDER BY started_at DESC, id DESC LIMIT 1`;
 }
 export const DRY_RUN_OPS_SQL =
-  'SELECT filepath, operation, size_before FROM sync_operations WHERE iteration_id = ? ORDER BY id';
+  'SELECT filepath, operation, size_before, moved_from FROM sync_operations WHERE iteration_id = ? ORDER BY id';
 
 /** sync_pair, direction, src, dest, started_at, dry_run of a run, cut to the columns' lengths. */
 export function headerParams(h: IterationHeader): Param[] {
@@ -212,7 +240,7 @@ export function runningKeyParams(iterationId: number, h: IterationHeader): Param
   return [iterationId, cut(h.pair, LIMITS.pair), cut(h.direction, LIMITS.direction), toDbTime(h.startedAtMs)];
 }
 
-/** ended_at, status, the six counts and error_message of a finished run. */
+/** ended_at, status, the seven counts and error_message of a finished run. */
 export function outcomeParams(e: IterationEnd): Param[] {
   return [
     toDbTime(e.endedAtMs),
@@ -222,6 +250,7 @@ export function outcomeParams(e: IterationEnd): Param[] {
     e.counts.deleted,
     e.counts.skipped,
     e.counts.failed,
+    e.counts.moved,
     e.counts.bytesTransferred,
     cut(e.errorMessage, LIMITS.iterationError),
   ];
@@ -229,7 +258,8 @@ export function outcomeParams(e: IterationEnd): Param[] {
 
 /**
  * One operation row, in `OP_INSERT_COLUMNS` order (filepath is index 3, error_message 11,
- * kept_path 12). A record without the kept or owner fields (an opslog line from before) binds NULL.
+ * kept_path 12, moved_from 16). A record without the kept, owner or move fields (an opslog line
+ * from before) binds NULL.
  */
 export function opParams(iterationId: number, dryRun: 0 | 1, op: OpRecord): Param[] {
   return [
@@ -249,6 +279,8 @@ export function opParams(iterationId: number, dryRun: 0 | 1, op: OpRecord): Para
     op.keptKind ?? null,
     op.ownerBefore ?? null,
     op.ownerAfter ?? null,
+    cut(op.movedFrom ?? null, LIMITS.movedFrom),
+    op.bytesNotCopied ?? null,
   ];
 }
 
@@ -272,9 +304,12 @@ export function iterationFilter(q: IterationQuery): { where: string; params: Par
 }
 
 export function mapDryRunKey(o: DbRow): DryRunKey {
+  const movedFrom = strOrNull(o.moved_from);
   return {
     filepath: String(o.filepath),
     operation: String(o.operation) as OperationKind,
     sizeBefore: numOrNull(o.size_before),
+    // Only on a move: the keys of the other operations stay as they were.
+    ...(movedFrom === null ? {} : { movedFrom }),
   };
 }

@@ -5,17 +5,29 @@
 //     idempotency query scans the tables;
 //   - two nullable columns at the end of `sync_operations`, `kept_path` and `kept_kind`: where the
 //     version an operation replaced or deleted went (a kept version or a conflict copy). The seed's
-//     columns and their values stay as they were (`operation` is still create/update/delete);
+//     columns and their values stay as they were;
 //   - two more after them, `owner_before` and `owner_after` ("uid:gid"): the owner change a copy
 //     made (types.ts OpRecord.ownerBefore); written, not read by the dashboard;
+//   - moves (issue 16): a fourth value of `sync_operations.operation`, 'move' (one row per entry
+//     renamed instead of deleted and copied; `filepath` is the new path), and two nullable columns
+//     after the owner ones, `moved_from` (the old path; set exactly on 'move' rows; TEXT on MySQL,
+//     see EXTRA_COLUMNS) and `bytes_not_copied` (what a copy would have transferred), with the
+//     index `idx_moved_from`; on `sync_iterations` the column `files_moved` (INT DEFAULT 0),
+//     after the seed's columns, whose values stay as they were. A move row keeps the seed's
+//     columns meaningful: size_before = size_after = the moved entry's size (a file) or NULL (a
+//     directory), md5_before and md5_after NULL;
 //   - `sync_flushes`: one marker row per flushed opslog (run id), written in the same transaction
 //     as the rows it stands for, so an opslog is flushed exactly once even when the process dies
 //     between the commit and the deletion of the file;
 //   - `sync_versions_state`: one row per pair and side, the versions area as the last expiry pass
 //     left it (files, bytes, oldest).
-// Statements are idempotent (IF NOT EXISTS / checked before adding) and never drop anything. The
-// added columns are added by the same migration step on a fresh database and on one the seed (or
-// an older ha-sync) created, so both paths are the one the tests run.
+// Statements are idempotent (IF NOT EXISTS / checked before adding) and never drop data. The
+// tables are created as the seed has them (operation without 'move') and then migrated: the added
+// columns, indexes and the 'move' value are added by the same migration step on a fresh database
+// and on one the seed (or an older ha-sync) created, so both paths are the one the tests run.
+// MariaDB/MySQL gets 'move' through `ALTER TABLE ... MODIFY operation ENUM(...)` (mysql-schema.ts);
+// SQLite cannot alter a CHECK, so its `sync_operations` is rebuilt once, in one transaction, with
+// every row and id kept (sqlite-schema.ts).
 
 export const MYSQL_TABLES: readonly string[] = [
   `CREATE TABLE IF NOT EXISTS sync_iterations (
@@ -85,7 +97,16 @@ export const EXTRA_COLUMNS: readonly (readonly [string, string, string, string])
   ],
   ['sync_operations', 'owner_before', 'VARCHAR(32) NULL', 'VARCHAR(32)'],
   ['sync_operations', 'owner_after', 'VARCHAR(32) NULL', 'VARCHAR(32)'],
+  // TEXT on MySQL/MariaDB, not VARCHAR(4096): a fourth VARCHAR(4096) in utf8mb4 (16 KiB each)
+  // would pass the 65535-byte row limit of InnoDB (ER_TOO_BIG_ROWSIZE); TEXT is stored off the row.
+  // The writers cut the value to 4096 characters, like filepath (rows.ts LIMITS).
+  ['sync_operations', 'moved_from', 'TEXT NULL', 'VARCHAR(4096)'],
+  ['sync_operations', 'bytes_not_copied', 'BIGINT NULL', 'INTEGER'],
+  ['sync_iterations', 'files_moved', 'INT NULL DEFAULT 0', 'INTEGER DEFAULT 0'],
 ];
+
+/** Every value of `sync_operations.operation` this version writes (the seed's three, then 'move'). */
+export const OPERATION_KINDS = ['create', 'update', 'delete', 'move'] as const;
 
 /** Indexes ha-sync adds to the seed's tables: [table, name, columns]. */
 export const EXTRA_INDEXES: readonly (readonly [string, string, string])[] = [
@@ -102,6 +123,8 @@ export const EXTRA_INDEXES: readonly (readonly [string, string, string])[] = [
   ['sync_operations', 'idx_kept_path', 'kept_path(191)'],
   // conflicts(): the last days' conflict copies.
   ['sync_operations', 'idx_kept_kind_started', 'kept_kind, started_at'],
+  // fileHistory(): the move that took a path (or a directory above it) away.
+  ['sync_operations', 'idx_moved_from', 'moved_from(191)'],
 ];
 
 /**
@@ -173,4 +196,49 @@ export const SQLITE_EXTRA_INDEXES = `
 CREATE INDEX IF NOT EXISTS idx_filepath ON sync_operations (filepath);
 CREATE INDEX IF NOT EXISTS idx_kept_path ON sync_operations (kept_path);
 CREATE INDEX IF NOT EXISTS idx_kept_kind_started ON sync_operations (kept_kind, started_at);
+CREATE INDEX IF NOT EXISTS idx_moved_from ON sync_operations (moved_from);
 `;
+
+/** The seed's columns of `sync_operations` on SQLite, in their order. */
+const SQLITE_SEED_OPERATION_COLUMNS = [
+  'id INTEGER PRIMARY KEY AUTOINCREMENT',
+  'iteration_id INTEGER NOT NULL',
+  'dry_run INTEGER NOT NULL DEFAULT 0 CHECK (dry_run IN (0, 1))',
+  `operation TEXT NOT NULL CHECK (operation IN (${OPERATION_KINDS.map((k) => `'${k}'`).join(',')}))`,
+  'filepath VARCHAR(4096) NOT NULL',
+  'size_before INTEGER',
+  'size_after INTEGER',
+  'md5_before VARCHAR(32)',
+  'md5_after VARCHAR(32)',
+  'started_at TEXT NOT NULL',
+  'ended_at TEXT',
+  "status TEXT NOT NULL CHECK (status IN ('success','fail'))",
+  'error_message VARCHAR(4096)',
+];
+
+/** The names of the columns of `sync_operations` this version knows (seed's, then added). */
+export const OPERATIONS_COLUMN_NAMES: readonly string[] = [
+  ...SQLITE_SEED_OPERATION_COLUMNS.map((c) => c.slice(0, c.indexOf(' '))),
+  ...EXTRA_COLUMNS.filter((c) => c[0] === 'sync_operations').map((c) => c[1]),
+];
+
+/**
+ * SQLite: the `sync_operations` a rebuild creates under `name`: the seed's columns with 'move' in
+ * the operation CHECK, the added columns (EXTRA_COLUMNS order), then `more` column definitions (any
+ * column the old table had that this version does not know: kept, never dropped), then the seed's
+ * foreign key.
+ */
+export function sqliteOperationsTable(name: string, more: readonly string[] = []): string {
+  const cols = [
+    ...SQLITE_SEED_OPERATION_COLUMNS,
+    ...EXTRA_COLUMNS.filter((c) => c[0] === 'sync_operations').map((c) => `${c[1]} ${c[3]}`),
+    ...more,
+    'CONSTRAINT fk_iteration FOREIGN KEY (iteration_id) REFERENCES sync_iterations(id)',
+  ];
+  return `CREATE TABLE ${name} (\n  ${cols.join(',\n  ')}\n)`;
+}
+
+/** SQLite: every index of `sync_operations` (the seed's and the added ones), for a rebuild. */
+export const SQLITE_OPERATIONS_INDEXES = `
+CREATE INDEX IF NOT EXISTS idx_iteration ON sync_operations (iteration_id);
+${SQLITE_EXTRA_INDEXES}`;

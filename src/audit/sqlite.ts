@@ -40,16 +40,17 @@ import {
   conflictFilter,
   conflictRowsSql,
   historyColumns,
-  historyKeys,
   historyTerms,
   mapConflictCount,
   mapHistory,
   mapVersionsState,
-  relatesTo,
+  stepFilter,
   versionsStateParams,
   versionsStateSql,
+  walkHistory,
+  type HistoryStep,
 } from './history.js';
-import { EXTRA_COLUMNS, SQLITE_EXTRA_INDEXES, SQLITE_SCHEMA } from './schema.js';
+import { createSqliteSchema } from './sqlite-schema.js';
 import {
   DEFAULT_OPERATIONS_LIMIT,
   clampLimit,
@@ -131,20 +132,7 @@ export class SqliteStore implements AuditStore {
   }
 
   ensureSchema(): Promise<void> {
-    return this.run('create tables', () => {
-      const db = this.db;
-      db.exec(SQLITE_SCHEMA);
-      // Columns added since the seed: checked first (SQLite has no ADD COLUMN IF NOT EXISTS), in
-      // one IMMEDIATE transaction so two processes migrating at once add each column once.
-      db.immediate(() => {
-        for (const [table, column, , type] of EXTRA_COLUMNS) {
-          const cols = db.prepare(`PRAGMA table_info(${table})`).all() as DbRow[];
-          if (!cols.some((c) => c.name === column))
-            db.exec(`ALTER TABLE ${table} ADD COLUMN ${column} ${type}`);
-        }
-      });
-      db.exec(SQLITE_EXTRA_INDEXES);
-    });
+    return this.run('create tables', () => createSqliteSchema(this.db));
   }
 
   ping(): Promise<void> {
@@ -277,24 +265,21 @@ export class SqliteStore implements AuditStore {
   }
 
   fileHistory(q: HistoryQuery): Promise<HistoryRow[]> {
-    return this.run('file history', () => {
-      const keys = historyKeys(q.path);
-      const terms = historyTerms(keys, true);
-      // SQLite answers an OR of indexed terms with one index lookup per term (multi-index OR).
-      const params = terms.flatMap((t) => t.params);
-      let where = `(${terms.map((t) => `(${t.sql})`).join(' OR ')})`;
-      if (q.pair !== undefined) {
-        where += ' AND i.sync_pair = ?';
-        params.push(q.pair);
-      }
-      const limit = clampLimit(q.limit, 200);
-      return this.all(
-        `SELECT ${historyColumns()} FROM ${HISTORY_FROM} WHERE ${where} ORDER BY o.started_at DESC, o.id DESC LIMIT ${limit}`,
-        params,
-      )
-        .map(mapHistory)
-        .filter((r) => relatesTo(r, keys));
-    });
+    return walkHistory({ ...q, limit: clampLimit(q.limit, 200) }, (step, limit) =>
+      this.run('file history', () => this.historyStep(step, limit)),
+    );
+  }
+
+  /** One lookup of a file history (history.ts walkHistory). */
+  private historyStep(step: HistoryStep, limit: number): HistoryRow[] {
+    const terms = historyTerms(step.keys, { kept: true, moved: true });
+    const filter = stepFilter(step, true);
+    // SQLite answers an OR of indexed terms with one index lookup per term (multi-index OR).
+    const where = `(${terms.map((t) => `(${t.sql})`).join(' OR ')})${filter.sql}`;
+    return this.all(
+      `SELECT ${historyColumns()} FROM ${HISTORY_FROM} WHERE ${where} ORDER BY o.started_at DESC, o.id DESC LIMIT ${limit}`,
+      [...terms.flatMap((t) => t.params), ...filter.params],
+    ).map(mapHistory);
   }
 
   recordVersionsState(

@@ -109,6 +109,9 @@ export function addCount(c: IterationEnd['counts'], op: OpRecord): void {
   }
   if (op.operation === 'create') c.created++;
   else if (op.operation === 'update') c.updated++;
+  else if (op.operation === 'move') c.moved++;
   else c.deleted++;
-  if (op.operation !== 'delete' && op.sizeAfter !== null) c.bytesTransferred += op.sizeAfter;
+  // A move is a rename: no bytes travel (its sizeAfter is the size of what was renamed).
+  if ((op.operation === 'create' || op.operation === 'update') && op.sizeAfter !== null)
+    c.bytesTransferred += op.sizeAfter;
 }

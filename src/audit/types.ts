@@ -3,6 +3,11 @@
 // when it finishes, so a database outage never blocks a sync. Field names follow the seed's
 // `sync_iterations` / `sync_operations` schema.
 
+/**
+ * What an operation did. `move`: an entry renamed on the side written to instead of a delete and a
+ * copy; `filepath` is its new path and `movedFrom` its old one (one row per move, a directory
+ * moved with everything below it is one row).
+ */
 export type OperationKind = 'create' | 'update' | 'delete' | 'move';
 export type OperationStatus = 'success' | 'fail';
 export type IterationStatus = 'running' | 'success' | 'partial_failure' | 'failed';
@@ -42,9 +47,18 @@ export interface OpRecord {
    */
   ownerBefore?: string | null;
   ownerAfter?: string | null;
-  /** A move: the old path (`filepath` is the new one); set exactly when operation is 'move'. */
+  /**
+   * The old path of a move, relative to the tree root, '/'-separated; set exactly when
+   * `operation` is 'move' (`filepath` is then the new path). Absent or null otherwise (and in
+   * opslog lines written before ha-sync recorded moves).
+   */
   movedFrom?: string | null;
-  /** A move: the bytes a copy would have moved (a file's size; a directory's files, when known). */
+  /**
+   * Bytes a copy would have transferred had the move been carried out as a delete and a copy:
+   * for a file its size, for a directory the total size of the files below it when known. Null
+   * or absent otherwise. A move row keeps the seed's columns meaningful: size_before = size_after
+   * = the moved entry's size (a file) or null (a directory), both md5s null.
+   */
   bytesNotCopied?: number | null;
 }
 
@@ -66,9 +80,9 @@ export interface IterationCounts {
   deleted: number;
   skipped: number;
   failed: number;
+  /** Moves carried out as renames (not counted in created or deleted; no bytes transferred). */
+  moved: number;
   bytesTransferred: number;
-  /** Moves carried out as renames (issue 16); absent in runs recorded before. */
-  moved?: number;
 }
 
 export interface IterationEnd {
@@ -98,6 +112,8 @@ export interface DryRunKey {
   filepath: string;
   operation: OperationKind;
   sizeBefore: number | null;
+  /** The old path of a 'move' key, as read from the store; absent for the other operations. */
+  movedFrom?: string | null;
 }
 
 export interface LastDryRunResult {
@@ -174,6 +190,8 @@ export interface IterationRow {
   filesDeleted: number;
   filesSkipped: number;
   filesFailed: number;
+  /** `files_moved`; 0 for rows written before ha-sync recorded moves. */
+  filesMoved: number;
   totalBytesTransferred: number;
   errorMessage: string | null;
 }
@@ -195,6 +213,10 @@ export interface OperationRow {
   /** See OpRecord.keptPath; null when nothing was kept. */
   keptPath: string | null;
   keptKind: KeptKind | null;
+  /** See OpRecord.movedFrom: the old path of a 'move', null for the other operations. */
+  movedFrom: string | null;
+  /** See OpRecord.bytesNotCopied; null when not a move or not known. */
+  bytesNotCopied: number | null;
 }
 
 /** An operation with the iteration it belongs to (file history, conflict lists). */
@@ -204,6 +226,11 @@ export interface HistoryRow extends OperationRow {
   src: string;
   /** The root of the side the operation wrote to: where `keptPath` is relative to. */
   dest: string;
+  /**
+   * fileHistory only: the path of the file whose history this row belongs to, as it was then: the
+   * path asked for, or an earlier path of the file the history followed back across a move.
+   */
+  followedPath?: string;
 }
 
 /** One row of `sync_versions_state`. */
@@ -273,7 +300,9 @@ export interface AuditReader {
   versionsState(pair?: string): Promise<VersionsStateRow[]>;
   /**
    * Every operation on `q.path`, on its conflict copies, or that kept a version or conflict copy
-   * of it, newest first (see history.ts for what counts as a copy).
+   * of it, newest first (see history.ts for what counts as a copy). Follows the file across
+   * moves: the history of its old path before a move that brought it (or a directory above it)
+   * to `q.path`, and the move that took it away from `q.path`.
    */
   fileHistory(q: HistoryQuery): Promise<HistoryRow[]>;
   close(): Promise<void>;

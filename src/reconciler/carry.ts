@@ -156,7 +156,7 @@ export class Carrier {
       else if (kind === 'create') c.created++;
       else if (kind === 'update' || kind === 'touch') c.updated++;
       else if (kind === 'delete') c.deleted++;
-      else if (kind === 'move') c.moved = (c.moved ?? 0) + 1;
+      else if (kind === 'move') c.moved++;
       const moved = ok && (kind === 'create' || kind === 'update') && src?.kind === 'file' ? src.size : 0;
       c.bytesTransferred += this.o.dryRun ? 0 : moved;
     }

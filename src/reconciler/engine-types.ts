@@ -166,5 +166,5 @@ export async function rootIdentity(root: string): Promise<string | null> {
 }
 
 export function zeroCounts(): IterationCounts {
-  return { created: 0, updated: 0, deleted: 0, skipped: 0, failed: 0, bytesTransferred: 0 };
+  return { created: 0, updated: 0, deleted: 0, skipped: 0, failed: 0, moved: 0, bytesTransferred: 0 };
 }

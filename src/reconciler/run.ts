@@ -84,12 +84,14 @@ const ZERO: IterationCounts = {
   deleted: 0,
   skipped: 0,
   failed: 0,
+  moved: 0,
   bytesTransferred: 0,
 };
 
 function sameKeys(a: DryRunKey[], b: DryRunKey[]): boolean {
   if (a.length !== b.length) return false;
-  const key = (k: DryRunKey): string => `${k.operation}\0${k.sizeBefore ?? ''}\0${k.filepath}`;
+  const key = (k: DryRunKey): string =>
+    `${k.operation}\0${k.sizeBefore ?? ''}\0${k.filepath}\0${k.movedFrom ?? ''}`;
   const set = new Map<string, number>();
   for (const k of a) set.set(key(k), (set.get(key(k)) ?? 0) + 1);
   for (const k of b) {

@@ -39,7 +39,7 @@ import {
   type ValidationIssue,
   type VersionsQueryRaw,
 } from './query.js';
-import { historyViews, pairViews, type Schedule } from './view.js';
+import { historyViews, operationViews, pairViews, type Schedule } from './view.js';
 
 const DAY_MS = 86_400_000;
 
@@ -203,7 +203,7 @@ export function buildApp(deps: UiDeps): FastifyInstance {
     async (req) => {
       const iterationId = Number(req.query.iteration_id);
       const limit = req.query.limit === undefined ? DEFAULT_OPERATIONS_LIMIT : Number(req.query.limit);
-      const operations = await store(() => reader.operations(iterationId, limit));
+      const operations = operationViews(await store(() => reader.operations(iterationId, limit)));
       return { iterationId, operations };
     },
   );

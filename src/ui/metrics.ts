@@ -61,7 +61,7 @@ export function createMetrics(deps: MetricsDeps): UiMetrics {
   });
   const files = new Gauge({
     name: 'ha_sync_files_24h',
-    help: 'Files created, updated, deleted, skipped or failed by iterations started in the last 24 hours',
+    help: 'Files created, updated, deleted, moved, skipped or failed by iterations started in the last 24 hours',
     labelNames: [...pdd, 'kind'],
     registers,
   });
@@ -181,6 +181,7 @@ export function createMetrics(deps: MetricsDeps): UiMetrics {
         files.inc({ ...l, kind: 'created' }, r.filesCreated);
         files.inc({ ...l, kind: 'updated' }, r.filesUpdated);
         files.inc({ ...l, kind: 'deleted' }, r.filesDeleted);
+        files.inc({ ...l, kind: 'moved' }, r.filesMoved);
         files.inc({ ...l, kind: 'skipped' }, r.filesSkipped);
         files.inc({ ...l, kind: 'failed' }, r.filesFailed);
         bytesMoved.inc(l, r.totalBytesTransferred);

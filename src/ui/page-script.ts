@@ -97,7 +97,8 @@ export const PAGE_SCRIPT = String.raw`'use strict';
     return (i === 0 ? String(v) : v.toFixed(v < 10 ? 2 : v < 100 ? 1 : 0)) + ' ' + units[i];
   }
   function count(n) { return Number(n).toLocaleString(); }
-  function moved(it) { return it.filesCreated + it.filesUpdated + it.filesDeleted; }
+  // Files a sync changed: copied, deleted or moved (renamed instead of copied).
+  function changed(it) { return it.filesCreated + it.filesUpdated + it.filesDeleted + (it.filesMoved || 0); }
   var STATUS_TEXT = { success: 'success', partial_failure: 'partial failure', failed: 'failed', running: 'running' };
   function statusBadge(status) { return h('span', { class: 'badge ' + status }, STATUS_TEXT[status] || status); }
   function kindBadge(dry) {
@@ -275,20 +276,20 @@ export const PAGE_SCRIPT = String.raw`'use strict';
       h('div', { class: 'mini-wrap' }, h('table', { class: 'mini' },
         h('thead', null, h('tr', null, h('th', null, ''), h('th', null, 'Status'), h('th', null, 'When'),
           h('th', { class: 'num' }, 'Created'), h('th', { class: 'num' }, 'Updated'), h('th', { class: 'num' }, 'Deleted'),
-          h('th', { class: 'num' }, 'Failed'), h('th', { class: 'num' }, 'Bytes'))),
+          h('th', { class: 'num' }, 'Moved'), h('th', { class: 'num' }, 'Failed'), h('th', { class: 'num' }, 'Bytes'))),
         h('tbody', null, miniRow('Real sync', v.lastReal, false), miniRow('Dry run', v.lastDryRun, true)))),
       staleNote, err);
   }
   function miniRow(label, it, dry) {
     if (!it) {
       return h('tr', { class: dry ? 'dry' : '' }, h('th', { scope: 'row' }, label),
-        h('td', { colspan: 7 }, h('span', { class: 'badge none' }, 'none yet')));
+        h('td', { colspan: 8 }, h('span', { class: 'badge none' }, 'none yet')));
     }
     return h('tr', { class: dry ? 'dry' : '' }, h('th', { scope: 'row' }, label),
       h('td', null, statusBadge(it.status)),
       h('td', { title: new Date(it.startedAt).toString() }, ago(it.endedAt || it.startedAt)),
-      numCell(it.filesCreated), numCell(it.filesUpdated), numCell(it.filesDeleted), numCell(it.filesFailed, true),
-      h('td', { class: 'num' }, bytes(it.totalBytesTransferred)));
+      numCell(it.filesCreated), numCell(it.filesUpdated), numCell(it.filesDeleted), numCell(it.filesMoved || 0),
+      numCell(it.filesFailed, true), h('td', { class: 'num' }, bytes(it.totalBytesTransferred)));
   }
 
   // ---- chart: files (top) and bytes (bottom) per real iteration over the last 24 h ----
@@ -297,8 +298,8 @@ export const PAGE_SCRIPT = String.raw`'use strict';
     var t1 = now(), t0 = t1 - DAY_MS;
     var x = function (ms) { return L + ((ms - t0) / DAY_MS) * (W - L - R); };
     var maxFiles = 1, maxBytes = 1;
-    rows.forEach(function (r) { maxFiles = Math.max(maxFiles, moved(r) + r.filesFailed); maxBytes = Math.max(maxBytes, r.totalBytesTransferred); });
-    var svg = s('svg', { viewBox: '0 0 ' + W + ' ' + H, role: 'img', 'aria-label': 'files and bytes moved per real sync over the last 24 hours' });
+    rows.forEach(function (r) { maxFiles = Math.max(maxFiles, changed(r) + r.filesFailed); maxBytes = Math.max(maxBytes, r.totalBytesTransferred); });
+    var svg = s('svg', { viewBox: '0 0 ' + W + ' ' + H, role: 'img', 'aria-label': 'files changed and bytes copied per real sync over the last 24 hours' });
     var filesBase = TOP + BAND, bytesBase = TOP + BAND + GAP + BAND;
     add(svg, [
       s('text', { x: L, y: 9, class: 'lab' }, 'files  (max ' + count(maxFiles === 1 && rows.length === 0 ? 0 : maxFiles) + ')'),
@@ -319,9 +320,10 @@ export const PAGE_SCRIPT = String.raw`'use strict';
       var di = Math.max(0, dirNames.indexOf(r.direction)) % 2;
       var cx = Math.min(W - R - 3, Math.max(L, x(t) + (di === 0 ? -3 : 0)));
       var d = 'd' + di;
-      var tip = r.direction + ' at ' + clock(r.startedAt) + ': ' + count(moved(r)) + ' files moved, ' +
+      var tip = r.direction + ' at ' + clock(r.startedAt) + ': ' + count(changed(r)) + ' files changed' +
+        (r.filesMoved ? ' (' + count(r.filesMoved) + ' moved)' : '') + ', ' +
         count(r.filesFailed) + ' failed, ' + bytes(r.totalBytesTransferred) + ' (' + (STATUS_TEXT[r.status] || r.status) + ')';
-      var fh = moved(r) ? Math.max(1.5, (moved(r) / maxFiles) * BAND) : 0;
+      var fh = changed(r) ? Math.max(1.5, (changed(r) / maxFiles) * BAND) : 0;
       var ffh = r.filesFailed ? Math.max(1.5, (r.filesFailed / maxFiles) * BAND) : 0;
       var bh = r.totalBytesTransferred ? Math.max(1.5, (r.totalBytesTransferred / maxBytes) * BAND) : 0;
       if (fh) add(svg, s('rect', { x: cx, y: filesBase - fh, width: 3, height: fh, class: d }, s('title', null, tip)));
@@ -349,7 +351,7 @@ export const PAGE_SCRIPT = String.raw`'use strict';
   function renderActivity(rows) {
     var body = byId('activity-body');
     if (rows.length === 0) {
-      body.replaceChildren(h('tr', null, h('td', { colspan: 12, class: 'empty' }, 'No iterations match.')));
+      body.replaceChildren(h('tr', null, h('td', { colspan: 13, class: 'empty' }, 'No iterations match.')));
       return;
     }
     body.replaceChildren.apply(body, rows.map(function (it) {
@@ -367,8 +369,8 @@ export const PAGE_SCRIPT = String.raw`'use strict';
         h('td', null, kindBadge(it.dryRun)),
         h('td', null, statusBadge(it.status)),
         h('td', { class: 'num' }, it.endedAt ? span(Date.parse(it.endedAt) - Date.parse(it.startedAt)) : ''),
-        numCell(it.filesCreated), numCell(it.filesUpdated), numCell(it.filesDeleted), numCell(it.filesFailed, true),
-        h('td', { class: 'num' }, bytes(it.totalBytesTransferred)),
+        numCell(it.filesCreated), numCell(it.filesUpdated), numCell(it.filesDeleted), numCell(it.filesMoved || 0),
+        numCell(it.filesFailed, true), h('td', { class: 'num' }, bytes(it.totalBytesTransferred)),
         h('td', { class: 'msg' }, it.errorMessage || ''));
     }));
   }
@@ -403,12 +405,16 @@ export const PAGE_SCRIPT = String.raw`'use strict';
   }
   function renderOpsSummary(it, ops) {
     var fails = ops ? ops.filter(function (o) { return o.status === 'fail'; }).length : 0;
-    byId('ops-summary').replaceChildren(
+    // Through add(), which skips the parts that are null (replaceChildren would print "null").
+    var el = byId('ops-summary');
+    el.replaceChildren();
+    add(el, [
       h('strong', null, 'Iteration #' + it.id), h('span', null, it.syncPair + ' · ' + it.direction), kindBadge(it.dryRun), statusBadge(it.status),
       when(it.startedAt),
       ops ? h('span', null, count(ops.length) + (ops.length === 500 ? '+ operations (first 500 shown)' : ops.length === 1 ? ' operation' : ' operations')) : null,
       fails ? h('span', { class: 'fails' }, count(fails) + ' failed') : null,
-      it.errorMessage ? h('span', { class: 'err-inline' }, 'Message: ' + it.errorMessage) : null);
+      it.filesMoved ? h('span', { class: 'moves' }, count(it.filesMoved) + (it.filesMoved === 1 ? ' move' : ' moves') + ' (renamed, not copied)') : null,
+      it.errorMessage ? h('span', { class: 'err-inline' }, 'Message: ' + it.errorMessage) : null]);
   }
   function renderOps(ops) {
     var body = byId('ops-body');
@@ -423,13 +429,21 @@ export const PAGE_SCRIPT = String.raw`'use strict';
       return h('tr', { class: bad ? 'bad' : '' },
         h('td', null, h('span', { class: 'badge ' + (bad ? 'failed' : 'success') }, bad ? 'failed' : 'ok')),
         h('td', null, h('span', { class: 'op ' + o.operation }, o.operation)),
-        h('td', { class: 'path', title: 'Show the history of this file', onclick: function () { showHistory(o.filepath, state.selected ? state.selected.syncPair : ''); } }, o.filepath),
+        h('td', { class: 'path', title: 'Show the history of this file', onclick: function () { showHistory(o.filepath, state.selected ? state.selected.syncPair : ''); } }, pathCell(o)),
         h('td', { class: 'num' }, bytes(o.sizeBefore)),
         h('td', { class: 'num' }, bytes(o.sizeAfter)),
         h('td', null, keptCell(o)),
         h('td', null, when(o.startedAt)),
         h('td', { class: 'msg' }, o.errorMessage || ''));
     }));
+  }
+
+  // A move reads "moved from <old> to <new>" (words made by the server, shown as text) with the
+  // bytes the rename saved copying; any other operation shows its file.
+  function pathCell(o) {
+    if (!o.moveText) return o.filepath;
+    return [h('span', { class: 'moved' }, o.moveText),
+      o.notCopiedText ? h('span', { class: 'not-copied' }, o.notCopiedText) : null];
   }
 
   // ---- kept versions and conflict copies ----
@@ -503,12 +517,17 @@ export const PAGE_SCRIPT = String.raw`'use strict';
     if (rows.length === 0) {
       wrap.hidden = true;
       byId('history-body').replaceChildren();
-      summary.textContent = 'Nothing recorded for ' + path + ': no copy, update, delete or kept version of it.';
+      summary.textContent = 'Nothing recorded for ' + path + ': no copy, update, delete, move or kept version of it.';
       return;
     }
     var versions = rows.filter(function (r) { return r.restoreCommand; }).length;
+    // Rows the history found under an earlier path of the file (before a move brought it here).
+    var earlier = rows.filter(function (r) { return r.followedPath && r.followedPath !== path; }).length;
+    var away = movedAwayTo(path, rows);
     summary.textContent = count(rows.length) + (rows.length === 1 ? ' operation' : ' operations') + ' on ' + path +
-      ' and its copies, newest first' + (versions ? '; ' + count(versions) + ' kept ' + (versions === 1 ? 'version' : 'versions') + ' to restore' : '') + '.';
+      ' and its copies, newest first' + (earlier ? '; ' + count(earlier) + ' under an earlier path, before a move' : '') +
+      (away ? '; then moved to ' + away : '') +
+      (versions ? '; ' + count(versions) + ' kept ' + (versions === 1 ? 'version' : 'versions') + ' to restore' : '') + '.';
     wrap.hidden = false;
     byId('history-body').replaceChildren.apply(byId('history-body'), rows.map(function (r) {
       var bad = r.status === 'fail';
@@ -519,10 +538,19 @@ export const PAGE_SCRIPT = String.raw`'use strict';
         h('td', null, kindBadge(r.dryRun)),
         h('td', null, h('span', { class: 'badge ' + (bad ? 'failed' : 'success') }, bad ? 'failed' : 'ok')),
         h('td', null, h('span', { class: 'op ' + r.operation }, r.operation)),
-        h('td', { class: 'path' }, r.filepath),
+        h('td', { class: 'path' }, pathCell(r), r.followedPath && r.followedPath !== path
+          ? h('span', { class: 'earlier', title: 'The file was at ' + r.followedPath + ' then: a later move brought it to ' + path }, 'earlier path') : null),
         h('td', null, keptCell(r)),
         h('td', { class: 'restore' }, r.restoreCommand ? restoreCell(r.restoreCommand) : ''));
     }));
+  }
+  // Where the newest move took the path (or a directory above it) away, when that is the last row
+  // of its own history; null when it was not moved away.
+  function movedAwayTo(path, rows) {
+    var r = rows[0];
+    if (!r || r.operation !== 'move' || !r.movedFrom || r.followedPath !== path) return null;
+    if (r.movedFrom === path) return r.filepath;
+    return path.indexOf(r.movedFrom + '/') === 0 ? r.filepath + path.slice(r.movedFrom.length) : null;
   }
   function restoreCell(cmd) {
     var copy = navigator.clipboard ? h('button', { type: 'button', class: 'copy', onclick: function (e) {

@@ -66,10 +66,10 @@ export const PAGE_HTML = `<!doctype html>
           <th scope="col">Started</th><th scope="col">Pair</th><th scope="col">Direction</th>
           <th scope="col">Kind</th><th scope="col">Status</th><th scope="col" class="num">Took</th>
           <th scope="col" class="num">Created</th><th scope="col" class="num">Updated</th>
-          <th scope="col" class="num">Deleted</th><th scope="col" class="num">Failed</th>
+          <th scope="col" class="num">Deleted</th><th scope="col" class="num">Moved</th><th scope="col" class="num">Failed</th>
           <th scope="col" class="num">Bytes</th><th scope="col">Message</th>
         </tr></thead>
-        <tbody id="activity-body"><tr><td colspan="12" class="empty">Loading&hellip;</td></tr></tbody>
+        <tbody id="activity-body"><tr><td colspan="13" class="empty">Loading&hellip;</td></tr></tbody>
       </table>
     </div>
     <p class="hint">Click an iteration to see its files.</p>
@@ -101,7 +101,7 @@ export const PAGE_HTML = `<!doctype html>
         <button type="button" id="history-go" class="go">Search</button>
       </div>
     </div>
-    <p id="history-summary" class="hint">Type a path relative to the pair's root and press Enter: every copy, update, delete, conflict and kept version of it, newest first, with the command that puts a kept version back.</p>
+    <p id="history-summary" class="hint">Type a path relative to the pair's root and press Enter: every copy, update, delete, move, conflict and kept version of it, newest first (across moves), with the command that puts a kept version back.</p>
     <div id="history-wrap" class="table-wrap" hidden>
       <table class="grid history">
         <thead><tr>
@@ -283,6 +283,11 @@ td.path { font-family: ui-monospace, "SFMono-Regular", Menlo, Consolas, monospac
 .op.create { color: var(--ok); }
 .op.update { color: var(--run); }
 .op.delete { color: var(--warn); }
+.op.move { color: var(--dry); }
+td.path .moved { display: block; }
+td.path .not-copied, td.path .earlier { display: inline-block; margin-top: .15rem; font-family: system-ui, sans-serif; font-size: .75rem; color: var(--muted); }
+td.path .earlier { margin-left: .4rem; padding: 0 .35rem; border: 1px dashed var(--line); border-radius: 4px; }
+.ops-summary .moves { color: var(--dry); }
 .kept-block { margin-top: .7rem; border-top: 1px solid var(--line); padding-top: .5rem; }
 .kept-head { display: flex; align-items: center; gap: .5rem; font-weight: 600; font-size: .92rem; margin-top: .3rem; }
 .conflict-list { list-style: none; margin: .3rem 0 0; padding: 0; font-size: .83rem; }

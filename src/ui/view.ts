@@ -1,7 +1,7 @@
 // What the dashboard shows, computed from the audit store's rows: pure functions of rows and a
 // time, so the rules (when is a pair stale, how old is a sync) are tested with plain arrays and
 // shared by the JSON API, the page and /metrics.
-import type { HistoryRow, IterationRow, PairSummary } from '../audit/index.js';
+import type { HistoryRow, IterationRow, OperationRow, PairSummary } from '../audit/index.js';
 
 /** How often each pair is expected to sync, for the staleness rule. */
 export interface Schedule {
@@ -114,8 +114,56 @@ function flag(name: string, value: string): string {
   return value.startsWith('-') ? shellWord(`--${name}=${value}`) : `--${name} ${shellWord(value)}`;
 }
 
-export type HistoryView = HistoryRow & { restoreCommand: string | null };
+// ---- moves ----
+
+const UNITS = ['B', 'KiB', 'MiB', 'GiB', 'TiB', 'PiB'];
+
+/**
+ * `n` bytes in binary units, the way the page writes every size (page-script.ts `bytes`):
+ * '512 B', '1.50 MiB', '12.3 GiB', '200 TiB'.
+ */
+export function humanBytes(n: number): string {
+  let v = n;
+  let i = 0;
+  while (v >= 1024 && i < UNITS.length - 1) {
+    v /= 1024;
+    i++;
+  }
+  return `${i === 0 ? String(v) : v.toFixed(v < 10 ? 2 : v < 100 ? 1 : 0)} ${UNITS[i]}`;
+}
+
+type MoveFields = Pick<OperationRow, 'operation' | 'filepath' | 'movedFrom' | 'bytesNotCopied'>;
+
+/** "moved from <old> to <new>" for a move row; null for the other operations. Plain text. */
+export function moveText(row: MoveFields): string | null {
+  if (row.operation !== 'move' || row.movedFrom === null) return null;
+  return `moved from ${row.movedFrom} to ${row.filepath}`;
+}
+
+/** "1.50 MiB not copied" for a move row whose size is known; null otherwise. */
+export function notCopiedText(row: MoveFields): string | null {
+  if (row.operation !== 'move' || row.bytesNotCopied === null) return null;
+  return `${humanBytes(row.bytesNotCopied)} not copied`;
+}
+
+/** An operation row as the page shows it: the row, and the words of a move. */
+export type OperationView = OperationRow & { moveText: string | null; notCopiedText: string | null };
+
+export function operationViews(rows: readonly OperationRow[]): OperationView[] {
+  return rows.map((r) => ({ ...r, moveText: moveText(r), notCopiedText: notCopiedText(r) }));
+}
+
+export type HistoryView = HistoryRow & {
+  restoreCommand: string | null;
+  moveText: string | null;
+  notCopiedText: string | null;
+};
 
 export function historyViews(rows: readonly HistoryRow[]): HistoryView[] {
-  return rows.map((r) => ({ ...r, restoreCommand: restoreCommand(r) }));
+  return rows.map((r) => ({
+    ...r,
+    restoreCommand: restoreCommand(r),
+    moveText: moveText(r),
+    notCopiedText: notCopiedText(r),
+  }));
 }
