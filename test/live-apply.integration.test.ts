@@ -116,7 +116,9 @@ describe('ha-sync apply over NATS JetStream', () => {
       () =>
         existsSync(join(t.b, 'k')) &&
         readdirSync(join(t.b, 'k')).filter((n) => n.endsWith('.txt')).length >= 3,
-    );
+    ).catch((err: unknown) => {
+      throw new Error(`${String(err)}\n${first.out.join('\n')}`);
+    });
     first.child.kill('SIGKILL');
     await first.exited;
     const second = startApply(applyArgs());

@@ -153,6 +153,13 @@ async function withApplier(
         .join('\n')}`,
     );
   } finally {
+    if (process.env.MATRIX_DEBUG)
+      console.log(
+        cap
+          .lines()
+          .map((l) => JSON.stringify(l))
+          .join('\n'),
+      );
     await applier.close();
     await bus.close();
     await store.close();

@@ -1,6 +1,7 @@
 // Issue 16: moves are renames. The pure pairing rules (src/core/moves.ts) as tables, then real
 // two-way runs: a folder moved on one side is renamed on the other (same inodes, 0 bytes copied,
 // no version kept, one 'move' row), and the bad inputs the issue names.
+import { spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
@@ -158,5 +159,31 @@ describe('a reconcile run carries a move as a rename', () => {
     expect(r.exitCode).toBe(0);
     expect(ops.map((o) => `${o.operation} ${o.filepath}`)).toEqual(['delete f.txt']);
     expect(versionsOf(t.dest)).toEqual(['f~T.txt file:contents']);
+  });
+});
+
+describe('a move that cannot be a rename', () => {
+  it('across filesystems on the other side: copied instead, and nothing is lost', async (ctx) => {
+    const t = tempRoot('ha-move-');
+    roots.push(t.root);
+    put(t.src, 'f.bin', 'payload '.repeat(1000), 1_700_000_000);
+    fs.mkdirSync(join(t.src, 'other'));
+    expect((await twoWay(t)).r.exitCode).toBe(0);
+    // hp's 'other' is another filesystem (a tmpfs), so a rename into it fails with EXDEV.
+    const mounted = spawnSync('mount', ['-t', 'tmpfs', '-o', 'size=4m', 'tmpfs', join(t.dest, 'other')]);
+    if (mounted.status !== 0) return ctx.skip('needs root to mount a tmpfs');
+    try {
+      fs.renameSync(join(t.src, 'f.bin'), join(t.src, 'other/f.bin'));
+      const { r, ops, logs } = await twoWay(t);
+      expect(r.exitCode).toBe(0);
+      expect(ops.map((o) => `${o.operation} ${o.filepath}`).sort()).toEqual([
+        'create other/f.bin',
+        'delete f.bin',
+      ]);
+      expect(fs.readFileSync(join(t.dest, 'other/f.bin'), 'utf8')).toBe('payload '.repeat(1000));
+      expect(JSON.stringify(logs)).toMatch(/another filesystem: not a rename/);
+    } finally {
+      spawnSync('umount', ['-l', join(t.dest, 'other')]);
+    }
   });
 });

@@ -395,7 +395,25 @@ export class Applier {
   }
 
   /** Runs `fn` after earlier work on the same path and within the worker limit. */
-  private async serialized<T>(path: string, fn: () => Promise<T>): Promise<T> {
+  /**
+   * Runs `fn` for `path` alone: one event per path at a time, at most `workers` at once. The
+   * worker slot is taken before the path's turn, so a worker never waits on a path while holding
+   * a slot another path's event needs. A nested call (a path above the event's, decided first:
+   * apply's `above`) runs in its caller's slot and waits only for the path.
+   */
+  private async serialized<T>(path: string, fn: () => Promise<T>, nested = false): Promise<T> {
+    if (nested) return this.pathTurn(path, fn);
+    if (this.running >= this.config.workers) await new Promise<void>((r) => this.waiters.push(r));
+    this.running++;
+    try {
+      return await this.pathTurn(path, fn);
+    } finally {
+      this.running--;
+      this.waiters.shift()?.();
+    }
+  }
+
+  private async pathTurn<T>(path: string, fn: () => Promise<T>): Promise<T> {
     const prev = this.pathQueues.get(path) ?? Promise.resolve();
     let release!: () => void;
     const mine = new Promise<void>((r) => (release = r));
@@ -403,14 +421,7 @@ export class Applier {
     this.pathQueues.set(path, tail);
     await prev;
     try {
-      if (this.running >= this.config.workers) await new Promise<void>((r) => this.waiters.push(r));
-      this.running++;
-      try {
-        return await fn();
-      } finally {
-        this.running--;
-        this.waiters.shift()?.();
-      }
+      return await fn();
     } finally {
       release();
       if (this.pathQueues.get(path) === tail) this.pathQueues.delete(path);
@@ -471,7 +482,7 @@ export class Applier {
         // decided first (the same decision its own event would get: a file replaced by a
         // directory, or a directory that wins over a file), then this event again.
         if (above) return this.retry(1000);
-        const first = await this.serialized(below, () => this.apply({ ...ev, path: below }, d, true));
+        const first = await this.serialized(below, () => this.apply({ ...ev, path: below }, d, true), true);
         if (first.action !== 'ack') return first;
         return this.apply(ev, d, true);
       }
@@ -487,8 +498,22 @@ export class Applier {
       log.debug({ side: ev.side, path: ev.path }, `nothing to do: ${decision.problem.message}`);
       return { action: 'ack' };
     }
+    // Into a directory the other side lacks: that directory is decided first, from the top (it
+    // may be a moved directory, renamed as a whole rather than filled file by file).
+    if (!above && this.config.deleteMissing) {
+      const missing = await this.missingAbove(ev.path, decision);
+      for (const dir of missing) {
+        const r = await this.serialized(dir, () => this.apply({ ...ev, path: dir }, d, true), true);
+        if (r.action !== 'ack') return r;
+      }
+      if (missing.length > 0) return this.apply(ev, d, true);
+    }
     // One half of a move waits a moment for the other (moves.ts); the decision is made again then.
-    if (this.moves.waits(ev.path, decision, base, d.deliveryCount <= 1, clock.now()))
+    // A delete inside a directory that is gone on that side too: that directory may have moved
+    // whole. It is remembered as gone, and the delete waits longer for the directory's fate.
+    const goneAbove = this.config.deleteMissing ? await this.goneAbove(ev.path, decision) : null;
+    if (goneAbove) this.moves.noteGone(goneAbove.path, goneAbove.side, goneAbove.base, clock.now());
+    if (this.moves.waits(ev.path, decision, base, d.deliveryCount <= 1, clock.now(), goneAbove !== null))
       return this.retry(PAIR_WAIT_MS);
     const writes =
       decision.type !== 'none' &&
@@ -540,6 +565,51 @@ export class Applier {
       if (held) this.temps.leave(sides, dir);
       if (grant?.ok) grant.done();
     }
+  }
+
+  /**
+   * For a delete (the path gone on one side): the topmost directory above it that is gone on
+   * that side too while the other side still has it as the baseline recorded; null if none.
+   */
+  private async goneAbove(
+    path: string,
+    d: Decision,
+  ): Promise<{ path: string; side: 'a' | 'b'; base: BaseRecord } | null> {
+    const on = d.type === 'delete' ? d.on : d.type === 'dir-one-side' && d.then === 'remove' ? d.on : null;
+    const parent = splitRel(path).parent;
+    if (on === null || parent === '') return null;
+    const x = on === 'a' ? 'b' : 'a';
+    const root = x === 'a' ? this.config.a.root : this.config.b.root;
+    if ((await this.deps.fs.stat(root, parent)) !== null) return null;
+    for (let i = path.indexOf('/'); i >= 0; i = path.indexOf('/', i + 1)) {
+      const dir = path.slice(0, i);
+      if ((await this.deps.fs.stat(root, dir)) !== null) continue;
+      const base = await readBase(this.live, dir);
+      return base && base[x].kind === 'dir' ? { path: dir, side: x, base } : null;
+    }
+    return null;
+  }
+
+  /** The parent directories (top first) that a copy or mkdir of `path` would have to make. */
+  private async missingAbove(path: string, d: Decision): Promise<string[]> {
+    const to =
+      d.type === 'copy'
+        ? d.to
+        : d.type === 'dir-one-side' && d.then === 'create'
+          ? d.on === 'a'
+            ? 'b'
+            : 'a'
+          : null;
+    const parent = splitRel(path).parent;
+    if (to === null || parent === '') return [];
+    const root = to === 'a' ? this.config.a.root : this.config.b.root;
+    if ((await this.deps.fs.stat(root, parent)) !== null) return [];
+    const out: string[] = [];
+    for (let i = path.indexOf('/'); i >= 0; i = path.indexOf('/', i + 1)) {
+      const dir = path.slice(0, i);
+      if (out.length > 0 || (await this.deps.fs.stat(root, dir)) === null) out.push(dir);
+    }
+    return out;
   }
 
   /** The event's disposition for how its decision ended. */

@@ -16,6 +16,8 @@ import { moveLive, type LiveContext, type Outcome } from './execute.js';
 export const PAIR_WAIT_MS = 400;
 /** Creates at least this large wait once for a delete to pair with. */
 const WAIT_CREATE_BYTES = 1024 * 1024;
+/** A delete inside a directory gone on that side too waits up to this long for the directory. */
+const INSIDE_WAIT_MS = 5000;
 /** A gone path is forgotten after this long. */
 const GONE_TTL_MS = 15_000;
 
@@ -52,15 +54,27 @@ export class LiveMoves {
    * True when the event should wait PAIR_WAIT_MS before its decision is carried out: the first
    * delivery of a delete a move could explain (remembered), or of a large create nothing matches.
    */
-  waits(path: string, d: Decision, base: BaseRecord | undefined, first: boolean, nowMs: number): boolean {
+  waits(
+    path: string,
+    d: Decision,
+    base: BaseRecord | undefined,
+    first: boolean,
+    nowMs: number,
+    insideGone = false,
+  ): boolean {
     if (!this.deleteMissing) return false;
     this.expire(nowMs);
-    // Each path waits once: a second delivery (or a re-check, which always counts as a first
-    // delivery) after the wait is carried out as decided.
     const since = this.waited.get(path);
+    if (insideGone && goneOf(d, base) !== null) {
+      // Inside a directory gone on that side too: wait (on every delivery) for the directory's
+      // fate, up to INSIDE_WAIT_MS from the first look.
+      if (since === undefined) this.waited.set(path, nowMs);
+      return since === undefined || nowMs - since < INSIDE_WAIT_MS;
+    }
+    // Any other path waits once: a later delivery (or a re-check, which always counts as a first
+    // delivery) after the wait is carried out as decided. What is gone stays remembered.
     if (!first || (since !== undefined && nowMs - since >= PAIR_WAIT_MS)) {
       this.waited.delete(path);
-      this.gone.delete(path);
       return false;
     }
     if (since !== undefined) return true;
@@ -69,19 +83,19 @@ export class LiveMoves {
     if (g) {
       this.gone.set(path, { side: g.side, base: base!, at: nowMs });
       wait = true;
+    } else if (d.type === 'dir-one-side' && d.then === 'create' && base === undefined) {
+      wait = true; // a new directory may be a moved one: its gone half may be on its way
     } else if (this.gone.size === 0) {
       const a = appearedOf(d, base);
-      wait =
-        (d.type === 'dir-one-side' && d.then === 'create' && base === undefined) ||
-        (a !== null && a.entry.size >= WAIT_CREATE_BYTES);
+      wait = a !== null && a.entry.size >= WAIT_CREATE_BYTES;
     }
     if (wait) this.waited.set(path, nowMs);
     return wait;
   }
 
-  /** Forgets a gone path (its delete is being carried out, or it came back). */
-  forget(path: string): void {
-    this.gone.delete(path);
+  /** Remembers a directory gone on `side` (seen from a delete below it). */
+  noteGone(path: string, side: SideName, base: BaseRecord, nowMs: number): void {
+    if (this.deleteMissing && !this.gone.has(path)) this.gone.set(path, { side, base, at: nowMs });
   }
 
   /**
