@@ -37,6 +37,7 @@
 import { execFileSync, spawn, spawnSync } from 'node:child_process';
 import { createHash, randomBytes } from 'node:crypto';
 import {
+  appendFileSync,
   closeSync,
   existsSync,
   lstatSync,
@@ -291,7 +292,9 @@ function start(name, cmd, args, env = CHILD_ENV) {
   if (made.closing) throw new Error(`interrupted: ${name} not started`);
   const child = spawn(cmd, args, { stdio: ['ignore', 'pipe', 'pipe'], env });
   const lines = [];
+  const logTo = process.env.BENCH_MOVE_LOGS ? join(process.env.BENCH_MOVE_LOGS, `${name}.log`) : null;
   const keep = (b) => {
+    if (logTo) appendFileSync(logTo, b);
     for (const l of b.toString().split('\n')) if (l) lines.push(l);
     if (lines.length > 2000) lines.splice(0, lines.length - 2000);
   };

@@ -311,7 +311,25 @@ static void copy_one(copy_job* job, int sdir, int ddir, const char* name, const 
     unlinkat(ddir, tmp, 0);
     return;
   }
-  if (renameat(ddir, tmp, ddir, name) != 0) {
+  // A create never replaces what another writer made since the check: RENAME_NOREPLACE where
+  // the filesystem has it (EEXIST: dest changed), a plain rename where it does not.
+  int rc = -1;
+  if (want == -1) {
+    rc = renameat2(ddir, tmp, ddir, name, RENAME_NOREPLACE);
+    if (rc != 0 && errno == EEXIST) {
+      out[0] = ST_DEST;
+      there = fstatat(ddir, name, &now, AT_SYMLINK_NOFOLLOW) == 0;
+      seen(out, there ? &now : NULL);
+      unlinkat(ddir, tmp, 0);
+      return;
+    }
+    if (rc != 0 && errno != EINVAL && errno != ENOSYS && errno != ENOTSUP) {
+      io_fail(out, errno, SC_RENAME);
+      unlinkat(ddir, tmp, 0);
+      return;
+    }
+  }
+  if (rc != 0 && renameat(ddir, tmp, ddir, name) != 0) {
     io_fail(out, errno, SC_RENAME);
     unlinkat(ddir, tmp, 0);
     return;

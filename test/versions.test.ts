@@ -187,16 +187,17 @@ describe.each([
     put(src, 'd/a.txt', 'new!', 1_800_000_000);
     put(dest, 'd/a.txt', 'old', 1_700_000_000);
     let calls = 0;
-    const racing: KeepIo = {
-      ...io,
-      link: (a, b) => {
-        calls++;
-        // Expiry removed the empty folder (reached through its open directory: its real path).
-        if (calls === 1) fs.rmdirSync(fs.realpathSync(join(b, '..')));
-        if (calls === 2) fs.writeFileSync(b, 'claimed by someone else');
-        fs.linkSync(a, b);
-      },
-    };
+    const racing = racingRenames(io, (a, b, real) => {
+      if (b.includes('/.ha-sync/') || b.includes('/proc/self/fd/')) {
+        if (a.endsWith('a.txt') && !a.includes('.ha-sync-')) {
+          calls++;
+          // Expiry removed the empty folder (reached through its open directory: its real path).
+          if (calls === 1) fs.rmdirSync(fs.realpathSync(join(b, '..')));
+          if (calls === 2) fs.writeFileSync(b, 'claimed by someone else');
+        }
+      }
+      return real(a, b);
+    });
     const r = await copyEntry(
       src,
       dest,
@@ -210,17 +211,45 @@ describe.each([
     expect(read(dest, `${VERSIONS_DIR}/d/a~20261204-231500-1.txt`)).toBe('old');
   });
 
-  it('leaves dest alone, and keeps no version, when dest changes between the check and the link', async () => {
+  it('a file another writer creates right before a copy lands is never replaced', async () => {
+    put(src, 'n.txt', 'ours', 1_800_000_000);
+    const racing = racingRenames(io, (a, b, real) => {
+      if (b.endsWith('n.txt')) fs.writeFileSync(join(dest, 'n.txt'), 'theirs, made meanwhile');
+      return real(a, b);
+    });
+    const noLinkRace: Io = {
+      ...racing,
+      link: (a, b) => {
+        if (b.endsWith('n.txt')) fs.writeFileSync(join(dest, 'n.txt'), 'theirs, made meanwhile');
+        return io.link(a, b);
+      },
+    };
+    const r = await copyEntry(
+      src,
+      dest,
+      'n.txt',
+      { src: exp(join(src, 'n.txt')), dest: null },
+      { io: noLinkRace },
+    );
+    expect(r).toMatchObject({ ok: false, code: 'CHANGED_UNDER_US' });
+    expect(read(dest, 'n.txt')).toBe('theirs, made meanwhile');
+    noTemps(dest);
+  });
+
+  it('a save that lands between the keep and the final rename is never replaced: both are kept', async () => {
     put(src, 'a.txt', 'new!', 1_800_000_000);
     put(dest, 'a.txt', 'old', 1_700_000_000);
     const planned = exp(join(dest, 'a.txt'));
-    const racing: KeepIo = {
-      ...io,
-      link: (a, b) => {
-        fs.writeFileSync(join(dest, 'a.txt'), 'a save by the user'); // in place, same inode
-        fs.linkSync(a, b);
-      },
-    };
+    let once = true;
+    const racing = racingRenames(io, (a, b, real) => {
+      const r = real(a, b);
+      // Right after the old entry went to the versions area, another writer saves the file.
+      if (once && b.includes('a~')) {
+        once = false;
+        return Promise.resolve(r).then(() => fs.writeFileSync(join(dest, 'a.txt'), 'a save by the user'));
+      }
+      return r;
+    });
     const r = await copyEntry(
       src,
       dest,
@@ -230,8 +259,8 @@ describe.each([
     );
     expect(r).toMatchObject({ ok: false, code: 'CHANGED_UNDER_US' });
     expect(read(dest, 'a.txt')).toBe('a save by the user');
-    expect(fs.statSync(join(dest, 'a.txt')).nlink).toBe(1);
-    expect(tree(join(dest, VERSIONS_DIR))).toEqual([]);
+    expect(tree(join(dest, VERSIONS_DIR))).toEqual(['a~20261204-231500.txt']);
+    expect(read(dest, `${VERSIONS_DIR}/a~20261204-231500.txt`)).toBe('old');
     noTemps(dest);
   });
 

@@ -265,6 +265,17 @@ describe('Outbox', () => {
     expect(o.take(10).map((e) => `${e.path}:${e.type}`)).toEqual(['b:upsert', 'a:delete']);
   });
 
+  it("hands out directories' events first (a moved folder's two events before its files')", () => {
+    const o = new Outbox(100);
+    for (let i = 0; i < 5; i++) o.put(ev(`old/f${i}`, 'delete'));
+    o.put({ ...ev('old', 'delete'), kind: 'dir' });
+    for (let i = 0; i < 5; i++) o.put(ev(`new/f${i}`));
+    o.put({ ...ev('new'), kind: 'dir' });
+    expect(o.take(3).map((e) => e.path)).toEqual(['old', 'new', 'old/f0']);
+    expect(o.take(100)).toHaveLength(9);
+    expect(o.take(100)).toEqual([]);
+  });
+
   it('does not put back a failed event over a newer one', () => {
     const o = new Outbox(100);
     const old = ev('a', 'upsert', 1);

@@ -49,7 +49,7 @@ import { LeaseKeeper } from './lease.js';
 import { Echoes } from './echoes.js';
 import { MountWatch } from './mounts.js';
 import { TempSweeper } from './temps.js';
-import { LiveMoves, PAIR_WAIT_MS } from './moves.js';
+import { LiveMoves } from './moves.js';
 import { LiveState } from './livestate.js';
 import { AuditWindows, type SideRef } from './windows.js';
 
@@ -513,8 +513,15 @@ export class Applier {
     // whole. It is remembered as gone, and the delete waits longer for the directory's fate.
     const goneAbove = this.config.deleteMissing ? await this.goneAbove(ev.path, decision) : null;
     if (goneAbove) this.moves.noteGone(goneAbove.path, goneAbove.side, goneAbove.base, clock.now());
-    if (this.moves.waits(ev.path, decision, base, d.deliveryCount <= 1, clock.now(), goneAbove !== null))
-      return this.retry(PAIR_WAIT_MS);
+    const pairWait = this.moves.waitMs(
+      ev.path,
+      decision,
+      base,
+      d.deliveryCount <= 1,
+      clock.now(),
+      goneAbove !== null,
+    );
+    if (pairWait > 0) return this.retry(Math.max(100, pairWait));
     const writes =
       decision.type !== 'none' &&
       decision.type !== 'descend' &&
@@ -619,8 +626,10 @@ export class Applier {
       case 'audit-owed':
         return this.auditOwed();
       case 'not-empty':
-        // Its contents' delete events may still be on their way: retry a few times, then leave it.
-        if (d.deliveryCount < 6) return this.retry(2000);
+        // Its contents' delete events may still be on their way (over NFS, a poll or more behind):
+        // retry with a growing delay for about four minutes, then leave it to the next reconcile.
+        if (d.deliveryCount < 12)
+          return this.retry(Math.min(30_000, 1000 * 2 ** Math.min(5, d.deliveryCount)));
         log.info({ pair: this.config.pair, path: ev.path }, `directory ${ev.path} not removed: not empty`);
         this.stats.skipped++;
         return { action: 'ack' };

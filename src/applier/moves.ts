@@ -54,43 +54,59 @@ export class LiveMoves {
    * True when the event should wait PAIR_WAIT_MS before its decision is carried out: the first
    * delivery of a delete a move could explain (remembered), or of a large create nothing matches.
    */
-  waits(
+  /**
+   * How long the event should wait before its decision is carried out (0: carry it out now): the
+   * first delivery of a delete a move could explain (remembered as gone), of a new directory, or
+   * of a large create nothing gone matches. A delete inside a directory gone on that side too
+   * waits up to INSIDE_WAIT_MS from its first look, in one long wait, so the queue behind it keeps
+   * moving (the directory's other half may be in it).
+   */
+  waitMs(
     path: string,
     d: Decision,
     base: BaseRecord | undefined,
     first: boolean,
     nowMs: number,
     insideGone = false,
-  ): boolean {
-    if (!this.deleteMissing) return false;
+  ): number {
+    if (!this.deleteMissing) return 0;
     this.expire(nowMs);
     const since = this.waited.get(path);
-    if (insideGone && goneOf(d, base) !== null) {
-      // Inside a directory gone on that side too: wait (on every delivery) for the directory's
-      // fate, up to INSIDE_WAIT_MS from the first look.
-      if (since === undefined) this.waited.set(path, nowMs);
-      return since === undefined || nowMs - since < INSIDE_WAIT_MS;
+    const long = (): number => {
+      if (since === undefined) {
+        this.waited.set(path, nowMs);
+        return INSIDE_WAIT_MS;
+      }
+      return Math.max(0, INSIDE_WAIT_MS - (nowMs - since));
+    };
+    if (insideGone && goneOf(d, base) !== null) return long();
+    if (d.type === 'dir-one-side' && d.then === 'create' && base === undefined) {
+      const x = d.on;
+      if ([...this.gone.values()].some((g) => g.side === x && g.base[x].kind === 'dir')) return 0;
+      if (since === undefined) {
+        this.waited.set(path, nowMs);
+        return PAIR_WAIT_MS;
+      }
+      return Math.max(0, PAIR_WAIT_MS - (nowMs - since));
     }
     // Any other path waits once: a later delivery (or a re-check, which always counts as a first
     // delivery) after the wait is carried out as decided. What is gone stays remembered.
     if (!first || (since !== undefined && nowMs - since >= PAIR_WAIT_MS)) {
       this.waited.delete(path);
-      return false;
+      return 0;
     }
-    if (since !== undefined) return true;
+    if (since !== undefined) return PAIR_WAIT_MS - (nowMs - since);
     const g = goneOf(d, base);
     let wait = false;
     if (g) {
       this.gone.set(path, { side: g.side, base: base!, at: nowMs });
       wait = true;
-    } else if (d.type === 'dir-one-side' && d.then === 'create' && base === undefined) {
-      wait = true; // a new directory may be a moved one: its gone half may be on its way
     } else if (this.gone.size === 0) {
       const a = appearedOf(d, base);
       wait = a !== null && a.entry.size >= WAIT_CREATE_BYTES;
     }
     if (wait) this.waited.set(path, nowMs);
-    return wait;
+    return wait ? PAIR_WAIT_MS : 0;
   }
 
   /** Remembers a directory gone on `side` (seen from a delete below it). */

@@ -87,6 +87,9 @@ interface Conn {
   jsm: JetStreamManager;
 }
 
+/** Unacknowledged events a consumer may hold (see ensureConsumer). */
+const MAX_ACK_PENDING = 20_000;
+
 export class NatsBus implements EventBus {
   readonly kind = 'nats';
   readonly stream: string;
@@ -320,12 +323,18 @@ export class NatsBus implements EventBus {
       deliver_policy: DeliverPolicy.All,
       ack_wait: nanos(this.opts.ackWaitMs ?? 30_000),
       max_deliver: -1,
-      max_ack_pending: 1000,
+      // Events the applier holds at once, waiting ones included: one half of a move waits (a NAK
+      // with a delay) while the other half, possibly thousands of events behind it, must still
+      // be delivered (src/applier/moves.ts).
+      max_ack_pending: MAX_ACK_PENDING,
     };
     try {
       const info = await jsm.consumers.info(this.stream, durable);
-      if (info.config.ack_wait !== cfg.ack_wait) {
-        await jsm.consumers.update(this.stream, durable, { ack_wait: cfg.ack_wait });
+      if (info.config.ack_wait !== cfg.ack_wait || info.config.max_ack_pending !== cfg.max_ack_pending) {
+        await jsm.consumers.update(this.stream, durable, {
+          ack_wait: cfg.ack_wait,
+          max_ack_pending: cfg.max_ack_pending,
+        });
       }
     } catch (err) {
       if (!(err instanceof JetStreamApiError) || err.code !== JetStreamApiCodes.ConsumerNotFound) throw err;

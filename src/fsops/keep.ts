@@ -1,15 +1,19 @@
 // Keeping the entry a write replaces or removes, in the side's versions area (versions.ts).
 //
-// A version is claimed without clobbering another version. link(2) fails on an existing name, so
-// the copy path claims its name atomically. rename(2) replaces an existing name: the rename path
-// uses RENAME_NOREPLACE where the Io has it (the addon) and the filesystem supports it, and
-// otherwise (node:fs has no such call; NFS refuses the flag) checks the name is free right before
-// renaming: only the holder of the pair's lock writes into the versions area, and nothing else
-// makes these timestamped names, so nothing can take the name in between.
+// The entry is taken by a rename: whatever holds the name at that instant (even a file another
+// host's writer put there a moment before) goes to the versions area, and is checked against what
+// the plan saw afterwards (moved back, never over something new, if it differs). A write's new
+// entry then takes the name only if nothing else did meanwhile (placeFresh: RENAME_NOREPLACE, or
+// link(2) where the filesystem has no such flag). So no entry is ever replaced without being kept.
+//
+// A version name is claimed without clobbering another version: RENAME_NOREPLACE where the Io has
+// it (the addon) and the filesystem supports it, and otherwise (node:fs has no such call; NFS
+// refuses the flag) a check that the name is free right before renaming: only the holder of the
+// pair's lock writes into the versions area, and nothing else makes these timestamped names.
 //
 // The entry is reached through its open parent (`entry`, see anchor.ts) and the version through
-// its own open folder, so neither the link nor the rename can be carried outside the root by a
-// folder swapped for a symlink meanwhile.
+// its own open folder, so no rename can be carried outside the root by a folder swapped for a
+// symlink meanwhile.
 import type { Expected } from '../core/index.js';
 import { isHaSyncError } from '../errors.js';
 import { openParent } from './anchor.js';
@@ -17,7 +21,7 @@ import type { Io } from './io.js';
 import type { FailCode } from './ops.js';
 import { destChanged, mismatch } from './ops.js';
 import { splitRel } from './paths.js';
-import { keepPath, linkVia } from './versions.js';
+import { keepPath } from './versions.js';
 
 /** link(2) errors that mean "this filesystem (or this file, for this user) cannot be linked". */
 const LINK_UNSUPPORTED = new Set(['EPERM', 'ENOTSUP', 'EOPNOTSUPP', 'EXDEV', 'EMLINK', 'ENOSYS']);
@@ -72,6 +76,34 @@ export async function renameFresh(io: Io, fromAbs: string, toAbs: string): Promi
 }
 
 /**
+ * Puts `fromAbs` at `toAbs` only if nothing has that name, atomically where the Io and the
+ * filesystem can: RENAME_NOREPLACE, else link(2) then unlink (a network filesystem such as sshfs
+ * has links but not the flag, and a stat there may be seconds old). Only where neither works is
+ * the name checked right before a plain rename. Throws EEXIST when the name is taken.
+ */
+export async function placeFresh(io: Io, fromAbs: string, toAbs: string): Promise<void> {
+  if (io.renameNoReplace) {
+    try {
+      await io.renameNoReplace(fromAbs, toAbs);
+      return;
+    } catch (err) {
+      if (!NOREPLACE_UNSUPPORTED.has((err as NodeJS.ErrnoException).code ?? '')) throw err;
+    }
+  }
+  try {
+    await io.link(fromAbs, toAbs);
+  } catch (err) {
+    if (!LINK_UNSUPPORTED.has((err as NodeJS.ErrnoException).code ?? '')) throw err;
+    if ((await io.lstat(toAbs)) !== null) {
+      throw Object.assign(new Error(`EEXIST: file already exists, '${toAbs}'`), { code: 'EEXIST' });
+    }
+    await io.rename(fromAbs, toAbs);
+    return;
+  }
+  await io.unlink(fromAbs);
+}
+
+/**
  * Renames `fromAbs` back to `toAbs` unless something now has that name (never clobbers). Returns
  * true when it was put back.
  */
@@ -82,52 +114,6 @@ export async function putBack(io: Io, fromAbs: string, toAbs: string): Promise<b
     return true;
   } catch {
     return false;
-  }
-}
-
-/**
- * Hard-links `rel`'s current entry (at `entry`, through its open parent) to a version name and
- * checks the link is the entry the plan saw. The entry stays in place, so the name is never
- * missing. 'unsupported' when the filesystem (or the file's owner, under protected_hardlinks)
- * does not allow the link.
- */
-async function keepByLink(
-  io: Io,
-  root: string,
-  rel: string,
-  entry: string,
-  expected: Expected,
-  nowMs: number,
-): Promise<Kept | 'unsupported'> {
-  for (let tries = 0; ; tries++) {
-    const c = await claimable(io, root, rel, nowMs);
-    if (!('v' in c)) return c;
-    try {
-      try {
-        await linkVia(io, entry, c.abs);
-      } catch (err) {
-        const code = (err as NodeJS.ErrnoException).code ?? '';
-        if (code === 'EEXIST' && tries < RETRIES) continue; // Taken since keepPath looked: next name.
-        if (code === 'ENOENT') {
-          if ((await io.lstat(entry)) === null) {
-            return notKept('CHANGED_UNDER_US', destChanged('no longer exists'));
-          }
-          if (tries < RETRIES) continue; // Expiry removed the (empty) version folder: make it again.
-        }
-        if (LINK_UNSUPPORTED.has(code)) return 'unsupported';
-        throw err;
-      }
-      // The link names whatever entry was there at the instant of the link: check it is the one
-      // the plan expected. If not, only our extra name is removed; the entry itself stays put.
-      const diff = mismatch(await io.lstat(c.abs), expected);
-      if (diff) {
-        await io.unlink(c.abs);
-        return notKept('CHANGED_UNDER_US', destChanged(diff));
-      }
-      return { ok: true, kept: c.v };
-    } finally {
-      await c.release();
-    }
   }
 }
 
@@ -182,11 +168,10 @@ export async function keepByRename(
 }
 
 /**
- * The final step of a copy with `keep`: keeps dest's entry (at `entry`) as a version, then renames
- * `tmp` over it. With a hard link dest's name always holds the old entry or the new one. Where
- * links are not supported, the old entry is renamed aside first, so for that instant dest is
- * missing (a watcher may see a delete followed by a create); if the final rename fails it is put
- * back. On failure `tmp` is left for the caller to remove.
+ * The final step of a copy with `keep`: dest's entry (at `entry`) is renamed into the versions
+ * area, then `tmp` takes the name if nothing else did meanwhile. For that instant dest is missing
+ * (a watcher may see a delete followed by a create); if the final step fails for another reason
+ * the old entry is put back. On failure `tmp` is left for the caller to remove.
  */
 export async function replaceKeeping(
   io: Io,
@@ -197,17 +182,27 @@ export async function replaceKeeping(
   expected: Expected,
   nowMs: number,
 ): Promise<Kept> {
-  const linked = await keepByLink(io, root, rel, entry, expected, nowMs);
-  if (linked !== 'unsupported') {
-    if (linked.ok) await io.rename(tmp, entry);
-    return linked;
-  }
-  return keepByRename(io, root, rel, entry, expected, nowMs, destChanged, async (vAbs) => {
+  // Whatever holds the name at the instant of the first rename is what is kept (the rename takes
+  // it, even from a writer on another host); the new entry then takes the name only if nothing
+  // else did meanwhile. So no write, ours or anybody's, is ever replaced without being kept.
+  let taken = false;
+  const r = await keepByRename(io, root, rel, entry, expected, nowMs, destChanged, async (vAbs) => {
     try {
-      await io.rename(tmp, entry);
+      await placeFresh(io, tmp, entry);
     } catch (err) {
+      if ((err as NodeJS.ErrnoException).code === 'EEXIST') {
+        taken = true;
+        return;
+      }
       await putBack(io, vAbs, entry);
       throw err;
     }
   });
+  if (r.ok && taken) {
+    return notKept(
+      'CHANGED_UNDER_US',
+      `changed since planned: a new entry took its name; left alone (what was there is kept as '${r.kept}')`,
+    );
+  }
+  return r;
 }

@@ -20,7 +20,7 @@ import type { Anchor } from './anchor.js';
 import { openParent } from './anchor.js';
 import type { Io } from './io.js';
 import { syncIo } from './io.js';
-import { keepByRename, putBack, renameFresh, replaceKeeping } from './keep.js';
+import { keepByRename, placeFresh, putBack, renameFresh, replaceKeeping } from './keep.js';
 import type { OwnerChange, Owners } from './owners.js';
 import { keepOwner, ownerChange } from './owners.js';
 import { splitRel, tempName, unsafeRelPath } from './paths.js';
@@ -316,7 +316,15 @@ async function copyLeaf(
       made = false;
       return { ok: true, bytes, kept: r.kept, ...extra };
     }
-    await io.rename(tmp, dest.abs);
+    // A create never replaces what another writer made since the check (placeFresh: atomic).
+    try {
+      if (old === null) await placeFresh(io, tmp, dest.abs);
+      else await io.rename(tmp, dest.abs);
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code === 'EEXIST')
+        return fail('CHANGED_UNDER_US', destChanged('a new entry took its name'));
+      throw err;
+    }
     made = false;
     return { ok: true, bytes, ...extra };
   } finally {
@@ -504,7 +512,7 @@ export async function moveEntry(
           return fail('CHANGED_UNDER_US', `'${toRel}' exists; not replacing it`);
         if (opts.lost?.aborted) return fail('CHANGED_UNDER_US', LOST);
         try {
-          await renameFresh(io, abs, toAbs);
+          await placeFresh(io, abs, toAbs);
         } catch (err) {
           const code = (err as NodeJS.ErrnoException).code;
           if (code === 'ENOENT') return fail('CHANGED_UNDER_US', leftAlone('no longer exists'));

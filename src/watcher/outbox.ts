@@ -25,27 +25,50 @@ export class Outbox {
     return this.events.size;
   }
 
+  /** Directory events waiting (so `take` skips its first pass when there are none). */
+  private dirs = 0;
+
+  private remove(path: string): void {
+    const ev = this.events.get(path);
+    if (ev === undefined) return;
+    if (ev.kind === 'dir') this.dirs--;
+    this.events.delete(path);
+  }
+
+  private add(ev: ChangeEvent): void {
+    if (ev.kind === 'dir') this.dirs++;
+    this.events.set(ev.path, ev);
+  }
+
   /** Adds an event; an older waiting event for the same path is replaced (and the path moves last). */
   put(ev: ChangeEvent): void {
-    this.events.delete(ev.path);
-    this.events.set(ev.path, ev);
+    this.remove(ev.path);
+    this.add(ev);
     if (this.events.size > this.maxEvents) this.collapse();
   }
 
   /** Puts back an event whose publish failed, unless a newer one for its path is already waiting. */
   putBack(ev: ChangeEvent): void {
     if (this.events.has(ev.path)) return;
-    this.events.set(ev.path, ev);
+    this.add(ev);
     if (this.events.size > this.maxEvents) this.collapse();
   }
 
-  /** Removes and returns up to `n` events, oldest first (at most one per path). */
+  /**
+   * Removes and returns up to `n` events (at most one per path): directories' events first, then
+   * the rest, each oldest first. A folder moved whole is then announced by its own two events
+   * before its thousands of files', so the applier can pair them into one rename at once.
+   */
   take(n: number): ChangeEvent[] {
     const out: ChangeEvent[] = [];
-    for (const [k, ev] of this.events) {
-      if (out.length >= n) break;
-      this.events.delete(k);
-      out.push(ev);
+    for (const dirsFirst of [true, false]) {
+      if (dirsFirst && this.dirs === 0) continue;
+      for (const [k, ev] of this.events) {
+        if (out.length >= n || (dirsFirst && this.dirs === 0)) break;
+        if (dirsFirst && ev.kind !== 'dir') continue;
+        this.remove(k);
+        out.push(ev);
+      }
     }
     return out;
   }
@@ -79,7 +102,7 @@ export class Outbox {
     for (const [p, ev] of this.events) {
       if (!drop.has(parentDir(p))) continue;
       if (ev.type === 'delete') this.droppedDeletes++;
-      this.events.delete(p);
+      this.remove(p);
     }
     for (const d of drop) this.rescanDirs.add(d);
   }
