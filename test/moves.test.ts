@@ -6,7 +6,7 @@ import * as fs from 'node:fs';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import type { BaseRecord, Entry } from '../src/core/index.js';
-import { agreed, decideMove, goneSignature, listingSignature } from '../src/core/index.js';
+import { agreed, decideMove, goneSignature, listingSignature, moveHalf } from '../src/core/index.js';
 import { runReconcile } from '../src/reconciler/index.js';
 import { d, f } from './entries.helpers.js';
 import {
@@ -22,6 +22,39 @@ import {
 } from './reconcile.helpers.js';
 
 const rec = (e: Entry): BaseRecord => agreed(e.name, e, e);
+
+describe('moveHalf: which decisions could be half of a move', () => {
+  const file = f('x', 10, 1000);
+  const empty = f('x', 0, 1000);
+  const dir = d('x');
+  it.each([
+    ['a delete of a file with contents', { type: 'delete', on: 'b', entry: file }, rec(file), 'gone a file'],
+    ['a delete of an empty file', { type: 'delete', on: 'b', entry: empty }, rec(empty), 'none'],
+    [
+      'a copy of a file with contents',
+      { type: 'copy', from: 'a', to: 'b', src: file, dest: undefined },
+      undefined,
+      'appeared a file',
+    ],
+    ['a directory removed', { type: 'dir-one-side', on: 'b', then: 'remove' }, rec(dir), 'gone a dir'],
+    [
+      'a directory made, never seen',
+      { type: 'dir-one-side', on: 'a', then: 'create' },
+      undefined,
+      'appeared a dir',
+    ],
+    [
+      'a directory restored (it has a baseline)',
+      { type: 'dir-one-side', on: 'a', then: 'create' },
+      rec(dir),
+      'none',
+    ],
+    ['a conflict', { type: 'conflict', winner: 'a', loser: 'b', win: file, lose: file }, rec(file), 'none'],
+  ] as const)('%s', (_name, dec, base, want) => {
+    const h = moveHalf(dec as Parameters<typeof moveHalf>[0], base);
+    expect(h ? `${h.half} ${h.side} ${h.kind}` : 'none').toBe(want);
+  });
+});
 
 describe('decideMove', () => {
   const old = f('old', 10, 1000);

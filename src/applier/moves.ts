@@ -8,7 +8,14 @@
 //   `moveLive`), checked right before against what the baseline says stood at the old path.
 // Small new files are never held: copying them is as cheap as pairing them.
 import type { BaseRecord, Decision, Entry, SideName } from '../core/index.js';
-import { decideMove, goneSignature, listingSignature, otherSide, unchanged } from '../core/index.js';
+import {
+  decideMove,
+  goneSignature,
+  listingSignature,
+  moveHalf,
+  otherSide,
+  unchanged,
+} from '../core/index.js';
 import { errorMessage } from '../errors.js';
 import { moveLive, type LiveContext, type Outcome } from './execute.js';
 
@@ -25,22 +32,6 @@ interface GoneHere {
   readonly side: SideName;
   readonly base: BaseRecord;
   readonly at: number;
-}
-
-/** The gone half a decision describes: the side it vanished on, or null. */
-function goneOf(d: Decision, base: BaseRecord | undefined): { side: SideName; kind: Entry['kind'] } | null {
-  if (!base) return null;
-  if (d.type === 'delete' && d.entry.kind === 'file' && d.entry.size > 0)
-    return { side: otherSide(d.on), kind: 'file' };
-  if (d.type === 'dir-one-side' && d.then === 'remove') return { side: otherSide(d.on), kind: 'dir' };
-  return null;
-}
-
-/** The appeared half a decision describes: its side and entry, or null. */
-function appearedOf(d: Decision, base: BaseRecord | undefined): { side: SideName; entry: Entry } | null {
-  void base;
-  if (d.type === 'copy' && d.src.kind === 'file' && d.src.size > 0) return { side: d.from, entry: d.src };
-  return null;
 }
 
 export class LiveMoves {
@@ -79,9 +70,10 @@ export class LiveMoves {
       }
       return Math.max(0, INSIDE_WAIT_MS - (nowMs - since));
     };
-    if (insideGone && goneOf(d, base) !== null) return long();
-    if (d.type === 'dir-one-side' && d.then === 'create' && base === undefined) {
-      const x = d.on;
+    const half = moveHalf(d, base);
+    if (insideGone && half?.half === 'gone') return long();
+    if (half?.half === 'appeared' && half.kind === 'dir') {
+      const x = half.side;
       if ([...this.gone.values()].some((g) => g.side === x && g.base[x].kind === 'dir')) return 0;
       if (since === undefined) {
         this.waited.set(path, nowMs);
@@ -96,14 +88,12 @@ export class LiveMoves {
       return 0;
     }
     if (since !== undefined) return PAIR_WAIT_MS - (nowMs - since);
-    const g = goneOf(d, base);
     let wait = false;
-    if (g) {
-      this.gone.set(path, { side: g.side, base: base!, at: nowMs });
+    if (half?.half === 'gone') {
+      this.gone.set(path, { side: half.side, base: base!, at: nowMs });
       wait = true;
     } else if (this.gone.size === 0) {
-      const a = appearedOf(d, base);
-      wait = a !== null && a.entry.size >= WAIT_CREATE_BYTES;
+      wait = half?.half === 'appeared' && half.kind === 'file' && half.entry.size >= WAIT_CREATE_BYTES;
     }
     if (wait) this.waited.set(path, nowMs);
     return wait ? PAIR_WAIT_MS : 0;
@@ -128,11 +118,10 @@ export class LiveMoves {
   ): Promise<Outcome | null> {
     if (!this.deleteMissing || this.gone.size === 0) return null;
     try {
-      if (d.type === 'dir-one-side' && d.then === 'create' && base === undefined) {
-        return await this.dirMove(ctx, path, d.on, lost, started);
-      }
-      const a = appearedOf(d, base);
-      if (a === null || d.type !== 'copy') return null;
+      const a = moveHalf(d, base);
+      if (a?.half === 'appeared' && a.kind === 'dir')
+        return await this.dirMove(ctx, path, a.side, lost, started);
+      if (a?.half !== 'appeared' || a.kind !== 'file' || d.type !== 'copy') return null;
       for (const [from, g] of this.gone) {
         const was = g.base[g.side];
         if (

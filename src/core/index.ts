@@ -3,8 +3,16 @@ export type * from './types.js';
 export { deleteGuard } from './guard.js';
 export type { Decision, DecideOptions, Hashes, SideName } from './reconcile.js';
 export { decidePath, unchanged, sameVersion, baseEntry, agreed, writesInto, otherSide } from './reconcile.js';
-export type { Gone, Appeared, MoveDecision } from './moves.js';
-export { fileKey, goneKey, appearedKey, listingSignature, goneSignature, decideMove } from './moves.js';
+export type { Gone, Appeared, MoveDecision, MoveHalf } from './moves.js';
+export {
+  moveHalf,
+  fileKey,
+  goneKey,
+  appearedKey,
+  listingSignature,
+  goneSignature,
+  decideMove,
+} from './moves.js';
 export { RACY_WINDOW_MS, isRacy, settle, racyRecord } from './racy.js';
 export type { PairOptions, PathPlan, PairDescend, PairDirPlan } from './pairplan.js';
 export { planPairDir, joinPath } from './pairplan.js';

@@ -14,7 +14,7 @@
 // A move is carried out on the other side only when its old path there still holds the
 // baseline's version (for a directory: a directory); otherwise the ordinary decisions stand
 // (copy, conflict copy, kept version), and the shell says why.
-import { unchanged, type SideName } from './reconcile.js';
+import { otherSide, unchanged, type Decision, type SideName } from './reconcile.js';
 import type { BaseRecord, Entry } from './types.js';
 
 /** A path gone on `side` since the baseline: `base` is its record. */
@@ -29,6 +29,38 @@ export interface Appeared {
   readonly path: string;
   readonly side: SideName;
   readonly entry: Entry;
+}
+
+/** Which half of a move a decision could be, if any. */
+export type MoveHalf =
+  /** The path is gone on `side` (the decision deletes or removes it on the other side). */
+  | { readonly half: 'gone'; readonly side: SideName; readonly kind: 'file' | 'dir' }
+  /** The path is new (or replaced) on `side`: a file the decision copies, or a directory it makes. */
+  | { readonly half: 'appeared'; readonly side: SideName; readonly kind: 'file'; readonly entry: Entry }
+  | { readonly half: 'appeared'; readonly side: SideName; readonly kind: 'dir' };
+
+/**
+ * The one answer to "could this decision be half of a move": a delete of a file with contents or
+ * the removal of a directory (gone on the other side), a copy of a file with contents, or a
+ * directory made on the other side that the baseline never saw (appeared). The reconcile run holds
+ * such halves until its walk is over; the live applier lets them wait a moment for each other.
+ */
+export function moveHalf(d: Decision, base: BaseRecord | undefined): MoveHalf | null {
+  switch (d.type) {
+    case 'delete':
+      return base && d.entry.kind === 'file' && d.entry.size > 0
+        ? { half: 'gone', side: otherSide(d.on), kind: 'file' }
+        : null;
+    case 'copy':
+      return d.src.kind === 'file' && d.src.size > 0
+        ? { half: 'appeared', side: d.from, kind: 'file', entry: d.src }
+        : null;
+    case 'dir-one-side':
+      if (d.then === 'remove') return base ? { half: 'gone', side: otherSide(d.on), kind: 'dir' } : null;
+      return base === undefined ? { half: 'appeared', side: d.on, kind: 'dir' } : null;
+    default:
+      return null;
+  }
 }
 
 /** The key under which a gone file and an appeared one can pair (null: never paired). */

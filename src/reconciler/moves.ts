@@ -15,6 +15,7 @@ import {
   goneKey,
   goneSignature,
   listingSignature,
+  moveHalf,
   otherSide,
   unchanged,
 } from '../core/index.js';
@@ -63,16 +64,15 @@ export class MoveFinder {
   /** True when `pp` is held back: the caller neither carries it out nor walks it. */
   hold(dir: string, pp: PathPlan, names: () => Names): boolean {
     if (!this.open || !this.active()) return false;
-    const dec = pp.decision;
-    if (dec.type === 'copy' && dec.src.kind === 'file' && dec.src.size > 0) {
+    // File deletes are held anyway (with the run's other deletes); the rest waits here.
+    const half = moveHalf(pp.decision, pp.base);
+    if (half === null || (half.half === 'gone' && half.kind === 'file')) return false;
+    if (half.kind === 'file') {
       if (this.files.length >= HOLD_MAX) return false;
       this.files.push({ dir, pp, names: names() });
       return true;
     }
-    if (dec.type !== 'dir-one-side') return false;
-    if (dec.then === 'create' && pp.base === undefined) this.made.push({ dir, pp, names: names() });
-    else if (dec.then === 'remove' && pp.base !== undefined) this.removed.push({ dir, pp, names: names() });
-    else return false;
+    (half.half === 'appeared' ? this.made : this.removed).push({ dir, pp, names: names() });
     this.heldDirs.add(pp.path);
     return true;
   }
