@@ -51,7 +51,7 @@ describe('moveHalf: which decisions could be half of a move', () => {
     ],
     ['a conflict', { type: 'conflict', winner: 'a', loser: 'b', win: file, lose: file }, rec(file), 'none'],
   ] as const)('%s', (_name, dec, base, want) => {
-    const h = moveHalf(dec as Parameters<typeof moveHalf>[0], base);
+    const h = moveHalf(dec, base);
     expect(h ? `${h.half} ${h.side} ${h.kind}` : 'none').toBe(want);
   });
 });
