@@ -215,7 +215,11 @@ export class Workload {
       throw err;
     }
     try {
-      this.ledger.destroyed(await fh.readFile());
+      const seen = await fh.readFile();
+      const truth =
+        root === this.roots.a && this.server ? await this.readTruth(join(root, rel)).catch(() => null) : null;
+      this.ledger.destroyed(seen);
+      if (truth && !truth.equals(seen)) this.ledger.destroyed(truth);
       await fh.truncate(0);
       await writeAll(fh, buf, 0, buf.length);
     } finally {
@@ -231,7 +235,7 @@ export class Workload {
     const tmp = join(dirname(p), `.soak-${op.n}.part`);
     try {
       await writeFile(tmp, buf, { flag: 'wx' });
-      const old = await readFile(p).catch(() => null);
+      const old = await this.readTruth(p).catch(() => null);
       await rename(tmp, p);
       if (old) this.ledger.destroyed(old);
     } catch (err) {
@@ -242,9 +246,26 @@ export class Workload {
   }
 
   async deleteFile(p) {
-    const old = await readFile(p);
+    const old = await this.readTruth(p);
     await unlink(p);
     this.ledger.destroyed(old);
+  }
+
+  /**
+   * What `p` holds, read where it truly is: a path in side a's netfs mount is read in the server
+   * directory. Through the mount a read can be cut to a size the client cached a moment before
+   * (an attribute cache, as NFS has), and the oracle would then record a content nobody wrote.
+   */
+  async readTruth(p) {
+    const mount = this.roots.a;
+    if (this.server && (p === mount || p.startsWith(`${mount}/`))) {
+      try {
+        return await readFile(this.server + p.slice(mount.length));
+      } catch {
+        // Gone on the server too: read through the mount, as before.
+      }
+    }
+    return readFile(p);
   }
 
   /** A rename that never replaces: link(2) fails when the target exists (rename(2) on sshfs). */
