@@ -40,8 +40,6 @@ export type ProblemKind =
   | 'special'
   /** A name that is not valid UTF-8: reported and skipped, never renamed. */
   | 'bad-name'
-  /** A directory on one side, a file or symlink on the other, and no rule may replace either. */
-  | 'type-conflict'
   /** Could not read a directory or an entry. */
   | 'unreadable';
 
@@ -52,7 +50,7 @@ export interface Problem {
   readonly message: string;
   /** True when this problem fails the file (counted as failed, run exits 3); false = warning. */
   readonly fails: boolean;
-  /** The operation that could not be carried out, for the audit row (type conflicts). */
+  /** The operation that could not be carried out, for the audit row (when known). */
   readonly op?: 'create' | 'update';
   readonly src?: Entry;
   readonly dest?: Entry;
