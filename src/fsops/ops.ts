@@ -447,30 +447,8 @@ export async function moveAside(
     }
     return await withParents(io, [{ root, rel }], async ([dir]) => {
       if (!versioned(expected.kind)) return fail('IO', `cannot move a ${expected.kind} aside`);
-      const abs = `${dir!}/${splitRel(rel).name}`;
-      const toAbs = `${dir!}/${splitRel(toRel).name}`;
-      const diff = mismatch(await io.lstat(abs), expected);
-      if (diff) return fail('CHANGED_UNDER_US', leftAlone(diff));
-      if ((await io.lstat(toAbs)) !== null) {
-        return fail('CHANGED_UNDER_US', `'${toRel}' already exists; not replacing it`);
-      }
-      if (opts.lost?.aborted) return fail('CHANGED_UNDER_US', LOST);
-      try {
-        await renameFresh(io, abs, toAbs);
-      } catch (err) {
-        const code = (err as NodeJS.ErrnoException).code;
-        if (code === 'ENOENT') return fail('CHANGED_UNDER_US', leftAlone('no longer exists'));
-        if (code === 'EEXIST') return fail('CHANGED_UNDER_US', `'${toRel}' already exists; not replacing it`);
-        throw err;
-      }
-      const after = mismatch(await io.lstat(toAbs), expected);
-      if (after === null) return { ok: true, bytes: 0 };
-      if (await putBack(io, toAbs, abs))
-        return fail('CHANGED_UNDER_US', `changed since planned: ${after}; moved back`);
-      return fail(
-        'CHANGED_UNDER_US',
-        `changed since planned: ${after}; a new entry now has its name, so what was there is at '${toRel}'`,
-      );
+      const { name } = splitRel(rel);
+      return renameChecked(io, `${dir!}/${name}`, `${dir!}/${splitRel(toRel).name}`, toRel, expected, opts);
     });
   } catch (err) {
     return fail('IO', errText(err));
@@ -478,10 +456,49 @@ export async function moveAside(
 }
 
 /**
+ * The step moveAside and moveEntry share: `abs` (reached through its open parent) is checked
+ * against `expected`, renamed to the free name `toAbs` (RENAME_NOREPLACE, else a check right
+ * before), and checked again: a mismatch is moved back, never over something new. Never link +
+ * unlink: the unlink could remove a file saved over `abs` between the two calls.
+ */
+async function renameChecked(
+  io: Io,
+  abs: string,
+  toAbs: string,
+  toRel: string,
+  expected: Expected,
+  opts: OpOptions,
+): Promise<OpResult> {
+  const taken = (): OpResult => fail('CHANGED_UNDER_US', `'${toRel}' already exists; not replacing it`);
+  const diff = mismatch(await io.lstat(abs), expected);
+  if (diff) return fail('CHANGED_UNDER_US', leftAlone(diff));
+  if ((await io.lstat(toAbs)) !== null) return taken();
+  if (opts.lost?.aborted) return fail('CHANGED_UNDER_US', LOST);
+  try {
+    await renameFresh(io, abs, toAbs);
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code;
+    if (code === 'ENOENT') return fail('CHANGED_UNDER_US', leftAlone('no longer exists'));
+    if (code === 'EEXIST') return taken();
+    if (code === 'EXDEV') return fail('IO', 'another filesystem: not a rename');
+    throw err;
+  }
+  const after = mismatch(await io.lstat(toAbs), expected);
+  if (after === null) return { ok: true, bytes: 0 };
+  if (await putBack(io, toAbs, abs))
+    return fail('CHANGED_UNDER_US', `changed since planned: ${after}; moved back`);
+  return fail(
+    'CHANGED_UNDER_US',
+    `changed since planned: ${after}; a new entry now has its name, so what was there is at '${toRel}'`,
+  );
+}
+
+/**
  * Moves `rel` to `toRel` under the same root with one rename (a move seen on the other side,
  * carried out here): both parents opened without following symlinks, `rel` checked against
  * `expected` right before, never over an existing entry (the caller keeps what stood at `toRel`
- * first). A directory never moves into its own subtree. Across filesystems (EXDEV): fails with
+ * first; where the filesystem has no RENAME_NOREPLACE, as NFS, the name is checked free right
+ * before the rename, as for conflict copies). A directory never moves into its own subtree. Across filesystems (EXDEV): fails with
  * IO, and the caller copies instead.
  */
 export async function moveEntry(
@@ -503,29 +520,15 @@ export async function moveEntry(
         { root, rel },
         { root, rel: toRel },
       ],
-      async ([from, to]) => {
-        const abs = `${from!}/${splitRel(rel).name}`;
-        const toAbs = `${to!}/${splitRel(toRel).name}`;
-        const diff = mismatch(await io.lstat(abs), expected);
-        if (diff) return fail('CHANGED_UNDER_US', leftAlone(diff));
-        if ((await io.lstat(toAbs)) !== null)
-          return fail('CHANGED_UNDER_US', `'${toRel}' exists; not replacing it`);
-        if (opts.lost?.aborted) return fail('CHANGED_UNDER_US', LOST);
-        try {
-          await placeFresh(io, abs, toAbs);
-        } catch (err) {
-          const code = (err as NodeJS.ErrnoException).code;
-          if (code === 'ENOENT') return fail('CHANGED_UNDER_US', leftAlone('no longer exists'));
-          if (code === 'EEXIST') return fail('CHANGED_UNDER_US', `'${toRel}' exists; not replacing it`);
-          if (code === 'EXDEV') return fail('IO', 'another filesystem: not a rename');
-          throw err;
-        }
-        const after = mismatch(await io.lstat(toAbs), expected);
-        if (after === null) return { ok: true, bytes: 0 };
-        if (await putBack(io, toAbs, abs))
-          return fail('CHANGED_UNDER_US', `changed since planned: ${after}; moved back`);
-        return fail('CHANGED_UNDER_US', `changed since planned: ${after}; it is at '${toRel}' now`);
-      },
+      ([from, to]) =>
+        renameChecked(
+          io,
+          `${from!}/${splitRel(rel).name}`,
+          `${to!}/${splitRel(toRel).name}`,
+          toRel,
+          expected,
+          opts,
+        ),
     );
   } catch (err) {
     return fail('IO', errText(err));
