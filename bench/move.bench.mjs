@@ -176,7 +176,13 @@ function listTree(root, sub = '') {
     for (const d of readdirSync(dir, { withFileTypes: true })) {
       const r = rel ? `${rel}/${d.name}` : d.name;
       if (r === '.ha-sync') continue;
-      const st = lstatSync(join(dir, d.name), { bigint: true });
+      let st;
+      try {
+        st = lstatSync(join(dir, d.name), { bigint: true });
+      } catch (err) {
+        if (err.code === 'ENOENT') continue; // removed since the listing (the applier is at work)
+        throw err;
+      }
       if (st.isDirectory()) {
         out.set(r, { kind: 'dir', ino: st.ino });
         walk(join(dir, d.name), r);

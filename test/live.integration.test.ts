@@ -14,7 +14,7 @@ import { createLogger } from '../src/log.js';
 import { DEFAULT_WATCHER_OPTIONS, RootWatcher } from '../src/watcher/index.js';
 import { read, tempRoots, until, fileLockOptions } from './applier.helpers.js';
 
-const log = createLogger({ silent: !process.env.TEST_LOG, pretty: false });
+const log = createLogger({ silent: !process.env.TEST_LOG, verbose: !!process.env.TEST_LOG, pretty: false });
 const suffix = randomBytes(4).toString('hex');
 const stream = `HASYNC_T_LIVE_${suffix}`;
 const prefix = `hsl${suffix}`;

@@ -30,7 +30,7 @@ let events: ChangeEvent[];
 let logs: string[];
 let clock: ManualClock;
 
-function makePoller(): Poller {
+function makePoller(sweepRate = 100_000): Poller {
   const sink = new Writable({
     write(chunk: Buffer, _enc, cb) {
       logs.push(chunk.toString());
@@ -42,7 +42,7 @@ function makePoller(): Poller {
     side: 'dell',
     root,
     pollIntervalMs: 1000,
-    sweepRate: 100_000,
+    sweepRate,
     statTimeoutMs: 5000,
     statConcurrency: 4,
     hotMs: 3000,
@@ -124,11 +124,13 @@ describe('Poller', () => {
     mkdirSync(join(root, 'n', 'm'), { recursive: true });
     writeFileSync(join(root, 'n', 'm', 'f.txt'), 'ff');
     symlinkSync('/etc/passwd', join(root, 'n', 'link'));
-    const added = await tick(p);
-    expect(added.map((e) => `${e.type} ${e.kind} ${e.path}`).sort()).toEqual(
-      ['upsert dir n', 'upsert dir n/m', 'upsert file n/m/f.txt', 'upsert symlink n/link'].sort(),
-    );
-    expect(added[0]!.path).toBe('n');
+    // A level at a time: a new folder is announced before its contents are listed.
+    const added = (await tick(p)).map((e) => `${e.type} ${e.kind} ${e.path}`);
+    expect(added[0]).toBe('upsert dir n');
+    expect(events[0]!.mtimeMs).toBe(lstatSync(join(root, 'n')).mtimeMs);
+    expect(added.slice(1, 3).sort()).toEqual(['upsert dir n/m', 'upsert symlink n/link']);
+    expect(added.slice(3)).toEqual(['upsert file n/m/f.txt']);
+    expect(await tick(p)).toEqual([]);
 
     rmSync(join(root, 'n'), { recursive: true });
     const removed = await tick(p);
@@ -138,6 +140,44 @@ describe('Poller', () => {
       removed.findIndex((e) => e.path === 'n/m'),
     );
     expect(p.dirCount).toBe(2); // root and a
+  });
+
+  it('finds where a folder moved from in the same pass, though its old parent looks unchanged', async () => {
+    // A network mount's cached attributes can hide the old parent's change for a while: here its
+    // mtime is set back after the move. The folder's names lead to it, and its listing (never
+    // cached) shows the folder gone: both halves go out in one pass, the old folder's first.
+    mkdirSync(join(root, 'x', 'album', 'sub'), { recursive: true });
+    mkdirSync(join(root, 'y'));
+    writeFileSync(join(root, 'x', 'album', 'p1.jpg'), 'one');
+    writeFileSync(join(root, 'x', 'album', 'p2.jpg'), 'two');
+    utimesSync(join(root, 'x'), 1_000_000, 1_000_000); // whole seconds: set back exactly below
+    const p = makePoller(0); // no sweep: only the directory pass looks
+    await p.start(new AbortController().signal);
+    await tick(p);
+    renameSync(join(root, 'x', 'album'), join(root, 'y', 'album'));
+    utimesSync(join(root, 'x'), 1_000_000, 1_000_000);
+    const evs = (await tick(p)).map((e) => `${e.type} ${e.path}`);
+    expect(evs.slice(3, 5)).toEqual(['delete x/album', 'upsert y/album']);
+    expect(evs.slice(0, 3).sort()).toEqual([
+      'delete x/album/p1.jpg',
+      'delete x/album/p2.jpg',
+      'delete x/album/sub',
+    ]);
+    expect(evs.slice(5).sort()).toEqual([
+      'upsert y/album/p1.jpg',
+      'upsert y/album/p2.jpg',
+      'upsert y/album/sub',
+    ]);
+    // A copy (the old folder still there) is only a new folder.
+    mkdirSync(join(root, 'z'));
+    mkdirSync(join(root, 'z', 'album'));
+    writeFileSync(join(root, 'z', 'album', 'p1.jpg'), 'one');
+    writeFileSync(join(root, 'z', 'album', 'p2.jpg'), 'two');
+    mkdirSync(join(root, 'z', 'album', 'sub'));
+    expect((await tick(p)).map((e) => `${e.type} ${e.path}`).slice(0, 2)).toEqual([
+      'upsert z',
+      'upsert z/album',
+    ]);
   });
 
   it("never announces its root's temp files; a user's file of a similar name is announced", async () => {

@@ -49,9 +49,13 @@ import { LeaseKeeper } from './lease.js';
 import { Echoes } from './echoes.js';
 import { MountWatch } from './mounts.js';
 import { TempSweeper } from './temps.js';
-import { LiveMoves } from './moves.js';
+import { LiveMoves, PAIR_WAIT_MS } from './moves.js';
+import { STALE_VIEW_RETRY_MS, StaleViews } from './staleview.js';
 import { LiveState } from './livestate.js';
 import { AuditWindows, type SideRef } from './windows.js';
+
+/** The subject of a re-check of a write whose echo never came (recheckSilent). */
+const RECHECK = 'recheck';
 
 export interface ApplierConfig {
   readonly pair: string;
@@ -147,6 +151,7 @@ export class Applier {
   private readonly mounts: MountWatch;
   private readonly temps: TempSweeper;
   private readonly moves: LiveMoves;
+  private readonly stale = new StaleViews();
   /** What the heartbeat reports (see livestate.ts). */
   readonly liveState = new LiveState();
   /** Records owed to the opslog, by event path (see recordAll). */
@@ -284,7 +289,7 @@ export class Applier {
         mtimeMs: 0,
         observedAt: now,
       };
-      void this.handle({ event: ev, subject: 'recheck', deliveryCount: 1 }).then((disp) => {
+      void this.handle({ event: ev, subject: RECHECK, deliveryCount: 1 }).then((disp) => {
         // Not settled (lock busy, root unmounted): look again later.
         if (disp.action === 'nak' && !this.stopping) this.echoes.again(w.side, w.path, this.deps.clock.now());
       });
@@ -488,6 +493,19 @@ export class Applier {
       }
       now = { a: entryOf(ev.path, sa), b: entryOf(ev.path, sb) };
       base = await readBase(this.live, ev.path);
+      const own = ev.side === this.config.a.label ? 'a' : 'b';
+      // (A re-check of a silent write is no watcher's report: it is decided as the disk stands.)
+      const reported = !above && d.subject !== RECHECK;
+      if (reported && this.stale.retry(ev, own === 'a' ? sa : sb, d.deliveryCount, clock.now())) {
+        // A delete that may be half of a move: the other half waits for its second look.
+        if (ev.type === 'delete' && base && base[own].kind !== 'symlink')
+          this.moves.notePending(own, clock.now() + STALE_VIEW_RETRY_MS + PAIR_WAIT_MS);
+        log.debug(
+          { side: ev.side, type: ev.type, path: ev.path },
+          'its side does not show it yet: again later',
+        );
+        return this.retry(STALE_VIEW_RETRY_MS);
+      }
       decision = await decideLive(this.live, ev.path, base, now.a, now.b);
     } catch (err) {
       if (isHaSyncError(err, 'UNSAFE_PATH')) return this.reject(errorMessage(err), d, ev);
@@ -517,7 +535,7 @@ export class Applier {
       ev.path,
       decision,
       base,
-      d.deliveryCount <= 1,
+      this.stale.deliveries(ev, d.deliveryCount) <= 1,
       clock.now(),
       goneAbove !== null,
     );
@@ -622,6 +640,7 @@ export class Applier {
   /** The event's disposition for how its decision ended. */
   private settle(out: Outcome, ev: ChangeEvent, d: Delivery): Disposition {
     const { log, clock } = this.deps;
+    this.stale.done(ev.path);
     switch (out.done) {
       case 'audit-owed':
         return this.auditOwed();

@@ -39,18 +39,28 @@ export class LiveMoves {
   /** Paths that waited once, and when. */
   private readonly waited = new Map<string, number>();
 
+  /** Until when a delete reported on each side waits out a stale view (staleview.ts). */
+  private readonly pending = { a: 0, b: 0 };
+
   constructor(private readonly deleteMissing: boolean) {}
 
   /**
-   * True when the event should wait PAIR_WAIT_MS before its decision is carried out: the first
-   * delivery of a delete a move could explain (remembered), or of a large create nothing matches.
+   * A delete reported on `side` is looked at again at `untilMs` (its side's cached view still
+   * shows the path): a new directory or large file there waits for it, as for any gone half.
    */
+  notePending(side: SideName, untilMs: number): void {
+    if (this.deleteMissing) this.pending[side] = Math.max(this.pending[side], untilMs);
+  }
+
   /**
-   * How long the event should wait before its decision is carried out (0: carry it out now): the
-   * first delivery of a delete a move could explain (remembered as gone), of a new directory, or
-   * of a large create nothing gone matches. A delete inside a directory gone on that side too
-   * waits up to INSIDE_WAIT_MS from its first look, in one long wait, so the queue behind it keeps
-   * moving (the directory's other half may be in it).
+   * How long the event should wait before its decision is carried out (0: carry it out now):
+   * - the first delivery of a delete a move could explain: PAIR_WAIT_MS, remembered as gone;
+   * - a delete inside a directory gone on that side too: up to INSIDE_WAIT_MS from its first
+   *   look, in one long wait, so the queue behind it keeps moving (the directory's other half
+   *   may be in it);
+   * - a new directory, or a new file of WAIT_CREATE_BYTES or more, while nothing gone on its
+   *   side could pair with it: PAIR_WAIT_MS from its first look, longer while a delete on that
+   *   side waits for a second look (notePending), never past INSIDE_WAIT_MS.
    */
   waitMs(
     path: string,
@@ -63,40 +73,29 @@ export class LiveMoves {
     if (!this.deleteMissing) return 0;
     this.expire(nowMs);
     const since = this.waited.get(path);
-    const long = (): number => {
-      if (since === undefined) {
-        this.waited.set(path, nowMs);
-        return INSIDE_WAIT_MS;
-      }
-      return Math.max(0, INSIDE_WAIT_MS - (nowMs - since));
+    const start = (): number => {
+      if (since === undefined) this.waited.set(path, nowMs);
+      return since ?? nowMs;
     };
     const half = moveHalf(d, base);
-    if (insideGone && half?.half === 'gone') return long();
-    if (half?.half === 'appeared' && half.kind === 'dir') {
+    if (half?.half === 'gone' && insideGone) return Math.max(0, start() + INSIDE_WAIT_MS - nowMs);
+    if (half?.half === 'appeared') {
       const x = half.side;
-      if ([...this.gone.values()].some((g) => g.side === x && g.base[x].kind === 'dir')) return 0;
-      if (since === undefined) {
-        this.waited.set(path, nowMs);
-        return PAIR_WAIT_MS;
-      }
-      return Math.max(0, PAIR_WAIT_MS - (nowMs - since));
+      const kind = half.kind;
+      if (kind === 'file' && half.entry.size < WAIT_CREATE_BYTES) return 0; // cheaper to copy
+      if ([...this.gone.values()].some((g) => g.side === x && g.base[x].kind === kind)) return 0;
+      const from = start();
+      const end = Math.min(from + INSIDE_WAIT_MS, Math.max(from + PAIR_WAIT_MS, this.pending[x]));
+      return Math.max(0, end - nowMs);
     }
-    // Any other path waits once: a later delivery (or a re-check, which always counts as a first
+    // A gone half waits once: a later delivery (or a re-check, which always counts as a first
     // delivery) after the wait is carried out as decided. What is gone stays remembered.
-    if (!first || (since !== undefined && nowMs - since >= PAIR_WAIT_MS)) {
+    if (half?.half !== 'gone' || !first || (since !== undefined && nowMs - since >= PAIR_WAIT_MS)) {
       this.waited.delete(path);
       return 0;
     }
-    if (since !== undefined) return PAIR_WAIT_MS - (nowMs - since);
-    let wait = false;
-    if (half?.half === 'gone') {
-      this.gone.set(path, { side: half.side, base: base!, at: nowMs });
-      wait = true;
-    } else if (this.gone.size === 0) {
-      wait = half?.half === 'appeared' && half.kind === 'file' && half.entry.size >= WAIT_CREATE_BYTES;
-    }
-    if (wait) this.waited.set(path, nowMs);
-    return wait ? PAIR_WAIT_MS : 0;
+    if (since === undefined) this.gone.set(path, { side: half.side, base: base!, at: nowMs });
+    return start() + PAIR_WAIT_MS - nowMs;
   }
 
   /** Remembers a directory gone on `side` (seen from a delete below it). */
@@ -145,7 +144,10 @@ export class LiveMoves {
           d.dest,
           now === before,
         );
-        if (m.type !== 'move') continue;
+        if (m.type !== 'move') {
+          ctx.log.info({ pair: ctx.pair, path, from, why: m.why }, 'not moved: copied instead');
+          continue;
+        }
         this.gone.delete(from);
         return await moveLive(ctx, m, a.entry, g.side, null, lost, started);
       }
@@ -178,7 +180,10 @@ export class LiveMoves {
         await this.entry(ctx, y, from),
         await this.entry(ctx, y, path),
       );
-      if (m.type !== 'move') continue;
+      if (m.type !== 'move') {
+        ctx.log.info({ pair: ctx.pair, path, from, why: m.why }, 'not moved: made and filled instead');
+        continue;
+      }
       this.gone.delete(from);
       return await moveLive(ctx, m, entry, x, store, lost, started);
     }

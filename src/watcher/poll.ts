@@ -14,7 +14,13 @@
 // How changes are found, per tick (default every second):
 // 1. every known directory is lstat'ed; a directory whose mtime moved (entries added, removed or
 //    renamed) is re-listed and its new names stat'ed; it stays "hot" (re-listed every tick) for a
-//    few seconds, which covers one-second mtime granularity and attribute caching;
+//    few seconds, which covers one-second mtime granularity and attribute caching. A new
+//    directory is announced (committed) before its entries are listed; they are listed right
+//    after, a level at a time, each level committed on its own, for up to a tick's time (the
+//    next passes go on). So a folder moved in whole is announced at once, whatever its size (a
+//    scan over a network mount takes seconds per 10,000 entries), and can be paired with its old
+//    place; that old place, when the mount's cached attributes still hide its parent's change, is
+//    found by the folder's names (findMoveSources);
 // 2. a sweep re-lists directories in turn and lstats their entries within a budget of calls per
 //    second, catching in-place content changes (which move no directory mtime).
 import type { Stats } from 'node:fs';
@@ -25,6 +31,7 @@ import type { Clock } from '../clock.js';
 import { errorMessage } from '../errors.js';
 import type { Logger } from '../log.js';
 import { RootGuard, isTempName } from '../fsops/index.js';
+import { parentDir } from './outbox.js';
 import { StaleTemps } from './temps.js';
 import { FsIo, FsTimeoutError, errCode, isGone, mapLimited } from './fsio.js';
 import {
@@ -69,6 +76,15 @@ export interface PollOptions {
   emit: (ev: ChangeEvent) => void;
 }
 
+/** New directories a pass looks up as possible move targets, and candidate sources each. */
+const MOVE_LOOKUPS = 16;
+const MOVE_CANDIDATES = 8;
+
+/** A directory just found: announced now, its entries listed by the next pass. */
+function unlistedDir(rel: string, mtimeMs: number): DirNode {
+  return { kind: 'dir', rel, mtimeMs, entries: new Map(), hotUntil: 0, unlisted: true };
+}
+
 export type Health = { ok: true } | { ok: false; reason: string };
 
 interface Change {
@@ -88,6 +104,8 @@ export class Poller {
   private rootNode: DirNode | null = null;
   private rootDev = -1;
   private readonly dirs = new Map<string, DirNode>();
+  /** Directories announced but not listed yet (DirNode.unlisted). */
+  private readonly unlisted = new Set<DirNode>();
   readonly io: FsIo;
   private unhealthy: string | null = null;
   private probing = false;
@@ -220,7 +238,7 @@ export class Poller {
       const st = await this.guard(pass, () => this.io.lstat(this.abs(dir.rel)));
       if (st === null || !st.isDirectory()) return; // gone or replaced: its parent's listing says so
       dirStats.set(dir.rel, st);
-      if (st.mtimeMs === dir.mtimeMs && dir.hotUntil <= now) return;
+      if (st.mtimeMs === dir.mtimeMs && dir.hotUntil <= now && dir.unlisted !== true) return;
       const small = dir.entries.size <= 256;
       const diff = await this.relist(dir, st, small, pass);
       if (diff) {
@@ -269,19 +287,47 @@ export class Poller {
     }
 
     for (const rel of sweepSoon) this.prioritySweep.add(rel);
+    if (!pass.aborted) await this.findMoveSources(diffs, touched, dirStats, pass);
 
     // 3. Probe again, then commit: a pass that ends on an unhealthy root publishes nothing.
+    if (!(await this.finish(diffs, pass))) return;
+
+    // 4. New directories, announced by that commit, are listed now, a level at a time, each
+    //    level probed and committed on its own, until the tick's time is up (the next passes go
+    //    on with the rest: an unlisted directory is always listed).
+    const until = now + this.opts.pollIntervalMs;
+    for (let level = 0; this.unlisted.size > 0 && (level === 0 || this.opts.clock.now() < until); level++) {
+      const fresh = [...this.unlisted];
+      const more: Diff[] = [];
+      await mapLimited(
+        fresh,
+        this.opts.statConcurrency * 2,
+        async (dir) => {
+          touched.add(dir.rel);
+          const diff = await this.relist(dir, dir, true, pass);
+          if (diff) more.push(diff);
+        },
+        () => pass.aborted,
+      );
+      if (!pass.aborted) await this.findMoveSources(more, touched, dirStats, pass);
+      if (!(await this.finish(more, pass))) return;
+    }
+  }
+
+  /** Probes the root, then commits `diffs`; false (nothing committed) when unhealthy or aborted. */
+  private async finish(diffs: Diff[], pass: { aborted: boolean }): Promise<boolean> {
     const h = await this.probeOnce();
     if (!h.ok) {
       this.stats.aborted++;
       this.setHealth(h);
-      return;
+      return false;
     }
     if (pass.aborted) {
       this.stats.aborted++;
-      return;
+      return false;
     }
     this.commit(diffs);
+    return true;
   }
 
   private nextSweepDir(): string | undefined {
@@ -310,7 +356,7 @@ export class Poller {
    */
   private async relist(
     dir: DirNode,
-    st: Stats,
+    st: { readonly mtimeMs: number },
     statAll: boolean,
     pass: { aborted: boolean; timeouts: number; errors: number },
   ): Promise<Diff | null> {
@@ -349,28 +395,76 @@ export class Poller {
       const before = dir.entries.get(name);
       if (m === 'dir') {
         if (before?.kind === 'dir') continue; // its own pass handles its contents
-        try {
-          const sub = await scanDir(this.io, this.opts.root, joinRel(dir.rel, name), r, {
-            onUnannounceable: (x) => this.warnName(x),
-            aborted: () => pass.aborted,
-            rootId: this.rootId,
-          });
-          changes.push({ name, before, after: sub });
-        } catch (err) {
-          this.noteError(pass, err, joinRel(dir.rel, name));
-          failed = true;
-        }
+        // A new directory is announced now and listed by the next pass (see the header).
+        changes.push({ name, before, after: unlistedDir(joinRel(dir.rel, name), r.mtimeMs) });
         continue;
       }
       if (!before || before.kind === 'dir' || !sameMeta(before, m)) changes.push({ name, before, after: m });
     }
     if (failed || pass.aborted) return null;
     if (temps.length > 0) await this.reportStaleTemps(dir.rel, abs, temps, pass);
+    // Removals first: a move's old name is announced before its new one (the applier pairs them).
+    const removed: Change[] = [];
     for (const [name, before] of dir.entries) {
-      if (!present.has(name)) changes.push({ name, before, after: null });
+      if (!present.has(name)) removed.push({ name, before, after: null });
     }
-    if (changes.length === 0 && st.mtimeMs === dir.mtimeMs) return null;
+    changes.unshift(...removed);
+    if (changes.length === 0 && st.mtimeMs === dir.mtimeMs && dir.unlisted !== true) return null;
     return { dir, mtimeMs: st.mtimeMs, changes };
+  }
+
+  /**
+   * A directory that appeared may have been moved here from one the index still holds, whose
+   * parent's change the mount's cached attributes still hide. Such a parent is listed now (a
+   * listing is never cached), so both halves of the move are committed, and published, in one
+   * pass: the old folder's deletes first, so the applier pairs them into one rename at once.
+   * Candidates are indexed directories holding the same names; at most MOVE_LOOKUPS new
+   * directories a pass are looked up, and MOVE_CANDIDATES candidates each.
+   */
+  private async findMoveSources(
+    diffs: Diff[],
+    touched: Set<string>,
+    dirStats: Map<string, Stats>,
+    pass: { aborted: boolean; timeouts: number; errors: number },
+  ): Promise<void> {
+    const appeared: string[] = [];
+    for (const d of diffs)
+      for (const c of d.changes)
+        if (c.after?.kind === 'dir' && c.before?.kind !== 'dir') appeared.push(joinRel(d.dir.rel, c.name));
+    let bySize: Map<number, DirNode[]> | null = null;
+    const sources: Diff[] = [];
+    for (const rel of appeared.slice(0, MOVE_LOOKUPS)) {
+      const listed = await this.guard(pass, () => this.io.readdir(this.abs(rel)));
+      const names = (listed ?? []).filter((n) => announceable(rel, n, this.rootId));
+      if (names.length === 0 || pass.aborted) continue;
+      bySize ??= this.dirsBySize();
+      let tried = 0;
+      for (const cand of bySize.get(names.length) ?? []) {
+        if (tried >= MOVE_CANDIDATES || pass.aborted) break;
+        if (!names.every((n) => cand.entries.has(n))) continue;
+        const parentRel = parentDir(cand.rel);
+        const parent = this.dirs.get(parentRel);
+        const st = dirStats.get(parentRel);
+        if (touched.has(parentRel) || !parent || !st) continue;
+        tried++;
+        touched.add(parentRel);
+        const diff = await this.relist(parent, st, false, pass);
+        if (diff) sources.push(diff);
+      }
+    }
+    diffs.unshift(...sources);
+  }
+
+  /** Indexed directories (the root aside) by their number of entries. */
+  private dirsBySize(): Map<number, DirNode[]> {
+    const out = new Map<number, DirNode[]>();
+    for (const d of this.dirs.values()) {
+      if (d.rel === '' || d.entries.size === 0) continue;
+      const list = out.get(d.entries.size);
+      if (list) list.push(d);
+      else out.set(d.entries.size, [d]);
+    }
+    return out;
   }
 
   /**
@@ -403,6 +497,8 @@ export class Poller {
       if (this.dirs.get(dir.rel) !== dir) continue; // removed by an earlier diff of this commit
       if (diff.mtimeMs !== dir.mtimeMs) dir.hotUntil = now + this.opts.hotMs;
       dir.mtimeMs = diff.mtimeMs;
+      delete dir.unlisted;
+      this.unlisted.delete(dir);
       for (const c of diff.changes) {
         const rel = joinRel(dir.rel, c.name);
         const before = dir.entries.get(c.name);
@@ -428,10 +524,14 @@ export class Poller {
     const rel = joinRel(parent.rel, name);
     if (node.kind === 'dir') {
       for (const [r, n] of walkPostOrder(node)) {
-        if (n.kind === 'dir') this.dirs.delete(n.rel);
+        if (n.kind === 'dir') {
+          this.dirs.delete(n.rel);
+          this.unlisted.delete(n);
+        }
         this.emit('delete', r, n);
       }
       this.dirs.delete(node.rel);
+      this.unlisted.delete(node);
     }
     this.emit('delete', rel, node);
     parent.entries.delete(name);
@@ -439,12 +539,14 @@ export class Poller {
 
   private addSubtree(node: DirNode): void {
     this.dirs.set(node.rel, node);
+    if (node.unlisted) this.unlisted.add(node);
     for (const [, n] of walk(node)) if (n.kind === 'dir') this.dirs.set(n.rel, n);
   }
 
   private install(node: DirNode): void {
     this.rootNode = node;
     this.dirs.clear();
+    this.unlisted.clear();
     this.addSubtree(node);
   }
 

@@ -25,6 +25,8 @@ export interface DirNode {
   entries: Map<string, FileMeta | DirNode>;
   /** Re-list on every pass until this time (epoch ms): covers coarse mtimes and cached attributes. */
   hotUntil: number;
+  /** Found by the poller and announced, but not listed yet: the next pass lists it. */
+  unlisted?: boolean;
 }
 
 export type Node = FileMeta | DirNode;
