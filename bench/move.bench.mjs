@@ -299,6 +299,7 @@ function start(name, cmd, args, env = CHILD_ENV) {
   const child = spawn(cmd, args, { stdio: ['ignore', 'pipe', 'pipe'], env });
   const lines = [];
   const logTo = process.env.BENCH_MOVE_LOGS ? join(process.env.BENCH_MOVE_LOGS, `${name}.log`) : null;
+  if (logTo) mkdirSync(process.env.BENCH_MOVE_LOGS, { recursive: true });
   const keep = (b) => {
     if (logTo) appendFileSync(logTo, b);
     for (const l of b.toString().split('\n')) if (l) lines.push(l);
