@@ -180,6 +180,22 @@ describe('Poller', () => {
     ]);
   });
 
+  it('a new directory whose listing fails is announced, not retried in a loop, and listed by a later pass', async () => {
+    const p = makePoller();
+    await p.start(new AbortController().signal);
+    mkdirSync(join(root, 'n'));
+    writeFileSync(join(root, 'n', 'f.txt'), 'ff');
+    const readdir = p.io.readdir.bind(p.io);
+    p.io.readdir = (abs: string) =>
+      abs === join(root, 'n')
+        ? Promise.reject(Object.assign(new Error('EIO'), { code: 'EACCES' }))
+        : readdir(abs);
+    // The manual clock stands still within the tick: a failed listing must not be tried forever.
+    expect((await tick(p)).map((e) => `${e.type} ${e.path}`)).toEqual(['upsert n']);
+    p.io.readdir = readdir;
+    expect((await tick(p)).map((e) => `${e.type} ${e.path}`)).toEqual(['upsert n/f.txt']);
+  });
+
   it("never announces its root's temp files; a user's file of a similar name is announced", async () => {
     const p = makePoller();
     await p.start(new AbortController().signal);

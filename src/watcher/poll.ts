@@ -295,9 +295,13 @@ export class Poller {
     // 4. New directories, announced by that commit, are listed now, a level at a time, each
     //    level probed and committed on its own, until the tick's time is up (the next passes go
     //    on with the rest: an unlisted directory is always listed).
+    //    A directory whose listing failed (gone since, or unreadable) is not tried again here.
     const until = now + this.opts.pollIntervalMs;
-    for (let level = 0; this.unlisted.size > 0 && (level === 0 || this.opts.clock.now() < until); level++) {
-      const fresh = [...this.unlisted];
+    const tried = new Set<DirNode>();
+    for (let level = 0; level === 0 || this.opts.clock.now() < until; level++) {
+      const fresh = [...this.unlisted].filter((d) => !tried.has(d));
+      if (fresh.length === 0) break;
+      for (const d of fresh) tried.add(d);
       const more: Diff[] = [];
       await mapLimited(
         fresh,
@@ -395,7 +399,7 @@ export class Poller {
       const before = dir.entries.get(name);
       if (m === 'dir') {
         if (before?.kind === 'dir') continue; // its own pass handles its contents
-        // A new directory is announced now and listed by the next pass (see the header).
+        // A new directory is announced before it is listed (tick step 4 lists it).
         changes.push({ name, before, after: unlistedDir(joinRel(dir.rel, name), r.mtimeMs) });
         continue;
       }
