@@ -32,7 +32,7 @@ import type { Logger } from '../log.js';
 import type { ApplierBeat } from '../health/index.js';
 import { checkRelPath } from '../bus/index.js';
 import type { BaselineStore } from '../baseline/index.js';
-import { STATE_DIR, type BaseRecord, type Decision } from '../core/index.js';
+import { STATE_DIR, couldMove, type BaseRecord, type Decision } from '../core/index.js';
 import { STALE_TEMP_MS, TEMP_RE, expireSides, isTempName, splitRel } from '../fsops/index.js';
 import type { FsOps } from './fsadapter.js';
 import {
@@ -49,6 +49,7 @@ import { LeaseKeeper } from './lease.js';
 import { Echoes } from './echoes.js';
 import { MountWatch } from './mounts.js';
 import { TempSweeper } from './temps.js';
+import { goneAbove, missingAbove } from './ancestors.js';
 import { LiveMoves, PAIR_WAIT_MS } from './moves.js';
 import { STALE_VIEW_RETRY_MS, StaleViews } from './staleview.js';
 import { LiveState } from './livestate.js';
@@ -399,7 +400,6 @@ export class Applier {
     return { action: 'nak', delayMs };
   }
 
-  /** Runs `fn` after earlier work on the same path and within the worker limit. */
   /**
    * Runs `fn` for `path` alone: one event per path at a time, at most `workers` at once. The
    * worker slot is taken before the path's turn, so a worker never waits on a path while holding
@@ -498,7 +498,7 @@ export class Applier {
       const reported = !above && d.subject !== RECHECK;
       if (reported && this.stale.retry(ev, own === 'a' ? sa : sb, d.deliveryCount, clock.now())) {
         // A delete that may be half of a move: the other half waits for its second look.
-        if (ev.type === 'delete' && base && base[own].kind !== 'symlink')
+        if (ev.type === 'delete' && base && couldMove(base[own]))
           this.moves.notePending(own, clock.now() + STALE_VIEW_RETRY_MS + PAIR_WAIT_MS);
         log.debug(
           { side: ev.side, type: ev.type, path: ev.path },
@@ -519,7 +519,7 @@ export class Applier {
     // Into a directory the other side lacks: that directory is decided first, from the top (it
     // may be a moved directory, renamed as a whole rather than filled file by file).
     if (!above && this.config.deleteMissing) {
-      const missing = await this.missingAbove(ev.path, decision);
+      const missing = await missingAbove(this.live, ev.path, decision);
       for (const dir of missing) {
         const r = await this.serialized(dir, () => this.apply({ ...ev, path: dir }, d, true), true);
         if (r.action !== 'ack') return r;
@@ -529,15 +529,15 @@ export class Applier {
     // One half of a move waits a moment for the other (moves.ts); the decision is made again then.
     // A delete inside a directory that is gone on that side too: that directory may have moved
     // whole. It is remembered as gone, and the delete waits longer for the directory's fate.
-    const goneAbove = this.config.deleteMissing ? await this.goneAbove(ev.path, decision) : null;
-    if (goneAbove) this.moves.noteGone(goneAbove.path, goneAbove.side, goneAbove.base, clock.now());
+    const gone = this.config.deleteMissing ? await goneAbove(this.live, ev.path, decision) : null;
+    if (gone) this.moves.noteGone(gone.path, gone.side, gone.base, clock.now());
     const pairWait = this.moves.waitMs(
       ev.path,
       decision,
       base,
       this.stale.deliveries(ev, d.deliveryCount) <= 1,
       clock.now(),
-      goneAbove !== null,
+      gone !== null,
     );
     if (pairWait > 0) return this.retry(Math.max(100, pairWait));
     const writes =
@@ -590,51 +590,6 @@ export class Applier {
       if (held) this.temps.leave(sides, dir);
       if (grant?.ok) grant.done();
     }
-  }
-
-  /**
-   * For a delete (the path gone on one side): the topmost directory above it that is gone on
-   * that side too while the other side still has it as the baseline recorded; null if none.
-   */
-  private async goneAbove(
-    path: string,
-    d: Decision,
-  ): Promise<{ path: string; side: 'a' | 'b'; base: BaseRecord } | null> {
-    const on = d.type === 'delete' ? d.on : d.type === 'dir-one-side' && d.then === 'remove' ? d.on : null;
-    const parent = splitRel(path).parent;
-    if (on === null || parent === '') return null;
-    const x = on === 'a' ? 'b' : 'a';
-    const root = x === 'a' ? this.config.a.root : this.config.b.root;
-    if ((await this.deps.fs.stat(root, parent)) !== null) return null;
-    for (let i = path.indexOf('/'); i >= 0; i = path.indexOf('/', i + 1)) {
-      const dir = path.slice(0, i);
-      if ((await this.deps.fs.stat(root, dir)) !== null) continue;
-      const base = await readBase(this.live, dir);
-      return base && base[x].kind === 'dir' ? { path: dir, side: x, base } : null;
-    }
-    return null;
-  }
-
-  /** The parent directories (top first) that a copy or mkdir of `path` would have to make. */
-  private async missingAbove(path: string, d: Decision): Promise<string[]> {
-    const to =
-      d.type === 'copy'
-        ? d.to
-        : d.type === 'dir-one-side' && d.then === 'create'
-          ? d.on === 'a'
-            ? 'b'
-            : 'a'
-          : null;
-    const parent = splitRel(path).parent;
-    if (to === null || parent === '') return [];
-    const root = to === 'a' ? this.config.a.root : this.config.b.root;
-    if ((await this.deps.fs.stat(root, parent)) !== null) return [];
-    const out: string[] = [];
-    for (let i = path.indexOf('/'); i >= 0; i = path.indexOf('/', i + 1)) {
-      const dir = path.slice(0, i);
-      if (out.length > 0 || (await this.deps.fs.stat(root, dir)) === null) out.push(dir);
-    }
-    return out;
   }
 
   /** The event's disposition for how its decision ended. */

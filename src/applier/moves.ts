@@ -2,8 +2,9 @@
 // together, in either order. The applier pairs them by identity, never by name (src/core/moves.ts):
 // - a delete that a move could explain (a file with contents, or a directory) waits PAIR_WAIT_MS
 //   on its first delivery, remembered as "gone", so the create can find it;
-// - a create that could be the other half (a file of 1 MiB or more, or a directory) waits once as
-//   well when nothing gone matches yet, so the order of the two events does not matter;
+// - a create that could be the other half (a file of 1 MiB or more, or a directory) waits as well
+//   when nothing gone on its side matches yet, so the order of the two events does not matter,
+//   and longer while a delete on its side waits out a cached view (notePending, staleview.ts);
 // - a create that matches something gone becomes one rename on the other side (execute.ts
 //   `moveLive`), checked right before against what the baseline says stood at the old path.
 // Small new files are never held: copying them is as cheap as pairing them.

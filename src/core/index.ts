@@ -12,6 +12,7 @@ export {
   listingSignature,
   goneSignature,
   decideMove,
+  couldMove,
 } from './moves.js';
 export { RACY_WINDOW_MS, isRacy, settle, racyRecord } from './racy.js';
 export type { PairOptions, PathPlan, PairDescend, PairDirPlan } from './pairplan.js';

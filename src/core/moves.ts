@@ -15,7 +15,7 @@
 // baseline's version (for a directory: a directory); otherwise the ordinary decisions stand
 // (copy, conflict copy, kept version), and the shell says why.
 import { otherSide, unchanged, type Decision, type SideName } from './reconcile.js';
-import type { BaseRecord, Entry } from './types.js';
+import type { BaseEntry, BaseRecord, Entry } from './types.js';
 
 /** A path gone on `side` since the baseline: `base` is its record. */
 export interface Gone {
@@ -61,6 +61,11 @@ export function moveHalf(d: Decision, base: BaseRecord | undefined): MoveHalf | 
     default:
       return null;
   }
+}
+
+/** Whether a path held as `e` on a side could, once gone there, be half of a move. */
+export function couldMove(e: BaseEntry): boolean {
+  return e.kind === 'dir' || (e.kind === 'file' && e.size > 0);
 }
 
 /** The key under which a gone file and an appeared one can pair (null: never paired). */
