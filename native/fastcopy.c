@@ -312,10 +312,24 @@ static void copy_one(copy_job* job, int sdir, int ddir, const char* name, const 
     return;
   }
   // A create never replaces what another writer made since the check: RENAME_NOREPLACE where
-  // the filesystem has it (EEXIST: dest changed), a plain rename where it does not.
+  // the filesystem has it, else link(2) of our temp file then its unlink (NFS and sshfs have
+  // links but not the flag, and a stat there may be answered from a cache): EEXIST either way
+  // means dest changed. Only where neither works is the checked name renamed over.
   int rc = -1;
   if (want == -1) {
     rc = renameat2(ddir, tmp, ddir, name, RENAME_NOREPLACE);
+    if (rc != 0 && (errno == EINVAL || errno == ENOSYS || errno == ENOTSUP)) {
+      rc = linkat(ddir, tmp, ddir, name, 0);
+      if (rc == 0) unlinkat(ddir, tmp, 0);
+      else if (errno != EEXIST && errno != EPERM && errno != ENOTSUP && errno != EXDEV &&
+               errno != EMLINK && errno != ENOSYS) {
+        io_fail(out, errno, SC_RENAME);
+        unlinkat(ddir, tmp, 0);
+        return;
+      } else if (errno != EEXIST) {
+        errno = ENOSYS; // no links either: the plain rename below
+      }
+    }
     if (rc != 0 && errno == EEXIST) {
       out[0] = ST_DEST;
       there = fstatat(ddir, name, &now, AT_SYMLINK_NOFOLLOW) == 0;
@@ -323,7 +337,7 @@ static void copy_one(copy_job* job, int sdir, int ddir, const char* name, const 
       unlinkat(ddir, tmp, 0);
       return;
     }
-    if (rc != 0 && errno != EINVAL && errno != ENOSYS && errno != ENOTSUP) {
+    if (rc != 0 && errno != ENOSYS) {
       io_fail(out, errno, SC_RENAME);
       unlinkat(ddir, tmp, 0);
       return;

@@ -18,6 +18,7 @@ import {
   keepPath,
   listVersions,
   moveAside,
+  moveEntry,
   restoreEntry,
   syncIo,
 } from '../src/fsops/index.js';
@@ -656,5 +657,36 @@ describe('restoreEntry', () => {
     );
     expect(r).toMatchObject({ ok: false, code: 'UNSAFE_PATH' });
     expect(fs.existsSync(join(dest, 'a.txt'))).toBe(false);
+  });
+});
+
+describe('moveEntry where the filesystem has no RENAME_NOREPLACE (NFS)', () => {
+  /** syncIo as NFS shows it: no RENAME_NOREPLACE, and a stat of `hidden` answered from a cache. */
+  const nfsLike = (hidden: string): Io => ({
+    ...syncIo,
+    renameNoReplace: () => {
+      throw Object.assign(new Error('EINVAL: invalid argument'), { code: 'EINVAL' });
+    },
+    lstat: (p: string) => (p === hidden ? null : syncIo.lstat(p)),
+  });
+  const names = (dir: string): string[] => fs.readdirSync(dir).sort();
+
+  it('moves a file, and leaves no other name behind', async () => {
+    fs.writeFileSync(join(dest, 'a.txt'), 'moved');
+    const r = await moveEntry(dest, 'a.txt', exp(join(dest, 'a.txt')), 'b.txt', { io: nfsLike('') });
+    expect(r.ok).toBe(true);
+    expect(names(dest)).toEqual(['b.txt']);
+    expect(fs.readFileSync(join(dest, 'b.txt'), 'utf8')).toBe('moved');
+  });
+
+  it('never replaces a file another host made at the new name, though a cached stat hides it', async () => {
+    fs.writeFileSync(join(dest, 'a.txt'), 'moved');
+    fs.writeFileSync(join(dest, 'b.txt'), "another host's");
+    const io = nfsLike(join(dest, 'b.txt'));
+    const r = await moveEntry(dest, 'a.txt', exp(join(dest, 'a.txt')), 'b.txt', { io });
+    expect(r.ok).toBe(false);
+    expect(fs.readFileSync(join(dest, 'b.txt'), 'utf8')).toBe("another host's");
+    expect(fs.readFileSync(join(dest, 'a.txt'), 'utf8')).toBe('moved');
+    expect(names(dest)).toEqual(['a.txt', 'b.txt']);
   });
 });

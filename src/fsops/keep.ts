@@ -14,6 +14,7 @@
 // The entry is reached through its open parent (`entry`, see anchor.ts) and the version through
 // its own open folder, so no rename can be carried outside the root by a folder swapped for a
 // symlink meanwhile.
+import { randomBytes } from 'node:crypto';
 import type { Expected } from '../core/index.js';
 import { isHaSyncError } from '../errors.js';
 import { openParent } from './anchor.js';
@@ -75,6 +76,56 @@ export async function renameFresh(io: Io, fromAbs: string, toAbs: string): Promi
   await io.rename(fromAbs, toAbs);
 }
 
+/** The errno of a failed call, or ''. */
+const codeOf = (err: unknown): string => (err as NodeJS.ErrnoException).code ?? '';
+
+const eexist = (abs: string): Error =>
+  Object.assign(new Error(`EEXIST: file already exists, '${abs}'`), { code: 'EEXIST' });
+
+/**
+ * Moves `fromAbs` to `toAbs`, a name the caller checked free, never over what another writer put
+ * there since: RENAME_NOREPLACE where the Io and the filesystem can. Else (NFS has no such flag,
+ * and a stat there may be answered from a cache) a file or symlink is renamed to a hidden name
+ * beside the target, nobody else's, then linked to the target, which the server refuses
+ * atomically when the name is taken; then the hidden name is unlinked. Only for a directory (a
+ * rename can replace an empty one only) or without links is the name checked right before a
+ * plain rename. Throws EEXIST when the name is taken: what moved is then back at `fromAbs`, or,
+ * should a new entry have taken that name too, kept under the hidden name
+ * (`.ha-sync-moving-<16 hex>`: not a temp name, so it is synced, never swept).
+ */
+export async function moveFresh(io: Io, fromAbs: string, toAbs: string, dir: boolean): Promise<void> {
+  if (io.renameNoReplace) {
+    try {
+      await io.renameNoReplace(fromAbs, toAbs);
+      return;
+    } catch (err) {
+      if (!NOREPLACE_UNSUPPORTED.has(codeOf(err))) throw err;
+    }
+  }
+  if (!dir) {
+    const hidden = `${toAbs.slice(0, toAbs.lastIndexOf('/'))}/.ha-sync-moving-${randomBytes(8).toString('hex')}`;
+    await io.rename(fromAbs, hidden);
+    try {
+      await io.link(hidden, toAbs);
+    } catch (err) {
+      let failure = err;
+      if (LINK_UNSUPPORTED.has(codeOf(err))) {
+        if ((await io.lstat(toAbs)) === null) {
+          await io.rename(hidden, toAbs);
+          return;
+        }
+        failure = eexist(toAbs);
+      }
+      await placeFresh(io, hidden, fromAbs).catch(() => undefined); // back, never over a new entry
+      throw failure;
+    }
+    await io.unlink(hidden);
+    return;
+  }
+  if ((await io.lstat(toAbs)) !== null) throw eexist(toAbs);
+  await io.rename(fromAbs, toAbs);
+}
+
 /**
  * Puts `fromAbs` at `toAbs` only if nothing has that name, atomically where the Io and the
  * filesystem can: RENAME_NOREPLACE, else link(2) then unlink (a network filesystem such as sshfs
@@ -93,10 +144,8 @@ export async function placeFresh(io: Io, fromAbs: string, toAbs: string): Promis
   try {
     await io.link(fromAbs, toAbs);
   } catch (err) {
-    if (!LINK_UNSUPPORTED.has((err as NodeJS.ErrnoException).code ?? '')) throw err;
-    if ((await io.lstat(toAbs)) !== null) {
-      throw Object.assign(new Error(`EEXIST: file already exists, '${toAbs}'`), { code: 'EEXIST' });
-    }
+    if (!LINK_UNSUPPORTED.has(codeOf(err))) throw err;
+    if ((await io.lstat(toAbs)) !== null) throw eexist(toAbs);
     await io.rename(fromAbs, toAbs);
     return;
   }

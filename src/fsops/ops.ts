@@ -20,7 +20,7 @@ import type { Anchor } from './anchor.js';
 import { openParent } from './anchor.js';
 import type { Io } from './io.js';
 import { syncIo } from './io.js';
-import { keepByRename, placeFresh, putBack, renameFresh, replaceKeeping } from './keep.js';
+import { keepByRename, moveFresh, placeFresh, putBack, replaceKeeping } from './keep.js';
 import type { OwnerChange, Owners } from './owners.js';
 import { keepOwner, ownerChange } from './owners.js';
 import { splitRel, tempName, unsafeRelPath } from './paths.js';
@@ -457,9 +457,9 @@ export async function moveAside(
 
 /**
  * The step moveAside and moveEntry share: `abs` (reached through its open parent) is checked
- * against `expected`, renamed to the free name `toAbs` (RENAME_NOREPLACE, else a check right
- * before), and checked again: a mismatch is moved back, never over something new. Never link +
- * unlink: the unlink could remove a file saved over `abs` between the two calls.
+ * against `expected`, moved to the free name `toAbs` (keep.ts `moveFresh`: never over a name taken
+ * since), and checked again: a mismatch is moved back, never over something new. Never link +
+ * unlink of `abs` itself: the unlink could remove a file saved over it between the two calls.
  */
 async function renameChecked(
   io: Io,
@@ -475,12 +475,12 @@ async function renameChecked(
   if ((await io.lstat(toAbs)) !== null) return taken();
   if (opts.lost?.aborted) return fail('CHANGED_UNDER_US', LOST);
   try {
-    await renameFresh(io, abs, toAbs);
+    await moveFresh(io, abs, toAbs, expected.kind === 'dir');
   } catch (err) {
     const code = (err as NodeJS.ErrnoException).code;
     if (code === 'ENOENT') return fail('CHANGED_UNDER_US', leftAlone('no longer exists'));
     if (code === 'EEXIST') return taken();
-    if (code === 'EXDEV') return fail('IO', 'another filesystem: not a rename');
+    if (code === 'EXDEV') return fail('IO', 'EXDEV: another filesystem: not a rename');
     throw err;
   }
   const after = mismatch(await io.lstat(toAbs), expected);
@@ -497,9 +497,9 @@ async function renameChecked(
  * Moves `rel` to `toRel` under the same root with one rename (a move seen on the other side,
  * carried out here): both parents opened without following symlinks, `rel` checked against
  * `expected` right before, never over an existing entry (the caller keeps what stood at `toRel`
- * first; where the filesystem has no RENAME_NOREPLACE, as NFS, the name is checked free right
- * before the rename, as for conflict copies). A directory never moves into its own subtree. Across filesystems (EXDEV): fails with
- * IO, and the caller copies instead.
+ * first; see keep.ts `moveFresh` for a filesystem without RENAME_NOREPLACE, as NFS). A directory
+ * never moves into its own subtree. Across filesystems (EXDEV): fails with IO, and the caller
+ * copies instead.
  */
 export async function moveEntry(
   root: string,
