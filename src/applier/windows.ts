@@ -100,7 +100,7 @@ export class AuditWindows {
       const status =
         w.counts.failed === 0
           ? 'success'
-          : w.counts.created + w.counts.updated + w.counts.deleted > 0
+          : w.counts.created + w.counts.updated + w.counts.deleted + w.counts.moved > 0
             ? 'partial_failure'
             : 'failed';
       const res = await r.finish({
