@@ -6,7 +6,14 @@ import * as fs from 'node:fs';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import type { BaseRecord, Entry } from '../src/core/index.js';
-import { agreed, decideMove, goneSignature, listingSignature, moveHalf } from '../src/core/index.js';
+import {
+  agreed,
+  decideMove,
+  goneSignature,
+  knownMd5,
+  listingSignature,
+  moveHalf,
+} from '../src/core/index.js';
 import { runReconcile } from '../src/reconciler/index.js';
 import { d, f } from './entries.helpers.js';
 import {
@@ -192,6 +199,37 @@ describe('a reconcile run carries a move as a rename', () => {
     expect(r.exitCode).toBe(0);
     expect(ops.map((o) => `${o.operation} ${o.filepath}`)).toEqual(['delete f.txt']);
     expect(versionsOf(t.dest)).toEqual(['f~T.txt file:contents']);
+  });
+});
+
+describe('the baseline MD5 and racy entries', () => {
+  it('stands for a side only when its entry there is not racy', () => {
+    const file = f('x', 10, 1000);
+    const r: BaseRecord = { ...rec(file), md5: 'a'.repeat(32) };
+    const racyB: BaseRecord = { ...r, b: { ...r.b, racy: true } };
+    expect(knownMd5(r, 'b')).toBe('a'.repeat(32));
+    expect(knownMd5(racyB, 'b')).toBeUndefined();
+    expect(knownMd5(racyB, 'a')).toBe('a'.repeat(32));
+    expect(knownMd5({ ...r, md5: null }, 'a')).toBeUndefined();
+  });
+
+  it('a file moved on dell while hp re-saved its old path in the same second: the re-save is not renamed', async () => {
+    const t = tempRoot('ha-move-');
+    roots.push(t.root);
+    const sec = Math.floor(Date.now() / 1000); // recorded within 3 s of it: racy
+    put(t.src, 'in/a.txt', 'version one', sec);
+    put(t.src, 'out/keep.txt', 'k', 1_700_000_000);
+    expect((await twoWay(t)).r.exitCode).toBe(0);
+    put(t.dest, 'in/a.txt', 'version TWO', sec); // same size, same mtime
+    fs.renameSync(join(t.src, 'in/a.txt'), join(t.src, 'out/a.txt'));
+    const { r, ops } = await twoWay(t);
+    expect(r.exitCode).toBe(0);
+    expect(ops.some((o) => o.operation === 'move')).toBe(false);
+    expect(snapshot(t.src)).toEqual(snapshot(t.dest));
+    expect(snapshot(t.src)).toContain('out/a.txt file:version one');
+    // With dell's copy gone, the racy entry has nothing to be compared with: hp's re-save is
+    // deleted as unchanged, and kept as a version (never renamed into out/a.txt over dell's).
+    expect(versionsOf(t.dest)).toEqual(['in/a~T.txt file:version TWO']);
   });
 });
 

@@ -343,18 +343,18 @@ async function conflict(
 /**
  * A move seen on side `x`, carried out on the other side as one rename (src/core/moves.ts decided
  * it; LiveMoves paired it). What stood at the new path is kept as a version first. The baseline
- * follows the move: a file's record is re-keyed, a directory's whole subtree with `store`.
+ * follows the move: a file's record is re-keyed, a directory's whole subtree (moveTree).
  */
 export async function moveLive(
   ctx: LiveContext,
   m: Extract<MoveDecision, { type: 'move' }>,
   moved: Entry,
   x: SideName,
-  store: BaselineStore | null,
   lost: AbortSignal,
   started: number,
 ): Promise<Outcome> {
   const [from, on] = [ctx.sides[x], ctx.sides[m.on]];
+  const store = moved.kind === 'dir' ? ctx.baseline() : null;
   const stat = (e: Entry): Stat => ({ kind: e.kind, size: e.size, mtimeMs: e.mtimeMs });
   let kept: string | undefined;
   if (m.replaces) {
@@ -366,8 +366,9 @@ export async function moveLive(
   const kind = leafKind(moved.kind);
   ctx.remember(on, m.from, { type: 'delete', kind, size: m.entry.size, mtimeMs: m.entry.mtimeMs });
   ctx.remember(on, m.to, { type: 'upsert', kind, size: m.entry.size, mtimeMs: m.entry.mtimeMs });
-  let bytes: number | null = moved.kind === 'file' ? moved.size : null;
-  if (moved.kind === 'dir' && store) {
+  const size = moved.kind === 'file' ? moved.size : null;
+  let bytes = size;
+  if (store) {
     try {
       bytes = (await moveTree(store, m.from, m.to)).bytes;
     } catch (err) {
@@ -378,7 +379,6 @@ export async function moveLive(
     const after = entryOf(m.to, await ctx.fs.stat(on.root, m.to)) ?? m.entry;
     await putBase(ctx, m.to, recFor(splitRel(m.to).name, x, baseEntry(moved), baseEntry(after)));
   }
-  const size = moved.kind === 'file' ? moved.size : null;
   const op = success(ctx, started, {
     operation: 'move',
     filepath: m.to,

@@ -8,17 +8,20 @@
 // - a create that matches something gone becomes one rename on the other side (execute.ts
 //   `moveLive`), checked right before against what the baseline says stood at the old path.
 // Small new files are never held: copying them is as cheap as pairing them.
-import type { BaseRecord, Decision, Entry, SideName } from '../core/index.js';
+import type { BaseRecord, Decision, Entry, MoveDecision, SideName } from '../core/index.js';
 import {
+  appearedKey,
   decideMove,
+  goneKey,
   goneSignature,
+  knownMd5,
   listingSignature,
   moveHalf,
   otherSide,
   unchanged,
 } from '../core/index.js';
 import { errorMessage } from '../errors.js';
-import { moveLive, type LiveContext, type Outcome } from './execute.js';
+import { entryOf, moveLive, type LiveContext, type Outcome } from './execute.js';
 
 /** How long a delete (or a large create) waits on its first delivery for its other half. */
 export const PAIR_WAIT_MS = 400;
@@ -28,6 +31,13 @@ const WAIT_CREATE_BYTES = 1024 * 1024;
 const INSIDE_WAIT_MS = 5000;
 /** A gone path is forgotten after this long. */
 const GONE_TTL_MS = 15_000;
+
+/** A pairing to carry out: the move, and what moved (on `side`). */
+interface Paired {
+  readonly m: Extract<MoveDecision, { type: 'move' }>;
+  readonly entry: Entry;
+  readonly side: SideName;
+}
 
 interface GoneHere {
   readonly side: SideName;
@@ -106,7 +116,8 @@ export class LiveMoves {
 
   /**
    * When `d` (for `path`) is the appeared half of a move whose gone half was seen: carries the
-   * move out and answers its outcome. Null: not a move; carry `d` out as decided.
+   * move out and answers its outcome. Null: not a move; carry `d` out as decided. Only the
+   * pairing's reads (listings, hashes) fall back to that; the move's own errors reach the caller.
    */
   async tryMove(
     ctx: LiveContext,
@@ -117,54 +128,47 @@ export class LiveMoves {
     started: number,
   ): Promise<Outcome | null> {
     if (!this.deleteMissing || this.gone.size === 0) return null;
+    let found: Paired | null;
     try {
-      const a = moveHalf(d, base);
-      if (a?.half === 'appeared' && a.kind === 'dir')
-        return await this.dirMove(ctx, path, a.side, lost, started);
-      if (a?.half !== 'appeared' || a.kind !== 'file' || d.type !== 'copy') return null;
-      for (const [from, g] of this.gone) {
-        const was = g.base[g.side];
-        if (
-          g.side !== a.side ||
-          was.kind !== 'file' ||
-          was.size !== a.entry.size ||
-          was.mtimeMs !== a.entry.mtimeMs
-        )
-          continue;
-        const y = otherSide(g.side);
-        const oldThere = await this.entry(ctx, y, from);
-        if (!oldThere || !unchanged(oldThere, g.base[y])) continue;
-        const [now, before] = await Promise.all([
-          ctx.fs.md5(ctx.sides[a.side].root, path),
-          g.base.md5 ?? ctx.fs.md5(ctx.sides[y].root, from),
-        ]);
-        const m = decideMove(
-          { path: from, side: g.side, base: g.base },
-          { path, side: a.side, entry: a.entry },
-          oldThere,
-          d.dest,
-          now === before,
-        );
-        if (m.type !== 'move') {
-          ctx.log.info({ pair: ctx.pair, path, from, why: m.why }, 'not moved: copied instead');
-          continue;
-        }
-        this.gone.delete(from);
-        return await moveLive(ctx, m, a.entry, g.side, null, lost, started);
-      }
+      found = await this.pair(ctx, path, d, base);
     } catch (err) {
       ctx.log.info({ pair: ctx.pair, path, err: errorMessage(err) }, 'not moved; copying instead');
+      return null;
+    }
+    if (!found) return null;
+    this.gone.delete(found.m.from);
+    return moveLive(ctx, found.m, found.entry, found.side, lost, started);
+  }
+
+  /** The gone half `d` pairs with, as decided by the core, or null. */
+  private async pair(
+    ctx: LiveContext,
+    path: string,
+    d: Decision,
+    base: BaseRecord | undefined,
+  ): Promise<Paired | null> {
+    const a = moveHalf(d, base);
+    if (a?.half === 'appeared' && a.kind === 'dir') return this.dirPair(ctx, path, a.side);
+    if (a?.half !== 'appeared' || a.kind !== 'file' || d.type !== 'copy') return null;
+    const appeared = { path, side: a.side, entry: a.entry };
+    for (const [from, g] of this.gone) {
+      const gone = { path: from, side: g.side, base: g.base };
+      if (goneKey(gone) !== appearedKey(appeared)) continue;
+      const y = otherSide(g.side);
+      const oldThere = await this.entry(ctx, y, from);
+      if (!oldThere || !unchanged(oldThere, g.base[y])) continue;
+      const [now, before] = await Promise.all([
+        ctx.fs.md5(ctx.sides[a.side].root, path),
+        knownMd5(g.base, y) ?? ctx.fs.md5(ctx.sides[y].root, from),
+      ]);
+      const m = decideMove(gone, appeared, oldThere, d.dest, now === before);
+      if (m.type === 'move') return { m, entry: a.entry, side: g.side };
+      ctx.log.info({ pair: ctx.pair, path, from, why: m.why }, 'not moved: copied instead');
     }
     return null;
   }
 
-  private async dirMove(
-    ctx: LiveContext,
-    path: string,
-    x: SideName,
-    lost: AbortSignal,
-    started: number,
-  ): Promise<Outcome | null> {
+  private async dirPair(ctx: LiveContext, path: string, x: SideName): Promise<Paired | null> {
     const listing = await ctx.fs.list(ctx.sides[x].root, path);
     const sig = listing ? listingSignature(listing) : null;
     const store = ctx.baseline();
@@ -181,23 +185,15 @@ export class LiveMoves {
         await this.entry(ctx, y, from),
         await this.entry(ctx, y, path),
       );
-      if (m.type !== 'move') {
-        ctx.log.info({ pair: ctx.pair, path, from, why: m.why }, 'not moved: made and filled instead');
-        continue;
-      }
-      this.gone.delete(from);
-      return await moveLive(ctx, m, entry, x, store, lost, started);
+      if (m.type === 'move') return { m, entry, side: x };
+      ctx.log.info({ pair: ctx.pair, path, from, why: m.why }, 'not moved: made and filled instead');
     }
     return null;
   }
 
   private async entry(ctx: LiveContext, side: SideName, path: string): Promise<Entry | undefined> {
     const s = await ctx.fs.stat(ctx.sides[side].root, path);
-    if (!s || s.below !== undefined) return undefined;
-    const name = path.slice(path.lastIndexOf('/') + 1);
-    return s.kind === 'symlink'
-      ? { name, kind: s.kind, size: s.size, mtimeMs: s.mtimeMs, mode: 0, target: s.target ?? '' }
-      : { name, kind: s.kind, size: s.size, mtimeMs: s.mtimeMs, mode: 0 };
+    return s?.below === undefined ? entryOf(path, s) : undefined;
   }
 
   private expire(nowMs: number): void {

@@ -13,6 +13,7 @@ export {
   goneSignature,
   decideMove,
   couldMove,
+  knownMd5,
 } from './moves.js';
 export { RACY_WINDOW_MS, isRacy, settle, racyRecord } from './racy.js';
 export type { PairOptions, PathPlan, PairDescend, PairDirPlan } from './pairplan.js';

@@ -68,6 +68,15 @@ export function couldMove(e: BaseEntry): boolean {
   return e.kind === 'dir' || (e.kind === 'file' && e.size > 0);
 }
 
+/**
+ * The MD5 the old contents on `side` are known to have without reading them: the baseline's,
+ * unless `side`'s entry is racy (its size and mtime cannot tell a re-save in the same second from
+ * the recorded version, src/core/racy.ts). Undefined: the shell hashes the file.
+ */
+export function knownMd5(base: BaseRecord, side: SideName): string | undefined {
+  return base[side].racy === true ? undefined : (base.md5 ?? undefined);
+}
+
 /** The key under which a gone file and an appeared one can pair (null: never paired). */
 export function fileKey(side: SideName, kind: Entry['kind'], size: number, mtimeMs: number): string | null {
   if (kind !== 'file' || size === 0) return null;

@@ -14,6 +14,7 @@ import {
   decideMove,
   goneKey,
   goneSignature,
+  knownMd5,
   listingSignature,
   moveHalf,
   otherSide,
@@ -246,13 +247,13 @@ export class MoveFinder {
     return false;
   }
 
-  /** MD5 of the new file on `x` against the old one on `y` (or the baseline's, when recorded). */
+  /** MD5 of the new file on `x` against the old one on `y` (or the baseline's, when known: knownMd5). */
   private async sameContents(x: SideName, path: string, y: SideName, del: Deferred): Promise<boolean> {
     const roots = { a: this.d.o.srcRoot, b: this.d.o.destRoot };
     try {
       const [now, was] = await Promise.all([
         md5File(`${roots[x]}/${path}`),
-        del.base!.md5 ?? md5File(`${roots[y]}/${del.path}`),
+        knownMd5(del.base!, y) ?? md5File(`${roots[y]}/${del.path}`),
       ]);
       return now === was;
     } catch (err) {
