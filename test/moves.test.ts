@@ -177,6 +177,21 @@ describe('a reconcile run carries a move as a rename', () => {
     expect(snapshot(t.src)).toContain('out/b.txt file:bbbbbb');
   });
 
+  it('onto an existing file: its version is kept first, and the move row says where', async () => {
+    const t = tempRoot('ha-move-');
+    roots.push(t.root);
+    put(t.src, 'f.txt', 'moved contents', 1_700_000_000);
+    put(t.src, 'g.txt', 'old g', 1_700_000_000);
+    expect((await twoWay(t)).r.exitCode).toBe(0);
+    fs.renameSync(join(t.src, 'f.txt'), join(t.src, 'g.txt'));
+    const { r, ops } = await twoWay(t);
+    expect(r.exitCode).toBe(0);
+    expect(ops.map((o) => `${o.operation} ${o.movedFrom ?? ''}>${o.filepath}`)).toEqual(['move f.txt>g.txt']);
+    expect(ops[0]!.keptPath).toMatch(/^\.ha-sync\/versions\/g~\d{8}-\d{6}\.txt$/);
+    expect(ops[0]!.keptKind).toBe('version');
+    expect(versionsOf(t.dest)).toEqual(['g~T.txt file:old g']);
+  });
+
   it('without --delete-missing a move is not paired: the old path comes back, nothing is lost', async () => {
     const t = tempRoot('ha-move-');
     roots.push(t.root);

@@ -552,11 +552,12 @@ export class Carrier {
     const started = this.o.clock.now();
     const on = d.on;
     if (!(await this.ensureDir(on, splitRel(d.to).parent))) return false;
+    let removed: OpResult | null = null;
     if (d.replaces) {
-      const kept = await deleteEntry(this.roots[on], d.to, expectedOf(d.replaces), this.keepOpts(on));
-      if (!kept.ok) {
+      removed = await deleteEntry(this.roots[on], d.to, expectedOf(d.replaces), this.keepOpts(on));
+      if (!removed.ok) {
         this.o.log.info(
-          { path: d.to, reason: kept.reason },
+          { path: d.to, reason: removed.reason },
           'not moved: what stands at the new path changed',
         );
         return false;
@@ -564,12 +565,17 @@ export class Carrier {
     }
     const r = await moveEntry(this.roots[on], d.from, expectedOf(d.entry), d.to, this.fsOpts(on));
     if (!r.ok) {
-      // Not a failure of the run: the ordinary decisions carry the change instead.
+      // Not a failure of the run: the ordinary decisions carry the change instead. What stood at
+      // the new path is gone already (kept as a version): that is audited as its delete.
       this.o.log.info({ from: d.from, to: d.to, reason: r.reason }, 'not moved; copying instead');
+      if (d.replaces) await this.emit('delete', on, d.to, undefined, d.replaces, started, removed);
       return false;
     }
     const bytesNotCopied = await after();
-    const extra = { move: { from: d.from, bytesNotCopied } };
+    const extra = {
+      move: { from: d.from, bytesNotCopied },
+      ...(removed?.ok && removed.kept ? { kept: { path: removed.kept, kind: 'version' as const } } : {}),
+    };
     await this.emit('move', on, d.to, { ...moved, name: splitRel(d.to).name }, d.entry, started, r, extra);
     return true;
   }
