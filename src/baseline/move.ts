@@ -2,8 +2,8 @@
 // the next decisions there compare each side with what both held before the move (an edit made
 // on the other side before the rename still reads as that side's change, and follows the move).
 //
-// Three steps, each one transaction: what stood at the new path is dropped, the records are
-// written under the new path, the old ones dropped. A process that dies between them leaves
+// Three steps: what stood at the new path is dropped, the records are written under the new path
+// (a transaction per 2,000 records), the old ones dropped. A process that dies between them leaves
 // records at both paths (the old ones are dropped when a run finds nothing there) or none at the
 // new one (decided then without a baseline: newest wins, nothing deleted). Never a wrong record.
 import { splitPath, subtreeRange } from './rows.js';

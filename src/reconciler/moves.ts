@@ -119,7 +119,8 @@ export class MoveFinder {
       const x = onOf(n);
       const y = otherSide(x);
       const entry = side(n.pp, x)!;
-      const partner = bySig.size > 0 ? await this.dirPartner(n, x, bySig, used) : undefined;
+      // Safe mode since (the baseline failed): no pairing, everything as planned.
+      const partner = bySig.size > 0 && this.active() ? await this.dirPartner(n, x, bySig, used) : undefined;
       if (partner) {
         const dec = decideMove(
           gone(partner, x),
@@ -193,7 +194,7 @@ export class MoveFinder {
       if (this.d.stopped()) return;
       const dec = h.pp.decision as Extract<PathPlan['decision'], { type: 'copy' }>;
       const key = byKey.size > 0 ? appearedKey({ path: h.pp.path, side: dec.from, entry: dec.src }) : null;
-      const cands = key === null ? undefined : byKey.get(key);
+      const cands = key === null || !this.active() ? undefined : byKey.get(key);
       if (!cands || !(await this.fileMove(h, dec, cands, paired))) rest.push(h);
     }
     if (paired.size > 0) {
