@@ -235,7 +235,10 @@ export class MoveFinder {
         dec.dest,
         same,
       );
-      if (m.type !== 'move') continue;
+      if (m.type !== 'move') {
+        this.d.o.log.info({ from: del.path, to: h.pp.path }, `not moved: ${m.why}`);
+        continue;
+      }
       const done = await carrier.moveOne(m, dec.src, async () => {
         await carrier.recordMove(x, del.path, h.pp.path, dec.src);
         return dec.src.size;
