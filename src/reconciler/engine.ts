@@ -93,7 +93,7 @@ export async function runEngine(o: EngineOptions): Promise<EngineResult> {
         const s = await scanSide(side, path, true);
         return s.error === undefined ? s.entries : null;
       },
-      walk: (items) => walk(items, visit, 1, undefined, prefetch, breathe),
+      walk: (items) => walk(items, visit, o.dirConcurrency, undefined, prefetch, breathe),
       stopped,
     },
     () => o.plan.deleteMissing && !o.dryRun && !sink.safe && st.rootHadBaseline,
