@@ -42,7 +42,7 @@ export {
   mismatch,
 } from './ops.js';
 export type { KeepIo, KeptVersion, VersionsState } from './versions.js';
-export { checkStateDir, keepPath, expireVersions, listVersions, isStatePath, linkVia } from './versions.js';
+export { checkStateDir, keepPath, expireVersions, listVersions, isStatePath } from './versions.js';
 export { fsTypeOf, isNetworkFs, parseMountinfo } from './mounts.js';
 export type { Scanner } from './scanner.js';
 export { directScanner, fastScanner, workerScanner } from './scanner.js';

@@ -57,27 +57,35 @@ async function claimable(io: Io, root: string, rel: string, nowMs: number): Prom
   return { v, abs: `${folder.dir}/${splitRel(v).name}`, release: () => folder.release() };
 }
 
+/** The errno of a failed call, or ''. */
+const codeOf = (err: unknown): string => (err as NodeJS.ErrnoException).code ?? '';
+
 /** rename(2) errors that mean "this filesystem has no RENAME_NOREPLACE". */
 const NOREPLACE_UNSUPPORTED = new Set(['EINVAL', 'ENOSYS', 'ENOTSUP', 'EOPNOTSUPP']);
+
+/**
+ * rename(2) of `fromAbs` to `toAbs` with RENAME_NOREPLACE (EEXIST when the name is taken). False,
+ * having done nothing, where the Io or the filesystem has no such flag.
+ */
+async function renamedNoReplace(io: Io, fromAbs: string, toAbs: string): Promise<boolean> {
+  if (!io.renameNoReplace) return false;
+  try {
+    await io.renameNoReplace(fromAbs, toAbs);
+    return true;
+  } catch (err) {
+    if (!NOREPLACE_UNSUPPORTED.has(codeOf(err))) throw err;
+    return false;
+  }
+}
 
 /**
  * Renames `fromAbs` to `toAbs`, a name the caller checked free: atomically refusing an existing
  * name (EEXIST) where the Io and the filesystem can, else a plain rename (see the note above).
  */
 export async function renameFresh(io: Io, fromAbs: string, toAbs: string): Promise<void> {
-  if (io.renameNoReplace) {
-    try {
-      await io.renameNoReplace(fromAbs, toAbs);
-      return;
-    } catch (err) {
-      if (!NOREPLACE_UNSUPPORTED.has((err as NodeJS.ErrnoException).code ?? '')) throw err;
-    }
-  }
+  if (await renamedNoReplace(io, fromAbs, toAbs)) return;
   await io.rename(fromAbs, toAbs);
 }
-
-/** The errno of a failed call, or ''. */
-const codeOf = (err: unknown): string => (err as NodeJS.ErrnoException).code ?? '';
 
 const eexist = (abs: string): Error =>
   Object.assign(new Error(`EEXIST: file already exists, '${abs}'`), { code: 'EEXIST' });
@@ -94,14 +102,7 @@ const eexist = (abs: string): Error =>
  * (`.ha-sync-moving-<16 hex>`: not a temp name, so it is synced, never swept).
  */
 export async function moveFresh(io: Io, fromAbs: string, toAbs: string, dir: boolean): Promise<void> {
-  if (io.renameNoReplace) {
-    try {
-      await io.renameNoReplace(fromAbs, toAbs);
-      return;
-    } catch (err) {
-      if (!NOREPLACE_UNSUPPORTED.has(codeOf(err))) throw err;
-    }
-  }
+  if (await renamedNoReplace(io, fromAbs, toAbs)) return;
   if (!dir) {
     const hidden = `${toAbs.slice(0, toAbs.lastIndexOf('/'))}/.ha-sync-moving-${randomBytes(8).toString('hex')}`;
     await io.rename(fromAbs, hidden);
@@ -133,14 +134,7 @@ export async function moveFresh(io: Io, fromAbs: string, toAbs: string, dir: boo
  * the name checked right before a plain rename. Throws EEXIST when the name is taken.
  */
 export async function placeFresh(io: Io, fromAbs: string, toAbs: string): Promise<void> {
-  if (io.renameNoReplace) {
-    try {
-      await io.renameNoReplace(fromAbs, toAbs);
-      return;
-    } catch (err) {
-      if (!NOREPLACE_UNSUPPORTED.has((err as NodeJS.ErrnoException).code ?? '')) throw err;
-    }
-  }
+  if (await renamedNoReplace(io, fromAbs, toAbs)) return;
   try {
     await io.link(fromAbs, toAbs);
   } catch (err) {

@@ -31,11 +31,6 @@ const MAX_COLLISIONS = 10_000;
 /** The filesystem calls keeping versions makes (link(2) is part of Io). Tests pass a failing `link`. */
 export type KeepIo = Io;
 
-/** link(2) through the Io. Never follows a symlink on Linux (links the symlink). */
-export function linkVia(io: Io, existing: string, newPath: string): void | Promise<void> {
-  return io.link(existing, newPath);
-}
-
 /** Why `<root>/<rel>` (a state directory) is unusable, or null when it is absent or a real directory. */
 async function stateDirReason(root: string, rel: string, io: Io): Promise<string | null> {
   const st = await io.lstat(`${root}/${rel}`);
