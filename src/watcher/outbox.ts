@@ -13,7 +13,9 @@ export function parentDir(path: string): string {
 }
 
 export class Outbox {
-  private readonly events = new Map<string, ChangeEvent>();
+  /** Waiting events by path: directories' apart, so `take` hands them out first at no cost. */
+  private readonly dirEvents = new Map<string, ChangeEvent>();
+  private readonly fileEvents = new Map<string, ChangeEvent>();
   /** Directories (relative, '' = root) whose entries must be re-announced. */
   readonly rescanDirs = new Set<string>();
   /** Delete events dropped by collapsing, since the last `takeDroppedDeletes`. */
@@ -22,36 +24,35 @@ export class Outbox {
   constructor(readonly maxEvents: number) {}
 
   get size(): number {
-    return this.events.size;
+    return this.dirEvents.size + this.fileEvents.size;
   }
 
-  /** Directory events waiting (so `take` skips its first pass when there are none). */
-  private dirs = 0;
-
   private remove(path: string): void {
-    const ev = this.events.get(path);
-    if (ev === undefined) return;
-    if (ev.kind === 'dir') this.dirs--;
-    this.events.delete(path);
+    if (!this.dirEvents.delete(path)) this.fileEvents.delete(path);
   }
 
   private add(ev: ChangeEvent): void {
-    if (ev.kind === 'dir') this.dirs++;
-    this.events.set(ev.path, ev);
+    (ev.kind === 'dir' ? this.dirEvents : this.fileEvents).set(ev.path, ev);
+  }
+
+  /** Every waiting event, directories' first. */
+  private *all(): Generator<[string, ChangeEvent]> {
+    yield* this.dirEvents;
+    yield* this.fileEvents;
   }
 
   /** Adds an event; an older waiting event for the same path is replaced (and the path moves last). */
   put(ev: ChangeEvent): void {
     this.remove(ev.path);
     this.add(ev);
-    if (this.events.size > this.maxEvents) this.collapse();
+    if (this.size > this.maxEvents) this.collapse();
   }
 
   /** Puts back an event whose publish failed, unless a newer one for its path is already waiting. */
   putBack(ev: ChangeEvent): void {
-    if (this.events.has(ev.path)) return;
+    if (this.dirEvents.has(ev.path) || this.fileEvents.has(ev.path)) return;
     this.add(ev);
-    if (this.events.size > this.maxEvents) this.collapse();
+    if (this.size > this.maxEvents) this.collapse();
   }
 
   /**
@@ -61,14 +62,10 @@ export class Outbox {
    */
   take(n: number): ChangeEvent[] {
     const out: ChangeEvent[] = [];
-    for (const dirsFirst of [true, false]) {
-      if (dirsFirst && this.dirs === 0) continue;
-      for (const [k, ev] of this.events) {
-        if (out.length >= n || (dirsFirst && this.dirs === 0)) break;
-        if (dirsFirst && ev.kind !== 'dir') continue;
-        this.remove(k);
-        out.push(ev);
-      }
+    for (const [k, ev] of this.all()) {
+      if (out.length >= n) break;
+      this.remove(k);
+      out.push(ev);
     }
     return out;
   }
@@ -86,20 +83,20 @@ export class Outbox {
   private collapse(): void {
     const target = Math.floor(this.maxEvents * 0.9);
     const counts = new Map<string, number>();
-    for (const p of this.events.keys()) {
+    for (const [p] of this.all()) {
       const d = parentDir(p);
       counts.set(d, (counts.get(d) ?? 0) + 1);
     }
     // Busiest first; a stable sort keeps first-seen order among equals.
     const busiest = [...counts].sort((a, b) => b[1] - a[1]);
     const drop = new Set<string>();
-    let left = this.events.size;
+    let left = this.size;
     for (const [d, c] of busiest) {
       if (left <= target) break;
       drop.add(d);
       left -= c;
     }
-    for (const [p, ev] of this.events) {
+    for (const [p, ev] of this.all()) {
       if (!drop.has(parentDir(p))) continue;
       if (ev.type === 'delete') this.droppedDeletes++;
       this.remove(p);
