@@ -516,26 +516,24 @@ export class Carrier {
     // The conflict copy is a new file on the loser's side: it goes to the winner's side now (a
     // one-way run leaves that to the opposite direction's run).
     if (this.o.twoWay !== true && d.winner === 'a') return;
+    await this.copyAside(d.loser, d.winner, aside, d.lose);
+  }
+
+  /** The conflict copy `aside` (holding `e`), new on `from`: copied to `to`, recorded, audited. */
+  private async copyAside(from: SideName, to: SideName, aside: string, e: Entry): Promise<void> {
     const copied = await copyEntry(
-      this.roots[d.loser],
-      this.roots[d.winner],
+      this.roots[from],
+      this.roots[to],
       aside,
-      { src: expectedOf(d.lose), dest: null },
-      this.fsOpts(d.winner),
+      { src: expectedOf(e), dest: null },
+      this.fsOpts(to),
     );
     if (copied.ok) {
-      const seen = await this.observe(d.winner, aside);
-      this.record(aside, d.loser, baseEntry(d.lose), seen ?? baseEntry(d.lose));
+      const seen = await this.observe(to, aside);
+      this.record(aside, from, baseEntry(e), seen ?? baseEntry(e));
     }
-    await this.emit(
-      'create',
-      d.winner,
-      aside,
-      { ...d.lose, name: splitRel(aside).name },
-      undefined,
-      this.o.clock.now(),
-      copied,
-    );
+    const name = splitRel(aside).name;
+    await this.emit('create', to, aside, { ...e, name }, undefined, this.o.clock.now(), copied);
   }
 
   /**
@@ -636,26 +634,7 @@ export class Carrier {
     const made = await this.mkdir(d.dir, fileSide, pp.path, d.entry);
     // A one-way run writes only into dest: the copy reaches src in the opposite direction's run.
     if (this.o.twoWay !== true) return made;
-    const copied = await copyEntry(
-      this.roots[fileSide],
-      this.roots[d.dir],
-      aside,
-      { src: expectedOf(d.file), dest: null },
-      this.fsOpts(d.dir),
-    );
-    if (copied.ok) {
-      const seen = await this.observe(d.dir, aside);
-      this.record(aside, fileSide, baseEntry(d.file), seen ?? baseEntry(d.file));
-    }
-    await this.emit(
-      'create',
-      d.dir,
-      aside,
-      { ...d.file, name: splitRel(aside).name },
-      undefined,
-      this.o.clock.now(),
-      copied,
-    );
+    await this.copyAside(fileSide, d.dir, aside, d.file);
     return made;
   }
 
