@@ -180,6 +180,46 @@ describe('Poller', () => {
     ]);
   });
 
+  it('a folder moved away right after its old parent was listed in the same pass: both halves in that pass', async () => {
+    mkdirSync(join(root, 'x', 'album'), { recursive: true });
+    mkdirSync(join(root, 'y'));
+    writeFileSync(join(root, 'x', 'album', 'p1.jpg'), 'one');
+    const p = makePoller();
+    await p.start(new AbortController().signal);
+    await tick(p);
+    writeFileSync(join(root, 'x', 'other.txt'), 'o'); // x is listed by this pass's directory pass
+    const readdir = p.io.readdir.bind(p.io);
+    const statMany = p.io.statMany.bind(p.io);
+    const cached = lstatSync(join(root, 'x', 'album'));
+    let moved = false;
+    p.io.readdir = async (abs: string) => {
+      const names = await readdir(abs);
+      if (abs === join(root, 'x') && !moved) {
+        moved = true; // the move lands right after x was listed
+        renameSync(join(root, 'x', 'album'), join(root, 'y', 'album'));
+      }
+      return names;
+    };
+    // ... and x's stat of it is answered from a cache (a network mount's): still there.
+    p.io.statMany = async (dir: string, names: string[], aborted: () => boolean) => {
+      const out = await statMany(dir, names, aborted);
+      if (dir === join(root, 'x') && moved) {
+        const i = names.indexOf('album');
+        if (i >= 0 && out[i] === undefined) out[i] = cached;
+      }
+      return out;
+    };
+    const evs = (await tick(p)).map((e) => `${e.type} ${e.path}`);
+    expect(moved).toBe(true);
+    expect(evs).toContain('delete x/album');
+    expect(evs).toContain('upsert y/album');
+    expect(evs).toContain('upsert x/other.txt');
+    expect(evs.indexOf('delete x/album')).toBeLessThan(evs.indexOf('upsert y/album'));
+    p.io.readdir = readdir;
+    p.io.statMany = statMany;
+    expect(await tick(p)).toEqual([]);
+  });
+
   it('a new directory whose listing fails is announced, not retried in a loop, and listed by a later pass', async () => {
     const p = makePoller();
     await p.start(new AbortController().signal);

@@ -432,11 +432,16 @@ export class Poller {
     pass: { aborted: boolean; timeouts: number; errors: number },
   ): Promise<void> {
     const appeared: string[] = [];
+    const removed = new Set<string>();
     for (const d of diffs)
-      for (const c of d.changes)
-        if (c.after?.kind === 'dir' && c.before?.kind !== 'dir') appeared.push(joinRel(d.dir.rel, c.name));
+      for (const c of d.changes) {
+        const rel = joinRel(d.dir.rel, c.name);
+        if (c.after?.kind === 'dir' && c.before?.kind !== 'dir') appeared.push(rel);
+        if (c.after === null) removed.add(rel);
+      }
     let bySize: Map<number, DirNode[]> | null = null;
     const sources: Diff[] = [];
+    const relisted = new Set<string>();
     for (const rel of appeared.slice(0, MOVE_LOOKUPS)) {
       const listed = await this.guard(pass, () => this.io.readdir(this.abs(rel)));
       const names = (listed ?? []).filter((n) => announceable(rel, n, this.rootId));
@@ -449,10 +454,18 @@ export class Poller {
         const parentRel = parentDir(cand.rel);
         const parent = this.dirs.get(parentRel);
         const st = dirStats.get(parentRel);
-        if (touched.has(parentRel) || !parent || !st) continue;
+        // Already gone in this pass, or its parent listed again already. A parent listed earlier
+        // in this pass (before the move) is listed again, and that newer diff replaces the older.
+        if (removed.has(cand.rel) || relisted.has(parentRel) || !parent || !st) continue;
         tried++;
+        relisted.add(parentRel);
+        const earlier = touched.has(parentRel);
         touched.add(parentRel);
-        const diff = await this.relist(parent, st, false, pass);
+        const diff = await this.relist(parent, st, earlier, pass);
+        if (earlier) {
+          const i = diffs.findIndex((x) => x.dir === parent);
+          if (i >= 0 && diff) diffs.splice(i, 1);
+        }
         if (diff) sources.push(diff);
       }
     }
