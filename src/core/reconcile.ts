@@ -129,9 +129,11 @@ function sameInstant(a: Entry, b: Entry): boolean {
 
 /** The baseline entry for what a side holds now. */
 export function baseEntry(e: Entry): BaseEntry {
-  return e.kind === 'symlink'
-    ? { kind: e.kind, size: e.size, mtimeMs: e.mtimeMs, target: e.target ?? '' }
-    : { kind: e.kind, size: e.kind === 'dir' ? 0 : e.size, mtimeMs: e.mtimeMs };
+  const b: BaseEntry =
+    e.kind === 'symlink'
+      ? { kind: e.kind, size: e.size, mtimeMs: e.mtimeMs, target: e.target ?? '' }
+      : { kind: e.kind, size: e.kind === 'dir' ? 0 : e.size, mtimeMs: e.mtimeMs };
+  return e.ino === undefined ? b : { ...b, ino: e.ino };
 }
 
 export function agreed(name: string, a: Entry, b: Entry, md5: string | null = null): BaseRecord {

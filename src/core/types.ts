@@ -17,6 +17,11 @@ export interface Entry {
   readonly mode: number;
   /** Symlink target text (symlinks only). */
   readonly target?: string;
+  /**
+   * Inode number as lstat reports it, where the lister reports one. Never compared to decide
+   * whether a side changed: only move detection uses it (src/core/moves.ts).
+   */
+  readonly ino?: number;
 }
 
 /** The state a writer expects to find on disk (check-before-write). */
@@ -76,6 +81,8 @@ export interface BaseEntry {
    * src/core/racy.ts): the next decision compares contents.
    */
   readonly racy?: true;
+  /** The inode number the entry had when recorded, if known (move detection only). */
+  readonly ino?: number;
 }
 
 /** The baseline of one path: each side's entry when the two last agreed, and the MD5 if known. */
