@@ -10,19 +10,24 @@
 // Results mean exactly what lstat means: symlinks are never followed, and mtimeMs is computed as
 // Node computes it (sec * 1e3 + nsec / 1e6), so values compare equal to fs.lstatSync's.
 //
-// scan(paths: string[]) -> Promise<Array<[names: Buffer, nums: Float64Array, targets: Buffer] | Error>>
+// scan(paths: string[])
+//   -> Promise<Array<[names: Buffer, nums: Float64Array, targets: Buffer, inos: Float64Array] | Error>>
 //   one element per path, in order:
 //   names   entry names as raw bytes, each followed by NUL, in strcmp order ('.' and '..' left out)
 //   nums    per entry: kind, size, mtimeMs, mode (mode & 07777)
 //           kind 0 file, 1 dir, 2 symlink, 3 other (fifo, socket, device),
 //           -1 vanished between readdir and lstat (ENOENT), -2 lstat or readlink failed (errno in size)
 //   targets symlink targets as raw bytes, each followed by NUL, one per entry of kind 2, in order
+//   inos    per entry, in the order of nums: st_ino as a double (exact up to 2^53), NaN where
+//           lstat failed or the entry vanished. Added after the first three, which keep their
+//           shape: the per-directory digests the baseline stores are made of names and nums only.
 //   Error   the directory itself could not be opened or read: `errno` (positive), `syscall`, `path`
 #define _GNU_SOURCE
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -42,6 +47,7 @@ typedef struct {
   buf_t names;
   buf_t targets;
   double* nums;
+  double* inos;
   size_t count;
 } dir_result;
 
@@ -108,10 +114,12 @@ static void scan_one(dir_result* r) {
   }
   name_ref* refs = NULL;
   double* nums = NULL;
+  double* inos = NULL;
   if (!err && n) {
     refs = malloc(n * sizeof *refs);
     nums = malloc(n * 4 * sizeof *nums);
-    if (!refs || !nums) err = ENOMEM;
+    inos = malloc(n * sizeof *inos);
+    if (!refs || !nums || !inos) err = ENOMEM;
   }
   if (!err) {
     size_t off = 0;
@@ -133,8 +141,10 @@ static void scan_one(dir_result* r) {
       v[1] = e;
       v[2] = 0;
       v[3] = 0;
+      inos[i] = NAN;
       continue;
     }
+    inos[i] = (double)st.st_ino;
     mode_t t = st.st_mode & S_IFMT;
     v[0] = t == S_IFREG ? 0 : t == S_IFDIR ? 1 : t == S_IFLNK ? 2 : 3;
     v[1] = (t == S_IFREG || t == S_IFLNK) ? (double)st.st_size : 0;
@@ -159,11 +169,13 @@ static void scan_one(dir_result* r) {
     free(r->names.data);
     free(r->targets.data);
     free(nums);
+    free(inos);
     r->names = (buf_t){0};
     r->targets = (buf_t){0};
     return;
   }
   r->nums = nums;
+  r->inos = inos;
   r->count = n;
 }
 
@@ -179,6 +191,7 @@ static void free_job(scan_job* job) {
     free(job->dirs[i].names.data);
     free(job->dirs[i].targets.data);
     free(job->dirs[i].nums);
+    free(job->dirs[i].inos);
   }
   free(job->dirs);
   free(job);
@@ -213,18 +226,23 @@ static void complete(napi_env env, napi_status status, void* data) {
       if (r->err) {
         item = dir_error(env, r);
       } else {
-        napi_value names, nums_ab, nums, targets;
+        napi_value names, nums_ab, nums, targets, inos_ab, inos;
         void* dst;
         size_t bytes = r->count * 4 * sizeof(double);
+        size_t ino_bytes = r->count * sizeof(double);
         napi_create_buffer_copy(env, r->names.len, r->names.len ? r->names.data : "", &dst, &names);
         napi_create_arraybuffer(env, bytes, &dst, &nums_ab);
         if (bytes) memcpy(dst, r->nums, bytes);
         napi_create_typedarray(env, napi_float64_array, r->count * 4, nums_ab, 0, &nums);
         napi_create_buffer_copy(env, r->targets.len, r->targets.len ? r->targets.data : "", &dst, &targets);
-        napi_create_array_with_length(env, 3, &item);
+        napi_create_arraybuffer(env, ino_bytes, &dst, &inos_ab);
+        if (ino_bytes) memcpy(dst, r->inos, ino_bytes);
+        napi_create_typedarray(env, napi_float64_array, r->count, inos_ab, 0, &inos);
+        napi_create_array_with_length(env, 4, &item);
         napi_set_element(env, item, 0, names);
         napi_set_element(env, item, 1, nums);
         napi_set_element(env, item, 2, targets);
+        napi_set_element(env, item, 3, inos);
       }
       napi_set_element(env, result, (uint32_t)i, item);
     }

@@ -6,13 +6,19 @@ import * as fs from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import type { DirScan, FastscanAddon, PackedScan } from '../src/fsops/index.js';
+import type { DirScan, FastscanAddon, Io, PackedScan } from '../src/fsops/index.js';
 import {
+  Limiter,
+  asyncIo,
   fastScanDirs,
   fastScanner,
+  listingDigest,
   loadFastscan,
+  nodeAsyncIo,
+  nodeSyncIo,
   scanDir,
   pack,
+  sameListing,
   syncIo,
   tempName,
   unpackEntries,
@@ -74,6 +80,41 @@ function hostile(dir: string): void {
   spawnSync('mkfifo', [join(dir, 'fifo')]);
 }
 
+const TEMP_ID = '0123456789abcdef';
+
+/** A file, a directory, a symlink and a temp file of ours, with fixed times. */
+function inodeTree(dir: string): void {
+  fs.mkdirSync(dir, { recursive: true });
+  fs.writeFileSync(join(dir, 'file'), 'x');
+  fs.mkdirSync(join(dir, 'sub'));
+  fs.writeFileSync(join(dir, 'sub', 'inner'), 'y');
+  fs.symlinkSync('file', join(dir, 'ln'));
+  fs.writeFileSync(join(dir, tempName(TEMP_ID)), 'partial');
+  for (const n of ['file', 'sub', 'ln']) fs.lutimesSync(join(dir, n), 1_700_000_000, 1_700_000_000.5);
+}
+
+describe('inode numbers from the JS listers', () => {
+  const ios: [string, Io, Limiter | undefined][] = [
+    ['syncIo', syncIo, undefined],
+    ['asyncIo', asyncIo, new Limiter(4)],
+    ['node:fs sync', nodeSyncIo, undefined],
+    ['node:fs async', nodeAsyncIo, new Limiter(4)],
+  ];
+  it.each(ios)('%s: lstat’s, for files, directories and symlinks', async (_, io, limiter) => {
+    inodeTree(root);
+    const s = await scanDir(root, io, limiter, TEMP_ID);
+    expect(s.entries.map((e) => e.kind).sort()).toEqual(['dir', 'file', 'symlink']);
+    for (const e of s.entries) {
+      expect(e.ino, e.name).toBe(fs.lstatSync(join(root, e.name)).ino);
+      expect(e.ino! > 0).toBe(true);
+    }
+    // The same after a trip through a worker's packing.
+    expect(unpackEntries(pack(s)).map((e) => [e.name, e.ino])).toEqual(
+      [...s.entries].sort((x, y) => (x.name < y.name ? -1 : 1)).map((e) => [e.name, e.ino]),
+    );
+  });
+});
+
 describe.skipIf(!addon)('fastScanDirs', () => {
   const a = addon!;
 
@@ -110,6 +151,55 @@ describe.skipIf(!addon)('fastScanDirs', () => {
     const js = pack(await scanDir(root, syncIo));
     expect(fast.names).toBe(js.names);
     expect(Array.from(fast.nums)).toEqual(Array.from(js.nums));
+    expect(Array.from(fast.inos!)).toEqual(Array.from(js.inos!));
+    expect(listingDigest(fast)).toBe(listingDigest(js));
+  });
+
+  it('reports the inode numbers lstat reports, on the packed fast path and the slow one', async () => {
+    // Only files and directories: the addon's buffers are used as they are.
+    fs.mkdirSync(join(root, 'plain'));
+    for (const n of ['a', 'b']) fs.writeFileSync(join(root, 'plain', n), n);
+    fs.mkdirSync(join(root, 'plain', 'sub'));
+    // A symlink (and a temp file) send it through PackedBuilder.
+    inodeTree(join(root, 'mixed'));
+    for (const dir of ['plain', 'mixed']) {
+      const abs = join(root, dir);
+      const entries = unpackEntries(await one(a, abs));
+      expect(entries.length).toBeGreaterThanOrEqual(3);
+      for (const e of entries) expect(e.ino, e.name).toBe(fs.lstatSync(join(abs, e.name)).ino);
+    }
+    const kinds = unpackEntries(await one(a, join(root, 'mixed'))).map((e) => e.kind);
+    expect(new Set(kinds)).toEqual(new Set(['file', 'dir', 'symlink']));
+  });
+
+  it('an addon built before inode numbers (three elements) lists as before, without them', async () => {
+    inodeTree(root);
+    fs.writeFileSync(join(root, 'plain-only'), 'x');
+    const old: FastscanAddon = {
+      scan: async (paths) =>
+        (await a.scan(paths)).map((r) =>
+          r instanceof Error ? r : ([r[0], r[1], r[2]] as unknown as typeof r),
+        ),
+    };
+    for (const dir of [root, join(root, 'sub')]) {
+      const now = await one(a, dir);
+      const before = await one(old, dir);
+      expect(before.inos).toBeUndefined();
+      expect(unpackEntries(before).some((e) => Object.hasOwn(e, 'ino'))).toBe(false);
+      expect(unpackEntries(before)).toEqual(unpackEntries(now).map(({ ino: _, ...e }) => e));
+      expect(sameListing(before, now)).toBe(true);
+      expect(listingDigest(before)).toBe(listingDigest(now));
+    }
+  });
+
+  it('a listing of another copy of a tree is the same listing, whatever the inode numbers', async () => {
+    inodeTree(join(root, 'x'));
+    inodeTree(join(root, 'y'));
+    const [x, y] = (await fastScanDirs(a, [join(root, 'x'), join(root, 'y')], TEMP_ID)) as PackedScan[];
+    expect(x!.temps).toHaveLength(1);
+    expect(unpackEntries(x!).map((e) => e.ino)).not.toEqual(unpackEntries(y!).map((e) => e.ino));
+    expect(sameListing(x!, y!)).toBe(true);
+    expect(listingDigest(x!)).toBe(listingDigest(y!));
   });
 
   it('lists large and empty directories', async () => {
@@ -148,7 +238,9 @@ describe.skipIf(!addon)('fastScanner', () => {
     for (let i = 0; i < 40; i++) s.prefetch(join(root, `d${i}`));
     const scans = await Promise.all(Array.from({ length: 40 }, (_, i) => s.scan(join(root, `d${i}`))));
     expect(scans.every((x) => x.entries.length === 0)).toBe(true);
-    expect((await s.scan(root)).entries).toHaveLength(40);
+    const top = (await s.scan(root)).entries;
+    expect(top).toHaveLength(40);
+    for (const e of top) expect(e.ino).toBe(fs.lstatSync(join(root, e.name)).ino);
     await expect(s.scan(join(root, 'missing'))).rejects.toMatchObject({ code: 'ENOENT' });
     await s.close();
   });

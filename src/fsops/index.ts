@@ -57,6 +57,7 @@ export {
   subdirNames,
   listingDigest,
   PackedDirScan,
+  knownIno,
 } from './packed.js';
 export type { BatchCopier, CopyItem } from './batch.js';
 export { nativeCopier, BATCH_FILE_MAX, BATCH_MAX_FILES, BATCH_MAX_BYTES } from './batch.js';

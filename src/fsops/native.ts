@@ -9,6 +9,8 @@
 // same whichever way it was made: names that are not valid UTF-8 and symlink targets that are
 // not are reported, never guessed at; our temp files are set apart; an entry that vanished
 // between readdir and lstat is left out; one whose lstat failed is an 'unreadable' issue.
+// Inode numbers come as a fourth array; an addon built before it had one returns three, and its
+// listings then carry no inode numbers (move detection goes without them).
 import { isUtf8 } from 'node:buffer';
 import { createRequire } from 'node:module';
 import { getSystemErrorMap } from 'node:util';
@@ -19,7 +21,8 @@ import { isTempName } from './paths.js';
 import type { ScanIssue } from './scan.js';
 import { badNameIssue, badTargetIssue, decodeName } from './scan.js';
 
-type RawListing = [names: Buffer, nums: Float64Array, targets: Buffer];
+/** As native/fastscan.c documents it; `inos` is missing from an addon built before it was added. */
+type RawListing = [names: Buffer, nums: Float64Array, targets: Buffer, inos?: Float64Array];
 
 export interface FastscanAddon {
   /** One element per path: the raw listing, or the Error that kept the directory from being read. */
@@ -113,8 +116,11 @@ export async function fastScanDirs(
   return raw.map((r, i) => (r instanceof Error ? fsError(r, absDirs[i]!) : fromRaw(absDirs[i]!, r, tempId)));
 }
 
-function fromRaw(absDir: string, [names, nums, targets]: RawListing, tempId: string | null): PackedScan {
+function fromRaw(absDir: string, listing: RawListing, tempId: string | null): PackedScan {
+  const [names, nums, targets, rawInos] = listing;
   const count = nums.length / 4;
+  // One inode number per entry, or none at all (an older build, or a malformed fourth element).
+  const inos = rawInos instanceof Float64Array && rawInos.length === count ? rawInos : undefined;
   // The common case: valid names, no symlinks, no temp files, nothing vanished or failed. The
   // addon's buffers are the packed listing already.
   let plain = isUtf8(names);
@@ -129,7 +135,7 @@ function fromRaw(absDir: string, [names, nums, targets]: RawListing, tempId: str
   if (plain) {
     const text = count === 0 ? '' : names.toString('utf8', 0, names.length - 1);
     if (!text.includes('.ha-sync-')) {
-      return { names: text, nums, count, files, special, temps: [], issues: [] };
+      return { names: text, nums, ...(inos ? { inos } : {}), count, files, special, temps: [], issues: [] };
     }
   }
   const rawNames = splitBytes(names);
@@ -169,7 +175,7 @@ function fromRaw(absDir: string, [names, nums, targets]: RawListing, tempId: str
         continue;
       }
     }
-    b.add(name, KINDS[k]!, nums[i * 4 + 1]!, nums[i * 4 + 2]!, nums[i * 4 + 3]!, text);
+    b.add(name, KINDS[k]!, nums[i * 4 + 1]!, nums[i * 4 + 2]!, nums[i * 4 + 3]!, text, inos?.[i]);
   }
   return b.finish(temps, issues);
 }

@@ -5,7 +5,7 @@
 import { parentPort } from 'node:worker_threads';
 import { syncIo } from './io.js';
 import type { PackedScan } from './packed.js';
-import { pack } from './packed.js';
+import { pack, transferables } from './packed.js';
 import { scanDir } from './scan.js';
 
 export interface ScanRequest {
@@ -48,7 +48,8 @@ if (port) {
       try {
         const packed = pack(await scanDir(abs, syncIo, undefined, tempId));
         results.push({ id, packed });
-        transfer.push(packed.nums.buffer as ArrayBuffer);
+        // Moved, not copied: this thread never reads them again.
+        transfer.push(...transferables(packed));
         entries += packed.count + 1;
       } catch (err) {
         const e = err as NodeJS.ErrnoException;

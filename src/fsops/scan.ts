@@ -6,6 +6,7 @@ import type { Stats } from 'node:fs';
 import type { Entry, EntryKind } from '../core/index.js';
 import type { Io } from './io.js';
 import type { PackedScan } from './packed.js';
+import { knownIno } from './packed.js';
 import { isTempName } from './paths.js';
 
 /**
@@ -65,6 +66,10 @@ export function kindOf(st: Stats): EntryKind {
   return 'special';
 }
 
+/**
+ * The Entry lstat's answer describes. `ino` only where lstat gave a usable inode number (see
+ * `knownIno`): never `ino: undefined`, never a rounded one.
+ */
 export function entryFromStats(name: string, st: Stats, target?: string): Entry {
   const kind = kindOf(st);
   return {
@@ -74,6 +79,7 @@ export function entryFromStats(name: string, st: Stats, target?: string): Entry 
     mtimeMs: st.mtimeMs,
     mode: st.mode & 0o7777,
     ...(target !== undefined ? { target } : {}),
+    ...(knownIno(st.ino) ? { ino: st.ino } : {}),
   };
 }
 
