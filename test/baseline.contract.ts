@@ -190,6 +190,69 @@ export function baselineContract(fixture: () => StoreFixture): void {
       expect((await s.readPath('k/link-empty-target'))!.a.target).toBe('');
     });
 
+    it("round-trips each side's inode, whether or not the sides are otherwise equal", async () => {
+      const s = await open();
+      const link = (ino: number): BaseEntry => entry({ kind: 'symlink', size: 3, target: 'a b', ino });
+      const recs: BaseRecord[] = [
+        rec('both', { a: entry({ ino: 1234 }), b: entry({ ino: 98_765 }) }),
+        rec('both-differ', { a: entry({ ino: 1, size: 5 }), b: entry({ ino: 2, size: 6, mtimeMs: 7 }) }),
+        rec('only-a', { a: entry({ ino: 7 }), b: entry() }),
+        rec('only-b', { a: entry(), b: entry({ ino: 8 }) }),
+        rec('only-b-differs', { a: entry({ size: 1 }), b: entry({ ino: 9 }) }),
+        rec('same-ino', { a: entry({ ino: 5 }), b: entry({ ino: 5 }) }),
+        rec('extremes', { a: entry({ ino: 0 }), b: entry({ ino: Number.MAX_SAFE_INTEGER }) }),
+        rec('link', { a: link(11), b: link(12) }),
+        rec('racy', { a: entry({ racy: true, ino: 3 }), b: entry({ racy: true, ino: 4 }) }),
+        rec('dir', {
+          a: entry({ kind: 'dir', size: 0, ino: 2 ** 40 }),
+          b: entry({ kind: 'dir', size: 0, ino: 2 ** 52 + 1 }),
+          md5: null,
+        }),
+      ];
+      await s.write(recs.map((r) => set('i', r)));
+      const got = await s.readDir('i');
+      expect(got).toEqual(codeUnitSort(recs.map((r) => r.name)).map((n) => recs.find((r) => r.name === n)));
+      for (const r of recs) expect(await s.readPath(`i/${r.name}`), r.name).toEqual(r);
+      const onlyA = got.find((r) => r.name === 'only-a')!;
+      expect(onlyA.a.ino).toBe(7);
+      expect(Object.hasOwn(onlyA.b, 'ino')).toBe(false);
+      const onlyB = (await s.readPath('i/only-b'))!;
+      expect(Object.hasOwn(onlyB.a, 'ino')).toBe(false);
+      expect(onlyB.b.ino).toBe(8);
+      // Overwriting a record without inodes drops the old ones.
+      await s.write([set('i', rec('both'))]);
+      expect(await s.readPath('i/both')).toEqual(rec('both'));
+    });
+
+    it('decodes a record without inodes with no ino property, one object for equal sides', async () => {
+      const s = await open();
+      await s.write([set('', rec('plain')), set('', rec('differs', { b: entry({ size: 3 }) }))]);
+      const plain = (await s.readPath('plain'))!;
+      expect(Object.hasOwn(plain.a, 'ino')).toBe(false);
+      expect(plain.b).toBe(plain.a);
+      const [differs] = await s.readDir('');
+      expect(differs!.name).toBe('differs');
+      expect(Object.hasOwn(differs!.a, 'ino')).toBe(false);
+      expect(Object.hasOwn(differs!.b, 'ino')).toBe(false);
+    });
+
+    it('refuses a bad inode, and nothing of its batch is written', async () => {
+      const s = await open();
+      await s.write([set('d', rec('keep', { a: entry({ ino: 1 }), b: entry({ ino: 2 }) }))]);
+      const bad: unknown[] = [-1, 1.5, Number.NaN, 2 ** 60, Number.POSITIVE_INFINITY, '5', null];
+      for (const ino of bad) {
+        for (const side of ['a', 'b'] as const) {
+          const good = Array.from({ length: 20 }, (_, i) =>
+            set('d', rec(`n${i}`, { a: entry({ ino: 100 + i }), b: entry({ ino: 200 + i }) })),
+          );
+          const wrong = set('d', rec('bad', { [side]: entry({ ino: ino as number }) }));
+          const err = await expectUnavailable(s.write([drop('d', 'keep'), ...good, wrong]));
+          expect(err.message, `${side} ${String(ino)}`).toMatch(/refused.*bad ino/);
+        }
+      }
+      expect(await s.readDir('d')).toEqual([rec('keep', { a: entry({ ino: 1 }), b: entry({ ino: 2 }) })]);
+    });
+
     it('overwrites a record, and the last change per path wins within one write', async () => {
       const s = await open();
       await s.write([set('', rec('x')), set('', rec('y'))]);
@@ -321,6 +384,30 @@ export function baselineContract(fixture: () => StoreFixture): void {
       expect((await moveTree(s, 'photos/keep', 'kept')).records).toBe(1);
       expect(await s.readPath('kept')).toEqual(rec('kept'));
       await expect(moveTree(s, 'albums', 'albums/2019/in')).rejects.toThrow(RangeError);
+    });
+
+    it('moves a tree with its inodes', async () => {
+      const s = await open();
+      const withIno = (name: string, a: number, b: number): BaseRecord =>
+        rec(name, { a: entry({ ino: a }), b: entry({ ino: b }) });
+      const dirA = entry({ kind: 'dir', size: 0, ino: 10 });
+      const dirB = entry({ kind: 'dir', size: 0, ino: 20 });
+      await s.write([
+        set('', rec('from', { a: dirA, b: dirB })),
+        set('from', withIno('x', 11, 21)),
+        set('from', rec('no-ino')),
+        set('from/sub', withIno('y', 12, 22)),
+        set('from/sub', rec('only-b', { b: entry({ ino: 23 }) })),
+      ]);
+      expect((await moveTree(s, 'from', 'to')).records).toBe(5);
+      expect(await s.readPath('to')).toEqual(rec('to', { a: dirA, b: dirB }));
+      expect(await s.readDir('to')).toEqual([rec('no-ino'), withIno('x', 11, 21)]);
+      expect(await s.readDir('to/sub')).toEqual([
+        rec('only-b', { b: entry({ ino: 23 }) }),
+        withIno('y', 12, 22),
+      ]);
+      expect(Object.hasOwn((await s.readPath('to/no-ino'))!.a, 'ino')).toBe(false);
+      expect(await s.treeDirs('from')).toEqual([]);
     });
 
     it('drops a whole pair with the root path, and no other pair', async () => {

@@ -13,9 +13,43 @@ import {
   type BaselineStore,
 } from '../src/baseline/index.js';
 import { tempDir } from './audit.helpers.js';
-import { baselineContract, expectUnavailable, rec, set, type StoreFixture } from './baseline.contract.js';
+import {
+  MTIME,
+  baselineContract,
+  entry,
+  expectUnavailable,
+  rec,
+  set,
+  type StoreFixture,
+} from './baseline.contract.js';
 
 const log = createLogger({ silent: true });
+
+/** The schema before the inode columns (c181cdb:src/baseline/sqlite.ts), as files in use have it. */
+const OLD_SQLITE_SCHEMA = `
+CREATE TABLE IF NOT EXISTS baseline (
+  pair TEXT NOT NULL,
+  dir TEXT NOT NULL,
+  name TEXT NOT NULL,
+  a_kind INTEGER NOT NULL,
+  a_size INTEGER NOT NULL,
+  a_mtime REAL NOT NULL,
+  a_target TEXT,
+  b_kind INTEGER,
+  b_size INTEGER,
+  b_mtime REAL,
+  b_target TEXT,
+  md5 TEXT,
+  PRIMARY KEY (pair, dir, name)
+) STRICT, WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS baseline_dirs (
+  pair TEXT NOT NULL,
+  dir TEXT NOT NULL,
+  digest TEXT NOT NULL,
+  PRIMARY KEY (pair, dir)
+) STRICT, WITHOUT ROWID;
+PRAGMA user_version = 1;
+`;
 
 let tmp: { dir: string; remove: () => void };
 beforeAll(() => {
@@ -106,6 +140,51 @@ describe('sqlite baseline file', () => {
     expect(err.message).toMatch(/newer ha-sync/);
   });
 
+  it('adds the inode columns to a file an older ha-sync made, keeping its rows as they were', async () => {
+    const logDir = join(tmp.dir, 'old-schema');
+    mkdirSync(logDir);
+    const raw = openSqlite(baselinePath(logDir), { busyTimeoutMs: 1000 });
+    raw.exec('PRAGMA journal_mode = WAL');
+    raw.exec(OLD_SQLITE_SCHEMA);
+    const insert = raw.prepare(
+      'INSERT INTO baseline (pair, dir, name, a_kind, a_size, a_mtime, a_target, b_kind, b_size, b_mtime, b_target, md5) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)',
+    );
+    insert.run('media', 'd', 'same', 1, 10, MTIME, null, null, null, null, null, null);
+    insert.run('media', 'd', 'differs', 3, 1, MTIME, 'x', 3, 2, 5, 'yz', 'd41d8cd98f00b204e9800998ecf8427e');
+    raw.close();
+
+    const s = await openIn(logDir);
+    const same = (await s.readPath('d/same'))!;
+    expect(same).toEqual(rec('same'));
+    expect(Object.hasOwn(same.a, 'ino')).toBe(false);
+    expect(same.b).toBe(same.a);
+    const differs = rec('differs', {
+      a: entry({ kind: 'symlink', size: 1, target: 'x' }),
+      b: entry({ kind: 'symlink', size: 2, mtimeMs: 5, target: 'yz' }),
+      md5: 'd41d8cd98f00b204e9800998ecf8427e',
+    });
+    expect(await s.readDir('d')).toEqual([differs, rec('same')]);
+
+    const withIno = rec('new', { a: entry({ ino: 4242 }), b: entry({ ino: 2 ** 53 - 1 }) });
+    await s.write([set('d', withIno)]);
+    expect(await s.readPath('d/new')).toEqual(withIno);
+    // Another handle opens the migrated file as it is (nothing left to add) and sees the same.
+    const again = await openIn(logDir);
+    expect(await again.readDir('d')).toEqual([differs, withIno, rec('same')]);
+
+    const check = openSqlite(baselinePath(logDir), { busyTimeoutMs: 1000 });
+    try {
+      const cols = check.prepare('PRAGMA table_info(baseline)').all() as { name: string; type: string }[];
+      expect(cols.slice(-2).map((c) => [c.name, c.type])).toEqual([
+        ['a_ino', 'INTEGER'],
+        ['b_ino', 'INTEGER'],
+      ]);
+      expect(check.prepare('PRAGMA user_version').get()).toEqual({ user_version: 1 });
+    } finally {
+      check.close();
+    }
+  });
+
   it('turns a read of a damaged row into BASELINE_UNAVAILABLE, never a half record', async () => {
     const logDir = join(tmp.dir, 'damaged');
     const s = await openIn(logDir);
@@ -116,6 +195,10 @@ describe('sqlite baseline file', () => {
     await expectUnavailable(s.readDir('d'));
     await expectUnavailable(s.readPath('d/y'));
     expect(await s.readPath('d/x')).toEqual(rec('x'));
+    const raw2 = openSqlite(baselinePath(logDir), { busyTimeoutMs: 1000 });
+    raw2.exec("UPDATE baseline SET a_kind = 1, b_ino = -3 WHERE name = 'y'");
+    raw2.close();
+    await expectUnavailable(s.readPath('d/y'));
   });
 
   it('refuses a bad pair name at open', async () => {

@@ -14,6 +14,11 @@
 // Invariant: no error leaving this module contains the password. Driver errors are re-thrown as
 // HaSyncError('BASELINE_UNAVAILABLE') with a scrubbed one-line message and no `cause` (a driver
 // error object may carry connection details), as the audit store does.
+//
+// Migration: columns added since the table was first created (the inode columns) are checked
+// against information_schema on open and added when missing, as the audit's are: nullable, at
+// the end of the table (an instant change on MariaDB 10.3+ and MySQL 8.0.12+), and a duplicate
+// column from another process migrating at the same moment is that process's success.
 import { createHash } from 'node:crypto';
 import mysql from 'mysql2/promise';
 import type { ConnectionOptions, Pool, PoolConnection, ResultSetHeader, RowDataPacket } from 'mysql2/promise';
@@ -60,6 +65,8 @@ const TABLES = [
     b_mtime DOUBLE NULL,
     b_target BLOB NULL,
     md5 VARBINARY(32) NULL,
+    a_ino BIGINT UNSIGNED NULL,
+    b_ino BIGINT UNSIGNED NULL,
     PRIMARY KEY (dir_key, name_key),
     KEY idx_baseline_tree (pair, dir(255))
   ) ENGINE=InnoDB ROW_FORMAT=DYNAMIC`,
@@ -73,10 +80,16 @@ const TABLES = [
   ) ENGINE=InnoDB ROW_FORMAT=DYNAMIC`,
 ];
 
+/** Columns added to `sync_baseline` after its first version, with their types, in order. */
+const ADDED_COLUMNS: readonly (readonly [name: string, type: string])[] = [
+  ['a_ino', 'BIGINT UNSIGNED NULL'],
+  ['b_ino', 'BIGINT UNSIGNED NULL'],
+];
+
 const COLS = `name, ${RECORD_COLUMNS.join(', ')}`;
 const UPSERT_COLS = `(dir_key, name_key, pair, dir, ${COLS})`;
-const UPSERT_ROW = `(${Array(14).fill('?').join(',')})`;
-const UPSERT_WIDTH = 14;
+const UPSERT_WIDTH = 5 + RECORD_COLUMNS.length;
+const UPSERT_ROW = `(${Array(UPSERT_WIDTH).fill('?').join(',')})`;
 
 const SQL = {
   readDir: `SELECT ${COLS} FROM sync_baseline WHERE dir_key = ? AND pair = ? AND dir = ?`,
@@ -98,6 +111,7 @@ const BATCH_BYTES = 4 * 1024 * 1024;
 const DDL_TIMEOUT_MS = 5 * 60_000;
 
 const ER_BAD_DB_ERROR = 1049;
+const ER_DUP_FIELDNAME = 1060;
 const ER_LOCK_DEADLOCK = 1213;
 /** Attempts of a write transaction that lost a deadlock to another writer. */
 const WRITE_ATTEMPTS = 3;
@@ -258,6 +272,28 @@ export class MysqlBaseline implements BaselineStore {
 
   private async createTables(): Promise<void> {
     for (const ddl of TABLES) await this.pool.query({ sql: ddl, timeout: DDL_TIMEOUT_MS });
+    await this.addColumns();
+  }
+
+  /** Adds the columns a table created by an older ha-sync lacks (see the top of this file). */
+  private async addColumns(): Promise<void> {
+    const rows = await this.rows(
+      "SELECT COLUMN_NAME AS c FROM information_schema.COLUMNS WHERE TABLE_SCHEMA = DATABASE() AND TABLE_NAME = 'sync_baseline'",
+      [],
+    );
+    const have = new Set(rows.map((r) => fromUtf8(r.c)));
+    for (const [name, type] of ADDED_COLUMNS) {
+      if (have.has(name)) continue;
+      try {
+        await this.pool.query({
+          sql: `ALTER TABLE sync_baseline ADD COLUMN ${name} ${type}`,
+          timeout: DDL_TIMEOUT_MS,
+        });
+      } catch (err) {
+        // Two processes migrating at once: the other one added it, which is fine.
+        if ((err as { errno?: number }).errno !== ER_DUP_FIELDNAME) throw err;
+      }
+    }
   }
 
   private async createDatabase(): Promise<void> {

@@ -5,6 +5,11 @@
 // hand out one object for both sides. Kinds are small integers. Every value a store writes has
 // passed `checkChange`, so a store never truncates or mangles a value: a change that does not fit
 // is refused before anything is written.
+//
+// Inode numbers (move detection only) have a column per side, `a_ino` and `b_ino`, outside that
+// compression: the two sides are different filesystems, so their inodes always differ, and
+// comparing them would store the b columns of every row. A row with no inodes still decodes to
+// one shared object; a row with inodes decodes to two, each with its own.
 import { HaSyncError } from '../errors.js';
 import type { EntryKind } from '../core/index.js';
 import type { BaseEntry, BaseRecord, BaselineChange } from './types.js';
@@ -20,6 +25,8 @@ export const RECORD_COLUMNS = [
   'b_mtime',
   'b_target',
   'md5',
+  'a_ino',
+  'b_ino',
 ] as const;
 
 /** Longest directory path, name and symlink target a store accepts, in UTF-8 bytes. */
@@ -61,12 +68,15 @@ export interface RecordRow {
   b_mtime: unknown;
   b_target: unknown;
   md5: unknown;
+  a_ino: unknown;
+  b_ino: unknown;
 }
 
 export function unavailable(message: string, cause?: unknown): HaSyncError {
   return new HaSyncError('BASELINE_UNAVAILABLE', message, cause === undefined ? undefined : { cause });
 }
 
+/** Equal but for the inode, which has its own columns (see the top of this file). */
 function sameEntry(x: BaseEntry, y: BaseEntry): boolean {
   return (
     x.kind === y.kind &&
@@ -82,9 +92,52 @@ export function recordParams(rec: BaseRecord, text: (s: string) => string | Buff
   const a = rec.a;
   const b = rec.b;
   const aTarget = a.target === undefined ? null : text(a.target);
-  if (sameEntry(a, b)) return [kindCode(a), a.size, a.mtimeMs, aTarget, null, null, null, null, rec.md5];
+  const aIno = a.ino ?? null;
+  const bIno = b.ino ?? null;
+  if (sameEntry(a, b)) {
+    return [kindCode(a), a.size, a.mtimeMs, aTarget, null, null, null, null, rec.md5, aIno, bIno];
+  }
   const bTarget = b.target === undefined ? null : text(b.target);
-  return [kindCode(a), a.size, a.mtimeMs, aTarget, kindCode(b), b.size, b.mtimeMs, bTarget, rec.md5];
+  return [
+    kindCode(a),
+    a.size,
+    a.mtimeMs,
+    aTarget,
+    kindCode(b),
+    b.size,
+    b.mtimeMs,
+    bTarget,
+    rec.md5,
+    aIno,
+    bIno,
+  ];
+}
+
+/**
+ * One entry, allocated once, with no `target`, `racy` or `ino` property where it has none (a
+ * record read back deep-equals the one written, and no object carries `ino: undefined`).
+ */
+function entryOf(
+  kind: EntryKind,
+  size: number,
+  mtimeMs: number,
+  racy: boolean,
+  target: string | undefined,
+  ino: number | undefined,
+): BaseEntry {
+  if (racy) {
+    return ino === undefined ? { kind, size, mtimeMs, racy: true } : { kind, size, mtimeMs, racy: true, ino };
+  }
+  if (target === undefined) return ino === undefined ? { kind, size, mtimeMs } : { kind, size, mtimeMs, ino };
+  return ino === undefined ? { kind, size, mtimeMs, target } : { kind, size, mtimeMs, target, ino };
+}
+
+function decodeIno(v: unknown): number | undefined {
+  if (v === null || v === undefined) return undefined;
+  const n =
+    typeof v === 'number' ? v : typeof v === 'string' || typeof v === 'bigint' ? Number(v) : Number.NaN;
+  if (!Number.isSafeInteger(n) || n < 0) throw new Error(`corrupt record (ino ${String(n)})`);
+  return n;
 }
 
 function decodeEntry(
@@ -92,6 +145,7 @@ function decodeEntry(
   size: unknown,
   mtime: unknown,
   target: unknown,
+  ino: number | undefined,
   str: (v: unknown) => string,
 ): BaseEntry {
   const k = CODE_KIND[Number(kind)];
@@ -99,19 +153,25 @@ function decodeEntry(
   if (k === undefined || !Number.isSafeInteger(s) || typeof mtime !== 'number') {
     throw new Error(`corrupt record (kind ${String(kind)}, size ${String(size)}, mtime ${typeof mtime})`);
   }
-  if (Number(kind) === RACY_FILE) return { kind: k, size: s, mtimeMs: mtime, racy: true };
-  return target === null || target === undefined
-    ? { kind: k, size: s, mtimeMs: mtime }
-    : { kind: k, size: s, mtimeMs: mtime, target: str(target) };
+  const racy = Number(kind) === RACY_FILE;
+  const t = racy || target === null || target === undefined ? undefined : str(target);
+  return entryOf(k, s, mtime, racy, t, ino);
 }
 
 /** A stored row back as a record; throws a plain Error on a row no ha-sync wrote. */
 export function decodeRecord(r: RecordRow, str: (v: unknown) => string): BaseRecord {
-  const a = decodeEntry(r.a_kind, r.a_size, r.a_mtime, r.a_target, str);
+  const aIno = decodeIno(r.a_ino);
+  const bIno = decodeIno(r.b_ino);
+  const a = decodeEntry(r.a_kind, r.a_size, r.a_mtime, r.a_target, aIno, str);
+  // Side b stored as NULLs is side a's entry with b's own inode: the same object when the two
+  // inodes are equal (in practice both unknown: a row written before the inode columns, or from
+  // a lister that reports none), else a copy of a's fields (one allocation, nothing decoded twice).
   const b =
-    r.b_kind === null || r.b_kind === undefined
-      ? a
-      : decodeEntry(r.b_kind, r.b_size, r.b_mtime, r.b_target, str);
+    r.b_kind !== null && r.b_kind !== undefined
+      ? decodeEntry(r.b_kind, r.b_size, r.b_mtime, r.b_target, bIno, str)
+      : aIno === bIno
+        ? a
+        : entryOf(a.kind, a.size, a.mtimeMs, a.racy === true, a.target, bIno);
   const md5 = r.md5 === null || r.md5 === undefined ? null : str(r.md5);
   return { name: str(r.name), a, b, md5 };
 }
@@ -173,6 +233,10 @@ function badEntry(e: BaseEntry): string | null {
   if (!Number.isSafeInteger(e.size) || e.size < 0) return `has bad size ${String(e.size)}`;
   if (typeof e.mtimeMs !== 'number' || !Number.isFinite(e.mtimeMs)) {
     return `has bad mtime ${String(e.mtimeMs)}`;
+  }
+  // An inode past 2^53 has no exact number (lstat without bigint rounds it): refused, not rounded.
+  if (e.ino !== undefined && !(Number.isSafeInteger(e.ino) && e.ino >= 0)) {
+    return `has bad ino ${String(e.ino)}`;
   }
   if (e.target === undefined) return null;
   if (typeof e.target !== 'string') return 'has a non-string target';

@@ -7,6 +7,10 @@
 // table, so one directory is one contiguous range of the primary key, read in one index walk; the
 // table is never read whole. Text compares as bytes (BINARY collation), which is what the subtree
 // range of `dropTree` relies on.
+//
+// Migration: columns added since schema version 1 (the inode columns) are nullable, so a file
+// keeps version 1 and an older ha-sync still opens it (it never reads them, and its rows leave
+// them NULL). Every open checks the table's columns and adds the missing ones.
 import { openSqlite, type SqlDb, type SqlStatement } from '../audit/index.js';
 import { errorMessage, isHaSyncError } from '../errors.js';
 import {
@@ -23,8 +27,17 @@ import {
 } from './rows.js';
 import type { BaseRecord, BaselineChange, BaselineStore } from './types.js';
 
-/** The schema version this code writes (PRAGMA user_version). A newer file is refused. */
+/**
+ * The schema version this code writes (PRAGMA user_version). A newer file is refused. Adding a
+ * nullable column keeps the version (see ADDED_COLUMNS).
+ */
 const SCHEMA_VERSION = 1;
+
+/** Columns added to `baseline` after version 1, with their types, in the order they are added. */
+const ADDED_COLUMNS: readonly (readonly [name: string, type: string])[] = [
+  ['a_ino', 'INTEGER'],
+  ['b_ino', 'INTEGER'],
+];
 
 const SCHEMA = `
 CREATE TABLE IF NOT EXISTS baseline (
@@ -40,6 +53,8 @@ CREATE TABLE IF NOT EXISTS baseline (
   b_mtime REAL,
   b_target TEXT,
   md5 TEXT,
+  a_ino INTEGER,
+  b_ino INTEGER,
   PRIMARY KEY (pair, dir, name)
 ) STRICT, WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS baseline_dirs (
@@ -52,11 +67,15 @@ PRAGMA user_version = ${SCHEMA_VERSION};
 `;
 
 const COLS = `name, ${RECORD_COLUMNS.join(', ')}`;
+/** One placeholder each for pair, dir, name and the record columns. */
+const UPSERT_PARAMS = Array(3 + RECORD_COLUMNS.length)
+  .fill('?')
+  .join(', ');
 
 const SQL = {
   readDir: `SELECT ${COLS} FROM baseline WHERE pair = ? AND dir = ? ORDER BY name`,
   readPath: `SELECT ${COLS} FROM baseline WHERE pair = ? AND dir = ? AND name = ?`,
-  upsert: `INSERT OR REPLACE INTO baseline (pair, dir, ${COLS}) VALUES (${Array(12).fill('?').join(', ')})`,
+  upsert: `INSERT OR REPLACE INTO baseline (pair, dir, ${COLS}) VALUES (${UPSERT_PARAMS})`,
   drop: 'DELETE FROM baseline WHERE pair = ? AND dir = ? AND name = ?',
   dropDir: 'DELETE FROM baseline WHERE pair = ? AND dir = ?',
   dropBelow: 'DELETE FROM baseline WHERE pair = ? AND dir >= ? AND dir < ?',
@@ -101,6 +120,7 @@ export function openSqliteBaseline(
       );
     }
     if (version < SCHEMA_VERSION) opened.immediate(() => opened.exec(SCHEMA));
+    addColumns(opened);
     const st = Object.fromEntries(
       Object.entries(SQL).map(([k, sql]) => [k, opened.prepare(sql)]),
     ) as unknown as Statements;
@@ -112,6 +132,31 @@ export function openSqliteBaseline(
       // Closing a handle that failed half-way may fail too; the open error is the one to report.
     }
     throw unavailable(`baseline ${where}: cannot open: ${errorMessage(err)}`, err);
+  }
+}
+
+function missingColumns(db: SqlDb): (readonly [string, string])[] {
+  const have = new Set(
+    (db.prepare('PRAGMA table_info(baseline)').all() as { name: unknown }[]).map((c) => String(c.name)),
+  );
+  return ADDED_COLUMNS.filter(([name]) => !have.has(name));
+}
+
+/**
+ * Adds the columns a file made by an older ha-sync lacks. Checked again inside the write lock, so
+ * two processes opening the file at once add each column once. Should an ALTER still fail (SQLite
+ * gives "duplicate column name" no code of its own), the columns are checked once more: present
+ * means another process added them, which is all this wanted.
+ */
+function addColumns(db: SqlDb): void {
+  if (missingColumns(db).length === 0) return;
+  try {
+    db.immediate(() => {
+      for (const [name, type] of missingColumns(db))
+        db.exec(`ALTER TABLE baseline ADD COLUMN ${name} ${type}`);
+    });
+  } catch (err) {
+    if (missingColumns(db).length > 0) throw err;
   }
 }
 
