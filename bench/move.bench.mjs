@@ -21,6 +21,9 @@
 //   3. netfs: both again with side a behind `../shared/tools/netfs` (sshfs, 1 ms RTT, 1 s attribute
 //      cache), the move made in the server directory, as another NFS client would make it: the
 //      mount gets no event, the watcher finds it by polling.
+//   4. files one by one: every file of the folder renamed into another existing folder, one
+//      rename(2) each (no folder moved), then one reconcile run: each file is paired on its own,
+//      by inode where the baseline recorded one (nothing read), else by MD5.
 // Each line also gives the run's created / updated / deleted counts from the same iterations; they
 // count folders too (the moved folder and its 50 subfolders are 51 of them).
 // Targets (issue 16): 0 bytes copied, and the live path matches within 5 s. Reported, not asserted:
@@ -29,8 +32,8 @@
 // Env: BENCH_MOVE_SCALE (default 1) scales the file count and bytes (0.05: 500 files, 100 MB);
 // BENCH_MOVE_NETFS_SCALE (default BENCH_MOVE_SCALE) scales the netfs part alone (sshfs reads at
 // some 12 MB/s: at 1 the part takes many minutes, most of them rsync's); BENCH_SKIP=local,netfs,
-// live,rsync skips parts; BENCH_MOVE_TIMEOUT_S (default 600) bounds each timed run and the live
-// wait; BENCH_MOVE_STALL_S (default 120) ends the live wait early when b stays the same, unmatched,
+// live,rsync,folder,files skips parts; BENCH_MOVE_TIMEOUT_S (default 600) bounds each timed run
+// and the live wait; BENCH_MOVE_STALL_S (default 120) ends the live wait early when b stays the same, unmatched,
 // that long; BENCH_MOVE_RTT_MS (default 1) is netfs's round trip; NATS_URL (default
 // nats://127.0.0.1:4222). Trees are built in a temp dir under the OS temp dir; at most three copies
 // of the folder are on disk at once (a, b, and c or b's kept versions).
@@ -77,6 +80,8 @@ const MIB = 1 << 20;
 /** The folder that moves, and where it goes (the live case moves it back). */
 const FROM = 'photos/2019';
 const TO = 'albums/2019';
+/** Where the files-one-by-one case moves every file (it exists before the move). */
+const FLAT = 'albums/2018';
 
 /** Everything the bench started, so that cleanup (also on failure and on SIGINT) can undo it. */
 const made = { base: '', children: new Set(), mounts: [], streams: [], closing: false, cleaning: undefined };
@@ -474,6 +479,38 @@ async function reconcileCase(side, moved) {
     console.log(`  last lines of the run:\n${tail(run.lines)}`);
 }
 
+/**
+ * The folder's files moved one by one (not the folder): every file below the folder goes into
+ * `FLAT`, an existing folder, under a name of its own, with one rename(2) each; the emptied
+ * subfolders stay. One reconcile run then pairs each file with its old path: by size and mtime,
+ * then by inode where the baseline has one (nothing read), else by MD5 (every moved byte read).
+ */
+async function filesCase(side, moved) {
+  const { truth, b, logDir, label } = side;
+  const at = existsSync(join(truth, TO)) ? TO : FROM;
+  const before = new Map([...inodes(b, at)].map(([rel, ino]) => [rel.replaceAll('/', '-'), ino]));
+  const id0 = lastIterationId(logDir);
+  execFileSync('sync');
+  for (const f of moved.files)
+    renameSync(join(truth, at, f.rel), join(truth, FLAT, f.rel.replaceAll('/', '-')));
+  if (side.netfs) await sleep(2000);
+  const run = await reconcile(side, 'reconcile after the files moved');
+  const diff = differences(listTree(truth), listTree(b));
+  const audit = auditSince(logDir, id0);
+  const renamed = renamedCount(before, b, FLAT);
+  const how =
+    run.code === 'timeout'
+      ? `did not finish within ${secs(TIMEOUT_MS / 1000)}`
+      : diff.count === 0
+        ? `matched in ${secs(run.secs)}${run.code === 0 ? '' : ` (exit ${run.code})`}`
+        : `ran ${secs(run.secs)} (exit ${run.code}) and b does not match a: ${diff.count} differences, e.g. ${diff.first.join('; ')}`;
+  const ok = run.code === 0 && diff.count === 0 && audit.bytes === 0;
+  record(
+    `move ${label} files one by one: ${moved.count} files ${fmtBytes(moved.bytes)} moved (${at}/** -> ${FLAT}/), ${how}, ${fmtBytes(audit.bytes)} copied, ${renamed}/${moved.count} renamed on b (target: 0 B copied) ${ok ? 'OK' : 'MISSED'}`,
+    ok,
+  );
+}
+
 /** Deletes a JetStream stream (and with it the applier's durable consumer). */
 async function deleteStream(stream) {
   const { connect } = await import('@nats-io/transport-node');
@@ -641,9 +678,10 @@ async function part(label, moved, live) {
   if (diff.count) throw new Error(`b does not match a after the first sync: ${diff.first.join('; ')}`);
   console.log(`${label}: first two-way sync (markers, baseline) in ${secs((performance.now() - t) / 1000)}`);
 
-  await reconcileCase(side, moved);
+  if (!SKIP.has('folder')) await reconcileCase(side, moved);
   if (live) await liveCase(side, moved);
   else if (!SKIP.has('live')) console.log(`move ${label} live: skipped (NATS at ${NATS_URL} unreachable)`);
+  if (!SKIP.has('files')) await filesCase(side, moved);
 }
 
 // ---------------------------------------------------------------------------------------------

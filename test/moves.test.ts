@@ -13,6 +13,8 @@ import {
   knownMd5,
   listingSignature,
   moveHalf,
+  sameDirectory,
+  sameInode,
 } from '../src/core/index.js';
 import { runReconcile } from '../src/reconciler/index.js';
 import { d, f } from './entries.helpers.js';
@@ -106,6 +108,56 @@ describe('decideMove', () => {
   });
 });
 
+describe('identity by inode', () => {
+  const at = (e: Entry, ino?: number): Entry => (ino === undefined ? e : { ...e, ino });
+  const file = f('x', 10, 1000);
+  it.each([
+    ['the same inode', at(file, 7), at(file, 7), true],
+    ['another inode', at(file, 7), at(file, 8), false],
+    ['no inode recorded (a baseline from before inodes)', file, at(file, 7), false],
+    ['no inode listed (a lister that reports none)', at(file, 7), file, false],
+    ['the same number for a directory and a file', at(d('x'), 7), at(file, 7), false],
+  ] as const)('a file: %s', (_name, was, now, want) => {
+    expect(sameInode(rec(was).a, now)).toBe(want);
+  });
+  it('a racy entry is never trusted by its inode (an in-place re-save keeps it)', () => {
+    const racy = { ...rec(at(file, 7)).a, racy: true as const };
+    expect(sameInode(racy, at(file, 7))).toBe(false);
+  });
+
+  const kids = [f('a.jpg', 5, 100), f('b.jpg', 7, 200), at(d('sub'), 40)];
+  const dirRec = rec(at(d('album'), 9));
+  const below = kids.map(rec);
+  it.each([
+    ['the same listing, no inodes anywhere', rec(d('album')), d('new'), kids, true],
+    [
+      'the same inode, a file added and one edited inside',
+      dirRec,
+      at(d('new'), 9),
+      [f('a.jpg', 5, 100), f('b.jpg', 9, 300), f('c.jpg', 1, 400)],
+      true,
+    ],
+    [
+      'the same inode, only a subdirectory of the same inode left',
+      dirRec,
+      at(d('new'), 9),
+      [at(d('sub'), 40)],
+      true,
+    ],
+    [
+      'the same inode, nothing as recorded (a new folder given a freed inode)',
+      dirRec,
+      at(d('new'), 9),
+      [f('a.jpg', 5, 101), at(d('sub'), 41)],
+      false,
+    ],
+    ['another inode and a changed listing', dirRec, at(d('new'), 10), [f('a.jpg', 5, 100)], false],
+    ['the same inode but empty now', dirRec, at(d('new'), 9), [], false],
+  ] as const)('a directory: %s', (_name, base, now, children, want) => {
+    expect(sameDirectory('a', base, below, now, children)).toBe(want);
+  });
+});
+
 const roots: string[] = [];
 afterEach(() => {
   for (const r of roots.splice(0)) fs.rmSync(r, { recursive: true, force: true });
@@ -154,6 +206,37 @@ describe('a reconcile run carries a move as a rename', () => {
     ]);
     expect(ops[0]!.bytesNotCopied).toBe(10 * 800 + 10 * 900);
     // The next run finds nothing to do: the baseline followed the move.
+    expect((await twoWay(t)).ops).toEqual([]);
+  });
+
+  it('a folder moved on dell and then changed inside: renamed on hp by its inode, the changes follow', async () => {
+    const t = tempRoot('ha-move-');
+    roots.push(t.root);
+    for (let i = 0; i < 10; i++)
+      put(t.src, `shows/s1/ep ${i}.mkv`, `episode ${i} `.repeat(100), 1_700_000_000 + i);
+    put(t.src, 'library/keep.txt', 'k', 1_700_000_000);
+    expect((await twoWay(t)).r.exitCode).toBe(0);
+    const inode = (p: string): number => fs.statSync(join(t.dest, p)).ino;
+    const before = inode('shows/s1/ep 3.mkv');
+    fs.renameSync(join(t.src, 'shows/s1'), join(t.src, 'library/s1'));
+    put(t.src, 'library/s1/ep 0.mkv', 'a new cut', 1_700_000_900);
+    put(t.src, 'library/s1/ep 10.mkv', 'a new episode', 1_700_000_900);
+    fs.rmSync(join(t.src, 'library/s1/ep 9.mkv'));
+    const { r, ops } = await twoWay(t);
+    expect(r.exitCode).toBe(0);
+    expect(snapshot(t.dest)).toEqual(snapshot(t.src));
+    expect(inode('library/s1/ep 3.mkv')).toBe(before);
+    expect(ops.map((o) => `${o.operation} ${o.movedFrom ?? ''}>${o.filepath}`).sort()).toEqual([
+      'create >library/s1/ep 10.mkv',
+      'delete >library/s1/ep 9.mkv',
+      'move shows/s1>library/s1',
+      'update >library/s1/ep 0.mkv',
+    ]);
+    // The replaced and the deleted episode are kept as versions; nothing else was copied.
+    expect(versionsOf(t.dest).sort()).toEqual([
+      `library/s1/ep 0~T.mkv file:${'episode 0 '.repeat(100)}`,
+      `library/s1/ep 9~T.mkv file:${'episode 9 '.repeat(100)}`,
+    ]);
     expect((await twoWay(t)).ops).toEqual([]);
   });
 

@@ -5,27 +5,16 @@
 import { existsSync, lstatSync, mkdirSync, readdirSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
-import { Applier, fsOpsAdapter, type FsOps } from '../src/applier/index.js';
-import { openAudit } from '../src/audit/index.js';
-import { openMemoryBaseline } from '../src/baseline/index.js';
-import { MemoryBus, type ChangeEvent } from '../src/bus/index.js';
-import { systemClock } from '../src/clock.js';
-import { openLock } from '../src/lock/index.js';
-import { createLogger } from '../src/log.js';
-import { eventFor, fileLockOptions, read, tempRoots, until } from './applier.helpers.js';
+import type { FsOps } from '../src/applier/index.js';
+import type { ChangeEvent } from '../src/bus/index.js';
+import { eventFor, read, until } from './applier.helpers.js';
+import { startLiveRig, type LiveRig } from './live.rig.js';
 
 const PAIR = 'stale';
-const log = createLogger({ silent: !process.env.TEST_LOG, verbose: !!process.env.TEST_LOG });
 
-interface Rig {
-  a: string;
-  b: string;
-  applier: Applier;
-  pub: (ev: ChangeEvent) => Promise<void>;
-  drained: () => Promise<void>;
+interface Rig extends LiveRig {
   /** Dell's stat of each `rels` keeps showing what it shows now for `ms`. */
   hold: (rels: string[], ms: number) => Promise<void>;
-  stop: () => Promise<void>;
 }
 
 let rig: Rig | undefined;
@@ -35,51 +24,22 @@ afterEach(async () => {
 });
 
 async function start(): Promise<Rig> {
-  const t = tempRoots('staleview', PAIR);
-  const real = fsOpsAdapter();
   const cached = new Map<string, { st: Awaited<ReturnType<FsOps['stat']>>; until: number }>();
-  const fs: FsOps = {
-    ...real,
-    stat: async (root, rel) => {
-      const c = root === t.a ? cached.get(rel) : undefined;
-      return c && Date.now() < c.until ? c.st : real.stat(root, rel);
-    },
-  };
-  const ac = new AbortController();
-  const bus = new MemoryBus({ kind: 'memory' });
-  const audit = await openAudit({ dsn: undefined, logDir: t.logs, log, clock: systemClock });
-  const lock = await openLock(fileLockOptions(PAIR, t.logs, log));
-  const baseline = openMemoryBaseline(PAIR);
-  const applier = new Applier(
-    {
-      pair: PAIR,
-      a: { label: 'dell', root: t.a },
-      b: { label: 'hp', root: t.b },
-      deleteMissing: true,
-      mtimeThresholdMs: 2000,
-      workers: 4,
-      windowMs: 300_000,
-      holder: 'test/stale',
-    },
-    { bus, lock, audit, fs, clock: systemClock, log, baseline },
-  );
-  const applying = applier.run(ac.signal);
+  let real: FsOps | undefined;
+  const r = await startLiveRig(PAIR, (fs, t) => {
+    real = fs;
+    return {
+      ...fs,
+      stat: async (root, rel) => {
+        const c = root === t.a ? cached.get(rel) : undefined;
+        return c && Date.now() < c.until ? c.st : fs.stat(root, rel);
+      },
+    };
+  });
   return {
-    a: t.a,
-    b: t.b,
-    applier,
-    pub: (ev) => bus.publish(ev),
-    drained: () => until('every event settled', async () => (await bus.pending(PAIR)) === 0),
+    ...r,
     hold: async (rels, ms) => {
-      for (const rel of rels) cached.set(rel, { st: await real.stat(t.a, rel), until: Date.now() + ms });
-    },
-    stop: async () => {
-      ac.abort();
-      await applying;
-      await audit.close();
-      await bus.close();
-      await baseline.close();
-      t.cleanup();
+      for (const rel of rels) cached.set(rel, { st: await real!.stat(r.a, rel), until: Date.now() + ms });
     },
   };
 }

@@ -32,7 +32,7 @@ import type { Logger } from '../log.js';
 import type { ApplierBeat } from '../health/index.js';
 import { checkRelPath } from '../bus/index.js';
 import type { BaselineStore } from '../baseline/index.js';
-import { STATE_DIR, couldMove, type BaseRecord, type Decision } from '../core/index.js';
+import { STATE_DIR, couldMove, type BaseRecord, type Decision, type SideName } from '../core/index.js';
 import { STALE_TEMP_MS, TEMP_RE, expireSides, isTempName, splitRel } from '../fsops/index.js';
 import type { FsOps } from './fsadapter.js';
 import {
@@ -473,6 +473,7 @@ export class Applier {
     const wait = await this.waitForMount();
     if (wait) return wait;
 
+    const own: SideName = ev.side === this.config.a.label ? 'a' : 'b';
     let decision: Decision;
     let base: BaseRecord | undefined;
     let now: { a: ReturnType<typeof entryOf>; b: ReturnType<typeof entryOf> };
@@ -493,7 +494,6 @@ export class Applier {
       }
       now = { a: entryOf(ev.path, sa), b: entryOf(ev.path, sb) };
       base = await readBase(this.live, ev.path);
-      const own = ev.side === this.config.a.label ? 'a' : 'b';
       // (A re-check of a silent write is no watcher's report: it is decided as the disk stands.)
       const reported = !above && d.subject !== RECHECK;
       if (reported && this.stale.retry(ev, own === 'a' ? sa : sb, d.deliveryCount, clock.now())) {
@@ -510,6 +510,12 @@ export class Applier {
     } catch (err) {
       if (isHaSyncError(err, 'UNSAFE_PATH')) return this.reject(errorMessage(err), d, ev);
       return this.failure(err, d, ev);
+    }
+    // Reported gone below a directory moved since (by this applier): decided at its new place.
+    const moved =
+      ev.type === 'delete' && decision.type === 'none' ? this.moves.followMove(ev.path, own) : null;
+    if (moved !== null && !above) {
+      return this.serialized(moved, () => this.apply({ ...ev, path: moved }, d, true), true);
     }
     if (decision.type === 'problem' && !decision.problem.fails) {
       this.stats.skipped++;

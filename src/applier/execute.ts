@@ -6,7 +6,7 @@ import type { OpRecord } from '../audit/index.js';
 import { moveTree, type BaselineStore } from '../baseline/index.js';
 import type { Clock } from '../clock.js';
 import type { BaseEntry, BaseRecord, Decision, Entry, MoveDecision, SideName } from '../core/index.js';
-import { baseEntry, conflictName, decidePath, otherSide, settle } from '../core/index.js';
+import { baseEntry, conflictName, copiedEntry, decidePath, otherSide, settle } from '../core/index.js';
 import { splitRel } from '../fsops/index.js';
 import type { Logger } from '../log.js';
 import type { FsOps, Keep, Stat } from './fsadapter.js';
@@ -55,7 +55,14 @@ export type Outcome =
 
 export function entryOf(path: string, s: Stat | null): Entry | undefined {
   if (!s) return undefined;
-  const base = { name: splitRel(path).name, kind: s.kind, size: s.size, mtimeMs: s.mtimeMs, mode: 0 };
+  const base: Entry = {
+    name: splitRel(path).name,
+    kind: s.kind,
+    size: s.size,
+    mtimeMs: s.mtimeMs,
+    mode: 0,
+    ...(s.ino === undefined ? {} : { ino: s.ino }),
+  };
   return s.kind === 'symlink' ? { ...base, target: s.target ?? '' } : base;
 }
 
@@ -238,8 +245,8 @@ async function copy(
   ctx.remember(to, path, { type: 'upsert', kind: leafKind(src.kind), size: r.size, mtimeMs: r.mtimeMs });
   // What the written side holds now; if it is already gone again (deleted the instant it landed),
   // what was written: the next decision then sees that side's delete against it.
-  const seen = r.after ? entryOf(path, r.after)! : src;
-  await putBase(ctx, path, recFor(splitRel(path).name, fromSide, baseEntry(src), baseEntry(seen)));
+  const seen = r.after ? baseEntry(entryOf(path, r.after)!) : copiedEntry(src);
+  await putBase(ctx, path, recFor(splitRel(path).name, fromSide, baseEntry(src), seen));
   const kept = conflictOf ?? r.kept ?? null;
   const op = success(ctx, started, {
     operation: dest ? 'update' : 'create',

@@ -14,6 +14,7 @@ import {
   removeTemp,
   decodeName,
   deleteEntry,
+  knownIno,
   md5File,
   moveAside,
   moveEntry,
@@ -41,6 +42,8 @@ export interface Stat {
    * below a directory replaced by a file, which the core leaves alone (never decided per path).
    */
   below?: string;
+  /** The inode number (move detection only; never compared to decide a change). */
+  ino?: number;
 }
 
 /** Keep the version a write replaces or removes (fsops `keep`). */
@@ -118,7 +121,7 @@ export interface FsOps {
   list(
     root: string,
     rel: string,
-  ): Promise<{ name: string; kind: EntryKind; size: number; mtimeMs: number }[] | null>;
+  ): Promise<{ name: string; kind: EntryKind; size: number; mtimeMs: number; ino?: number }[] | null>;
   /** MD5 of a regular file (never follows a symlink). */
   md5(root: string, rel: string): Promise<string>;
   /**
@@ -142,6 +145,7 @@ const toStat = (st: fs.Stats): Stat => ({
   kind: st.isSymbolicLink() ? 'symlink' : st.isDirectory() ? 'dir' : st.isFile() ? 'file' : 'special',
   size: st.isDirectory() ? 0 : st.size,
   mtimeMs: st.mtimeMs,
+  ...(knownIno(st.ino) ? { ino: st.ino } : {}),
 });
 
 async function lstatQuiet(io: Io, abs: string): Promise<fs.Stats | null> {
@@ -304,7 +308,13 @@ export function fsOpsAdapter(
           new Limiter(8),
           rootIds.get(root) ?? null,
         );
-        return scan.entries.map((e) => ({ name: e.name, kind: e.kind, size: e.size, mtimeMs: e.mtimeMs }));
+        return scan.entries.map((e) => ({
+          name: e.name,
+          kind: e.kind,
+          size: e.size,
+          mtimeMs: e.mtimeMs,
+          ...(e.ino === undefined ? {} : { ino: e.ino }),
+        }));
       } catch {
         return null;
       }

@@ -8,16 +8,16 @@
 // - a create that matches something gone becomes one rename on the other side (execute.ts
 //   `moveLive`), checked right before against what the baseline says stood at the old path.
 // Small new files are never held: copying them is as cheap as pairing them.
-import type { BaseRecord, Decision, Entry, MoveDecision, SideName } from '../core/index.js';
+import type { Appeared, BaseRecord, Decision, Entry, Gone, MoveDecision, SideName } from '../core/index.js';
 import {
   appearedKey,
   decideMove,
   goneKey,
-  goneSignature,
   knownMd5,
-  listingSignature,
   moveHalf,
   otherSide,
+  sameDirectory,
+  sameInode,
   unchanged,
 } from '../core/index.js';
 import { errorMessage } from '../errors.js';
@@ -47,6 +47,8 @@ interface GoneHere {
 
 export class LiveMoves {
   private readonly gone = new Map<string, GoneHere>();
+  /** Directories this applier moved lately: old path to new, on the side that moved them. */
+  private readonly movedDirs = new Map<string, { to: string; side: SideName; at: number }>();
   /** Paths that waited once, and when. */
   private readonly waited = new Map<string, number>();
 
@@ -93,11 +95,14 @@ export class LiveMoves {
     if (half?.half === 'appeared') {
       const x = half.side;
       const kind = half.kind;
-      if (kind === 'file' && half.entry.size < WAIT_CREATE_BYTES) return 0; // cheaper to copy
-      if ([...this.gone.values()].some((g) => g.side === x && g.base[x].kind === kind)) return 0;
-      const from = start();
-      const end = Math.min(from + INSIDE_WAIT_MS, Math.max(from + PAIR_WAIT_MS, this.pending[x]));
-      return Math.max(0, end - nowMs);
+      const cheap = kind === 'file' && half.entry.size < WAIT_CREATE_BYTES; // cheaper to copy
+      const left =
+        cheap || [...this.gone.values()].some((g) => g.side === x && g.base[x].kind === kind)
+          ? 0
+          : Math.min(start() + INSIDE_WAIT_MS, Math.max(start() + PAIR_WAIT_MS, this.pending[x])) - nowMs;
+      // Done waiting: forgotten, so that the same path gone later (moved on) waits as a gone half.
+      if (left <= 0) this.waited.delete(path);
+      return Math.max(0, left);
     }
     // A gone half waits once: a later delivery (or a re-check, which always counts as a first
     // delivery) after the wait is carried out as decided. What is gone stays remembered.
@@ -137,7 +142,25 @@ export class LiveMoves {
     }
     if (!found) return null;
     this.gone.delete(found.m.from);
-    return moveLive(ctx, found.m, found.entry, found.side, lost, started);
+    const out = await moveLive(ctx, found.m, found.entry, found.side, lost, started);
+    if (found.entry.kind === 'dir' && out.done !== 'nothing') {
+      this.movedDirs.set(found.m.from, { to: found.m.to, side: found.side, at: started });
+    }
+    return out;
+  }
+
+  /**
+   * Where a path reported gone on `side` went, when it lay below a directory this applier moved
+   * lately from that side: its delete was made after the move (inside the new place), or the
+   * watcher reported the old place's contents. The same delete is then decided at the new path.
+   * Null: not below a moved directory.
+   */
+  followMove(path: string, side: SideName): string | null {
+    for (let i = path.lastIndexOf('/'); i > 0; i = path.lastIndexOf('/', i - 1)) {
+      const m = this.movedDirs.get(path.slice(0, i));
+      if (m && m.side === side) return `${m.to}${path.slice(i)}`;
+    }
+    return null;
   }
 
   /** The gone half `d` pairs with, as decided by the core, or null. */
@@ -157,11 +180,7 @@ export class LiveMoves {
       const y = otherSide(g.side);
       const oldThere = await this.entry(ctx, y, from);
       if (!oldThere || !unchanged(oldThere, g.base[y])) continue;
-      const [now, before] = await Promise.all([
-        ctx.fs.md5(ctx.sides[a.side].root, path),
-        knownMd5(g.base, y) ?? ctx.fs.md5(ctx.sides[y].root, from),
-      ]);
-      const m = decideMove(gone, appeared, oldThere, d.dest, now === before);
+      const m = decideMove(gone, appeared, oldThere, d.dest, await this.sameFile(ctx, gone, appeared));
       if (m.type === 'move') return { m, entry: a.entry, side: g.side };
       ctx.log.info({ pair: ctx.pair, path, from, why: m.why }, 'not moved: copied instead');
     }
@@ -169,16 +188,15 @@ export class LiveMoves {
   }
 
   private async dirPair(ctx: LiveContext, path: string, x: SideName): Promise<Paired | null> {
-    const listing = await ctx.fs.list(ctx.sides[x].root, path);
-    const sig = listing ? listingSignature(listing) : null;
+    const children = await ctx.fs.list(ctx.sides[x].root, path);
     const store = ctx.baseline();
-    if (sig === null || !store) return null;
+    if (!children || children.length === 0 || !store) return null;
+    const entry = await this.entry(ctx, x, path);
+    if (!entry) return null;
     for (const [from, g] of this.gone) {
       if (g.side !== x || g.base[x].kind !== 'dir') continue;
-      if (goneSignature(x, await store.readDir(from)) !== sig) continue;
+      if (!sameDirectory(x, g.base, await store.readDir(from), entry, children)) continue;
       const y = otherSide(x);
-      const entry = await this.entry(ctx, x, path);
-      if (!entry) return null;
       const m = decideMove(
         { path: from, side: x, base: g.base },
         { path, side: x, entry },
@@ -191,6 +209,17 @@ export class LiveMoves {
     return null;
   }
 
+  /** The same file: by inode (a rename keeps it), else by MD5 (the baseline's, when known). */
+  private async sameFile(ctx: LiveContext, gone: Gone, appeared: Appeared): Promise<boolean> {
+    if (sameInode(gone.base[gone.side], appeared.entry)) return true;
+    const y = otherSide(gone.side);
+    const [now, before] = await Promise.all([
+      ctx.fs.md5(ctx.sides[appeared.side].root, appeared.path),
+      knownMd5(gone.base, y) ?? ctx.fs.md5(ctx.sides[y].root, gone.path),
+    ]);
+    return now === before;
+  }
+
   private async entry(ctx: LiveContext, side: SideName, path: string): Promise<Entry | undefined> {
     const s = await ctx.fs.stat(ctx.sides[side].root, path);
     return s?.below === undefined ? entryOf(path, s) : undefined;
@@ -199,5 +228,6 @@ export class LiveMoves {
   private expire(nowMs: number): void {
     for (const [p, g] of this.gone) if (nowMs - g.at > GONE_TTL_MS) this.gone.delete(p);
     for (const [p, at] of this.waited) if (nowMs - at > GONE_TTL_MS) this.waited.delete(p);
+    for (const [p, m] of this.movedDirs) if (nowMs - m.at > GONE_TTL_MS) this.movedDirs.delete(p);
   }
 }

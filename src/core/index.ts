@@ -2,8 +2,17 @@
 export type * from './types.js';
 export { deleteGuard } from './guard.js';
 export type { Decision, DecideOptions, Hashes, SideName } from './reconcile.js';
-export { decidePath, unchanged, sameVersion, baseEntry, agreed, writesInto, otherSide } from './reconcile.js';
-export type { Gone, Appeared, MoveDecision, MoveHalf } from './moves.js';
+export {
+  decidePath,
+  unchanged,
+  sameVersion,
+  baseEntry,
+  copiedEntry,
+  agreed,
+  writesInto,
+  otherSide,
+} from './reconcile.js';
+export type { Gone, Appeared, Listed, MoveDecision, MoveHalf } from './moves.js';
 export {
   moveHalf,
   fileKey,
@@ -14,6 +23,8 @@ export {
   decideMove,
   couldMove,
   knownMd5,
+  sameInode,
+  sameDirectory,
 } from './moves.js';
 export { RACY_WINDOW_MS, isRacy, settle, racyRecord } from './racy.js';
 export type { PairOptions, PathPlan, PairDescend, PairDirPlan } from './pairplan.js';

@@ -5,11 +5,16 @@
 //
 // Identity:
 // - a file: the same size and the same mtime (exactly, as lstat reports it) as the baseline's
-//   entry of the gone path on that side; then the same contents (MD5), which the shell computes
-//   only for such candidates. Empty files are never paired: a copy of 0 bytes costs nothing, and
-//   every empty file looks alike.
+//   entry of the gone path on that side; then either the same inode number as that entry (where
+//   both are known and the entry is not racy: a rename keeps the inode on every filesystem that
+//   has stable ones), or else the same contents (MD5), which the shell computes only for such
+//   candidates. Empty files are never paired: a copy of 0 bytes costs nothing, and every empty
+//   file looks alike. A file moved and then edited is copied, not paired.
 // - a directory: the same listing (names, kinds, and each file's size and mtime) as the baseline
-//   held below the gone path on that side. A directory moved whole is one move, not thousands.
+//   held below the gone path on that side; or the same inode number as the gone directory with
+//   at least one child still as recorded (a directory moved and then changed inside: its changes
+//   follow the rename as ordinary decisions). A directory moved whole is one move, not
+//   thousands. The child guards against a new directory given a freed inode number.
 //
 // A move is carried out on the other side only when its old path there still holds the
 // baseline's version (for a directory: a directory); otherwise the ordinary decisions stand
@@ -77,6 +82,21 @@ export function knownMd5(base: BaseRecord, side: SideName): string | undefined {
   return base[side].racy === true ? undefined : (base.md5 ?? undefined);
 }
 
+/**
+ * True when `now` has the inode number `base` recorded (both known), and `base` can be trusted
+ * for it: not racy (a file saved again in place within its recorded second keeps its inode, size
+ * and mtime). For files this stands in for the MD5 check, once size and mtime matched.
+ */
+export function sameInode(base: BaseEntry, now: Pick<Entry, 'kind' | 'ino'>): boolean {
+  return (
+    base.ino !== undefined &&
+    now.ino !== undefined &&
+    base.ino === now.ino &&
+    base.kind === now.kind &&
+    base.racy !== true
+  );
+}
+
 /** The key under which a gone file and an appeared one can pair (null: never paired). */
 export function fileKey(side: SideName, kind: Entry['kind'], size: number, mtimeMs: number): string | null {
   if (kind !== 'file' || size === 0) return null;
@@ -92,15 +112,11 @@ export function appearedKey(a: Appeared): string | null {
   return fileKey(a.side, a.entry.kind, a.entry.size, a.entry.mtimeMs);
 }
 
+/** A child in a directory's listing, as far as move detection looks at it. */
+export type Listed = Pick<Entry, 'name' | 'kind' | 'size' | 'mtimeMs' | 'target' | 'ino'>;
+
 /** One line per child, sorted: what a directory's listing must match to be the same directory. */
-export function listingSignature(
-  children: readonly {
-    readonly name: string;
-    readonly kind: Entry['kind'];
-    readonly size: number;
-    readonly mtimeMs: number;
-  }[],
-): string | null {
+export function listingSignature(children: readonly Omit<Listed, 'ino' | 'target'>[]): string | null {
   if (children.length === 0) return null; // an empty directory looks like every other one
   const lines = children.map((c) =>
     c.kind === 'file' ? `f\0${c.name}\0${c.size}\0${c.mtimeMs}` : `${c.kind[0]}\0${c.name}`,
@@ -112,6 +128,29 @@ export function listingSignature(
 /** The signature of a gone directory, from the baseline records below it (its own side's). */
 export function goneSignature(side: SideName, below: readonly BaseRecord[]): string | null {
   return listingSignature(below.map((r) => ({ name: r.name, ...r[side] })));
+}
+
+/**
+ * Whether the directory `now`, listing `children` on `side`, is the gone directory whose baseline
+ * entry is `base` and whose records below were `below`: the same listing, or the same inode with
+ * at least one child as recorded (see the header).
+ */
+export function sameDirectory(
+  side: SideName,
+  base: BaseRecord,
+  below: readonly BaseRecord[],
+  now: Pick<Entry, 'kind' | 'ino'>,
+  children: readonly Listed[],
+): boolean {
+  if (now.kind !== 'dir' || base[side].kind !== 'dir') return false;
+  const sig = listingSignature(children);
+  if (sig !== null && sig === goneSignature(side, below)) return true;
+  if (!sameInode(base[side], now)) return false;
+  const byName = new Map(below.map((r) => [r.name, r[side]] as const));
+  return children.some((c) => {
+    const was = byName.get(c.name);
+    return was !== undefined && unchanged(c, was) && (c.kind !== 'dir' || sameInode(was, c));
+  });
 }
 
 /** What to do with a paired move, on the side that did not move (`on`). */

@@ -103,7 +103,10 @@ export type Decision =
   | { readonly type: 'problem'; readonly problem: Omit<Problem, 'path'> };
 
 /** True when a side's entry is what its baseline entry recorded (exactly). */
-export function unchanged(now: Entry | undefined, base: BaseEntry | undefined): boolean {
+export function unchanged(
+  now: Pick<Entry, 'kind' | 'size' | 'mtimeMs' | 'target'> | undefined,
+  base: BaseEntry | undefined,
+): boolean {
   if (!now || !base) return now === base;
   if (now.kind !== base.kind) return false;
   if (now.kind === 'dir') return true;
@@ -134,6 +137,15 @@ export function baseEntry(e: Entry): BaseEntry {
       ? { kind: e.kind, size: e.size, mtimeMs: e.mtimeMs, target: e.target ?? '' }
       : { kind: e.kind, size: e.kind === 'dir' ? 0 : e.size, mtimeMs: e.mtimeMs };
   return e.ino === undefined ? b : { ...b, ino: e.ino };
+}
+
+/**
+ * The baseline entry of a copy of `e` on the other side, where that side's own entry is not known:
+ * `e`'s, without its inode (a copy has an inode of its own).
+ */
+export function copiedEntry(e: Entry): BaseEntry {
+  const { ino: _ino, ...rest } = baseEntry(e);
+  return rest;
 }
 
 export function agreed(name: string, a: Entry, b: Entry, md5: string | null = null): BaseRecord {

@@ -14,7 +14,7 @@ import type {
   Problem,
   SideName,
 } from '../core/index.js';
-import { baseEntry, conflictName, decidePath, otherSide } from '../core/index.js';
+import { baseEntry, conflictName, copiedEntry, decidePath, otherSide } from '../core/index.js';
 import type { CopyItem, OpOptions, OpResult } from '../fsops/index.js';
 import {
   BATCH_FILE_MAX,
@@ -247,7 +247,8 @@ export class Carrier {
     await this.emit('create', to, path, e, undefined, started, r);
     if (r && !r.ok) return false;
     this.dirsMade[to].add(path);
-    this.record(path, from, baseEntry(e), baseEntry(e));
+    const seen = r ? await this.observe(to, path) : null;
+    this.record(path, from, baseEntry(e), seen ?? copiedEntry(e));
     return true;
   }
 
@@ -388,7 +389,7 @@ export class Carrier {
       const d = pp.decision as Extract<PathPlan['decision'], { type: 'copy' }>;
       // The addon sets the copy's mtime to the nanosecond from the opened source: what dest
       // holds now is the source's entry.
-      if (r.ok) this.record(pp.path, from, baseEntry(d.src), baseEntry(d.src));
+      if (r.ok) this.record(pp.path, from, baseEntry(d.src), copiedEntry(d.src));
       recorded.push(this.emit('create', to, pp.path, d.src, undefined, started, r));
     });
     await Promise.all(recorded);
@@ -444,7 +445,7 @@ export class Carrier {
       );
       if (r.ok) {
         const seen = await this.observe(d.to, pp.path);
-        this.record(pp.path, d.from, baseEntry(d.src), seen ?? baseEntry(d.src));
+        this.record(pp.path, d.from, baseEntry(d.src), seen ?? copiedEntry(d.src));
       }
       return this.emit(
         d.dest ? 'update' : 'create',
@@ -469,7 +470,7 @@ export class Carrier {
       );
       if (r.ok) {
         const seen = await this.observe(d.to, pp.path);
-        this.record(pp.path, d.from, baseEntry(d.src), seen ?? baseEntry(d.src));
+        this.record(pp.path, d.from, baseEntry(d.src), seen ?? copiedEntry(d.src));
       }
       return this.emit('touch', d.to, pp.path, d.src, d.dest, started, r, md5 ? { md5 } : {});
     }
@@ -510,7 +511,7 @@ export class Carrier {
     );
     if (r.ok) {
       const seen = await this.observe(d.loser, pp.path);
-      this.record(pp.path, d.winner, baseEntry(d.win), seen ?? baseEntry(d.win));
+      this.record(pp.path, d.winner, baseEntry(d.win), seen ?? copiedEntry(d.win));
     }
     await this.emit('update', d.loser, pp.path, d.win, d.lose, started, r, { kept });
     // The conflict copy is a new file on the loser's side: it goes to the winner's side now (a
@@ -530,7 +531,7 @@ export class Carrier {
     );
     if (copied.ok) {
       const seen = await this.observe(to, aside);
-      this.record(aside, from, baseEntry(e), seen ?? baseEntry(e));
+      this.record(aside, from, baseEntry(e), seen ?? copiedEntry(e));
     }
     const name = splitRel(aside).name;
     await this.emit('create', to, aside, { ...e, name }, undefined, this.o.clock.now(), copied);
@@ -583,7 +584,7 @@ export class Carrier {
     const old = splitRel(from);
     this.sink.put(old.parent, old.name, null);
     const seen = await this.observe(otherSide(x), to);
-    this.record(to, x, baseEntry(moved), seen ?? baseEntry(moved));
+    this.record(to, x, baseEntry(moved), seen ?? copiedEntry(moved));
   }
 
   /** A conflict copy's name for `path` on `loser`'s side, not taken on either side. */

@@ -21,7 +21,7 @@
 // A stop (SIGTERM, lease lost) ends the walk at once: in-flight copies finish, nothing new starts,
 // no deletes happen. The baseline is written only from what was verified or done.
 import type { Entry, PairDescend, PathPlan, SideName } from '../core/index.js';
-import { STATE_DIR, deleteGuard, joinPath, otherSide, planPairDir } from '../core/index.js';
+import { STATE_DIR, agreed, deleteGuard, joinPath, otherSide, planPairDir } from '../core/index.js';
 import {
   Limiter,
   directScanner,
@@ -261,13 +261,7 @@ export async function runEngine(o: EngineOptions): Promise<EngineResult> {
         quiet = false;
         await carrier.problem({ ...dec.problem, path: pp.path });
       } else if (dec.type === 'descend') {
-        if (!pp.base && pp.a && pp.b)
-          sink.put(d.path, pp.name, {
-            name: pp.name,
-            a: { kind: 'dir', size: 0, mtimeMs: pp.a.mtimeMs },
-            b: { kind: 'dir', size: 0, mtimeMs: pp.b.mtimeMs },
-            md5: null,
-          });
+        if (!pp.base && pp.a && pp.b) sink.put(d.path, pp.name, agreed(pp.name, pp.a, pp.b));
       } else if (dec.type !== 'none') {
         quiet = false;
         act.push(pp);

@@ -8,7 +8,7 @@
 // Order: directories first (a directory moved whole is one rename; its contents then follow it,
 // compared with their re-keyed baseline), then files. Nothing is held without --delete-missing
 // (the old path would come back), in a dry run, on a first run or without a baseline.
-import type { Entry, PairDescend, PathPlan, SideName } from '../core/index.js';
+import type { BaseRecord, Entry, PairDescend, PathPlan, SideName } from '../core/index.js';
 import {
   appearedKey,
   decideMove,
@@ -18,6 +18,8 @@ import {
   listingSignature,
   moveHalf,
   otherSide,
+  sameDirectory,
+  sameInode,
   unchanged,
 } from '../core/index.js';
 import { md5File } from '../fsops/index.js';
@@ -30,6 +32,12 @@ import type { EngineOptions } from './engine-types.js';
 const HOLD_MAX = 20_000;
 
 type Names = Record<SideName, Set<string>>;
+
+/** A held removed directory, with the baseline records below it (on its side's pairing). */
+interface RemovedDir {
+  readonly held: Held;
+  readonly below: readonly BaseRecord[];
+}
 
 interface Held {
   readonly dir: string;
@@ -107,11 +115,15 @@ export class MoveFinder {
   /** Pairs directories made with directories removed (`removed` loses those paired). */
   private async pairDirs(made: Held[], removed: Held[]): Promise<void> {
     const { carrier, sink } = this.d;
-    const bySig = new Map<string, Held[]>();
+    const index = new Map<string, RemovedDir[]>();
     for (const g of removed) {
       const x = otherSide(onOf(g));
-      const sig = goneSignature(x, (await sink.readDir(g.pp.path)) ?? []);
-      if (sig !== null) push(bySig, `${x}\0${sig}`, g);
+      const below = (await sink.readDir(g.pp.path)) ?? [];
+      const sig = goneSignature(x, below);
+      const ino = g.pp.base![x].ino;
+      const item = { held: g, below };
+      if (sig !== null) push(index, `${x}\0s\0${sig}`, item);
+      if (ino !== undefined) push(index, `${x}\0i\0${ino}`, item);
     }
     const used = new Set<Held>();
     const walks: PairDescend[] = [];
@@ -120,7 +132,8 @@ export class MoveFinder {
       const y = otherSide(x);
       const entry = side(n.pp, x)!;
       // Safe mode since (the baseline failed): no pairing, everything as planned.
-      const partner = bySig.size > 0 && this.active() ? await this.dirPartner(n, x, bySig, used) : undefined;
+      const partner =
+        index.size > 0 && this.active() ? await this.dirPartner(n, x, entry, index, used) : undefined;
       if (partner) {
         const dec = decideMove(
           gone(partner, x),
@@ -166,17 +179,26 @@ export class MoveFinder {
     await this.d.walk(walks);
   }
 
-  /** The held removed directory whose baseline listing matches what `n` lists now on `x`. */
+  /**
+   * The held removed directory that `n` (now `entry` on `x`) is, by its listing or its inode
+   * (core `sameDirectory`).
+   */
   private async dirPartner(
     n: Held,
     x: SideName,
-    bySig: Map<string, Held[]>,
+    entry: Entry,
+    index: Map<string, RemovedDir[]>,
     used: Set<Held>,
   ): Promise<Held | undefined> {
-    const entries = await this.d.list(x, n.pp.path);
-    const sig = entries ? listingSignature(entries) : null;
-    if (sig === null) return undefined;
-    return bySig.get(`${x}\0${sig}`)?.find((g) => !used.has(g));
+    const children = await this.d.list(x, n.pp.path);
+    if (!children) return undefined;
+    const sig = listingSignature(children);
+    const cands = [
+      ...(sig === null ? [] : (index.get(`${x}\0s\0${sig}`) ?? [])),
+      ...(entry.ino === undefined ? [] : (index.get(`${x}\0i\0${entry.ino}`) ?? [])),
+    ];
+    return cands.find((g) => !used.has(g.held) && sameDirectory(x, g.held.pp.base!, g.below, entry, children))
+      ?.held;
   }
 
   private async settleFiles(files: Held[]): Promise<void> {
@@ -227,7 +249,8 @@ export class MoveFinder {
     const y = dec.to;
     for (const del of cands) {
       if (paired.has(del) || !unchanged(del.entry, del.base![y])) continue;
-      const same = await this.sameContents(x, h.pp.path, y, del);
+      // The same inode (a rename keeps it) stands in for reading both files.
+      const same = sameInode(del.base![x], dec.src) || (await this.sameContents(x, h.pp.path, y, del));
       const m = decideMove(
         { path: del.path, side: x, base: del.base! },
         { path: h.pp.path, side: x, entry: dec.src },

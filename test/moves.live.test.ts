@@ -1,0 +1,110 @@
+// Moves on the live path, by inode (issue 16): the real applier over real temp roots, the
+// watcher's events published by hand in the order the poller sends them (the old place's deletes
+// first, then the new place). A rename keeps the inode, so the applier knows the moved file
+// without reading it, and knows a moved folder even when it changed inside.
+import { lstatSync, mkdirSync, readdirSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { afterEach, describe, expect, it } from 'vitest';
+import type { ChangeEvent } from '../src/bus/index.js';
+import { eventFor, read, until } from './applier.helpers.js';
+import { startLiveRig, type LiveRig } from './live.rig.js';
+
+const PAIR = 'livemove';
+
+let rig: LiveRig | undefined;
+afterEach(async () => {
+  await rig?.stop().catch(() => undefined);
+  rig = undefined;
+});
+
+const last = (root: string, rel: string): { size: number; mtimeMs: number; kind: ChangeEvent['kind'] } => {
+  const st = lstatSync(join(root, rel));
+  return {
+    size: st.isDirectory() ? 0 : st.size,
+    mtimeMs: st.mtimeMs,
+    kind: st.isDirectory() ? 'dir' : 'file',
+  };
+};
+
+/** Syncs `paths` (already written on dell) to hp, echoes included. */
+async function synced(r: LiveRig, paths: string[], check: string): Promise<void> {
+  for (const p of paths) await r.pub(eventFor(PAIR, 'dell', r.a, p));
+  await until('synced to hp', () => read(join(r.b, check)) !== null);
+  for (const p of paths) await r.pub(eventFor(PAIR, 'hp', r.b, p));
+  await r.drained();
+}
+
+const versionsOn = (root: string): string[] => {
+  try {
+    return readdirSync(join(root, '.ha-sync/versions'), { recursive: true }).map(String).sort();
+  } catch {
+    return [];
+  }
+};
+
+describe('live moves by inode', () => {
+  it('a large file moved on dell: renamed on hp, and neither copy is read (no MD5)', async () => {
+    let hashed = 0;
+    const r = (rig = await startLiveRig(PAIR, (fs) => ({
+      ...fs,
+      md5: (root, rel) => {
+        hashed++;
+        return fs.md5(root, rel);
+      },
+    })));
+    mkdirSync(join(r.a, 'in'));
+    mkdirSync(join(r.a, 'out'));
+    writeFileSync(join(r.a, 'in/movie.mkv'), Buffer.alloc(3 << 20, 7));
+    await synced(r, ['in', 'out', 'in/movie.mkv'], 'in/movie.mkv');
+    const ino = lstatSync(join(r.b, 'in/movie.mkv')).ino;
+    const was = last(r.a, 'in/movie.mkv');
+    hashed = 0;
+    renameSync(join(r.a, 'in/movie.mkv'), join(r.a, 'out/movie.mkv'));
+    await r.pub(eventFor(PAIR, 'dell', r.a, 'in/movie.mkv', 'delete', was));
+    await r.pub(eventFor(PAIR, 'dell', r.a, 'out/movie.mkv'));
+    await until(
+      'moved on hp',
+      () => read(join(r.b, 'in/movie.mkv')) === null && read(join(r.b, 'out/movie.mkv')) !== null,
+    );
+    await r.drained();
+    expect(lstatSync(join(r.b, 'out/movie.mkv')).ino).toBe(ino);
+    expect(hashed).toBe(0);
+    expect(versionsOn(r.b)).toEqual([]);
+  });
+
+  it('a folder moved on dell and then changed inside: one rename on hp, then the changes follow', async () => {
+    const r = (rig = await startLiveRig(PAIR));
+    const eps = ['e1.mkv', 'e2.mkv', 'e3.mkv'];
+    mkdirSync(join(r.a, 'shows/s1'), { recursive: true });
+    mkdirSync(join(r.a, 'library'));
+    for (const e of eps) writeFileSync(join(r.a, 'shows/s1', e), `episode ${e} `.repeat(50));
+    await synced(r, ['shows', 'shows/s1', 'library', ...eps.map((e) => `shows/s1/${e}`)], 'shows/s1/e3.mkv');
+    const ino = lstatSync(join(r.b, 'shows/s1/e2.mkv')).ino;
+    const gone = ['shows/s1', ...eps.map((e) => `shows/s1/${e}`)];
+    const lastSeen = new Map(gone.map((p) => [p, last(r.a, p)]));
+    renameSync(join(r.a, 'shows/s1'), join(r.a, 'library/s1'));
+    writeFileSync(join(r.a, 'library/s1/e1.mkv'), 'a new cut');
+    writeFileSync(join(r.a, 'library/s1/e4.mkv'), 'a new episode');
+    rmSync(join(r.a, 'library/s1/e3.mkv'));
+    for (const p of [...gone].reverse())
+      await r.pub(eventFor(PAIR, 'dell', r.a, p, 'delete', lastSeen.get(p)));
+    for (const p of ['library/s1', 'library/s1/e1.mkv', 'library/s1/e2.mkv', 'library/s1/e4.mkv'])
+      await r.pub(eventFor(PAIR, 'dell', r.a, p));
+    await until(
+      'moved and changed on hp',
+      () =>
+        read(join(r.b, 'library/s1/e4.mkv')) === 'a new episode' &&
+        read(join(r.b, 'library/s1/e1.mkv')) === 'a new cut' &&
+        read(join(r.b, 'library/s1/e3.mkv')) === null &&
+        read(join(r.b, 'shows/s1/e2.mkv')) === null,
+    );
+    await r.drained();
+    expect(lstatSync(join(r.b, 'library/s1/e2.mkv')).ino).toBe(ino);
+    expect(readdirSync(join(r.b, 'library/s1')).sort()).toEqual(['e1.mkv', 'e2.mkv', 'e4.mkv']);
+    // Kept: the replaced and the deleted episode, nothing else (the rest was renamed, not copied).
+    expect(versionsOn(r.b).filter((v) => v.endsWith('.mkv'))).toEqual([
+      expect.stringMatching(/^library\/s1\/e1~.*\.mkv$/),
+      expect.stringMatching(/^library\/s1\/e3~.*\.mkv$/),
+    ]);
+  });
+});
