@@ -23,18 +23,13 @@
 //   from an LRU cache of what was just written, without a stat. Only an optimisation: an echo that
 //   got through finds both sides as the baseline records them, and nothing is done.
 // - Baseline unreadable: safe mode (newest wins, nothing deleted), retried after a while.
-import type { Audit } from '../audit/index.js';
-import type { ChangeEvent, Delivery, Disposition, EventBus } from '../bus/index.js';
-import type { Clock } from '../clock.js';
+import type { ChangeEvent, Delivery, Disposition } from '../bus/index.js';
 import { errorMessage, isHaSyncError } from '../errors.js';
-import type { Lock } from '../lock/index.js';
-import type { Logger } from '../log.js';
 import type { ApplierBeat } from '../health/index.js';
-import { checkRelPath } from '../bus/index.js';
 import type { BaselineStore } from '../baseline/index.js';
-import { STATE_DIR, couldMove, type BaseRecord, type Decision, type SideName } from '../core/index.js';
+import { couldMove, type BaseRecord, type Decision, type Entry, type SideName } from '../core/index.js';
 import { STALE_TEMP_MS, TEMP_RE, expireSides, isTempName, splitRel } from '../fsops/index.js';
-import type { FsOps } from './fsadapter.js';
+import type { ApplierConfig, ApplierDeps, ApplierStats } from './config.js';
 import {
   carryOut,
   decideLive,
@@ -54,78 +49,21 @@ import { LiveMoves, PAIR_WAIT_MS } from './moves.js';
 import { STALE_VIEW_RETRY_MS, StaleViews } from './staleview.js';
 import { LiveState } from './livestate.js';
 import { AuditWindows, type SideRef } from './windows.js';
+import { PathTurns } from './turns.js';
+import { refusal, retryOf } from './triage.js';
+
+export type { ApplierConfig, ApplierDeps, ApplierStats } from './config.js';
 
 /** The subject of a re-check of a write whose echo never came (recheckSilent). */
 const RECHECK = 'recheck';
 
-export interface ApplierConfig {
-  readonly pair: string;
-  readonly a: SideRef;
-  readonly b: SideRef;
-  readonly deleteMissing: boolean;
-  /** mtimes closer than this are equal, ms (the reconciler's --mtime-threshold). */
-  readonly mtimeThresholdMs: number;
-  /** Operations at once. */
-  readonly workers: number;
-  /** Audit activity window, ms (default 5 minutes). */
-  readonly windowMs: number;
-  /** Lock holder identity. */
-  readonly holder: string;
-  /** Release the lock after this long without work, ms. Default 5000. */
-  readonly idleReleaseMs?: number;
-  /** After yielding the lock to a waiter, wait this long before taking it again, ms. Default 20000. */
-  readonly yieldBackoffMs?: number;
-  /** Kept versions older than this many days are removed (hourly); 0 keeps none. Default 30. */
-  readonly keepVersionsDays?: number;
-  /** The first pass (run's start) refuses to delete more than this percent of a side's files. Default 50. */
-  readonly maxDeletePercent?: number;
+/** What `look` found: the decision, and the baseline and both sides' entries it was made on. */
+interface Looked {
+  readonly decision: Decision;
+  readonly base: BaseRecord | undefined;
+  readonly now: { readonly a: Entry | undefined; readonly b: Entry | undefined };
 }
 
-export interface ApplierDeps {
-  bus: EventBus;
-  lock: Lock;
-  audit: Audit;
-  fs: FsOps;
-  clock: Clock;
-  log: Logger;
-  /** The pair's baseline (shared with the reconciler); null or absent: safe mode. */
-  baseline?: BaselineStore | null;
-}
-
-export interface ApplierStats {
-  /** Operations carried out (copies, deletes, mkdirs, rmdirs). */
-  applied: number;
-  /** Events that needed nothing (equal, stale, not propagated). */
-  skipped: number;
-  /** Events recognised from the cache as the echo of our own write. */
-  echoes: number;
-  /** Events terminated as invalid or unsafe. */
-  rejected: number;
-  /** Events nak'ed for a later retry. */
-  retried: number;
-  /** Operations that failed for good. */
-  failed: number;
-  conflicts: number;
-}
-
-/** errno codes worth retrying: the file moved under us, or the storage hiccuped. */
-const TRANSIENT = new Set([
-  'ENOENT',
-  'ENOTDIR',
-  'EIO',
-  'ESTALE',
-  'EAGAIN',
-  'EBUSY',
-  'ENOTCONN',
-  'ETIMEDOUT',
-  'ENOSPC',
-  'EMFILE',
-  'ENFILE',
-  'EHOSTDOWN',
-  'ECONNRESET',
-]);
-/** After this many deliveries a message that keeps failing is terminated (and logged). */
-const MAX_DELIVERIES = 20;
 /** After the baseline failed, plan without it this long before trying it again. */
 const BASELINE_RETRY_MS = 30_000;
 /** How often kept versions are expired. */
@@ -144,9 +82,7 @@ export class Applier {
   readonly lease: LeaseKeeper;
   readonly windows: AuditWindows;
   private readonly echoes = new Echoes();
-  private readonly pathQueues = new Map<string, Promise<void>>();
-  private readonly waiters: (() => void)[] = [];
-  private running = 0;
+  private readonly turns: PathTurns;
   private readonly inFlight = new Set<Promise<unknown>>();
   private stopping = false;
   private readonly mounts: MountWatch;
@@ -174,6 +110,7 @@ export class Applier {
     this.mounts = new MountWatch(config.pair, [config.a, config.b], deps.fs, deps.clock, deps.log);
     this.temps = new TempSweeper(deps.fs, deps.log);
     this.moves = new LiveMoves(config.deleteMissing);
+    this.turns = new PathTurns(config.workers);
     this.live = {
       pair: config.pair,
       sides: { a: config.a, b: config.b },
@@ -360,24 +297,9 @@ export class Applier {
   private async handleInner(d: Delivery): Promise<Disposition> {
     const ev = d.event;
     if (!ev) return this.reject(d.error ?? 'invalid event', d);
-    if (ev.pair !== this.config.pair)
-      return this.reject(`event for pair '${ev.pair}', this applier serves '${this.config.pair}'`, d, ev);
-    const origin =
-      ev.side === this.config.a.label
-        ? this.config.a
-        : ev.side === this.config.b.label
-          ? this.config.b
-          : null;
-    if (!origin)
-      return this.reject(
-        `unknown side '${ev.side}' (sides: ${this.config.a.label}, ${this.config.b.label})`,
-        d,
-        ev,
-      );
-    const bad = checkRelPath(ev.path);
-    if (bad) return this.reject(`unsafe path: ${bad}`, d, ev);
-    if (ev.path === STATE_DIR || ev.path.startsWith(`${STATE_DIR}/`))
-      return this.reject(`'${STATE_DIR}/' belongs to ha-sync and is never synced`, d, ev);
+    const refused = refusal(ev, this.config.pair, [this.config.a.label, this.config.b.label]);
+    if (refused !== null) return this.reject(refused, d, ev);
+    const origin = ev.side === this.config.a.label ? this.config.a : this.config.b;
 
     if (this.echoes.isEcho(ev)) {
       this.stats.echoes++;
@@ -390,47 +312,14 @@ export class Applier {
       const wait = await this.waitForMount();
       if (wait) return wait;
       if (isTempName(splitRel(ev.path).name, this.mounts.rootId(origin)))
-        return this.serialized(ev.path, () => this.removeReportedTemp(origin, ev.path));
+        return this.turns.run(ev.path, () => this.removeReportedTemp(origin, ev.path));
     }
-    return this.serialized(ev.path, () => this.apply(ev, d));
+    return this.turns.run(ev.path, () => this.apply(ev, d));
   }
 
   private retry(delayMs: number): Disposition {
     this.stats.retried++;
     return { action: 'nak', delayMs };
-  }
-
-  /**
-   * Runs `fn` for `path` alone: one event per path at a time, at most `workers` at once. The
-   * worker slot is taken before the path's turn, so a worker never waits on a path while holding
-   * a slot another path's event needs. A nested call (a path above the event's, decided first:
-   * apply's `above`) runs in its caller's slot and waits only for the path.
-   */
-  private async serialized<T>(path: string, fn: () => Promise<T>, nested = false): Promise<T> {
-    if (nested) return this.pathTurn(path, fn);
-    if (this.running >= this.config.workers) await new Promise<void>((r) => this.waiters.push(r));
-    this.running++;
-    try {
-      return await this.pathTurn(path, fn);
-    } finally {
-      this.running--;
-      this.waiters.shift()?.();
-    }
-  }
-
-  private async pathTurn<T>(path: string, fn: () => Promise<T>): Promise<T> {
-    const prev = this.pathQueues.get(path) ?? Promise.resolve();
-    let release!: () => void;
-    const mine = new Promise<void>((r) => (release = r));
-    const tail = prev.then(() => mine);
-    this.pathQueues.set(path, tail);
-    await prev;
-    try {
-      return await fn();
-    } finally {
-      release();
-      if (this.pathQueues.get(path) === tail) this.pathQueues.delete(path);
-    }
   }
 
   /** Nak'ed while a root lacks its marker (logged once per reason); null when both hold theirs. */
@@ -462,8 +351,12 @@ export class Applier {
     }
   }
 
+  /**
+   * Decides and carries out one event's path, in stages: look (both sides, the baseline, the
+   * decision), what must come first (another path, a wait for a move's other half), then carry.
+   * `above`: called for a path other than the event's own, on its behalf.
+   */
   private async apply(ev: ChangeEvent, d: Delivery, above = false): Promise<Disposition> {
-    const { fs, log, clock } = this.deps;
     const owed = this.owed.get(ev.path);
     if (owed) {
       this.owed.delete(ev.path);
@@ -472,11 +365,20 @@ export class Applier {
     }
     const wait = await this.waitForMount();
     if (wait) return wait;
+    const seen = await this.look(ev, d, above);
+    if ('action' in seen) return seen;
+    return (await this.first(ev, d, above, seen)) ?? this.carry(ev, d, seen);
+  }
 
-    const own: SideName = ev.side === this.config.a.label ? 'a' : 'b';
-    let decision: Decision;
-    let base: BaseRecord | undefined;
-    let now: { a: ReturnType<typeof entryOf>; b: ReturnType<typeof entryOf> };
+  /** The side an event comes from. */
+  private sideOf(ev: ChangeEvent): SideName {
+    return ev.side === this.config.a.label ? 'a' : 'b';
+  }
+
+  /** Both sides and the baseline, and the decision; a disposition when it cannot be made now. */
+  private async look(ev: ChangeEvent, d: Delivery, above: boolean): Promise<Looked | Disposition> {
+    const { fs, log, clock } = this.deps;
+    const own = this.sideOf(ev);
     try {
       const [sa, sb] = await Promise.all([
         fs.stat(this.config.a.root, ev.path),
@@ -488,12 +390,12 @@ export class Applier {
         // decided first (the same decision its own event would get: a file replaced by a
         // directory, or a directory that wins over a file), then this event again.
         if (above) return this.retry(1000);
-        const first = await this.serialized(below, () => this.apply({ ...ev, path: below }, d, true), true);
+        const first = await this.turns.run(below, () => this.apply({ ...ev, path: below }, d, true), true);
         if (first.action !== 'ack') return first;
         return this.apply(ev, d, true);
       }
-      now = { a: entryOf(ev.path, sa), b: entryOf(ev.path, sb) };
-      base = await readBase(this.live, ev.path);
+      const now = { a: entryOf(ev.path, sa), b: entryOf(ev.path, sb) };
+      const base = await readBase(this.live, ev.path);
       // (A re-check of a silent write is no watcher's report: it is decided as the disk stands.)
       const reported = !above && d.subject !== RECHECK;
       if (reported && this.stale.retry(ev, own === 'a' ? sa : sb, d.deliveryCount, clock.now())) {
@@ -506,16 +408,32 @@ export class Applier {
         );
         return this.retry(STALE_VIEW_RETRY_MS);
       }
-      decision = await decideLive(this.live, ev.path, base, now.a, now.b);
+      return { decision: await decideLive(this.live, ev.path, base, now.a, now.b), base, now };
     } catch (err) {
       if (isHaSyncError(err, 'UNSAFE_PATH')) return this.reject(errorMessage(err), d, ev);
       return this.failure(err, d, ev);
     }
+  }
+
+  /**
+   * What must happen before the decision is carried out: another path first (a moved folder's
+   * new place, a directory the other side lacks), or a wait for a move's other half. Null: carry
+   * it out now.
+   */
+  private async first(
+    ev: ChangeEvent,
+    d: Delivery,
+    above: boolean,
+    { decision, base }: Looked,
+  ): Promise<Disposition | null> {
+    const { log, clock } = this.deps;
     // Reported gone below a directory moved since (by this applier): decided at its new place.
     const moved =
-      ev.type === 'delete' && decision.type === 'none' ? this.moves.followMove(ev.path, own) : null;
+      ev.type === 'delete' && decision.type === 'none'
+        ? this.moves.followMove(ev.path, this.sideOf(ev))
+        : null;
     if (moved !== null && !above) {
-      return this.serialized(moved, () => this.apply({ ...ev, path: moved }, d, true), true);
+      return this.turns.run(moved, () => this.apply({ ...ev, path: moved }, d, true), true);
     }
     if (decision.type === 'problem' && !decision.problem.fails) {
       this.stats.skipped++;
@@ -527,7 +445,7 @@ export class Applier {
     if (!above && this.config.deleteMissing) {
       const missing = await missingAbove(this.live, ev.path, decision);
       for (const dir of missing) {
-        const r = await this.serialized(dir, () => this.apply({ ...ev, path: dir }, d, true), true);
+        const r = await this.turns.run(dir, () => this.apply({ ...ev, path: dir }, d, true), true);
         if (r.action !== 'ack') return r;
       }
       if (missing.length > 0) return this.apply(ev, d, true);
@@ -545,7 +463,12 @@ export class Applier {
       clock.now(),
       gone !== null,
     );
-    if (pairWait > 0) return this.retry(Math.max(100, pairWait));
+    return pairWait > 0 ? this.retry(Math.max(100, pairWait)) : null;
+  }
+
+  /** Carries the decision out (under the lease when it writes) and settles the event. */
+  private async carry(ev: ChangeEvent, d: Delivery, { decision, base, now }: Looked): Promise<Disposition> {
+    const { fs, clock } = this.deps;
     const writes =
       decision.type !== 'none' &&
       decision.type !== 'descend' &&
@@ -584,9 +507,15 @@ export class Applier {
           fs.stat(this.config.a.root, ev.path),
           fs.stat(this.config.b.root, ev.path),
         ]);
-        now = { a: entryOf(ev.path, sa), b: entryOf(ev.path, sb) };
-        decision = await decideLive(this.live, ev.path, await readBase(this.live, ev.path), now.a, now.b);
-        const next = await carryOut(this.live, ev.path, decision, now, lost, clock.now());
+        const after = { a: entryOf(ev.path, sa), b: entryOf(ev.path, sb) };
+        const again = await decideLive(
+          this.live,
+          ev.path,
+          await readBase(this.live, ev.path),
+          after.a,
+          after.b,
+        );
+        const next = await carryOut(this.live, ev.path, again, after, lost, clock.now());
         if (next.done !== 'nothing') out = next;
       }
       return this.settle(out, ev, d);
@@ -672,12 +601,9 @@ export class Applier {
   ): Promise<Disposition> {
     const { log, clock } = this.deps;
     if (isHaSyncError(err, 'UNSAFE_PATH')) return this.reject(errorMessage(err), d, ev);
-    const msg = errorMessage(err);
-    const code = (err as NodeJS.ErrnoException).code ?? '';
-    const transient = isHaSyncError(err, 'CHANGED_UNDER_US') || TRANSIENT.has(code);
-    this.liveState.failed(msg, clock.now(), d.deliveryCount >= MAX_DELIVERIES);
-    if (d.deliveryCount < MAX_DELIVERIES) {
-      const delayMs = Math.min(30_000, 500 * 2 ** Math.min(6, d.deliveryCount - 1));
+    const { message: msg, transient, delayMs } = retryOf(err, d.deliveryCount);
+    this.liveState.failed(msg, clock.now(), delayMs === null);
+    if (delayMs !== null) {
       (transient ? log.info.bind(log) : log.warn.bind(log))(
         { pair: this.config.pair, path: ev.path, attempt: d.deliveryCount, retryInMs: delayMs },
         `will retry: ${msg}`,

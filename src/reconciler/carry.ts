@@ -3,7 +3,7 @@
 // is recorded (audit) and then written to the baseline as what the two sides now hold: the entry
 // copied from, and the entry observed on the side written to.
 import type { Stats } from 'node:fs';
-import type { IterationCounts, OpRecord } from '../audit/index.js';
+import type { IterationCounts } from '../audit/index.js';
 import type {
   BaseEntry,
   BaseRecord,
@@ -33,8 +33,9 @@ import {
 } from '../fsops/index.js';
 import { errorMessage } from '../errors.js';
 import type { BaselineSink } from './baseline-sink.js';
-import type { EngineOptions, OpEvent, Pool } from './engine-types.js';
-import { expectedOf, zeroCounts } from './engine-types.js';
+import type { EngineOptions, Pool } from './engine-types.js';
+import { expectedOf } from './engine-types.js';
+import { Tally, type Kept } from './tally.js';
 
 /** A delete held back until the guards have spoken. */
 export interface Deferred {
@@ -56,16 +57,12 @@ async function lstatOrNull(io: EngineOptions['opIo'], abs: string): Promise<Stat
   }
 }
 
-type Kept = { path: string; kind: 'version' | 'conflict' } | null;
-
 export class Carrier {
-  readonly counts: IterationCounts = zeroCounts();
-  readonly countsTo: Record<SideName, IterationCounts> = { a: zeroCounts(), b: zeroCounts() };
   readonly deletes: Deferred[] = [];
   /** Files (not directories) each side would lose, for the --max-delete guard. */
   readonly fileDeletes: Record<SideName, number> = { a: 0, b: 0 };
-  /** Set when a record could not be written: the run must stop. */
-  failure: string | null = null;
+  /** What was done, counted and recorded (tally.ts). */
+  readonly tally: Tally;
   private readonly roots: Record<SideName, string>;
   private readonly labels: Record<SideName, string>;
   /** Directories known to exist on a side (made or seen), so parents are made once. */
@@ -82,6 +79,25 @@ export class Carrier {
     this.roots = { a: o.srcRoot, b: o.destRoot };
     this.labels = { a: o.labels?.a ?? 'src', b: o.labels?.b ?? 'dest' };
     this.owners = new Owners((line) => o.log.warn(line));
+    this.tally = new Tally(o, this.owners);
+  }
+
+  get counts(): IterationCounts {
+    return this.tally.counts;
+  }
+
+  get countsTo(): Record<SideName, IterationCounts> {
+    return this.tally.countsTo;
+  }
+
+  /** Set when a record could not be written: the run must stop. */
+  get failure(): string | null {
+    return this.tally.failure;
+  }
+
+  /** A problem: a failure (recorded, counted) or a warning (logged, counted as skipped). */
+  problem(p: Problem, to: SideName = 'b'): Promise<void> {
+    return this.tally.problem(p, to);
   }
 
   /** fsops options for a write into side `to` (its temp files carry its root id). */
@@ -100,97 +116,6 @@ export class Carrier {
     return this.o.keepVersions === false
       ? this.fsOpts(to)
       : { ...this.fsOpts(to), keep: { nowMs: this.o.clock.now() } };
-  }
-
-  /** Records one finished operation (or failure) and counts it. Never throws. */
-  async emit(
-    kind: OpEvent['kind'],
-    to: SideName,
-    path: string,
-    src: Entry | undefined,
-    dest: Entry | undefined,
-    startedAtMs: number,
-    result: OpResult | null,
-    extra: {
-      md5?: { before: string; after: string };
-      kept?: Kept;
-      move?: { from: string; bytesNotCopied: number | null };
-    } = {},
-  ): Promise<void> {
-    const operation =
-      kind === 'move'
-        ? 'move'
-        : kind === 'fail'
-          ? dest
-            ? 'update'
-            : 'create'
-          : kind === 'create'
-            ? 'create'
-            : kind === 'delete'
-              ? 'delete'
-              : 'update';
-    const ok = result === null || result.ok;
-    // A batch copy reports a refused chown in its result: the run's one warning.
-    if (result?.ok && result.ownerDenied) this.owners.denied('EPERM');
-    const owner = result?.ok ? result.owner : undefined;
-    const kept =
-      extra.kept ?? (result?.ok && result.kept ? { path: result.kept, kind: 'version' as const } : null);
-    const record: OpRecord = {
-      operation,
-      filepath: path,
-      sizeBefore: dest && dest.kind !== 'dir' ? dest.size : null,
-      sizeAfter: operation === 'delete' ? null : src && src.kind !== 'dir' ? src.size : null,
-      ...(extra.move ? { movedFrom: extra.move.from, bytesNotCopied: extra.move.bytesNotCopied } : {}),
-      md5Before: extra.md5?.before ?? null,
-      md5After: extra.md5?.after ?? null,
-      startedAtMs,
-      endedAtMs: this.o.clock.now(),
-      status: ok ? 'success' : 'fail',
-      errorMessage: result && !result.ok ? result.reason : null,
-      keptPath: kept?.path ?? null,
-      keptKind: kept?.kind ?? null,
-      ...(owner ? { ownerBefore: owner.before, ownerAfter: owner.after } : {}),
-    };
-    for (const c of [this.counts, this.countsTo[to]]) {
-      if (!ok) c.failed++;
-      else if (kind === 'create') c.created++;
-      else if (kind === 'update' || kind === 'touch') c.updated++;
-      else if (kind === 'delete') c.deleted++;
-      else if (kind === 'move') c.moved++;
-      const moved = ok && (kind === 'create' || kind === 'update') && src?.kind === 'file' ? src.size : 0;
-      c.bytesTransferred += this.o.dryRun ? 0 : moved;
-    }
-    if (!ok) this.o.log.warn({ op: operation, path, reason: record.errorMessage }, 'operation failed');
-    else this.o.log.debug({ op: kind, path, to: this.labels[to] }, kind);
-    try {
-      await this.o.onOp({
-        kind: ok ? kind : 'fail',
-        path,
-        entryKind: (src ?? dest)?.kind ?? 'file',
-        size: kind === 'delete' ? (dest?.size ?? 0) : (src?.size ?? 0),
-        record,
-        to,
-      });
-    } catch (err) {
-      // The op is done on disk; only its record failed. The log carries the record instead, and
-      // the run stops: it must not go on (least of all to deletes) unable to say what it did.
-      this.o.log.error({ ...record, err: errorMessage(err) }, 'operation not recorded; stopping the run');
-      this.failure ??= `could not record ${operation} of '${path}': ${errorMessage(err)}`;
-    }
-  }
-
-  /** A problem: a failure (recorded, counted) or a warning (logged, counted as skipped). */
-  async problem(p: Problem, to: SideName = 'b'): Promise<void> {
-    if (p.fails) {
-      await this.emit('fail', to, p.path, p.src, p.dest, this.o.clock.now(), {
-        ok: false,
-        code: 'CHANGED_UNDER_US',
-        reason: p.message,
-      });
-    } else {
-      this.counts.skipped++;
-      this.o.log.warn({ path: p.path, side: p.side, kind: p.kind }, p.message);
-    }
   }
 
   /** What `side` holds at `path` now (lstat), as the baseline records it; null if unknown. */
@@ -244,7 +169,7 @@ export class Carrier {
           { src: expectedOf(e), dest: null },
           this.fsOpts(to),
         );
-    await this.emit('create', to, path, e, undefined, started, r);
+    await this.tally.emit('create', to, path, e, undefined, started, r);
     if (r && !r.ok) return false;
     this.dirsMade[to].add(path);
     const seen = r ? await this.observe(to, path) : null;
@@ -390,7 +315,7 @@ export class Carrier {
       // The addon sets the copy's mtime to the nanosecond from the opened source: what dest
       // holds now is the source's entry.
       if (r.ok) this.record(pp.path, from, baseEntry(d.src), copiedEntry(d.src));
-      recorded.push(this.emit('create', to, pp.path, d.src, undefined, started, r));
+      recorded.push(this.tally.emit('create', to, pp.path, d.src, undefined, started, r));
     });
     await Promise.all(recorded);
   }
@@ -402,7 +327,7 @@ export class Carrier {
     const started = this.o.clock.now();
     if (d.type === 'hash') {
       const h = await this.hashBoth(pp.path);
-      if (!h.ok) return this.emit('update', 'b', pp.path, pp.a, pp.b, started, h.result);
+      if (!h.ok) return this.tally.emit('update', 'b', pp.path, pp.a, pp.b, started, h.result);
       const again = decidePath(pp.base, pp.a, pp.b, this.o.plan, { a: h.a, b: h.b });
       const hashes = { a: h.a, b: h.b };
       if (again.type === 'agree') {
@@ -426,7 +351,7 @@ export class Carrier {
         : undefined;
     if (d.type === 'copy') {
       if (this.o.dryRun)
-        return this.emit(
+        return this.tally.emit(
           d.dest ? 'update' : 'create',
           d.to,
           pp.path,
@@ -447,7 +372,7 @@ export class Carrier {
         const seen = await this.observe(d.to, pp.path);
         this.record(pp.path, d.from, baseEntry(d.src), seen ?? copiedEntry(d.src));
       }
-      return this.emit(
+      return this.tally.emit(
         d.dest ? 'update' : 'create',
         d.to,
         pp.path,
@@ -460,7 +385,7 @@ export class Carrier {
     }
     if (d.type === 'touch') {
       if (this.o.dryRun)
-        return this.emit('touch', d.to, pp.path, d.src, d.dest, started, null, md5 ? { md5 } : {});
+        return this.tally.emit('touch', d.to, pp.path, d.src, d.dest, started, null, md5 ? { md5 } : {});
       const r = await touchEntry(
         this.roots[d.from],
         this.roots[d.to],
@@ -472,7 +397,7 @@ export class Carrier {
         const seen = await this.observe(d.to, pp.path);
         this.record(pp.path, d.from, baseEntry(d.src), seen ?? copiedEntry(d.src));
       }
-      return this.emit('touch', d.to, pp.path, d.src, d.dest, started, r, md5 ? { md5 } : {});
+      return this.tally.emit('touch', d.to, pp.path, d.src, d.dest, started, r, md5 ? { md5 } : {});
     }
     if (d.type === 'conflict') return this.conflict(pp, d, names, started);
   }
@@ -493,7 +418,8 @@ export class Carrier {
       { path: pp.path, winner: this.labels[d.winner], conflictCopy: aside },
       'conflict: both sides changed; the newer keeps the name, the other is kept beside it',
     );
-    if (this.o.dryRun) return this.emit('update', d.loser, pp.path, d.win, d.lose, started, null, { kept });
+    if (this.o.dryRun)
+      return this.tally.emit('update', d.loser, pp.path, d.win, d.lose, started, null, { kept });
     const moved = await moveAside(
       this.roots[d.loser],
       pp.path,
@@ -501,7 +427,8 @@ export class Carrier {
       aside,
       this.fsOpts(d.loser),
     );
-    if (!moved.ok) return this.emit('update', d.loser, pp.path, d.win, d.lose, started, moved, { kept });
+    if (!moved.ok)
+      return this.tally.emit('update', d.loser, pp.path, d.win, d.lose, started, moved, { kept });
     const r = await copyEntry(
       this.roots[d.winner],
       this.roots[d.loser],
@@ -513,7 +440,7 @@ export class Carrier {
       const seen = await this.observe(d.loser, pp.path);
       this.record(pp.path, d.winner, baseEntry(d.win), seen ?? copiedEntry(d.win));
     }
-    await this.emit('update', d.loser, pp.path, d.win, d.lose, started, r, { kept });
+    await this.tally.emit('update', d.loser, pp.path, d.win, d.lose, started, r, { kept });
     // The conflict copy is a new file on the loser's side: it goes to the winner's side now (a
     // one-way run leaves that to the opposite direction's run).
     if (this.o.twoWay !== true && d.winner === 'a') return;
@@ -534,7 +461,7 @@ export class Carrier {
       this.record(aside, from, baseEntry(e), seen ?? copiedEntry(e));
     }
     const name = splitRel(aside).name;
-    await this.emit('create', to, aside, { ...e, name }, undefined, this.o.clock.now(), copied);
+    await this.tally.emit('create', to, aside, { ...e, name }, undefined, this.o.clock.now(), copied);
   }
 
   /**
@@ -567,7 +494,7 @@ export class Carrier {
       // Not a failure of the run: the ordinary decisions carry the change instead. What stood at
       // the new path is gone already (kept as a version): that is audited as its delete.
       this.o.log.info({ from: d.from, to: d.to, reason: r.reason }, 'not moved; copying instead');
-      if (d.replaces) await this.emit('delete', on, d.to, undefined, d.replaces, started, removed);
+      if (d.replaces) await this.tally.emit('delete', on, d.to, undefined, d.replaces, started, removed);
       return false;
     }
     const bytesNotCopied = await after();
@@ -575,7 +502,16 @@ export class Carrier {
       move: { from: d.from, bytesNotCopied },
       ...(removed?.ok && removed.kept ? { kept: { path: removed.kept, kind: 'version' as const } } : {}),
     };
-    await this.emit('move', on, d.to, { ...moved, name: splitRel(d.to).name }, d.entry, started, r, extra);
+    await this.tally.emit(
+      'move',
+      on,
+      d.to,
+      { ...moved, name: splitRel(d.to).name },
+      d.entry,
+      started,
+      r,
+      extra,
+    );
     return true;
   }
 
@@ -620,7 +556,7 @@ export class Carrier {
       'a directory on one side, a file on the other: the directory keeps the name, the file is kept beside it',
     );
     if (this.o.dryRun) {
-      await this.emit('update', fileSide, pp.path, d.entry, d.file, started, null, { kept });
+      await this.tally.emit('update', fileSide, pp.path, d.entry, d.file, started, null, { kept });
       return true;
     }
     const moved = await moveAside(
@@ -630,7 +566,7 @@ export class Carrier {
       aside,
       this.fsOpts(fileSide),
     );
-    await this.emit('update', fileSide, pp.path, d.entry, d.file, started, moved, { kept });
+    await this.tally.emit('update', fileSide, pp.path, d.entry, d.file, started, moved, { kept });
     if (!moved.ok) return false;
     const made = await this.mkdir(d.dir, fileSide, pp.path, d.entry);
     // A one-way run writes only into dest: the copy reaches src in the opposite direction's run.
@@ -674,7 +610,7 @@ export class Carrier {
       const { parent, name } = splitRel(del.path);
       this.sink.put(parent, name, null);
     }
-    await this.emit('delete', del.on, del.path, undefined, del.entry, started, r);
+    await this.tally.emit('delete', del.on, del.path, undefined, del.entry, started, r);
     return r === null || r.ok;
   }
 }
