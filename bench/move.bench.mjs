@@ -35,7 +35,8 @@
 // live,rsync,folder,files skips parts; BENCH_MOVE_TIMEOUT_S (default 600) bounds each timed run
 // and the live wait; BENCH_MOVE_STALL_S (default 120) ends the live wait early when b stays the same, unmatched,
 // that long; BENCH_MOVE_RTT_MS (default 1) is netfs's round trip; NATS_URL (default
-// nats://127.0.0.1:4222). Trees are built in a temp dir under the OS temp dir; at most three copies
+// nats://127.0.0.1:4222); BENCH_MOVE_VERBOSE=1 runs the applier with --verbose (every decision
+// in its log, with BENCH_MOVE_LOGS). Trees are built in a temp dir under the OS temp dir; at most three copies
 // of the folder are on disk at once (a, b, and c or b's kept versions).
 import { execFileSync, spawn, spawnSync } from 'node:child_process';
 import { createHash, randomBytes } from 'node:crypto';
@@ -601,6 +602,7 @@ async function liveCase(side, moved) {
     '--lock',
     'file',
     ...nats,
+    ...(process.env.BENCH_MOVE_VERBOSE ? ['--verbose'] : []),
   ]);
   try {
     await untilLogged([wa, wb], 'watching');

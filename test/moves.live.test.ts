@@ -5,7 +5,10 @@
 import { lstatSync, mkdirSync, readdirSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
+import { LiveMoves, PAIR_WAIT_MS } from '../src/applier/moves.js';
 import type { ChangeEvent } from '../src/bus/index.js';
+import { agreed } from '../src/core/index.js';
+import { d } from './entries.helpers.js';
 import { eventFor, read, until } from './applier.helpers.js';
 import { startLiveRig, type LiveRig } from './live.rig.js';
 
@@ -106,5 +109,29 @@ describe('live moves by inode', () => {
       expect.stringMatching(/^library\/s1\/e1~.*\.mkv$/),
       expect.stringMatching(/^library\/s1\/e3~.*\.mkv$/),
     ]);
+  });
+});
+
+describe('LiveMoves.waitMs: how long a half of a move waits for the other', () => {
+  const dirRec = (name: string) => agreed(name, d(name), d(name));
+  const made = { type: 'dir-one-side', on: 'a', then: 'create' } as const;
+  const removed = { type: 'dir-one-side', on: 'b', then: 'remove' } as const;
+
+  it('a new folder waits for a delete on its side that waits for its second look, even with a gone folder known', () => {
+    const m = new LiveMoves(true);
+    // A subfolder's delete came first and is known as gone; the folder's own delete is still
+    // waiting for its second look (its side showed it for a moment longer).
+    expect(m.waitMs('old/sub', removed, dirRec('sub'), true, 1000)).toBe(PAIR_WAIT_MS);
+    m.notePending('a', 3000);
+    expect(m.waitMs('new', made, undefined, true, 1100)).toBe(1900);
+    expect(m.waitMs('new', made, undefined, false, 3000)).toBe(0);
+  });
+
+  it('never past 5 s from its first look, and not at all without --delete-missing', () => {
+    const m = new LiveMoves(true);
+    m.notePending('a', 60_000);
+    expect(m.waitMs('new', made, undefined, true, 1000)).toBe(5000);
+    expect(m.waitMs('new', made, undefined, false, 6000)).toBe(0);
+    expect(new LiveMoves(false).waitMs('new', made, undefined, true, 1000)).toBe(0);
   });
 });

@@ -163,26 +163,28 @@ afterEach(() => {
   for (const r of roots.splice(0)) fs.rmSync(r, { recursive: true, force: true });
 });
 
-async function twoWay(dirs: ReturnType<typeof tempRoot>, deleteMissing = true) {
+async function twoWay(dirs: ReturnType<typeof tempRoot>, deleteMissing = true, dryRun = false) {
   const audit = memoryAudit();
   const cap = captureLogger();
+  const out = sink();
   const r = await runReconcile(
     config(dirs, {
       sides: { a: 'dell', b: 'hp' },
       direction: 'dell-to-hp',
       deleteMissing,
       maxDeletePercent: 100,
+      dryRun,
     }),
     {
       log: cap.log,
       openAudit: () => Promise.resolve(audit),
       openLock: () => Promise.resolve(freeLock()),
-      stdout: sink(),
+      stdout: out,
       stderr: sink(),
       env: {},
     },
   );
-  return { r, ops: audit.runs.flatMap((x) => x.ops), logs: cap.lines() };
+  return { r, ops: audit.runs.flatMap((x) => x.ops), logs: cap.lines(), stdout: out.text() };
 }
 
 describe('a reconcile run carries a move as a rename', () => {
@@ -273,6 +275,36 @@ describe('a reconcile run carries a move as a rename', () => {
     expect(ops[0]!.keptPath).toMatch(/^\.ha-sync\/versions\/g~\d{8}-\d{6}\.txt$/);
     expect(ops[0]!.keptKind).toBe('version');
     expect(versionsOf(t.dest)).toEqual(['g~T.txt file:old g']);
+  });
+
+  it('a dry run shows each move as one move line, and changes nothing', async () => {
+    const t = tempRoot('ha-move-');
+    roots.push(t.root);
+    for (let i = 0; i < 5; i++)
+      put(t.src, `photos/2019/img ${i}.jpg`, `photo ${i} `.repeat(100), 1_700_000_000 + i);
+    put(t.src, 'in/a.txt', 'aaaa', 1_700_000_000);
+    put(t.src, 'out/k', 'k', 1_700_000_000);
+    expect((await twoWay(t)).r.exitCode).toBe(0);
+    fs.renameSync(join(t.src, 'photos/2019'), join(t.src, 'albums-2019'));
+    fs.renameSync(join(t.dest, 'in/a.txt'), join(t.dest, 'out/a.txt'));
+    const before = [snapshot(t.src), snapshot(t.dest)];
+    const dry = await twoWay(t, true, true);
+    expect(dry.r.exitCode).toBe(0);
+    expect([snapshot(t.src), snapshot(t.dest)]).toEqual(before);
+    expect(dry.stdout.trim().split('\n').sort()).toEqual([
+      expect.stringMatching(
+        /^Dry run: 0 to create, 0 to update, 0 mtime-only, 0 to delete, 2 to move, 0 failing/,
+      ),
+      'move    albums-2019  dir  on hp  (from photos/2019)',
+      'move    out/a.txt  4  on dell  (from in/a.txt)',
+    ]);
+    // The real run then does what the dry run said.
+    const { ops } = await twoWay(t);
+    expect(ops.map((o) => `${o.operation} ${o.movedFrom ?? ''}>${o.filepath}`).sort()).toEqual([
+      'move in/a.txt>out/a.txt',
+      'move photos/2019>albums-2019',
+    ]);
+    expect(snapshot(t.dest)).toEqual(snapshot(t.src));
   });
 
   it('without --delete-missing a move is not paired: the old path comes back, nothing is lost', async () => {

@@ -72,8 +72,9 @@ export class LiveMoves {
    *   look, in one long wait, so the queue behind it keeps moving (the directory's other half
    *   may be in it);
    * - a new directory, or a new file of WAIT_CREATE_BYTES or more, while nothing gone on its
-   *   side could pair with it: PAIR_WAIT_MS from its first look, longer while a delete on that
-   *   side waits for a second look (notePending), never past INSIDE_WAIT_MS.
+   *   side could pair with it: PAIR_WAIT_MS from its first look; and whether or not something
+   *   could, as long as a delete on that side waits for a second look (notePending); never past
+   *   INSIDE_WAIT_MS from its first look.
    */
   waitMs(
     path: string,
@@ -96,10 +97,13 @@ export class LiveMoves {
       const x = half.side;
       const kind = half.kind;
       const cheap = kind === 'file' && half.entry.size < WAIT_CREATE_BYTES; // cheaper to copy
-      const left =
-        cheap || [...this.gone.values()].some((g) => g.side === x && g.base[x].kind === kind)
-          ? 0
-          : Math.min(start() + INSIDE_WAIT_MS, Math.max(start() + PAIR_WAIT_MS, this.pending[x])) - nowMs;
+      // Something gone of its kind on its side is known already: no wait of its own, but a
+      // delete there that waits for its second look may be its other half (a folder's own delete
+      // can come after those of its subfolders), so it waits for that look too.
+      const known = [...this.gone.values()].some((g) => g.side === x && g.base[x].kind === kind);
+      const from = cheap ? nowMs : start();
+      const until = known ? this.pending[x] : Math.max(from + PAIR_WAIT_MS, this.pending[x]);
+      const left = cheap ? 0 : Math.min(from + INSIDE_WAIT_MS, until) - nowMs;
       // Done waiting: forgotten, so that the same path gone later (moved on) waits as a gone half.
       if (left <= 0) this.waited.delete(path);
       return Math.max(0, left);

@@ -477,6 +477,13 @@ export class Carrier {
   ): Promise<boolean> {
     const started = this.o.clock.now();
     const on = d.on;
+    const to = { ...moved, name: splitRel(d.to).name };
+    if (this.o.dryRun) {
+      // What the run would do: one move (the bytes below a folder are not added up here).
+      const move = { from: d.from, bytesNotCopied: moved.kind === 'file' ? moved.size : null };
+      await this.tally.emit('move', on, d.to, to, d.entry, started, null, { move });
+      return true;
+    }
     if (!(await this.ensureDir(on, splitRel(d.to).parent))) return false;
     let removed: OpResult | null = null;
     if (d.replaces) {
@@ -502,16 +509,7 @@ export class Carrier {
       move: { from: d.from, bytesNotCopied },
       ...(removed?.ok && removed.kept ? { kept: { path: removed.kept, kind: 'version' as const } } : {}),
     };
-    await this.tally.emit(
-      'move',
-      on,
-      d.to,
-      { ...moved, name: splitRel(d.to).name },
-      d.entry,
-      started,
-      r,
-      extra,
-    );
+    await this.tally.emit('move', on, d.to, to, d.entry, started, r, extra);
     return true;
   }
 

@@ -96,7 +96,7 @@ export async function runEngine(o: EngineOptions): Promise<EngineResult> {
       walk: (items) => walk(items, visit, o.dirConcurrency, undefined, prefetch, breathe),
       stopped,
     },
-    () => o.plan.deleteMissing && !o.dryRun && !sink.safe && st.rootHadBaseline,
+    () => o.plan.deleteMissing && !sink.safe && st.rootHadBaseline,
   );
   // Synchronous local calls never leave the event loop on their own: every few milliseconds let
   // signals, the lock's renewal and the progress bar in.

@@ -7,7 +7,9 @@
 //
 // Order: directories first (a directory moved whole is one rename; its contents then follow it,
 // compared with their re-keyed baseline), then files. Nothing is held without --delete-missing
-// (the old path would come back), in a dry run, on a first run or without a baseline.
+// (the old path would come back), on a first run or without a baseline. A dry run pairs moves
+// the same way and shows each as one `move` line; what changed inside a moved folder is shown
+// by the real run, once the folder is where it belongs.
 import type { BaseRecord, Entry, PairDescend, PathPlan, SideName } from '../core/index.js';
 import {
   appearedKey,
@@ -145,7 +147,9 @@ export class MoveFinder {
           const done = await carrier.moveOne(dec, entry, () => sink.moveTree(partner.pp.path, n.pp.path));
           if (done) {
             used.add(partner);
-            walks.push({ path: n.pp.path });
+            // (A dry run renamed nothing: the other side has nothing at the new path to walk.)
+            if (!this.d.o.dryRun) walks.push({ path: n.pp.path });
+            else this.heldDirs.delete(n.pp.path);
             continue;
           }
         } else this.d.o.log.info({ from: partner.pp.path, to: n.pp.path }, `not moved: ${dec.why}`);

@@ -61,6 +61,6 @@ export function addToSummary(s: PlanSummary, ev: OpEvent): void {
 export function summaryLine(s: PlanSummary): string {
   return (
     `Dry run: ${s.create} to create, ${s.update} to update, ${s.touch} mtime-only, ${s.delete} to delete, ` +
-    `${s.fail} failing; ${formatBytes(s.bytes)} to copy. Nothing was changed.`
+    `${s.move > 0 ? `${s.move} to move, ` : ''}${s.fail} failing; ${formatBytes(s.bytes)} to copy. Nothing was changed.`
   );
 }

@@ -489,8 +489,10 @@ async function locked(
           addToSummary(summary, ev);
           return;
         }
-        // The bar counts what onPlanned counted: file, symlink and touch operations.
-        if (ev.entryKind !== 'dir' && ev.kind !== 'delete' && ev.record.operation !== 'delete') {
+        // The bar counts what onPlanned counted: file, symlink and touch operations (a move was
+        // never planned as a copy: it is paired before it would be).
+        const counted = ev.kind !== 'delete' && ev.kind !== 'move' && ev.record.operation !== 'delete';
+        if (ev.entryKind !== 'dir' && counted) {
           progress?.done(ev.kind === 'create' || ev.kind === 'update' ? ev.size : 0);
           deps.progress?.done(ev.kind === 'create' || ev.kind === 'update' ? ev.size : 0);
         }
