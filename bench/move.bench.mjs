@@ -462,12 +462,7 @@ async function reconcileCase(side, moved) {
   const versions = versionsBytes(b) - versions0;
   clearVersions(b);
 
-  const how =
-    run.code === 'timeout'
-      ? `did not finish within ${secs(TIMEOUT_MS / 1000)}`
-      : diff.count === 0
-        ? `matched in ${secs(run.secs)}${run.code === 0 ? '' : ` (exit ${run.code})`}`
-        : `ran ${secs(run.secs)} (exit ${run.code}) and b does not match a: ${diff.count} differences, e.g. ${diff.first.join('; ')}`;
+  const how = outcome(run, diff);
   const rsyncPart = rs
     ? `; rsync ${secs(rs.secs)}, ${fmtBytes(rs.transferred)} transferred, ${fmtBytes(rs.sent)} sent; ha-sync/rsync: time ${(run.secs / rs.secs).toFixed(2)}x, bytes ${(audit.bytes / rs.transferred).toFixed(2)}x`
     : '';
@@ -499,17 +494,19 @@ async function filesCase(side, moved) {
   const diff = differences(listTree(truth), listTree(b));
   const audit = auditSince(logDir, id0);
   const renamed = renamedCount(before, b, FLAT);
-  const how =
-    run.code === 'timeout'
-      ? `did not finish within ${secs(TIMEOUT_MS / 1000)}`
-      : diff.count === 0
-        ? `matched in ${secs(run.secs)}${run.code === 0 ? '' : ` (exit ${run.code})`}`
-        : `ran ${secs(run.secs)} (exit ${run.code}) and b does not match a: ${diff.count} differences, e.g. ${diff.first.join('; ')}`;
+  const how = outcome(run, diff);
   const ok = run.code === 0 && diff.count === 0 && audit.bytes === 0;
   record(
     `move ${label} files one by one: ${moved.count} files ${fmtBytes(moved.bytes)} moved (${at}/** -> ${FLAT}/), ${how}, ${fmtBytes(audit.bytes)} copied, ${renamed}/${moved.count} renamed on b (target: 0 B copied) ${ok ? 'OK' : 'MISSED'}`,
     ok,
   );
+}
+
+/** How a timed reconcile run ended, as the result line says it. */
+function outcome(run, diff) {
+  if (run.code === 'timeout') return `did not finish within ${secs(TIMEOUT_MS / 1000)}`;
+  if (diff.count === 0) return `matched in ${secs(run.secs)}${run.code === 0 ? '' : ` (exit ${run.code})`}`;
+  return `ran ${secs(run.secs)} (exit ${run.code}) and b does not match a: ${diff.count} differences, e.g. ${diff.first.join('; ')}`;
 }
 
 /** Deletes a JetStream stream (and with it the applier's durable consumer). */

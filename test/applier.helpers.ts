@@ -99,6 +99,19 @@ export async function until(
 export const read = (p: string): string | null => (existsSync(p) ? readFileSync(p, 'utf8') : null);
 export const mtimeOf = (p: string): number => lstatSync(p).mtimeMs;
 
+/** What a watcher last saw of `rel` (the `last` of the delete event it publishes once it is gone). */
+export const lastSeen = (
+  root: string,
+  rel: string,
+): { size: number; mtimeMs: number; kind: ChangeEvent['kind'] } => {
+  const st = lstatSync(join(root, rel));
+  return {
+    size: st.isDirectory() ? 0 : st.size,
+    mtimeMs: st.mtimeMs,
+    kind: st.isDirectory() ? 'dir' : 'file',
+  };
+};
+
 /** The file lock of `pair` in `logDir` (the laptop backend), as these tests open it. */
 export function fileLockOptions(
   pair: string,

@@ -6,10 +6,9 @@ import { lstatSync, mkdirSync, readdirSync, renameSync, rmSync, writeFileSync } 
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { LiveMoves, PAIR_WAIT_MS } from '../src/applier/moves.js';
-import type { ChangeEvent } from '../src/bus/index.js';
 import { agreed } from '../src/core/index.js';
 import { d } from './entries.helpers.js';
-import { eventFor, read, until } from './applier.helpers.js';
+import { eventFor, lastSeen, read, until } from './applier.helpers.js';
 import { startLiveRig, type LiveRig } from './live.rig.js';
 
 const PAIR = 'livemove';
@@ -19,15 +18,6 @@ afterEach(async () => {
   await rig?.stop().catch(() => undefined);
   rig = undefined;
 });
-
-const last = (root: string, rel: string): { size: number; mtimeMs: number; kind: ChangeEvent['kind'] } => {
-  const st = lstatSync(join(root, rel));
-  return {
-    size: st.isDirectory() ? 0 : st.size,
-    mtimeMs: st.mtimeMs,
-    kind: st.isDirectory() ? 'dir' : 'file',
-  };
-};
 
 /** Syncs `paths` (already written on dell) to hp, echoes included. */
 async function synced(r: LiveRig, paths: string[], check: string): Promise<void> {
@@ -60,7 +50,7 @@ describe('live moves by inode', () => {
     writeFileSync(join(r.a, 'in/movie.mkv'), Buffer.alloc(3 << 20, 7));
     await synced(r, ['in', 'out', 'in/movie.mkv'], 'in/movie.mkv');
     const ino = lstatSync(join(r.b, 'in/movie.mkv')).ino;
-    const was = last(r.a, 'in/movie.mkv');
+    const was = lastSeen(r.a, 'in/movie.mkv');
     hashed = 0;
     renameSync(join(r.a, 'in/movie.mkv'), join(r.a, 'out/movie.mkv'));
     await r.pub(eventFor(PAIR, 'dell', r.a, 'in/movie.mkv', 'delete', was));
@@ -84,13 +74,12 @@ describe('live moves by inode', () => {
     await synced(r, ['shows', 'shows/s1', 'library', ...eps.map((e) => `shows/s1/${e}`)], 'shows/s1/e3.mkv');
     const ino = lstatSync(join(r.b, 'shows/s1/e2.mkv')).ino;
     const gone = ['shows/s1', ...eps.map((e) => `shows/s1/${e}`)];
-    const lastSeen = new Map(gone.map((p) => [p, last(r.a, p)]));
+    const seen = new Map(gone.map((p) => [p, lastSeen(r.a, p)]));
     renameSync(join(r.a, 'shows/s1'), join(r.a, 'library/s1'));
     writeFileSync(join(r.a, 'library/s1/e1.mkv'), 'a new cut');
     writeFileSync(join(r.a, 'library/s1/e4.mkv'), 'a new episode');
     rmSync(join(r.a, 'library/s1/e3.mkv'));
-    for (const p of [...gone].reverse())
-      await r.pub(eventFor(PAIR, 'dell', r.a, p, 'delete', lastSeen.get(p)));
+    for (const p of [...gone].reverse()) await r.pub(eventFor(PAIR, 'dell', r.a, p, 'delete', seen.get(p)));
     for (const p of ['library/s1', 'library/s1/e1.mkv', 'library/s1/e2.mkv', 'library/s1/e4.mkv'])
       await r.pub(eventFor(PAIR, 'dell', r.a, p));
     await until(

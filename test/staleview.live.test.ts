@@ -6,8 +6,7 @@ import { existsSync, lstatSync, mkdirSync, readdirSync, renameSync, rmSync, writ
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import type { FsOps } from '../src/applier/index.js';
-import type { ChangeEvent } from '../src/bus/index.js';
-import { eventFor, read, until } from './applier.helpers.js';
+import { eventFor, lastSeen, read, until } from './applier.helpers.js';
 import { startLiveRig, type LiveRig } from './live.rig.js';
 
 const PAIR = 'stale';
@@ -44,15 +43,6 @@ async function start(): Promise<Rig> {
   };
 }
 
-const last = (root: string, rel: string): { size: number; mtimeMs: number; kind: ChangeEvent['kind'] } => {
-  const st = lstatSync(join(root, rel));
-  return {
-    size: st.isDirectory() ? 0 : st.size,
-    mtimeMs: st.mtimeMs,
-    kind: st.isDirectory() ? 'dir' : 'file',
-  };
-};
-
 describe('an event its own side does not show yet (a cached view)', () => {
   it('a delete whose path dell still shows for a second reaches hp', async () => {
     const r = (rig = await start());
@@ -62,7 +52,7 @@ describe('an event its own side does not show yet (a cached view)', () => {
     await r.pub(eventFor(PAIR, 'hp', r.b, 'f.txt')); // hp's watcher reports the copy (its echo)
     await r.drained();
     expect(r.applier.stats.echoes).toBe(1);
-    const was = last(r.a, 'f.txt');
+    const was = lastSeen(r.a, 'f.txt');
     await r.hold(['f.txt'], 1000);
     rmSync(join(r.a, 'f.txt'));
     const retried = r.applier.stats.retried;
@@ -87,12 +77,11 @@ describe('an event its own side does not show yet (a cached view)', () => {
     await r.drained();
     const ino = lstatSync(join(r.b, 'photos/2019/p2.jpg')).ino;
     const gone = ['photos/2019', ...files.map((f) => `photos/2019/${f}`)];
-    const lastSeen = new Map(gone.map((p) => [p, last(r.a, p)]));
+    const seen = new Map(gone.map((p) => [p, lastSeen(r.a, p)]));
     await r.hold(gone, 1000);
     renameSync(join(r.a, 'photos/2019'), join(r.a, 'albums/2019'));
     // As the poller publishes it: the old folder's deletes first, then the new folder and its files.
-    for (const p of [...gone].reverse())
-      await r.pub(eventFor(PAIR, 'dell', r.a, p, 'delete', lastSeen.get(p)));
+    for (const p of [...gone].reverse()) await r.pub(eventFor(PAIR, 'dell', r.a, p, 'delete', seen.get(p)));
     for (const p of ['albums/2019', ...files.map((f) => `albums/2019/${f}`)])
       await r.pub(eventFor(PAIR, 'dell', r.a, p));
     await until(
