@@ -24,7 +24,7 @@
 //   result             per file: status, errno, syscall, seen kind, seen size, seen mtimeMs, owner
 //                      (0 the process's own, nothing to do; 1 src's uid and gid given; 2 refused or
 //                      not tried after a refusal), src uid, src gid, the uid and gid of the entry
-//                      replaced (-1 when none)
+//                      replaced (-1 when none), the copy's inode number (status 0; else 0)
 //     status 0 copied; 1 src not as planned before the copy; 2 src changed during the copy;
 //     3 dest not as planned; 4 lock lost; 5 a call failed (errno, syscall); 6 a parent of src is
 //     unsafe, 7 a parent of dest is unsafe (errno: ENOENT missing, ELOOP/ENOTDIR a symlink or not
@@ -77,7 +77,7 @@ enum {
   SC_FCHOWN
 };
 #define NUMS_IN 5
-#define NUMS_OUT 11
+#define NUMS_OUT 12
 #define BUF_SIZE COPY_BUF_SIZE
 
 typedef struct {
@@ -270,6 +270,10 @@ static void copy_one(copy_job* job, int sdir, int ddir, const char* name, const 
     struct timespec times[2] = {{.tv_sec = 0, .tv_nsec = UTIME_NOW}, st.st_mtim};
     if (futimens(tfd, times) != 0) err = errno, sc = SC_FUTIMENS;
   }
+  // The copy's inode number (a rename or link into place keeps it), for move detection; 0 when
+  // it cannot be told.
+  struct stat made;
+  double ino = !err && fstat(tfd, &made) == 0 ? (double)made.st_ino : 0;
   if (close(tfd) != 0 && !err) err = errno, sc = SC_CLOSE;
   if (err) {
     io_fail(out, err, sc);
@@ -349,6 +353,7 @@ static void copy_one(copy_job* job, int sdir, int ddir, const char* name, const 
     return;
   }
   out[0] = ST_OK;
+  out[11] = ino;
 }
 
 static void execute(napi_env env, void* data) {

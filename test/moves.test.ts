@@ -16,6 +16,7 @@ import {
   sameDirectory,
   sameInode,
 } from '../src/core/index.js';
+import { openBaseline } from '../src/baseline/index.js';
 import { runReconcile } from '../src/reconciler/index.js';
 import { d, f } from './entries.helpers.js';
 import {
@@ -240,6 +241,27 @@ describe('a reconcile run carries a move as a rename', () => {
       `library/s1/ep 9~T.mkv file:${'episode 9 '.repeat(100)}`,
     ]);
     expect((await twoWay(t)).ops).toEqual([]);
+  });
+
+  it("the baseline holds each side's own inode, also for small files copied in a batch", async () => {
+    const t = tempRoot('ha-move-');
+    roots.push(t.root);
+    put(t.src, 'small.txt', 'tiny', 1_700_000_000);
+    put(t.src, 'docs/note.txt', 'a note', 1_700_000_000);
+    expect((await twoWay(t)).r.exitCode).toBe(0);
+    const store = await openBaseline({ pair: 't', dsn: null, logDir: t.logDir, log: captureLogger().log });
+    try {
+      for (const p of ['small.txt', 'docs', 'docs/note.txt']) {
+        const rec = await store.readPath(p);
+        expect([p, rec?.a.ino, rec?.b.ino]).toEqual([
+          p,
+          fs.lstatSync(join(t.src, p)).ino,
+          fs.lstatSync(join(t.dest, p)).ino,
+        ]);
+      }
+    } finally {
+      await store.close();
+    }
   });
 
   it('files moved between folders on hp: renamed on dell; the ones edited meanwhile are not', async () => {

@@ -15,6 +15,7 @@ import { LOST, UNMARKED_ROOT_ID, destChanged, fail, ioFailure, mismatchSeen, src
 import type { OwnerOutcome } from './owners.js';
 import { ownerChange } from './owners.js';
 import { ROOT_MISSING, parentMissing, parentUnsafe, tempName, unsafeRelPath } from './paths.js';
+import { knownIno } from './packed.js';
 
 export interface CopyItem {
   /** The file's name in the batch's directory. */
@@ -43,7 +44,8 @@ export const BATCH_MAX_FILES = 64;
 export const BATCH_MAX_BYTES = 8 << 20;
 
 const IN = 5;
-const OUT = 11;
+/** Numbers per result; an addon built before the inode was added gives 11 (no inode). */
+const OUT = 12;
 const KINDS: EntryKind[] = ['file', 'dir', 'symlink', 'special'];
 const KIND_CODE: Record<EntryKind, number> = { file: 0, dir: 1, symlink: 2, special: 3 };
 /** Result statuses of the addon's copy (native/fastcopy.c). */
@@ -68,15 +70,18 @@ function codeOf(errno: number): string {
 const OWNER: OwnerOutcome[] = ['same', 'done', 'denied'];
 
 /** A copy's result, with its owner change (out[v+6..v+10], see native/fastcopy.c). */
-function copied(out: Float64Array, v: number, bytes: number): OpResult {
+function copied(out: Float64Array, v: number, bytes: number, stride: number): OpResult {
   const outcome = OWNER[out[v + 6]!] ?? 'same';
   const replaced = out[v + 9]! < 0 ? null : { uid: out[v + 9]!, gid: out[v + 10]! };
+  const ino = stride > 11 ? out[v + 11] : undefined;
+  const made = knownIno(ino) ? { ino } : {};
   // The usual case (a new file of the process's own ids) records nothing and asks nothing more.
-  if (outcome === 'same' && replaced === null) return { ok: true, bytes };
+  if (outcome === 'same' && replaced === null) return { ok: true, bytes, ...made };
   const change = ownerChange(outcome, { uid: out[v + 7]!, gid: out[v + 8]! }, replaced);
   return {
     ok: true,
     bytes,
+    ...made,
     ...(change ? { owner: change } : {}),
     ...(outcome === 'denied' ? { ownerDenied: true as const } : {}),
   };
@@ -143,10 +148,11 @@ export function nativeCopier(
       expected,
       flags,
     );
+    const stride = items.length > 0 && out.length === items.length * 11 ? 11 : OUT;
     return items.map((it, i): OpResult | null => {
-      const v = i * OUT;
+      const v = i * stride;
       const status = out[v]!;
-      if (status === St.Ok) return copied(out, v, it.src.size);
+      if (status === St.Ok) return copied(out, v, it.src.size, stride);
       if (status === St.NotStarted) return null;
       const errno = out[v + 1]!;
       const rel = parent === '' ? it.name : `${parent}/${it.name}`;

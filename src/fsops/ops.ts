@@ -36,7 +36,8 @@ export type FailCode = 'CHANGED_UNDER_US' | 'UNSAFE_PATH' | 'IO';
  * `ownerDenied`: the copy could not give the entry its source's owner (chown refused).
  */
 export type OpResult =
-  | { ok: true; bytes: number; kept?: string; owner?: OwnerChange; ownerDenied?: true }
+  /** `ino`: the written entry's inode number, where the writer tells it (the batched copier). */
+  | { ok: true; bytes: number; kept?: string; owner?: OwnerChange; ownerDenied?: true; ino?: number }
   | { ok: false; code: FailCode; reason: string };
 
 export interface OpOptions {

@@ -314,7 +314,10 @@ export class Carrier {
       const d = pp.decision as Extract<PathPlan['decision'], { type: 'copy' }>;
       // The addon sets the copy's mtime to the nanosecond from the opened source: what dest
       // holds now is the source's entry.
-      if (r.ok) this.record(pp.path, from, baseEntry(d.src), copiedEntry(d.src));
+      if (r.ok) {
+        const there = copiedEntry(d.src);
+        this.record(pp.path, from, baseEntry(d.src), r.ino === undefined ? there : { ...there, ino: r.ino });
+      }
       recorded.push(this.tally.emit('create', to, pp.path, d.src, undefined, started, r));
     });
     await Promise.all(recorded);
