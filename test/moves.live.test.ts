@@ -27,9 +27,14 @@ async function synced(r: LiveRig, paths: string[], check: string): Promise<void>
   await r.drained();
 }
 
+/** The versions kept on a side: files below `.ha-sync/versions` (a folder left empty is none). */
 const versionsOn = (root: string): string[] => {
+  const dir = join(root, '.ha-sync/versions');
   try {
-    return readdirSync(join(root, '.ha-sync/versions'), { recursive: true }).map(String).sort();
+    return readdirSync(dir, { recursive: true })
+      .map(String)
+      .filter((p) => !lstatSync(join(dir, p)).isDirectory())
+      .sort();
   } catch {
     return [];
   }
